@@ -1,0 +1,51 @@
+/**
+ * One error model for the whole product: a stable, namespaced code, an HTTP status and whether
+ * the message may be shown to the caller. Protocol edges (LDAP result codes, SAML status) map
+ * these codes to their own vocabulary; nothing else inspects message text.
+ */
+export type ErrorCode =
+  | 'config.invalid'
+  | 'config.file_unreadable'
+  | 'storage.unavailable'
+  | 'storage.not_found'
+  | 'storage.conflict'
+  | 'secrets.key_invalid'
+  | 'secrets.decrypt_failed'
+  | 'directory.unreachable'
+  | 'directory.timeout'
+  | 'directory.tls_failed'
+  | 'directory.insecure_transport'
+  | 'directory.service_account_rejected'
+  | 'directory.refused'
+  | 'directory.user_not_found'
+  | 'directory.ambiguous_user'
+  | 'directory.invalid_input'
+  | 'directory.protocol_error';
+
+export interface AppErrorOptions {
+  status?: number;
+  /** Whether `message` is safe to show to the caller (never for internals or secrets). */
+  expose?: boolean;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.expose = options.expose ?? this.status < 500;
+    this.details = options.details;
+  }
+}
+
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}
