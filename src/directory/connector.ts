@@ -1,0 +1,587 @@
+/**
+ * The connector to a self-managed AD domain: discovery, validation, user lookup, authentication
+ * by binding as the user, transitive groups, ranged and paged reads. It never writes to AD.
+ */
+import type { Client, Entry } from 'ldapts';
+import { AppError } from '#src/shared/errors.ts';
+import {
+  bindOutcomeFromDiagnostic,
+  decodeAccountState,
+  decodeGroupType,
+  guidToBytes,
+  guidToString,
+  isGuid,
+  policyIntervalMs,
+  sidToBytes,
+  sidToString,
+} from './ad-codec.ts';
+import type { DomainPasswordPolicy } from './ad-codec.ts';
+import { filter, parseSignInName } from './names.ts';
+import type { DirectoryConnectionOptions, GroupResolutionMethod } from './options.ts';
+import { createDomainControllerPool, isConnectionFailure } from './pool.ts';
+import type { PoolEvents, PooledConnection } from './pool.ts';
+import { judgeDirectory, matchingRuleInChainOid, parseRootDse, rootDseAttributes } from './rootdse.ts';
+import type {
+  AuthenticationResult,
+  DirectoryCheck,
+  DirectoryConnector,
+  DirectoryGroup,
+  DirectoryPrincipal,
+  DirectoryUser,
+  DomainInfo,
+  LdapOperationEvent,
+  PrincipalSearchOptions,
+  PrincipalSearchResult,
+  TransitiveGroups,
+} from './types.ts';
+
+export const userAttributes = [
+  'objectGUID',
+  'objectSid',
+  'sAMAccountName',
+  'userPrincipalName',
+  'cn',
+  'displayName',
+  'givenName',
+  'sn',
+  'initials',
+  'mail',
+  'proxyAddresses',
+  'title',
+  'department',
+  'company',
+  'division',
+  'employeeID',
+  'employeeNumber',
+  'employeeType',
+  'telephoneNumber',
+  'mobile',
+  'manager',
+  'physicalDeliveryOfficeName',
+  'streetAddress',
+  'l',
+  'st',
+  'postalCode',
+  'co',
+  'preferredLanguage',
+  'userAccountControl',
+  'msDS-User-Account-Control-Computed',
+  'lockoutTime',
+  'accountExpires',
+  'pwdLastSet',
+  'primaryGroupID',
+  'whenCreated',
+  'whenChanged',
+];
+const groupAttributes = ['objectGUID', 'objectSid', 'sAMAccountName', 'cn', 'groupType'];
+const binaryAttributes = ['objectGUID', 'objectSid', 'tokenGroups'];
+/** sAMAccountType of normal user accounts: indexed in AD, and excludes computers and trusts. */
+const userFilter = '(sAMAccountType=805306368)';
+const groupFilter = '(objectClass=group)';
+/** Objects per OR-filter when resolving many SIDs or DNs in one search. */
+const batchSize = 100;
+const maxNestingDepth = 64;
+
+export interface ConnectorDependencies {
+  events?: PoolEvents;
+  onOperation?(event: LdapOperationEvent): void;
+  now?(): Date;
+  warn?(message: string): void;
+}
+
+/** Case-insensitive attribute access over an ldapts entry. */
+function valuesOf(entry: Entry, name: string): Array<string | Buffer> {
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(entry)) {
+    if (key.toLowerCase() === lower) return Array.isArray(value) ? value : [value];
+  }
+  return [];
+}
+
+function strings(entry: Entry, name: string): string[] {
+  return valuesOf(entry, name).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+function first(entry: Entry, name: string): string | null {
+  return strings(entry, name)[0] ?? null;
+}
+
+function binary(entry: Entry, name: string): Buffer | null {
+  const value = valuesOf(entry, name)[0];
+  return Buffer.isBuffer(value) ? value : null;
+}
+
+/** A ranged attribute in an entry (`member;range=0-1499`), or the plain attribute when complete. */
+function rangedValues(entry: Entry, name: string): { values: string[]; next: number | null } | null {
+  const pattern = new RegExp(`^${name};range=(\\d+)-(\\d+|\\*)$`, 'i');
+  for (const [key, value] of Object.entries(entry)) {
+    const match = pattern.exec(key);
+    if (!match) continue;
+    const values = (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+    return { values, next: match[2] === '*' ? null : Number(match[2]) + 1 };
+  }
+  const plain = strings(entry, name);
+  return plain.length > 0 ? { values: plain, next: null } : null;
+}
+
+export function createAdConnector(options: DirectoryConnectionOptions, deps: ConnectorDependencies = {}): DirectoryConnector {
+  const pool = createDomainControllerPool(options, deps.events);
+  const now = deps.now ?? (() => new Date());
+  let domainInfo: Promise<DomainInfo> | null = null;
+
+  if (options.allowPlainLdap && options.urls.some((u) => u.toLowerCase().startsWith('ldap://')) && !options.tls.startTls) {
+    deps.warn?.(
+      'WARNING: plain LDAP is enabled (allowPlainLdap). Passwords cross the network in clear text. Use ldaps:// or StartTLS in production.',
+    );
+  }
+  if (options.allowSamba) {
+    deps.warn?.('WARNING: the lab override allowSamba is on. Samba-based directories (Simple AD) are not supported in production.');
+  }
+
+  async function timed<T>(
+    connection: PooledConnection,
+    event: Omit<LdapOperationEvent, 'durationMs' | 'outcome' | 'controller'>,
+    run: () => Promise<T>,
+    count?: (result: T) => number,
+  ): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await run();
+      deps.onOperation?.({
+        ...event,
+        controller: connection.url,
+        durationMs: performance.now() - started,
+        outcome: 'success',
+        ...(count ? { entries: count(result) } : {}),
+      });
+      return result;
+    } catch (error) {
+      deps.onOperation?.({ ...event, controller: connection.url, durationMs: performance.now() - started, outcome: 'failure' });
+      throw error;
+    }
+  }
+
+  async function searchBase(connection: PooledConnection, dn: string, attributes: string[]): Promise<Entry | null> {
+    try {
+      const result = await timed(
+        connection,
+        { operation: 'search', base: dn, scope: 'base', attributes },
+        () => connection.client.search(dn, { scope: 'base', attributes, explicitBufferAttributes: binaryAttributes }),
+        (r) => r.searchEntries.length,
+      );
+      return result.searchEntries[0] ?? null;
+    } catch (error) {
+      if ((error as { code?: number }).code === 32) return null; // noSuchObject
+      throw error;
+    }
+  }
+
+  /** Every subtree search is paged: Windows AD stops unpaged searches at 1,000 entries. */
+  async function* searchPaged(
+    connection: PooledConnection,
+    base: string,
+    searchFilter: string,
+    attributes: string[],
+    pageSize = options.pageSize,
+  ): AsyncGenerator<Entry[]> {
+    const pages = connection.client.searchPaginated(base, {
+      scope: 'sub',
+      filter: searchFilter,
+      attributes,
+      explicitBufferAttributes: binaryAttributes,
+      paged: { pageSize },
+    });
+    for (;;) {
+      const page = await timed(
+        connection,
+        { operation: 'search', base, scope: 'sub', filter: searchFilter, attributes, paged: true },
+        () => pages.next(),
+        (r) => (r.done ? 0 : r.value.searchEntries.length),
+      );
+      if (page.done) return;
+      // Referrals to other partitions are ignored: they name hosts we are not configured for.
+      if (page.value.searchEntries.length > 0) yield page.value.searchEntries;
+    }
+  }
+
+  async function searchAll(connection: PooledConnection, base: string, searchFilter: string, attributes: string[]): Promise<Entry[]> {
+    const all: Entry[] = [];
+    for await (const page of searchPaged(connection, base, searchFilter, attributes)) all.push(...page);
+    return all;
+  }
+
+  /** All values of a multi-valued attribute, always asked for in ranges (AD returns at most 1,500 per range). */
+  async function readRanged(connection: PooledConnection, dn: string, attribute: string, from = 0, known: string[] = []): Promise<string[]> {
+    const values = [...known];
+    let start: number | null = from;
+    while (start !== null) {
+      const entry = await searchBase(connection, dn, [`${attribute};range=${start}-${start + options.rangeSize - 1}`]);
+      const range = entry ? rangedValues(entry, attribute) : null;
+      if (!range) break;
+      values.push(...range.values);
+      start = range.next;
+    }
+    return values;
+  }
+
+  function discover(): Promise<DomainInfo> {
+    domainInfo ??= pool
+      .withService(async (connection) => {
+        const rootEntry = await searchBase(connection, '', rootDseAttributes);
+        if (!rootEntry) throw new AppError('directory.protocol_error', 'the directory returned no rootDSE', { status: 502 });
+        const rootDse = parseRootDse((name) => strings(rootEntry, name));
+        const baseDn = options.baseDn ?? rootDse.defaultNamingContext;
+        if (!baseDn) {
+          throw new AppError('directory.protocol_error', 'the directory announces no defaultNamingContext; set baseDn', { status: 502 });
+        }
+        const domainEntry = await searchBase(connection, baseDn, ['objectSid', 'lockoutDuration', 'lockoutThreshold', 'maxPwdAge']);
+        let netbiosName = options.netbiosName ?? null;
+        if (!netbiosName && rootDse.configurationNamingContext) {
+          const partitions = await searchAll(
+            connection,
+            `CN=Partitions,${rootDse.configurationNamingContext}`,
+            filter`(&(objectClass=crossRef)(nCName=${baseDn}))`,
+            ['nETBIOSName'],
+          );
+          netbiosName = partitions[0] ? first(partitions[0], 'nETBIOSName') : null;
+        }
+        const sid = domainEntry ? binary(domainEntry, 'objectSid') : null;
+        const threshold = domainEntry ? first(domainEntry, 'lockoutThreshold') : null;
+        const policy: DomainPasswordPolicy = {
+          lockoutDurationMs: domainEntry ? policyIntervalMs(first(domainEntry, 'lockoutDuration') ?? undefined) : null,
+          maxPasswordAgeMs: domainEntry ? policyIntervalMs(first(domainEntry, 'maxPwdAge') ?? undefined) : null,
+        };
+        return {
+          rootDse,
+          baseDn,
+          domain: options.domain.toLowerCase(),
+          netbiosName: (netbiosName ?? options.domain.split('.')[0] ?? options.domain).toUpperCase(),
+          domainSid: sid ? sidToString(sid) : null,
+          lockoutThreshold: threshold === null ? null : Number(threshold),
+          policy,
+          controller: connection.url,
+        };
+      })
+      .catch((error: unknown) => {
+        domainInfo = null; // a failed discovery is retried on the next call
+        throw error;
+      });
+    return domainInfo;
+  }
+
+  function toUser(entry: Entry, info: DomainInfo): DirectoryUser {
+    const guid = binary(entry, 'objectGUID');
+    const sid = binary(entry, 'objectSid');
+    if (!guid || !sid) throw new AppError('directory.protocol_error', `user ${entry.dn} has no objectGUID/objectSid`, { status: 502 });
+    const attributes: Record<string, string[]> = {};
+    for (const name of userAttributes) {
+      if (binaryAttributes.includes(name)) continue;
+      const values = strings(entry, name);
+      if (values.length > 0) attributes[name] = values;
+    }
+    const primary = first(entry, 'primaryGroupID');
+    return {
+      guid: guidToString(guid),
+      sid: sidToString(sid),
+      dn: entry.dn,
+      samAccountName: first(entry, 'sAMAccountName') ?? '',
+      userPrincipalName: first(entry, 'userPrincipalName'),
+      displayName: first(entry, 'displayName'),
+      givenName: first(entry, 'givenName'),
+      surname: first(entry, 'sn'),
+      mail: first(entry, 'mail'),
+      netbiosName: info.netbiosName,
+      domain: info.domain,
+      primaryGroupId: primary === null ? null : Number(primary),
+      account: decodeAccountState(
+        {
+          userAccountControl: first(entry, 'userAccountControl') ?? undefined,
+          'msDS-User-Account-Control-Computed': first(entry, 'msDS-User-Account-Control-Computed') ?? undefined,
+          lockoutTime: first(entry, 'lockoutTime') ?? undefined,
+          accountExpires: first(entry, 'accountExpires') ?? undefined,
+          pwdLastSet: first(entry, 'pwdLastSet') ?? undefined,
+        },
+        info.policy,
+        now(),
+      ),
+      attributes,
+    };
+  }
+
+  function toGroup(entry: Entry, info: DomainInfo): DirectoryGroup | null {
+    const guid = binary(entry, 'objectGUID');
+    const sid = binary(entry, 'objectSid');
+    if (!guid || !sid) return null;
+    const name = first(entry, 'sAMAccountName') ?? first(entry, 'cn') ?? entry.dn;
+    return {
+      guid: guidToString(guid),
+      sid: sidToString(sid),
+      dn: entry.dn,
+      name,
+      qualifiedName: `${name}@${info.domain}`,
+      ...decodeGroupType(first(entry, 'groupType') ?? undefined),
+    };
+  }
+
+  /** The filter that finds the user a sign-in name designates in this domain, or null if it cannot. */
+  function userFilterFor(name: string, info: DomainInfo): string | null {
+    const parsed = parseSignInName(name);
+    if (!parsed) return null;
+    switch (parsed.kind) {
+      case 'upn':
+        // AD also accepts the implicit UPN sAMAccountName@dnsdomain when no explicit UPN matches.
+        return parsed.suffix === info.domain
+          ? filter`(&${userFilter}(|(userPrincipalName=${parsed.upn})(&(!(userPrincipalName=*))(sAMAccountName=${parsed.upn.slice(0, -parsed.suffix.length - 1)}))))`
+          : filter`(&${userFilter}(userPrincipalName=${parsed.upn}))`;
+      case 'downLevel':
+        return parsed.netbiosName.toUpperCase() === info.netbiosName
+          ? filter`(&${userFilter}(sAMAccountName=${parsed.samAccountName}))`
+          : null;
+      case 'samAccountName':
+        return filter`(&${userFilter}(sAMAccountName=${parsed.samAccountName}))`;
+    }
+  }
+
+  async function findOneUser(userSearch: string, info: DomainInfo): Promise<DirectoryUser | null> {
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, userSearch, userAttributes));
+    if (entries.length > 1) {
+      throw new AppError('directory.ambiguous_user', `${entries.length} users match; refusing to guess`, { status: 409 });
+    }
+    return entries[0] ? toUser(entries[0], info) : null;
+  }
+
+  async function findUser(name: string): Promise<DirectoryUser | null> {
+    const info = await discover();
+    const userSearch = userFilterFor(name, info);
+    return userSearch ? findOneUser(userSearch, info) : null;
+  }
+
+  async function findUserByGuid(guid: string): Promise<DirectoryUser | null> {
+    if (!isGuid(guid)) return null;
+    const info = await discover();
+    return findOneUser(filter`(&${userFilter}(objectGUID=${guidToBytes(guid)}))`, info);
+  }
+
+  async function authenticate(name: string, password: string): Promise<AuthenticationResult> {
+    // Windows treats a bind with an empty password as an anonymous bind that "succeeds".
+    if (password.length === 0) return { outcome: 'invalidCredentials', subCode: null, controller: null };
+    const info = await discover();
+    const parsed = parseSignInName(name);
+    const userSearch = userFilterFor(name, info);
+    if (!parsed || !userSearch) return { outcome: 'invalidCredentials', subCode: null, controller: null };
+    // The name handed to the controller is rebuilt from the parsed form, never the raw input.
+    const bindName = parsed.kind === 'upn' ? parsed.upn : `${info.netbiosName}\\${parsed.samAccountName}`;
+
+    const bound = await pool.withBind(async (connection) => {
+      try {
+        await timed(connection, { operation: 'bind' }, () => connection.client.bind(bindName, password));
+        return { ok: true as const, controller: connection.url };
+      } catch (error) {
+        if (isConnectionFailure(error)) throw error;
+        const code = (error as { code?: number }).code;
+        if (code !== 49) {
+          throw new AppError('directory.protocol_error', `the bind failed with LDAP result ${code ?? 'unknown'}`, {
+            status: 502,
+            cause: error,
+          });
+        }
+        return { ok: false as const, controller: connection.url, ...bindOutcomeFromDiagnostic((error as Error).message) };
+      }
+    });
+    if (!bound.ok) return { outcome: bound.outcome === 'ok' ? 'invalidCredentials' : bound.outcome, subCode: bound.subCode, controller: bound.controller };
+
+    const user = await findOneUser(userSearch, info);
+    if (!user) {
+      // The controller accepted the password of a name this domain's search cannot see (an
+      // alternative UPN suffix, another domain of the forest): not a user Portico can key.
+      return { outcome: 'invalidCredentials', subCode: null, controller: bound.controller };
+    }
+    return { outcome: 'ok', user, controller: bound.controller };
+  }
+
+  async function resolveBySids(connection: PooledConnection, sids: Buffer[], info: DomainInfo): Promise<DirectoryGroup[]> {
+    const groups: DirectoryGroup[] = [];
+    for (let i = 0; i < sids.length; i += batchSize) {
+      const clauses = sids.slice(i, i + batchSize).map((sid) => filter`(objectSid=${sid})`).join('');
+      const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, groupAttributes);
+      for (const entry of entries) {
+        const group = toGroup(entry, info);
+        if (group) groups.push(group);
+      }
+    }
+    return groups;
+  }
+
+  async function primaryGroup(connection: PooledConnection, user: DirectoryUser, info: DomainInfo): Promise<DirectoryGroup[]> {
+    if (user.primaryGroupId === null || !info.domainSid) return [];
+    return resolveBySids(connection, [sidToBytes(`${info.domainSid}-${user.primaryGroupId}`)], info);
+  }
+
+  /** Breadth-first over memberOf, one batched search per nesting level, cycle-safe. */
+  async function recursiveGroups(connection: PooledConnection, user: DirectoryUser, info: DomainInfo, cap: number): Promise<DirectoryGroup[]> {
+    const seen = new Set<string>();
+    const found: DirectoryGroup[] = [];
+    let frontier = await readRanged(connection, user.dn, 'memberOf');
+    for (let depth = 0; frontier.length > 0 && depth < maxNestingDepth && found.length <= cap; depth += 1) {
+      const fresh = frontier.filter((dn) => !seen.has(dn.toLowerCase()));
+      fresh.forEach((dn) => seen.add(dn.toLowerCase()));
+      const next: string[] = [];
+      for (let i = 0; i < fresh.length; i += batchSize) {
+        const clauses = fresh.slice(i, i + batchSize).map((dn) => filter`(distinguishedName=${dn})`).join('');
+        const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, [
+          ...groupAttributes,
+          `memberOf;range=0-${options.rangeSize - 1}`,
+        ]);
+        for (const entry of entries) {
+          const group = toGroup(entry, info);
+          if (group) found.push(group);
+          const range = rangedValues(entry, 'memberOf');
+          if (range) next.push(...(range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values)));
+        }
+      }
+      frontier = next;
+    }
+    return found;
+  }
+
+  async function groupsOf(user: DirectoryUser, method: GroupResolutionMethod = options.groupResolution): Promise<TransitiveGroups> {
+    const info = await discover();
+    const cap = options.maxGroups;
+    const warnings: string[] = [];
+    const groups = await pool.withService(async (connection) => {
+      switch (method) {
+        case 'tokenGroups': {
+          // Constructed by the DC: the SIDs of every security group, transitively, primary group included.
+          const entry = await searchBase(connection, user.dn, ['tokenGroups']);
+          const sids = entry ? valuesOf(entry, 'tokenGroups').filter(Buffer.isBuffer) : [];
+          const resolved = await resolveBySids(connection, sids, info);
+          if (resolved.length < sids.length) {
+            warnings.push(`${sids.length - resolved.length} group SIDs are outside ${info.baseDn} (well-known or other domains) and were not resolved`);
+          }
+          return resolved;
+        }
+        case 'matchingRuleInChain': {
+          const chain = await searchAll(connection, info.baseDn, filter`(&${groupFilter}(member:${matchingRuleInChainOid}:=${user.dn}))`, groupAttributes);
+          return [...chain.map((e) => toGroup(e, info)).filter((g) => g !== null), ...(await primaryGroup(connection, user, info))];
+        }
+        case 'recursive':
+          return [...(await recursiveGroups(connection, user, info, cap)), ...(await primaryGroup(connection, user, info))];
+      }
+    });
+    const unique = [...new Map(groups.map((g) => [g.guid, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
+    const truncated = unique.length > cap;
+    if (truncated) {
+      warnings.push(`${user.userPrincipalName ?? user.samAccountName} is in ${unique.length} groups; only the first ${cap} are evaluated`);
+      deps.warn?.(warnings[warnings.length - 1] as string);
+    }
+    return { method, groups: unique.slice(0, cap), truncated, warnings };
+  }
+
+  async function findGroup(name: string): Promise<DirectoryGroup | null> {
+    const info = await discover();
+    const bare = name.endsWith(`@${info.domain}`) ? name.slice(0, -info.domain.length - 1) : name;
+    const search = isGuid(name)
+      ? filter`(&${groupFilter}(objectGUID=${guidToBytes(name)}))`
+      : filter`(&${groupFilter}(|(sAMAccountName=${bare})(cn=${bare})))`;
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, search, groupAttributes));
+    if (entries.length > 1) throw new AppError('directory.ambiguous_user', `${entries.length} groups match "${name}"`, { status: 409 });
+    return entries[0] ? toGroup(entries[0], info) : null;
+  }
+
+  async function groupMembers(group: DirectoryGroup): Promise<string[]> {
+    return pool.withService((connection) => readRanged(connection, group.dn, 'member'));
+  }
+
+  async function searchPrincipals(
+    prefix: string,
+    { types = ['user', 'group'], limit = 50 }: PrincipalSearchOptions = {},
+  ): Promise<PrincipalSearchResult> {
+    const info = await discover();
+    const term = prefix.trim();
+    // The term is escaped; the trailing wildcard is added outside the escaped part.
+    const startsWith = (attribute: string): string => `(${attribute}=${filter`${term}`}*)`;
+    const byName = `(|${['cn', 'displayName', 'sAMAccountName', 'userPrincipalName', 'mail'].map(startsWith).join('')})`;
+    const kinds = types.map((t) => (t === 'user' ? userFilter : groupFilter)).join('');
+    const search = `(&(|${kinds})${term ? byName : ''})`;
+    const attributes = ['objectGUID', 'objectSid', 'objectClass', 'sAMAccountName', 'userPrincipalName', 'cn', 'displayName', 'mail', 'groupType'];
+    return pool.withService(async (connection) => {
+      const principals: DirectoryPrincipal[] = [];
+      for await (const page of searchPaged(connection, info.baseDn, search, attributes, Math.min(options.pageSize, limit + 1))) {
+        for (const entry of page) {
+          if (principals.length === limit) return { principals, more: true };
+          const principal = toPrincipal(entry, info);
+          if (principal) principals.push(principal);
+        }
+      }
+      return { principals, more: false };
+    });
+  }
+
+  function toPrincipal(entry: Entry, info: DomainInfo): DirectoryPrincipal | null {
+    if (strings(entry, 'objectClass').some((c) => c.toLowerCase() === 'group')) {
+      const group = toGroup(entry, info);
+      return group ? { type: 'group', ...group } : null;
+    }
+    const guid = binary(entry, 'objectGUID');
+    if (!guid) return null;
+    return {
+      type: 'user',
+      guid: guidToString(guid),
+      dn: entry.dn,
+      samAccountName: first(entry, 'sAMAccountName') ?? '',
+      userPrincipalName: first(entry, 'userPrincipalName'),
+      displayName: first(entry, 'displayName'),
+      mail: first(entry, 'mail'),
+    };
+  }
+
+  async function check(): Promise<DirectoryCheck> {
+    const info = await discover();
+    const verdict = judgeDirectory(info.rootDse, { allowSamba: options.allowSamba });
+    let canReadUsers = false;
+    if (verdict.accepted) {
+      canReadUsers = await pool.withService(async (connection) => {
+        for await (const page of searchPaged(connection, info.baseDn, `(&${userFilter}(userAccountControl=*))`, ['userAccountControl'], 1)) {
+          return page.length > 0;
+        }
+        return false;
+      });
+      if (!canReadUsers) verdict.warnings.push('The service account cannot read any user with its userAccountControl');
+    }
+    return { verdict, info, canReadUsers, controllers: pool.status() };
+  }
+
+  return {
+    discover,
+    check,
+    findUser,
+    findUserByGuid,
+    authenticate,
+    groupsOf,
+    findGroup,
+    groupMembers,
+    searchPrincipals,
+    status: () => pool.status(),
+    close: () => pool.close(),
+  };
+}
+
+/**
+ * Opens a connector and admits it only if the directory passes validation; the composition root
+ * uses this, so that a refused directory never serves a sign-in.
+ */
+export async function connectDirectory(options: DirectoryConnectionOptions, deps: ConnectorDependencies = {}): Promise<{ connector: DirectoryConnector; check: DirectoryCheck }> {
+  const connector = createAdConnector(options, deps);
+  try {
+    const check = await connector.check();
+    if (!check.verdict.accepted) {
+      throw new AppError('directory.refused', check.verdict.reason, { status: 400, details: { kind: check.verdict.kind } });
+    }
+    return { connector, check };
+  } catch (error) {
+    await connector.close();
+    throw error;
+  }
+}
+
+export type { Client };

@@ -1,0 +1,69 @@
+/**
+ * The forms a person may type as a user name, and the escaping every filter and DN value goes
+ * through. Input that cannot be a valid AD name is rejected here, before any query is built.
+ */
+
+export type SignInName =
+  | { kind: 'upn'; upn: string; suffix: string }
+  | { kind: 'downLevel'; netbiosName: string; samAccountName: string }
+  | { kind: 'samAccountName'; samAccountName: string };
+
+// Control characters (NUL included) never occur in AD names.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const controlCharacters = /[\u0000-\u001f\u007f]/;
+// sAMAccountName may not contain these (Microsoft's documented list), nor '@'.
+const samForbidden = /["/\\[\]:;|=,+*?<>@]/;
+// Characters that would let a UPN's local part be read as a DN by the server.
+const upnLocalForbidden = /[,=\\"<>;]/;
+const dnsSuffix = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
+const netbios = /^[^\\/:*?"<>|.\s][^\\/:*?"<>|]{0,14}$/;
+
+const maxNameLength = 256;
+
+function isSamAccountName(value: string): boolean {
+  return value.length > 0 && value.length <= 64 && !samForbidden.test(value) && value.trim() === value;
+}
+
+/** Parses `alice@corp.example.test`, `CORP\alice` or `alice`; null when it cannot name an AD user. */
+export function parseSignInName(input: string): SignInName | null {
+  const name = input.trim();
+  if (name.length === 0 || name.length > maxNameLength || controlCharacters.test(name)) return null;
+
+  const backslash = name.indexOf('\\');
+  if (backslash >= 0) {
+    const netbiosName = name.slice(0, backslash);
+    const samAccountName = name.slice(backslash + 1);
+    if (!netbios.test(netbiosName) || !isSamAccountName(samAccountName)) return null;
+    return { kind: 'downLevel', netbiosName, samAccountName };
+  }
+
+  const at = name.lastIndexOf('@');
+  if (at >= 0) {
+    const local = name.slice(0, at);
+    const suffix = name.slice(at + 1);
+    if (local.length === 0 || upnLocalForbidden.test(local) || !dnsSuffix.test(suffix)) return null;
+    return { kind: 'upn', upn: name, suffix: suffix.toLowerCase() };
+  }
+
+  return isSamAccountName(name) ? { kind: 'samAccountName', samAccountName: name } : null;
+}
+
+/** RFC 4515 escaping of an assertion value: `*`, `(`, `)`, `\` and NUL can never widen a filter. */
+export function escapeFilterValue(value: string | Buffer): string {
+  if (Buffer.isBuffer(value)) return Array.from(value, (b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
+  return value.replace(/[*()\\\u0000]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Tagged template: every interpolated value is escaped, the literal parts are trusted. */
+export function filter(strings: TemplateStringsArray, ...values: (string | Buffer)[]): string {
+  return strings.reduce((out, part, i) => out + part + (i < values.length ? escapeFilterValue(values[i] as string | Buffer) : ''), '');
+}
+
+/** RFC 4514 escaping of an attribute value inside a DN (`CN=Smith\, John`). */
+export function escapeDnValue(value: string): string {
+  return value
+    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
+    .replace(/\u0000/g, '\\00')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
+}

@@ -1,0 +1,331 @@
+/**
+ * Connections to the domain controllers of one domain: a bounded pool per controller and per use
+ * (service-account searches, or binds as the person signing in), failover in configured order
+ * when a controller refuses or times out, and fail-back once a health probe finds the preferred
+ * controller answering again. A connection is used for exactly one socket: the LDAP library's
+ * transparent reconnect is refused so that a StartTLS session can never silently fall back to
+ * plain LDAP.
+ */
+import net from 'node:net';
+import { Client, ResultCodeError } from 'ldapts';
+import { AppError } from '#src/shared/errors.ts';
+import type { DirectoryConnectionOptions } from './options.ts';
+import { createSecureConnector } from './tls.ts';
+
+export type ConnectionUse = 'service' | 'bind';
+
+export interface ControllerStatus {
+  url: string;
+  up: boolean;
+  since: Date;
+  lastError: string | null;
+  open: { service: number; bind: number };
+}
+
+export interface PooledConnection {
+  client: Client;
+  url: string;
+}
+
+export interface DomainControllerPool {
+  /**
+   * Runs `work` on a connection bound as the service account. A connection failure before or
+   * during the work moves on to the next controller.
+   */
+  withService<T>(work: (connection: PooledConnection) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` on a connection reserved for binds as end users. Failover happens only while
+   * nothing was sent: a bind that reached a controller is never replayed, since every wrong
+   * password counts against the person's lockout.
+   */
+  withBind<T>(work: (connection: PooledConnection) => Promise<T>): Promise<T>;
+  status(): ControllerStatus[];
+  close(): Promise<void>;
+}
+
+export interface PoolEvents {
+  controllerDown?(url: string, error: Error): void;
+  controllerUp?(url: string): void;
+}
+
+/** Raised when the LDAP client tries to reopen a socket that was closed under it. */
+class ReusedSocketError extends Error {
+  constructor() {
+    super('connection was closed; it is not reopened transparently');
+  }
+}
+
+/** An error of the connection rather than an LDAP result: the controller is not answering. */
+export function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof ResultCodeError) return false;
+  if (error instanceof AppError) return error.code === 'directory.unreachable' || error.code === 'directory.timeout';
+  return error instanceof Error;
+}
+
+function isTlsFailure(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return /^(ERR_TLS|ERR_SSL|ERR_PORTICO_CERT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY))/.test(code);
+}
+
+interface Slot {
+  client: Client;
+  lastUsed: number;
+}
+
+interface Lane {
+  idle: Slot[];
+  open: number;
+  waiters: Array<() => void>;
+}
+
+interface Controller {
+  url: string;
+  host: string;
+  secure: boolean;
+  up: boolean;
+  since: Date;
+  lastError: string | null;
+  lanes: Record<ConnectionUse, Lane>;
+}
+
+export function createDomainControllerPool(options: DirectoryConnectionOptions, events: PoolEvents = {}): DomainControllerPool {
+  const controllers: Controller[] = options.urls.map((url) => {
+    const parsed = new URL(url);
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    return {
+      url,
+      host,
+      secure: parsed.protocol === 'ldaps:',
+      up: true,
+      since: new Date(),
+      lastError: null,
+      lanes: { service: { idle: [], open: 0, waiters: [] }, bind: { idle: [], open: 0, waiters: [] } },
+    };
+  });
+  let healthTimer: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  function markDown(controller: Controller, error: Error): void {
+    controller.lastError = error.message;
+    if (!controller.up) return;
+    controller.up = false;
+    controller.since = new Date();
+    events.controllerDown?.(controller.url, error);
+    for (const use of ['service', 'bind'] as const) drainIdle(controller.lanes[use]);
+    scheduleHealthChecks();
+  }
+
+  function markUp(controller: Controller): void {
+    if (controller.up) return;
+    controller.up = true;
+    controller.since = new Date();
+    controller.lastError = null;
+    events.controllerUp?.(controller.url);
+  }
+
+  function drainIdle(lane: Lane): void {
+    for (const slot of lane.idle.splice(0)) destroy(lane, slot);
+  }
+
+  function destroy(lane: Lane, slot: Slot): void {
+    lane.open -= 1;
+    slot.client.unbind().catch(() => undefined);
+    lane.waiters.shift()?.();
+  }
+
+  function newClient(controller: Controller): Client {
+    let plainUsed = false;
+    let secureUsed = false;
+    const secureConnect = createSecureConnector(options.tls, controller.host);
+    return new Client({
+      url: controller.url,
+      timeout: options.timeouts.operationMs,
+      connectTimeout: options.timeouts.connectMs,
+      strictDN: false,
+      createConnection: ((port: number, host: string) => {
+        if (plainUsed) throw new ReusedSocketError();
+        plainUsed = true;
+        return net.connect(port, host);
+      }) as typeof net.connect,
+      createSecureConnection: ((...args: unknown[]) => {
+        if (secureUsed) throw new ReusedSocketError();
+        secureUsed = true;
+        return secureConnect(...args);
+      }) as never,
+    });
+  }
+
+  /** Opens, secures and (for service use) binds a new connection. */
+  async function open(controller: Controller, use: ConnectionUse): Promise<Client> {
+    const client = newClient(controller);
+    try {
+      if (!controller.secure && options.tls.startTls) await client.startTLS();
+      if (use === 'service') {
+        try {
+          await client.bind(options.serviceAccount.username, options.serviceAccount.password);
+        } catch (error) {
+          if (error instanceof ResultCodeError) {
+            throw new AppError(
+              error.code === 8 ? 'directory.insecure_transport' : 'directory.service_account_rejected',
+              error.code === 8
+                ? `${controller.url} requires a secure connection for simple binds (LDAP result 8)`
+                : `the service account was rejected by ${controller.url} (LDAP result ${error.code})`,
+              { status: 502, cause: error },
+            );
+          }
+          throw error;
+        }
+      }
+      return client;
+    } catch (error) {
+      client.unbind().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function acquire(controller: Controller, use: ConnectionUse): Promise<Slot> {
+    const lane = controller.lanes[use];
+    const deadline = Date.now() + options.timeouts.operationMs;
+    for (;;) {
+      const slot = lane.idle.pop();
+      if (slot) {
+        if (slot.client.isConnected && Date.now() - slot.lastUsed < options.pool.idleMs) return slot;
+        destroy(lane, slot);
+        continue;
+      }
+      if (lane.open < options.pool.size) {
+        lane.open += 1;
+        try {
+          return { client: await open(controller, use), lastUsed: Date.now() };
+        } catch (error) {
+          lane.open -= 1;
+          lane.waiters.shift()?.();
+          throw error;
+        }
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new AppError('directory.timeout', `all ${options.pool.size} connections to ${controller.url} stayed busy`, {
+          status: 503,
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          lane.waiters.splice(lane.waiters.indexOf(wake), 1);
+          resolve();
+        }, remaining);
+        const wake = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        lane.waiters.push(wake);
+      });
+    }
+  }
+
+  function release(controller: Controller, use: ConnectionUse, slot: Slot, healthy: boolean): void {
+    const lane = controller.lanes[use];
+    if (!healthy || closed || !slot.client.isConnected) {
+      destroy(lane, slot);
+      return;
+    }
+    slot.lastUsed = Date.now();
+    lane.idle.push(slot);
+    lane.waiters.shift()?.();
+  }
+
+  /** Controllers in the order to try: the configured order, answering ones first. */
+  function candidates(): Controller[] {
+    return [...controllers.filter((c) => c.up), ...controllers.filter((c) => !c.up)];
+  }
+
+  async function run<T>(use: ConnectionUse, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
+    if (closed) throw new AppError('directory.unreachable', 'the directory connection is closed', { status: 503 });
+    const failures: string[] = [];
+    let tlsFailures = 0;
+    const noteFailure = (controller: Controller, error: Error): void => {
+      markDown(controller, error);
+      failures.push(`${controller.url}: ${error.message}`);
+      if (isTlsFailure(error)) tlsFailures += 1;
+    };
+    for (const controller of candidates()) {
+      let slot: Slot;
+      try {
+        slot = await acquire(controller, use);
+      } catch (error) {
+        if (!isConnectionFailure(error)) throw error;
+        noteFailure(controller, error as Error);
+        continue;
+      }
+      try {
+        const result = await work({ client: slot.client, url: controller.url });
+        release(controller, use, slot, true);
+        markUp(controller);
+        return result;
+      } catch (error) {
+        const connectionLost = isConnectionFailure(error);
+        release(controller, use, slot, !connectionLost);
+        if (!connectionLost) throw error;
+        if (error instanceof ReusedSocketError) {
+          // A pooled connection the controller had already closed: nothing reached the controller,
+          // so trying once more on a new connection is safe, even for a bind.
+          return run(use, work);
+        }
+        noteFailure(controller, error as Error);
+        if (use === 'bind') break;
+      }
+    }
+    const code = tlsFailures > 0 && tlsFailures === failures.length ? 'directory.tls_failed' : 'directory.unreachable';
+    const summary = code === 'directory.tls_failed' ? 'no domain controller presented an acceptable certificate' : 'no domain controller answered';
+    throw new AppError(code, `${summary} (${failures.join('; ')})`, { status: 503, details: { failures } });
+  }
+
+  async function probe(controller: Controller): Promise<void> {
+    const client = newClient(controller);
+    try {
+      if (!controller.secure && options.tls.startTls) await client.startTLS();
+      await client.search('', { scope: 'base', attributes: ['dnsHostName'] });
+      markUp(controller);
+    } catch (error) {
+      controller.lastError = (error as Error).message;
+    } finally {
+      client.unbind().catch(() => undefined);
+    }
+  }
+
+  function scheduleHealthChecks(): void {
+    if (healthTimer || closed) return;
+    healthTimer = setInterval(() => {
+      const down = controllers.filter((c) => !c.up);
+      if (down.length === 0 && healthTimer) {
+        clearInterval(healthTimer);
+        healthTimer = null;
+        return;
+      }
+      for (const controller of down) void probe(controller);
+    }, options.healthCheckIntervalMs);
+    // Health probes must never keep a CLI process alive.
+    healthTimer.unref();
+  }
+
+  return {
+    withService: (work) => run('service', work),
+    withBind: (work) => run('bind', work),
+    status: () =>
+      controllers.map((c) => ({
+        url: c.url,
+        up: c.up,
+        since: c.since,
+        lastError: c.lastError,
+        open: { service: c.lanes.service.open, bind: c.lanes.bind.open },
+      })),
+    async close() {
+      closed = true;
+      if (healthTimer) clearInterval(healthTimer);
+      healthTimer = null;
+      for (const controller of controllers) {
+        for (const use of ['service', 'bind'] as const) drainIdle(controller.lanes[use]);
+      }
+    },
+  };
+}

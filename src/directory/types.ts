@@ -1,0 +1,129 @@
+/**
+ * The connector's view of AD: users and groups keyed on objectGUID, and the typed outcomes of a
+ * sign-in bind. Everything another domain needs from a directory goes through `DirectoryConnector`.
+ */
+import type { AccountStateReport, BindOutcome, GroupKind, GroupScope } from './ad-codec.ts';
+import type { GroupResolutionMethod } from './options.ts';
+import type { ControllerStatus } from './pool.ts';
+import type { DirectoryVerdict, RootDse } from './rootdse.ts';
+
+export interface DirectoryUser {
+  guid: string;
+  sid: string;
+  dn: string;
+  samAccountName: string;
+  userPrincipalName: string | null;
+  displayName: string | null;
+  givenName: string | null;
+  surname: string | null;
+  mail: string | null;
+  /** NetBIOS name of the user's domain, for DOMAIN\name display. */
+  netbiosName: string;
+  /** DNS name of the user's domain. */
+  domain: string;
+  primaryGroupId: number | null;
+  account: AccountStateReport;
+  /** Every string-valued attribute read, by its LDAP name, for attribute mappings. */
+  attributes: Record<string, string[]>;
+}
+
+export interface DirectoryGroup {
+  guid: string;
+  sid: string;
+  dn: string;
+  /** sAMAccountName of the group. */
+  name: string;
+  /** `name@domain`, the form shown wherever a group is named. */
+  qualifiedName: string;
+  kind: GroupKind;
+  scope: GroupScope;
+}
+
+export interface TransitiveGroups {
+  method: GroupResolutionMethod;
+  groups: DirectoryGroup[];
+  /** True when the cap on groups evaluated per user cut the list. */
+  truncated: boolean;
+  warnings: string[];
+}
+
+export type AuthenticationResult =
+  | { outcome: 'ok'; user: DirectoryUser; controller: string }
+  | {
+      outcome: Exclude<BindOutcome, 'ok'>;
+      /** AD's sub-code (52e, 533 …) for the audit log; never shown to the person signing in. */
+      subCode: string | null;
+      controller: string | null;
+    };
+
+export type DirectoryPrincipal =
+  | {
+      type: 'user';
+      guid: string;
+      dn: string;
+      samAccountName: string;
+      userPrincipalName: string | null;
+      displayName: string | null;
+      mail: string | null;
+    }
+  | ({ type: 'group' } & DirectoryGroup);
+
+export interface PrincipalSearchOptions {
+  types?: Array<'user' | 'group'>;
+  /** At most this many principals; `more` tells whether the directory had others. */
+  limit?: number;
+}
+
+export interface PrincipalSearchResult {
+  principals: DirectoryPrincipal[];
+  more: boolean;
+}
+
+export interface DomainInfo {
+  rootDse: RootDse;
+  baseDn: string;
+  domain: string;
+  netbiosName: string;
+  domainSid: string | null;
+  lockoutThreshold: number | null;
+  policy: { lockoutDurationMs: number | null; maxPasswordAgeMs: number | null };
+  controller: string;
+}
+
+export interface DirectoryCheck {
+  verdict: DirectoryVerdict;
+  info: DomainInfo;
+  /** Whether the service account could read a user with its userAccountControl. */
+  canReadUsers: boolean;
+  controllers: ControllerStatus[];
+}
+
+/** One LDAP request as it went to a controller, for metrics and for tests that prove behaviour. */
+export interface LdapOperationEvent {
+  operation: 'bind' | 'search';
+  controller: string;
+  base?: string;
+  scope?: string;
+  filter?: string;
+  attributes?: string[];
+  paged?: boolean;
+  entries?: number;
+  durationMs: number;
+  outcome: 'success' | 'failure';
+}
+
+export interface DirectoryConnector {
+  discover(): Promise<DomainInfo>;
+  check(): Promise<DirectoryCheck>;
+  findUser(name: string): Promise<DirectoryUser | null>;
+  findUserByGuid(guid: string): Promise<DirectoryUser | null>;
+  authenticate(name: string, password: string): Promise<AuthenticationResult>;
+  groupsOf(user: DirectoryUser, method?: GroupResolutionMethod): Promise<TransitiveGroups>;
+  findGroup(name: string): Promise<DirectoryGroup | null>;
+  /** Member DNs of a group, read in ranges however many there are. */
+  groupMembers(group: DirectoryGroup): Promise<string[]>;
+  /** Users and groups whose name, UPN, sAMAccountName or mail starts with `prefix`. */
+  searchPrincipals(prefix: string, options?: PrincipalSearchOptions): Promise<PrincipalSearchResult>;
+  status(): ControllerStatus[];
+  close(): Promise<void>;
+}
