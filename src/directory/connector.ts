@@ -331,14 +331,14 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
       case 'upn':
         // AD also accepts the implicit UPN sAMAccountName@dnsdomain when no explicit UPN matches.
         return parsed.suffix === info.domain
-          ? filter`(&${userFilter}(|(userPrincipalName=${parsed.upn})(&(!(userPrincipalName=*))(sAMAccountName=${parsed.upn.slice(0, -parsed.suffix.length - 1)}))))`
-          : filter`(&${userFilter}(userPrincipalName=${parsed.upn}))`;
+          ? `(&${userFilter}${filter`(|(userPrincipalName=${parsed.upn})(&(!(userPrincipalName=*))(sAMAccountName=${parsed.upn.slice(0, -parsed.suffix.length - 1)})))`})`
+          : `(&${userFilter}${filter`(userPrincipalName=${parsed.upn})`})`;
       case 'downLevel':
         return parsed.netbiosName.toUpperCase() === info.netbiosName
-          ? filter`(&${userFilter}(sAMAccountName=${parsed.samAccountName}))`
+          ? `(&${userFilter}${filter`(sAMAccountName=${parsed.samAccountName})`})`
           : null;
       case 'samAccountName':
-        return filter`(&${userFilter}(sAMAccountName=${parsed.samAccountName}))`;
+        return `(&${userFilter}${filter`(sAMAccountName=${parsed.samAccountName})`})`;
     }
   }
 
@@ -359,7 +359,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   async function findUserByGuid(guid: string): Promise<DirectoryUser | null> {
     if (!isGuid(guid)) return null;
     const info = await discover();
-    return findOneUser(filter`(&${userFilter}(objectGUID=${guidToBytes(guid)}))`, info);
+    return findOneUser(`(&${userFilter}${filter`(objectGUID=${guidToBytes(guid)})`})`, info);
   }
 
   async function authenticate(name: string, password: string): Promise<AuthenticationResult> {
@@ -461,7 +461,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
           return resolved;
         }
         case 'matchingRuleInChain': {
-          const chain = await searchAll(connection, info.baseDn, filter`(&${groupFilter}(member:${matchingRuleInChainOid}:=${user.dn}))`, groupAttributes);
+          const chain = await searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${user.dn}`}))`, groupAttributes);
           return [...chain.map((e) => toGroup(e, info)).filter((g) => g !== null), ...(await primaryGroup(connection, user, info))];
         }
         case 'recursive':
@@ -480,9 +480,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   async function findGroup(name: string): Promise<DirectoryGroup | null> {
     const info = await discover();
     const bare = name.endsWith(`@${info.domain}`) ? name.slice(0, -info.domain.length - 1) : name;
-    const search = isGuid(name)
-      ? filter`(&${groupFilter}(objectGUID=${guidToBytes(name)}))`
-      : filter`(&${groupFilter}(|(sAMAccountName=${bare})(cn=${bare})))`;
+    const search = `(&${groupFilter}${isGuid(name) ? filter`(objectGUID=${guidToBytes(name)})` : filter`(|(sAMAccountName=${bare})(cn=${bare}))`})`;
     const entries = await pool.withService((c) => searchAll(c, info.baseDn, search, groupAttributes));
     if (entries.length > 1) throw new AppError('directory.ambiguous_user', `${entries.length} groups match "${name}"`, { status: 409 });
     return entries[0] ? toGroup(entries[0], info) : null;

@@ -55,11 +55,34 @@ class ReusedSocketError extends Error {
   }
 }
 
-/** An error of the connection rather than an LDAP result: the controller is not answering. */
+const networkErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+// What ldapts says when a socket times out, breaks or closes under a pending request.
+const lostConnectionMessages = /^(Connection timeout|Socket connection not established|Socket error|Connection closed before)|Operation timed out$/;
+
+/**
+ * An error of the connection rather than an LDAP result or a local mistake: the controller is not
+ * answering, so another controller may. Anything else (a result code, a malformed filter) would
+ * fail the same way everywhere and must not mark a controller down.
+ */
 export function isConnectionFailure(error: unknown): boolean {
   if (error instanceof ResultCodeError) return false;
+  if (error instanceof ReusedSocketError) return true;
   if (error instanceof AppError) return error.code === 'directory.unreachable' || error.code === 'directory.timeout';
-  return error instanceof Error;
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && (networkErrorCodes.has(code) || isTlsFailure(error))) return true;
+  return lostConnectionMessages.test(error.message);
 }
 
 function isTlsFailure(error: Error): boolean {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what the tests need, starts PostgreSQL and a real
+# Samba AD domain controller on loopback, runs type-check, lint and every test, stops the DC.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v samba >/dev/null 2>&1 || missing+=(samba samba-ad-dc samba-ad-provision winbind krb5-user python3-samba)
+command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]}…"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+bash scripts/ensure-postgres.sh
+
+echo "== type-check"
+npx tsc --noEmit
+echo "== lint"
+npx eslint .
+
+echo "== Samba AD domain controller"
+trap 'bash test/samba/dc.sh stop' EXIT
+bash test/samba/dc.sh start
+
+echo "== tests"
+mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+node --import tsx --test --test-concurrency=1 "$@" "${files[@]}"

@@ -1,0 +1,54 @@
+/**
+ * The audit log: who did what to which object, and whether it worked. Domains record events
+ * through `AuditLog`; storage implements it. Events never carry secrets: `details` passes
+ * through `redactDetails` before it is stored.
+ */
+import type { ErrorCode } from '#src/shared/errors.ts';
+import type { JsonObject } from './redact.ts';
+
+export type AuditOutcome = 'success' | 'failure';
+export const auditOutcomes: readonly AuditOutcome[] = ['success', 'failure'];
+
+export interface AuditEventInput {
+  /** Who acted: an admin's id, a user's objectGUID, or 'system'. */
+  actor: string;
+  /** Namespaced verb, e.g. 'directory.check', 'directory.connection.saved'. */
+  action: string;
+  /** The object acted on (a connection name, a user's objectGUID); null when there is none. */
+  target?: string | null;
+  outcome: AuditOutcome;
+  /** The stable code of the failure, when outcome is 'failure'. */
+  errorCode?: ErrorCode | null;
+  /** Extra context; keys named like secrets are dropped and values made JSON-safe. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  id: string;
+  occurredAt: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: AuditOutcome;
+  // A plain string on the way out: events outlive codes that are later retired.
+  errorCode: string | null;
+  details: JsonObject;
+}
+
+export interface AuditQuery {
+  /** Page size, 1 to MAX_AUDIT_PAGE. */
+  limit: number;
+  /** Cursor: the id of the last event of the previous page; returns the events older than it. */
+  before?: string | undefined;
+  /** Only events with exactly this action. */
+  action?: string | undefined;
+}
+
+export const MAX_AUDIT_PAGE = 1000;
+
+export interface AuditLog {
+  /** Stores the event, stamped with an id and the current time, and returns it as stored. */
+  record(event: AuditEventInput): Promise<AuditEvent>;
+  /** Newest first; page with `before` set to the last id returned. */
+  list(query: AuditQuery): Promise<AuditEvent[]>;
+}

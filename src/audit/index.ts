@@ -1,0 +1,11 @@
+/** Audit: the log of administrative and security-relevant actions, free of secrets. */
+export {
+  auditOutcomes,
+  MAX_AUDIT_PAGE,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditLog,
+  type AuditOutcome,
+  type AuditQuery,
+} from './audit-log.ts';
+export { redactDetails, type JsonObject, type JsonValue } from './redact.ts';

@@ -1,0 +1,26 @@
+/**
+ * The `portico` command. Each domain registers its subcommands; this file only assembles them.
+ */
+import { Command } from 'commander';
+import { loadConfig } from '#src/config/index.ts';
+import { registerDirectoryCommands } from './directory-commands.ts';
+import { registerStartCommand } from './start-command.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('portico')
+    .description('Single sign-on for organisations that run Microsoft Active Directory')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $PORTICO_CONFIG, else ./portico.yaml')
+    .showHelpAfterError()
+    .exitOverride((error) => {
+      // Commander's own errors (unknown option, missing argument) are usage errors.
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    });
+  const load = (file: string | undefined) => loadConfig({ file });
+  registerStartCommand(program, load);
+  registerDirectoryCommands(program, load);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,63 @@
+/**
+ * How every command speaks: a table or lines for people, JSON for scripts, and exit codes that
+ * scripts can rely on.
+ */
+import { isAppError } from '#src/shared/errors.ts';
+
+export const exitCodes = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  refused: 3,
+  notFound: 4,
+  unreachable: 5,
+} as const;
+
+export const exitCodeHelp = `
+Exit codes:
+  0  success
+  1  unexpected failure
+  2  invalid configuration or arguments
+  3  the directory was refused by validation
+  4  the user or group was not found
+  5  no domain controller answered (or TLS failed)`;
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(rows: Array<Record<string, string>>): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0] as object);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);
+  for (const row of rows) process.stdout.write(`${line(columns.map((c) => row[c] ?? ''))}\n`);
+}
+
+export function printFields(fields: Array<[string, string | number | boolean | null | undefined]>): void {
+  const width = Math.max(...fields.map(([k]) => k.length));
+  for (const [key, value] of fields) process.stdout.write(`${key.padEnd(width)}  ${value ?? '-'}\n`);
+}
+
+/** Maps an error to a message and an exit code; never prints a stack or a secret. */
+export function reportError(error: unknown, json: boolean): number {
+  const code = isAppError(error) ? error.code : 'internal';
+  const message = isAppError(error) && error.expose ? error.message : isAppError(error) ? error.message : String((error as Error)?.message ?? error);
+  if (json) printJson({ error: { code, message } });
+  else process.stderr.write(`portico: ${message} [${code}]\n`);
+  if (!isAppError(error)) return exitCodes.failure;
+  if (error.code.startsWith('config.')) return exitCodes.usage;
+  switch (error.code) {
+    case 'directory.refused':
+      return exitCodes.refused;
+    case 'directory.user_not_found':
+      return exitCodes.notFound;
+    case 'directory.unreachable':
+    case 'directory.timeout':
+    case 'directory.tls_failed':
+      return exitCodes.unreachable;
+    default:
+      return exitCodes.failure;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The one configuration schema of an instance. Every setting, its default and its validation
+ * live here; `loadConfig` merges the sources and parses them through `configSchema` once, at
+ * start-up, so the rest of the program only ever sees a valid `Config`.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
+import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const databaseDrivers = ['sqlite', 'postgres'] as const;
+
+const secretKeyText = z
+  .string()
+  .refine(isSecretKeyText, `must be ${SECRET_KEY_BYTES} random bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
+
+// Restricted so it can be written into `SET search_path` without quoting rules to get wrong.
+const postgresIdentifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _)');
+
+const postgresSchema = z.object({
+  /** postgres://user:password@host:5432/database; the password is masked by redactConfig. */
+  url: z.string().regex(/^postgres(ql)?:\/\/\S+$/i, 'must be a postgres:// or postgresql:// URL'),
+  /** Schema holding Portico's tables (it must exist); the server's search_path when omitted. */
+  schema: postgresIdentifier.optional(),
+  poolSize: z.number().int().min(1).max(100).default(10),
+});
+
+/**
+ * The input shape: what a file or the environment may set. `configSchema` below turns it into
+ * the resolved `Config` (defaults derived from other settings, unused database section dropped).
+ */
+export const configInputSchema = z.object({
+  /** Where the instance keeps its SQLite database and generated secret key. */
+  dataDir: z.string().min(1).default('./data'),
+  http: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      // 0 asks the OS for a free port (tests).
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      driver: z.enum(databaseDrivers).default('sqlite'),
+      sqlite: z.object({ file: z.string().min(1).optional() }).prefault({}),
+      postgres: postgresSchema.optional(),
+    })
+    .prefault({})
+    .superRefine((value, ctx) => {
+      if (value.driver === 'postgres' && value.postgres === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['postgres', 'url'], message: "required when database.driver is 'postgres'" });
+      }
+    }),
+  secrets: z
+    .object({
+      /** 32 bytes, base64. When absent, <dataDir>/secret.key is generated on first start. */
+      key: secretKeyText.optional(),
+    })
+    .prefault({}),
+  log: z.object({ level: z.enum(logLevels).default('info') }).prefault({}),
+  /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
+  directory: directoryConnectionOptionsSchema.optional(),
+});
+
+export interface SqliteDatabaseConfig {
+  driver: 'sqlite';
+  sqlite: { file: string };
+}
+
+export interface PostgresDatabaseConfig {
+  driver: 'postgres';
+  postgres: { url: string; schema?: string | undefined; poolSize: number };
+}
+
+export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
+
+export interface Config {
+  dataDir: string;
+  http: { host: string; port: number };
+  database: DatabaseConfig;
+  secrets: { key?: string | undefined };
+  log: { level: LogLevel };
+  directory?: DirectoryConnectionOptions | undefined;
+}
+
+export const configSchema = configInputSchema.transform((input): Config => {
+  const { driver, sqlite, postgres } = input.database;
+  let database: DatabaseConfig;
+  if (driver === 'postgres') {
+    // The superRefine above guarantees the section; transforms only run on valid input.
+    if (postgres === undefined) throw new Error('unreachable: database.postgres checked by the schema');
+    database = { driver, postgres };
+  } else {
+    database = { driver, sqlite: { file: sqlite.file ?? join(input.dataDir, 'portico.db') } };
+  }
+  return { ...input, database };
+});

@@ -1,0 +1,80 @@
+/**
+ * Opens the instance database: an embedded SQLite file (the default) or a PostgreSQL server.
+ * Nothing outside src/storage/ sees the drivers; the rest of the program gets `Kysely<Database>`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDriver from 'better-sqlite3';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '#src/config/index.ts';
+import { AppError } from '#src/shared/errors.ts';
+import { driverErrorCode } from './errors.ts';
+import type { Database } from './tables.ts';
+
+export interface CreateDatabaseOptions {
+  /**
+   * Called when an idle pooled PostgreSQL connection fails (the server restarted). Without a
+   * listener pg would crash the process; the next query reconnects either way.
+   */
+  onPoolError?: (error: Error) => void;
+}
+
+/**
+ * @example
+ * const db = createDatabase(config.database);
+ * await migrateToLatest(db);
+ * // …
+ * await db.destroy();
+ */
+export function createDatabase(config: DatabaseConfig, options: CreateDatabaseOptions = {}): Kysely<Database> {
+  switch (config.driver) {
+    case 'sqlite':
+      return new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(config.sqlite.file) }) });
+    case 'postgres':
+      return new Kysely<Database>({ dialect: postgresDialect(config.postgres, options) });
+  }
+}
+
+function openSqlite(file: string): SqliteDriver.Database {
+  try {
+    // 0700: the database holds sealed secrets and the audit trail; other users have no business reading it.
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const database = new SqliteDriver(file);
+    // WAL lets readers proceed while one writer commits; NORMAL sync is durable enough with WAL.
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    // SQLite leaves foreign keys off unless asked, per connection.
+    database.pragma('foreign_keys = ON');
+    // A CLI command and the server may write at once: wait for the lock instead of failing.
+    database.pragma('busy_timeout = 5000');
+    return database;
+  } catch (error) {
+    const code = driverErrorCode(error) ?? (error instanceof Error ? error.message : 'unknown error');
+    throw new AppError('storage.unavailable', `cannot open the SQLite database ${file} (${code})`, { cause: error });
+  }
+}
+
+function postgresDialect(
+  config: { url: string; schema?: string | undefined; poolSize: number },
+  options: CreateDatabaseOptions,
+): PostgresDialect {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    // Fail a start-up against an unreachable server in seconds, not at the OS's TCP timeout.
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', (error) => options.onPoolError?.(error));
+  const { schema } = config;
+  return new PostgresDialect({
+    pool,
+    // The config schema restricts `schema` to [a-z0-9_], so it needs no further quoting rules.
+    onCreateConnection:
+      schema === undefined
+        ? undefined
+        : async (connection) => {
+            await connection.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
+          },
+  });
+}

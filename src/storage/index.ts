@@ -1,0 +1,12 @@
+/**
+ * Storage: the only domain that knows about database drivers. It opens the database, migrates
+ * it, and implements the repository interfaces other domains declare.
+ */
+export { createDatabase, type CreateDatabaseOptions } from './create-database.ts';
+export { migrateToLatest, type MigrationReport } from './migrate.ts';
+export {
+  createKyselyDirectoryConnectionStore,
+  type KyselyDirectoryConnectionStoreOptions,
+} from './kysely-directory-connection-store.ts';
+export { createKyselyAuditLog, type KyselyAuditLogOptions } from './kysely-audit-log.ts';
+export type { Database } from './tables.ts';

@@ -1,0 +1,13 @@
+/**
+ * Every schema migration, in order. Append-only: a migration that has shipped is never edited
+ * or removed, because instances that already ran it will not run it again. Each one must work
+ * on both SQLite and PostgreSQL (the contract suites run them on both).
+ *
+ * Names sort lexically (Kysely runs them in name order), hence the zero-padded prefix.
+ */
+import type { Migration } from 'kysely';
+import { initial } from './0001-initial.ts';
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};

@@ -1,0 +1,167 @@
+/**
+ * Runs every repository contract on one database target, plus the checks that only make sense
+ * for the SQL implementation: migrations and what the rows actually hold.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { createSecretBox } from '#src/secrets/index.ts';
+import { isAppError } from '#src/shared/errors.ts';
+import {
+  createKyselyAuditLog,
+  createKyselyDirectoryConnectionStore,
+  migrateToLatest,
+  type Database,
+} from '#src/storage/index.ts';
+import { auditLogContract } from './audit-log.contract.ts';
+import type { DatabaseTarget, TestDatabase } from './databases.ts';
+import { connectionOptions, directoryConnectionStoreContract } from './directory-connection-store.contract.ts';
+
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events'];
+
+export function runStorageSuites(target: DatabaseTarget): void {
+  after(() => target.close());
+
+  async function withDatabase(run: (database: TestDatabase) => Promise<void>, options?: { migrate?: boolean }): Promise<void> {
+    const database = await target.open(options);
+    try {
+      await run(database);
+    } finally {
+      await database.dispose();
+    }
+  }
+
+  async function dumpTable(database: TestDatabase, table: keyof Database): Promise<string> {
+    return JSON.stringify(await database.db.selectFrom(table).selectAll().execute());
+  }
+
+  void describe(`${target.name}: directory connections`, () => {
+    directoryConnectionStoreContract(async ({ clock }) => {
+      const database = await target.open();
+      return {
+        store: createKyselyDirectoryConnectionStore(database.db, createSecretBox(randomBytes(32)), { clock }),
+        dumpStorage: () => dumpTable(database, 'directory_connections'),
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: audit log`, () => {
+    auditLogContract(async ({ clock }) => {
+      const database = await target.open();
+      return {
+        log: createKyselyAuditLog(database.db, { clock }),
+        dumpStorage: () => dumpTable(database, 'audit_events'),
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: directory connection rows`, () => {
+    void it('hold the options without the password, and the password sealed for this connection only', () =>
+      withDatabase(async ({ db }) => {
+        const box = createSecretBox(randomBytes(32));
+        const store = createKyselyDirectoryConnectionStore(db, box);
+        await store.save({ name: 'corp', options: connectionOptions({ password: 'Row-Password-42' }) });
+
+        const row = await db.selectFrom('directory_connections').selectAll().where('name', '=', 'corp').executeTakeFirstOrThrow();
+        assert.equal(row.domain, 'corp.example.test');
+        const stored = JSON.parse(row.options_json) as { serviceAccount: Record<string, unknown> };
+        assert.deepEqual(stored.serviceAccount, { username: 'svc-portico@corp.example.test' });
+        assert.match(row.bind_password_sealed, /^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+        assert.ok(!JSON.stringify(row).includes('Row-Password-42'));
+        assert.equal(box.open(row.bind_password_sealed, 'directory_connections:corp'), 'Row-Password-42');
+      }));
+
+    void it('refuse a sealed password copied from another connection', () =>
+      withDatabase(async ({ db }) => {
+        const store = createKyselyDirectoryConnectionStore(db, createSecretBox(randomBytes(32)));
+        await store.save({ name: 'corp', options: connectionOptions({ password: 'corp-password' }) });
+        await store.save({ name: 'attacker', options: connectionOptions({ password: 'attacker-password' }) });
+        const corp = await db.selectFrom('directory_connections').select('bind_password_sealed').where('name', '=', 'corp').executeTakeFirstOrThrow();
+        await db.updateTable('directory_connections').set(corp).where('name', '=', 'attacker').execute();
+
+        await assert.rejects(store.get('attacker'), (error) => isAppError(error, 'secrets.decrypt_failed'));
+        assert.equal((await store.get('corp'))?.options.serviceAccount.password, 'corp-password');
+      }));
+
+    void it('cannot be opened with another secret key, and the error carries no plaintext', () =>
+      withDatabase(async ({ db }) => {
+        await createKyselyDirectoryConnectionStore(db, createSecretBox(randomBytes(32))).save({
+          name: 'corp',
+          options: connectionOptions({ password: 'Key-Bound-Password' }),
+        });
+        const otherKey = createKyselyDirectoryConnectionStore(db, createSecretBox(randomBytes(32)));
+        await assert.rejects(otherKey.get('corp'), (error) => {
+          assert.ok(isAppError(error, 'secrets.decrypt_failed'));
+          assert.ok(!JSON.stringify({ message: error.message, details: error.details }).includes('Key-Bound-Password'));
+          return true;
+        });
+        // Listing needs no decryption, so it still works for an operator recovering from a lost key.
+        assert.deepEqual(
+          (await otherKey.list()).map((connection) => connection.name),
+          ['corp'],
+        );
+      }));
+
+    void it('report a row whose options no longer parse as storage.corrupt_record', () =>
+      withDatabase(async ({ db }) => {
+        const store = createKyselyDirectoryConnectionStore(db, createSecretBox(randomBytes(32)));
+        await store.save({ name: 'corp', options: connectionOptions() });
+        await db.updateTable('directory_connections').set({ options_json: '{"domain":"corp.example.test"}' }).execute();
+        await assert.rejects(store.get('corp'), (error) => isAppError(error, 'storage.corrupt_record'));
+        await assert.rejects(store.list(), (error) => isAppError(error, 'storage.corrupt_record'));
+      }));
+  });
+
+  void describe(`${target.name}: migrations`, () => {
+    void it('create every table, and a second run is a no-op', () =>
+      withDatabase(
+        async ({ db }) => {
+          const first = await migrateToLatest(db);
+          assert.deepEqual(first.applied, ['0001_initial']);
+          for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
+
+          await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });
+          const second = await migrateToLatest(db);
+          assert.deepEqual(second.applied, []);
+          // Data written between the runs survives: the second run changed nothing.
+          assert.equal((await db.selectFrom('audit_events').selectAll().execute()).length, 1);
+        },
+        { migrate: false },
+      ));
+
+    void it('enforce the outcome check and the unique connection name in the schema itself', () =>
+      withDatabase(async ({ db }) => {
+        const row = {
+          id: 'e1',
+          occurred_at: new Date().toISOString(),
+          actor: 'a',
+          action: 'x.y',
+          target: null,
+          error_code: null,
+          details_json: '{}',
+        };
+        // Casting past the column type on purpose: the database, not TypeScript, must refuse it.
+        await assert.rejects(db.insertInto('audit_events').values({ ...row, outcome: 'maybe' as 'success' }).execute());
+
+        const connection = {
+          name: 'corp',
+          domain: 'corp.example.test',
+          options_json: '{}',
+          bind_password_sealed: 'v1.x.y.z',
+          created_at: row.occurred_at,
+          updated_at: row.occurred_at,
+        };
+        await db.insertInto('directory_connections').values({ ...connection, id: 'c1' }).execute();
+        await assert.rejects(db.insertInto('directory_connections').values({ ...connection, id: 'c2' }).execute());
+      }));
+  });
+}
+
+/** Used by the PostgreSQL runner to prove tests ran in their own schema, not in a shared one. */
+export async function currentSchema(database: TestDatabase): Promise<string | null> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(database.db);
+  return rows[0]?.schema ?? null;
+}

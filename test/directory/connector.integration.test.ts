@@ -1,0 +1,325 @@
+/**
+ * The AD connector against a real Samba 4 AD domain controller (test/samba/dc.sh). Samba is
+ * refused by default validation; every other test runs through the lab override `allowSamba`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectDirectory, createAdConnector } from '#src/directory/connector.ts';
+import { sambaRefusal } from '#src/directory/rootdse.ts';
+import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
+import { isAppError } from '#src/shared/errors.ts';
+import { fixture, fixtureUser, sambaOptions, sambaRuntime } from '../support/samba.ts';
+
+sambaRuntime(); // fail fast with a clear message when the DC is not running
+
+function recorder(): { events: LdapOperationEvent[]; onOperation(event: LdapOperationEvent): void } {
+  const events: LdapOperationEvent[] = [];
+  return { events, onOperation: (event) => events.push(event) };
+}
+
+describe('directory validation against Samba', () => {
+  it('refuses Samba by default: "Simple AD (Samba4) is not supported as a connected directory"', async () => {
+    const connector = createAdConnector(sambaOptions({ allowSamba: false }));
+    try {
+      const check = await connector.check();
+      assert.equal(check.verdict.accepted, false);
+      assert.equal(check.verdict.kind, 'samba');
+      assert.ok(check.verdict.reason.startsWith(sambaRefusal), check.verdict.reason);
+    } finally {
+      await connector.close();
+    }
+    await assert.rejects(connectDirectory(sambaOptions({ allowSamba: false })), (error) => isAppError(error, 'directory.refused'));
+  });
+
+  it('accepts Samba only through the lab override, and says so', async () => {
+    const { connector, check } = await connectDirectory(sambaOptions());
+    try {
+      assert.equal(check.verdict.accepted, true);
+      assert.match(check.verdict.warnings.join('\n'), /Lab override allowSamba/);
+      assert.equal(check.canReadUsers, true);
+    } finally {
+      await connector.close();
+    }
+  });
+});
+
+describe('the connector (lab override: Samba accepted for testing)', () => {
+  let connector: DirectoryConnector;
+  const ops = recorder();
+
+  before(() => {
+    connector = createAdConnector(sambaOptions(), { onOperation: ops.onOperation });
+  });
+  after(async () => {
+    await connector.close();
+  });
+
+  describe('discovery from the rootDSE', () => {
+    it('finds the naming contexts, DNS host name, levels, capabilities and the NetBIOS name', async () => {
+      const info = await connector.discover();
+      assert.equal(info.baseDn, fixture.domain.baseDn);
+      assert.equal(info.netbiosName, fixture.domain.netbiosName);
+      assert.equal(info.domain, fixture.domain.dnsName);
+      assert.ok(info.rootDse.namingContexts.includes(fixture.domain.baseDn));
+      assert.match(info.rootDse.dnsHostName ?? '', /corp\.example\.test$/i);
+      assert.ok((info.rootDse.domainFunctionality ?? -1) >= 2);
+      assert.ok(info.rootDse.supportedCapabilities.includes('1.2.840.113556.1.4.800'));
+      assert.ok(info.rootDse.supportedControls.includes('1.2.840.113556.1.4.319'));
+      assert.equal(typeof info.rootDse.isGlobalCatalogReady, 'boolean');
+      assert.match(info.domainSid ?? '', /^S-1-5-21-\d+-\d+-\d+$/);
+      assert.equal(info.lockoutThreshold, 5);
+    });
+  });
+
+  describe('user lookup', () => {
+    it('finds a user by UPN, DOMAIN\\name and bare sAMAccountName, keyed on objectGUID', async () => {
+      const byUpn = await connector.findUser('alice@corp.example.test');
+      const byDownLevel = await connector.findUser('CORP\\alice');
+      const byBare = await connector.findUser('alice');
+      assert.ok(byUpn && byDownLevel && byBare);
+      assert.match(byUpn.guid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      assert.equal(byDownLevel.guid, byUpn.guid);
+      assert.equal(byBare.guid, byUpn.guid);
+      assert.match(byUpn.sid, /^S-1-5-21-\d+-\d+-\d+-\d+$/);
+      assert.equal(byUpn.givenName, 'Alice');
+      assert.deepEqual(byUpn.attributes.department, ['Engineering']);
+      const byGuid = await connector.findUserByGuid(byUpn.guid);
+      assert.equal(byGuid?.dn, byUpn.dn);
+    });
+
+    it('finds a user whose sAMAccountName differs from the UPN prefix, by either', async () => {
+      const carol = fixtureUser('carol');
+      const byUpn = await connector.findUser(carol.upn);
+      const bySam = await connector.findUser(`CORP\\${carol.sAMAccountName}`);
+      assert.equal(byUpn?.samAccountName, carol.sAMAccountName);
+      assert.equal(bySam?.guid, byUpn?.guid);
+    });
+
+    it('decodes non-ASCII names and DNs with special characters', async () => {
+      const zoe = fixtureUser('zoe');
+      const found = await connector.findUser(zoe.upn);
+      assert.equal(found?.displayName, zoe.displayName);
+      assert.equal(found?.surname, zoe.sn);
+      const jsmith = fixtureUser('jsmith');
+      const smith = await connector.findUser(jsmith.upn);
+      assert.ok(smith);
+      assert.equal(smith.attributes.cn?.[0], jsmith.cn);
+      assert.ok(smith.dn.startsWith('CN=Smith\\, John \\"JJ\\" \\+ Co\\\\Ltd,'), smith.dn);
+      assert.equal((await connector.findUserByGuid(smith.guid))?.dn, smith.dn);
+    });
+
+    it('never widens a query: injection attempts and NUL bytes match nothing', async () => {
+      for (const name of ['*', '*)(objectClass=*', 'alice*', 'alice)(|(sAMAccountName=*', 'ali\u0000ce', '*@corp.example.test', 'CORP\\*']) {
+        assert.equal(await connector.findUser(name), null, JSON.stringify(name));
+      }
+      const result = await connector.searchPrincipals('*)(objectClass=*', { limit: 5 });
+      assert.equal(result.principals.length, 0);
+    });
+
+    it('returns null for an unknown user, and for a foreign NetBIOS domain', async () => {
+      assert.equal(await connector.findUser('nobody@corp.example.test'), null);
+      assert.equal(await connector.findUser('OTHER\\alice'), null);
+    });
+  });
+
+  describe('account state', () => {
+    const expected: Record<string, string> = {
+      alice: 'ok',
+      dave: 'disabled',
+      erin: 'locked',
+      frank: 'expired',
+      mike: 'mustChangePassword',
+      paula: 'passwordExpired',
+    };
+
+    for (const [key, state] of Object.entries(expected)) {
+      it(`reads ${key} as ${state} from the attributes`, async () => {
+        const user = await connector.findUser(fixtureUser(key).upn);
+        assert.equal(user?.account.state, state, JSON.stringify(user?.account));
+      });
+    }
+
+    const bindExpected: Record<string, [string, string | null]> = {
+      alice: ['ok', null],
+      dave: ['disabled', '533'],
+      erin: ['locked', '775'],
+      frank: ['expired', '701'],
+      mike: ['mustChangePassword', '773'],
+      paula: ['passwordExpired', '532'],
+    };
+    for (const [key, [outcome, subCode]] of Object.entries(bindExpected)) {
+      it(`binds as ${key} with the right password: ${outcome}${subCode ? ` (data ${subCode})` : ''}`, async () => {
+        const user = fixtureUser(key);
+        const result = await connector.authenticate(user.upn, user.password);
+        assert.equal(result.outcome, outcome);
+        if (result.outcome === 'ok') assert.equal(result.user.userPrincipalName, user.upn);
+        else assert.equal(result.subCode, subCode);
+      });
+    }
+
+    it('answers a wrong password for a disabled, expired or must-change account as invalid credentials (52e)', async () => {
+      for (const key of ['dave', 'frank', 'mike', 'paula']) {
+        const result = await connector.authenticate(fixtureUser(key).upn, 'Wrong-Password-1!');
+        assert.deepEqual([result.outcome, result.outcome === 'ok' ? null : result.subCode], ['invalidCredentials', '52e'], key);
+      }
+    });
+  });
+
+  describe('authentication', () => {
+    it('signs in with a UPN, DOMAIN\\name and a bare sAMAccountName', async () => {
+      const alice = fixtureUser('alice');
+      for (const name of [alice.upn, `CORP\\${alice.sAMAccountName}`, alice.sAMAccountName, 'corp\\alice']) {
+        const result = await connector.authenticate(name, alice.password);
+        assert.equal(result.outcome, 'ok', name);
+      }
+      const carol = fixtureUser('carol');
+      assert.equal((await connector.authenticate(carol.sAMAccountName, carol.password)).outcome, 'ok');
+      const zoe = fixtureUser('zoe');
+      assert.equal((await connector.authenticate(zoe.upn, zoe.password)).outcome, 'ok');
+    });
+
+    it('makes unknown users and wrong passwords indistinguishable', async () => {
+      const strip = (r: Awaited<ReturnType<DirectoryConnector['authenticate']>>): unknown =>
+        r.outcome === 'ok' ? r.outcome : { outcome: r.outcome, subCode: r.subCode };
+      const wrong = await connector.authenticate(fixtureUser('hank').upn, 'Not-His-Password-1!');
+      const unknown = await connector.authenticate('nobody@corp.example.test', 'Not-His-Password-1!');
+      assert.deepEqual(strip(wrong), { outcome: 'invalidCredentials', subCode: '52e' });
+      assert.deepEqual(strip(unknown), strip(wrong));
+    });
+
+    it('refuses an empty password without sending a bind', async () => {
+      const before = ops.events.filter((e) => e.operation === 'bind').length;
+      const result = await connector.authenticate('alice@corp.example.test', '');
+      assert.equal(result.outcome, 'invalidCredentials');
+      assert.equal(ops.events.filter((e) => e.operation === 'bind').length, before);
+    });
+
+    it('refuses injection attempts as names without reaching AD with them', async () => {
+      for (const name of ['*', '*)(objectClass=*', 'CN=Administrator,CN=Users,DC=corp,DC=example,DC=test', 'a\u0000b']) {
+        const result = await connector.authenticate(name, 'whatever-1!');
+        assert.equal(result.outcome, 'invalidCredentials', name);
+      }
+    });
+
+    it('uses one bind per sign-in', async () => {
+      const alice = fixtureUser('alice');
+      const before = ops.events.length;
+      await connector.authenticate(alice.upn, alice.password);
+      const during = ops.events.slice(before);
+      assert.equal(during.filter((e) => e.operation === 'bind').length, 1);
+    });
+  });
+
+  describe('transitive groups', () => {
+    const names = (groups: Array<{ name: string }>): string[] => groups.map((g) => g.name);
+    const byKey = (key: string): string => fixture.groups.find((g) => g.key === key)?.sAMAccountName ?? key;
+    const aliceNested = ['Eng-Platform-SRE', 'Eng-Platform', 'Eng-All', 'Portico-Users', 'Cycle-A', 'Cycle-B', 'Portico-Admins'];
+
+    it('tokenGroups: every nested security group and the primary group, no distribution group', async () => {
+      const alice = await connector.findUser('alice');
+      assert.ok(alice);
+      const result = await connector.groupsOf(alice, 'tokenGroups');
+      for (const name of [...aliceNested, 'Domain Users']) assert.ok(names(result.groups).includes(name), `${name} in ${names(result.groups).join(', ')}`);
+      assert.ok(!names(result.groups).includes(byKey('all-staff')));
+      assert.equal(result.truncated, false);
+      const sre = result.groups.find((g) => g.name === 'Eng-Platform-SRE');
+      assert.equal(sre?.qualifiedName, 'Eng-Platform-SRE@corp.example.test');
+      assert.equal(sre?.kind, 'security');
+    });
+
+    for (const method of ['matchingRuleInChain', 'recursive'] as const) {
+      it(`${method}: nested security and distribution groups, the primary group, through the cycle`, async () => {
+        const alice = await connector.findUser('alice');
+        assert.ok(alice);
+        const result = await connector.groupsOf(alice, method);
+        for (const name of [...aliceNested, byKey('all-staff'), 'Domain Users']) {
+          assert.ok(names(result.groups).includes(name), `${name} in ${names(result.groups).join(', ')}`);
+        }
+        assert.equal(new Set(names(result.groups)).size, result.groups.length);
+        assert.equal(result.groups.find((g) => g.name === byKey('all-staff'))?.kind, 'distribution');
+      });
+    }
+
+    it('agrees across methods on the security groups of a user in 60+ groups', async () => {
+      const greg = await connector.findUser(fixture.manyGroupsUser.user);
+      assert.ok(greg);
+      const token = await connector.groupsOf(greg, 'tokenGroups');
+      const recursive = await connector.groupsOf(greg, 'recursive');
+      const chain = await connector.groupsOf(greg, 'matchingRuleInChain');
+      assert.ok(token.groups.length >= fixture.manyGroupsUser.transitiveGroups, String(token.groups.length));
+      assert.deepEqual(names(recursive.groups).sort(), names(token.groups).sort());
+      assert.deepEqual(names(chain.groups).sort(), names(token.groups).sort());
+    });
+
+    it('caps the groups evaluated per user and warns when the cap cuts', async () => {
+      const capped = createAdConnector(sambaOptions({ maxGroups: 10 }));
+      try {
+        const greg = await capped.findUser(fixture.manyGroupsUser.user);
+        assert.ok(greg);
+        const result = await capped.groupsOf(greg);
+        assert.equal(result.groups.length, 10);
+        assert.equal(result.truncated, true);
+        assert.match(result.warnings.join(' '), /only the first 10 are evaluated/);
+      } finally {
+        await capped.close();
+      }
+    });
+  });
+
+  describe('large groups and result sets', () => {
+    it('reads a 1,600-member group in ranges it asks for itself', async () => {
+      const group = await connector.findGroup(fixture.bigGroup.sAMAccountName);
+      assert.ok(group);
+      const before = ops.events.length;
+      const members = await connector.groupMembers(group);
+      assert.equal(members.length, fixture.bigGroup.memberCount);
+      assert.equal(new Set(members).size, members.length);
+      const asked = ops.events.slice(before).flatMap((e) => e.attributes ?? []);
+      assert.deepEqual(asked, ['member;range=0-1499', 'member;range=1500-2999']);
+    });
+
+    it('follows smaller ranges to the end when configured', async () => {
+      const small = recorder();
+      const ranged = createAdConnector(sambaOptions({ rangeSize: 500 }), { onOperation: small.onOperation });
+      try {
+        const group = await ranged.findGroup(fixture.bigGroup.sAMAccountName);
+        assert.ok(group);
+        const before = small.events.length;
+        const members = await ranged.groupMembers(group);
+        assert.equal(members.length, fixture.bigGroup.memberCount);
+        const asked = small.events.slice(before).flatMap((e) => e.attributes ?? []);
+        assert.deepEqual(asked, ['member;range=0-499', 'member;range=500-999', 'member;range=1000-1499', 'member;range=1500-1999']);
+      } finally {
+        await ranged.close();
+      }
+    });
+
+    it('pages every subtree search', async () => {
+      const paged = recorder();
+      const small = createAdConnector(sambaOptions({ pageSize: 100 }), { onOperation: paged.onOperation });
+      try {
+        const result = await small.searchPrincipals(fixture.bigGroup.memberPrefix, { types: ['user'], limit: 5000 });
+        assert.equal(result.principals.length, fixture.bigGroup.memberCount);
+        assert.equal(result.more, false);
+        const pages = paged.events.filter((e) => e.paged && e.filter?.includes(fixture.bigGroup.memberPrefix));
+        assert.ok(pages.length >= 16, `${pages.length} pages`);
+        assert.ok(pages.every((e) => (e.entries ?? 0) <= 100));
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('picks users and groups by prefix of name, UPN, sAMAccountName or mail', async () => {
+      const byName = await connector.searchPrincipals('Eng-Platform', { types: ['group'] });
+      assert.deepEqual(byName.principals.map((p) => p.type === 'group' && p.name).sort(), ['Eng-Platform', 'Eng-Platform-SRE']);
+      const byUpn = await connector.searchPrincipals('carol.davis@', { types: ['user'] });
+      assert.equal(byUpn.principals[0]?.type === 'user' && byUpn.principals[0].samAccountName, 'cdavis');
+      const byMail = await connector.searchPrincipals('zoe.angstrom', {});
+      assert.equal(byMail.principals.length, 1);
+      const limited = await connector.searchPrincipals('bulk', { limit: 3 });
+      assert.equal(limited.principals.length, 3);
+      assert.equal(limited.more, true);
+    });
+  });
+});
+

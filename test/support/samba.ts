@@ -1,0 +1,83 @@
+/**
+ * The Samba AD domain controller that `npm test` starts (test/samba/dc.sh), as the integration
+ * suites see it. A missing DC fails the suite: integration tests are never skipped.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { directoryConnectionOptionsSchema } from '#src/directory/options.ts';
+import type { DirectoryConnectionInput, DirectoryConnectionOptions } from '#src/directory/options.ts';
+
+export interface SambaRuntime {
+  ldapsUrl: string;
+  ldapUrl: string;
+  caFile: string;
+  certSha256: string;
+  baseDn: string;
+  domain: string;
+  netbiosName: string;
+  admin: { username: string; password: string };
+  serviceAccount: { username: string; password: string };
+}
+
+export interface FixtureUser {
+  key: string;
+  cn: string;
+  sAMAccountName: string;
+  upn: string;
+  givenName: string;
+  sn: string;
+  displayName: string;
+  mail: string;
+  password: string;
+  state: 'ok' | 'disabled' | 'locked' | 'expired' | 'mustChange' | 'passwordExpired';
+  memberOf: string[];
+}
+
+export interface FixtureGroup {
+  key: string;
+  name: string;
+  sAMAccountName: string;
+  type: 'security' | 'distribution';
+  scope: string;
+  memberOf: string[];
+}
+
+export interface Fixture {
+  domain: { dnsName: string; netbiosName: string; baseDn: string };
+  bindSubcodes: Record<string, string>;
+  users: FixtureUser[];
+  groups: FixtureGroup[];
+  bigGroup: { name: string; sAMAccountName: string; memberCount: number; memberPrefix: string };
+  manyGroupsUser: { user: string; directGroups: number; transitiveGroups: number };
+}
+
+const sambaDir = process.env.PORTICO_SAMBA_DIR ?? '/tmp/portico-samba';
+
+export function sambaRuntime(): SambaRuntime {
+  try {
+    return JSON.parse(readFileSync(join(sambaDir, 'runtime.json'), 'utf8')) as SambaRuntime;
+  } catch (cause) {
+    throw new Error(`The Samba AD DC is not running (no ${sambaDir}/runtime.json). Start it with: bash test/samba/dc.sh start`, { cause });
+  }
+}
+
+export const fixture = JSON.parse(readFileSync(new URL('../samba/fixture.json', import.meta.url), 'utf8')) as Fixture;
+
+export function fixtureUser(key: string): FixtureUser {
+  const user = fixture.users.find((u) => u.key === key);
+  if (!user) throw new Error(`fixture has no user ${key}`);
+  return user;
+}
+
+/** Connector options for the test DC; Samba is accepted only through the explicit lab override. */
+export function sambaOptions(overrides: Partial<DirectoryConnectionInput> = {}): DirectoryConnectionOptions {
+  const dc = sambaRuntime();
+  return directoryConnectionOptionsSchema.parse({
+    domain: dc.domain,
+    urls: [dc.ldapsUrl],
+    serviceAccount: dc.serviceAccount,
+    tls: { caFile: dc.caFile },
+    allowSamba: true,
+    ...overrides,
+  });
+}
