@@ -16,6 +16,7 @@ import {
   sidToString,
 } from './ad-codec.ts';
 import type { DomainPasswordPolicy } from './ad-codec.ts';
+import { parseFilter } from './ldap-filter.ts';
 import { filter, parseSignInName } from './names.ts';
 import type { DirectoryConnectionOptions, GroupResolutionMethod } from './options.ts';
 import { createDomainControllerPool, isConnectionFailure } from './pool.ts';
@@ -118,7 +119,8 @@ function rangedValues(entry: Entry, name: string): { values: string[]; next: num
     const match = pattern.exec(key);
     if (!match) continue;
     const values = (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
-    return { values, next: match[2] === '*' ? null : Number(match[2]) + 1 };
+    // An empty range is the end too: Samba answers a range past the last value that way.
+    return { values, next: match[2] === '*' || values.length === 0 ? null : Number(match[2]) + 1 };
   }
   const plain = strings(entry, name);
   return plain.length > 0 ? { values: plain, next: null } : null;
@@ -186,7 +188,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   ): AsyncGenerator<Entry[]> {
     const pages = connection.client.searchPaginated(base, {
       scope: 'sub',
-      filter: searchFilter,
+      filter: parseFilter(searchFilter),
       attributes,
       explicitBufferAttributes: binaryAttributes,
       paged: { pageSize },
@@ -418,10 +420,10 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   }
 
   /** Breadth-first over memberOf, one batched search per nesting level, cycle-safe. */
-  async function recursiveGroups(connection: PooledConnection, user: DirectoryUser, info: DomainInfo, cap: number): Promise<DirectoryGroup[]> {
+  async function recursiveGroups(connection: PooledConnection, start: string[], info: DomainInfo, cap: number): Promise<DirectoryGroup[]> {
     const seen = new Set<string>();
     const found: DirectoryGroup[] = [];
-    let frontier = await readRanged(connection, user.dn, 'memberOf');
+    let frontier = start;
     for (let depth = 0; frontier.length > 0 && depth < maxNestingDepth && found.length <= cap; depth += 1) {
       const fresh = frontier.filter((dn) => !seen.has(dn.toLowerCase()));
       fresh.forEach((dn) => seen.add(dn.toLowerCase()));
@@ -461,11 +463,20 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
           return resolved;
         }
         case 'matchingRuleInChain': {
-          const chain = await searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${user.dn}`}))`, groupAttributes);
-          return [...chain.map((e) => toGroup(e, info)).filter((g) => g !== null), ...(await primaryGroup(connection, user, info))];
+          // The primary group is not in `member`, so its own nesting is followed separately.
+          const primary = await primaryGroup(connection, user, info);
+          const chains = await Promise.all(
+            [user.dn, ...primary.map((g) => g.dn)].map((dn) =>
+              searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${dn}`}))`, groupAttributes),
+            ),
+          );
+          return [...primary, ...chains.flat().map((e) => toGroup(e, info)).filter((g) => g !== null)];
         }
-        case 'recursive':
-          return [...(await recursiveGroups(connection, user, info, cap)), ...(await primaryGroup(connection, user, info))];
+        case 'recursive': {
+          const primary = await primaryGroup(connection, user, info);
+          const direct = await readRanged(connection, user.dn, 'memberOf');
+          return recursiveGroups(connection, [...direct, ...primary.map((g) => g.dn)], info, cap);
+        }
       }
     });
     const unique = [...new Map(groups.map((g) => [g.guid, g])).values()].sort((a, b) => a.name.localeCompare(b.name));

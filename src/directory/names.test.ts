@@ -25,6 +25,7 @@ describe('escaping', () => {
     assert.equal(escapeFilterValue('*)(objectClass=*'), '\\2a\\29\\28objectClass=\\2a');
     assert.equal(escapeFilterValue('a\u0000b\\c'), 'a\\00b\\5cc');
     assert.equal(escapeFilterValue(Buffer.from([0x01, 0xff])), '\\01\\ff');
+    assert.equal(escapeFilterValue('zoë'), 'zo\\c3\\ab');
   });
 
   it('escapes values interpolated into a filter template, never the template', () => {

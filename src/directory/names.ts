@@ -48,10 +48,17 @@ export function parseSignInName(input: string): SignInName | null {
   return isSamAccountName(name) ? { kind: 'samAccountName', samAccountName: name } : null;
 }
 
-/** RFC 4515 escaping of an assertion value: `*`, `(`, `)`, `\` and NUL can never widen a filter. */
+/**
+ * RFC 4515 escaping of an assertion value: `*`, `(`, `)`, `\` and NUL can never widen a filter.
+ * Every byte outside printable ASCII is escaped too (non-ASCII text as its UTF-8 bytes), so the
+ * filter text is pure ASCII and each escape stands for exactly one byte on the wire.
+ */
 export function escapeFilterValue(value: string | Buffer): string {
-  if (Buffer.isBuffer(value)) return Array.from(value, (b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
-  return value.replace(/[*()\\\u0000]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const hex = (b: number): string => `\\${b.toString(16).padStart(2, '0')}`;
+  if (Buffer.isBuffer(value)) return Array.from(value, hex).join('');
+  return Array.from(Buffer.from(value, 'utf8'), (b) =>
+    b < 0x20 || b >= 0x7f || b === 0x28 || b === 0x29 || b === 0x2a || b === 0x5c ? hex(b) : String.fromCharCode(b),
+  ).join('');
 }
 
 /** Tagged template: every interpolated value is escaped, the literal parts are trusted. */

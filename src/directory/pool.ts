@@ -85,6 +85,14 @@ export function isConnectionFailure(error: unknown): boolean {
   return lostConnectionMessages.test(error.message);
 }
 
+/** The connection never opened, so the request was never written: safe to send elsewhere. */
+function failedBeforeSending(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return neverConnectedCodes.has(code) || isTlsFailure(error) || error.message === 'Connection timeout';
+}
+
+const neverConnectedCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
 function isTlsFailure(error: Error): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   return /^(ERR_TLS|ERR_SSL|ERR_PORTICO_CERT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY))/.test(code);
@@ -93,6 +101,8 @@ function isTlsFailure(error: Error): boolean {
 interface Slot {
   client: Client;
   lastUsed: number;
+  /** Taken from the idle list: the controller may have closed it while it waited. */
+  reused: boolean;
 }
 
 interface Lane {
@@ -212,14 +222,14 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
     for (;;) {
       const slot = lane.idle.pop();
       if (slot) {
-        if (slot.client.isConnected && Date.now() - slot.lastUsed < options.pool.idleMs) return slot;
+        if (slot.client.isConnected && Date.now() - slot.lastUsed < options.pool.idleMs) return { ...slot, reused: true };
         destroy(lane, slot);
         continue;
       }
       if (lane.open < options.pool.size) {
         lane.open += 1;
         try {
-          return { client: await open(controller, use), lastUsed: Date.now() };
+          return { client: await open(controller, use), lastUsed: Date.now(), reused: false };
         } catch (error) {
           lane.open -= 1;
           lane.waiters.shift()?.();
@@ -289,13 +299,14 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
         const connectionLost = isConnectionFailure(error);
         release(controller, use, slot, !connectionLost);
         if (!connectionLost) throw error;
-        if (error instanceof ReusedSocketError) {
-          // A pooled connection the controller had already closed: nothing reached the controller,
-          // so trying once more on a new connection is safe, even for a bind.
+        if (error instanceof ReusedSocketError || slot.reused) {
+          // A pooled connection that the controller (or the network) had closed while it sat idle,
+          // as AD does after MaxConnIdleTime: the request died with the old socket, so it is tried
+          // again on a new connection, which finds out whether the controller itself answers.
           return run(use, work);
         }
         noteFailure(controller, error as Error);
-        if (use === 'bind') break;
+        if (use === 'bind' && !failedBeforeSending(error as Error)) break;
       }
     }
     const code = tlsFailures > 0 && tlsFailures === failures.length ? 'directory.tls_failed' : 'directory.unreachable';

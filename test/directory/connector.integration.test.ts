@@ -8,7 +8,7 @@ import { connectDirectory, createAdConnector } from '#src/directory/connector.ts
 import { sambaRefusal } from '#src/directory/rootdse.ts';
 import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
 import { isAppError } from '#src/shared/errors.ts';
-import { fixture, fixtureUser, sambaOptions, sambaRuntime } from '../support/samba.ts';
+import { fixture, fixtureUser, resetBadPasswordCounts, sambaOptions, sambaRuntime } from '../support/samba.ts';
 
 sambaRuntime(); // fail fast with a clear message when the DC is not running
 
@@ -123,6 +123,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
   });
 
   describe('account state', () => {
+    after(() => resetBadPasswordCounts(['dave', 'frank', 'mike', 'paula']));
     const expected: Record<string, string> = {
       alice: 'ok',
       dave: 'disabled',
@@ -166,6 +167,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
   });
 
   describe('authentication', () => {
+    after(() => resetBadPasswordCounts(['hank']));
     it('signs in with a UPN, DOMAIN\\name and a bare sAMAccountName', async () => {
       const alice = fixtureUser('alice');
       for (const name of [alice.upn, `CORP\\${alice.sAMAccountName}`, alice.sAMAccountName, 'corp\\alice']) {
