@@ -85,9 +85,9 @@ const maxNestingDepth = 64;
 
 export interface ConnectorDependencies {
   events?: PoolEvents;
-  onOperation?(event: LdapOperationEvent): void;
-  now?(): Date;
-  warn?(message: string): void;
+  onOperation?: (event: LdapOperationEvent) => void;
+  now?: () => Date;
+  warn?: (message: string) => void;
 }
 
 /** Case-insensitive attribute access over an ldapts entry. */
@@ -455,7 +455,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
         case 'tokenGroups': {
           // Constructed by the DC: the SIDs of every security group, transitively, primary group included.
           const entry = await searchBase(connection, user.dn, ['tokenGroups']);
-          const sids = entry ? valuesOf(entry, 'tokenGroups').filter(Buffer.isBuffer) : [];
+          const sids = entry ? valuesOf(entry, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v)) : [];
           const resolved = await resolveBySids(connection, sids, info);
           if (resolved.length < sids.length) {
             warnings.push(`${sids.length - resolved.length} group SIDs are outside ${info.baseDn} (well-known or other domains) and were not resolved`);

@@ -70,7 +70,7 @@ export function filter(strings: TemplateStringsArray, ...values: (string | Buffe
 export function escapeDnValue(value: string): string {
   return value
     .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
-    .replace(/\u0000/g, '\\00')
+    .replaceAll('\u0000', '\\00')
     .replace(/^([ #])/, '\\$1')
     .replace(/ $/, '\\ ');
 }

@@ -44,8 +44,8 @@ export interface DomainControllerPool {
 }
 
 export interface PoolEvents {
-  controllerDown?(url: string, error: Error): void;
-  controllerUp?(url: string): void;
+  controllerDown?: (url: string, error: Error) => void;
+  controllerUp?: (url: string) => void;
 }
 
 /** Raised when the LDAP client tries to reopen a socket that was closed under it. */
@@ -144,7 +144,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
     controller.up = false;
     controller.since = new Date();
     events.controllerDown?.(controller.url, error);
-    for (const use of ['service', 'bind'] as const) drainIdle(controller.lanes[use]);
+    for (const use of ['service', 'bind'] as const) void drainIdle(controller.lanes[use]);
     scheduleHealthChecks();
   }
 
@@ -156,14 +156,14 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
     events.controllerUp?.(controller.url);
   }
 
-  function drainIdle(lane: Lane): void {
-    for (const slot of lane.idle.splice(0)) destroy(lane, slot);
+  function drainIdle(lane: Lane): Promise<void[]> {
+    return Promise.all(lane.idle.splice(0).map((slot) => destroy(lane, slot)));
   }
 
-  function destroy(lane: Lane, slot: Slot): void {
+  function destroy(lane: Lane, slot: Slot): Promise<void> {
     lane.open -= 1;
-    slot.client.unbind().catch(() => undefined);
     lane.waiters.shift()?.();
+    return slot.client.unbind().catch(() => undefined);
   }
 
   function newClient(controller: Controller): Client {
@@ -180,11 +180,11 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
         plainUsed = true;
         return net.connect(port, host);
       }) as typeof net.connect,
-      createSecureConnection: ((...args: unknown[]) => {
+      createSecureConnection: (...args: unknown[]) => {
         if (secureUsed) throw new ReusedSocketError();
         secureUsed = true;
         return secureConnect(...args);
-      }) as never,
+      },
     });
   }
 
@@ -223,7 +223,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
       const slot = lane.idle.pop();
       if (slot) {
         if (slot.client.isConnected && Date.now() - slot.lastUsed < options.pool.idleMs) return { ...slot, reused: true };
-        destroy(lane, slot);
+        void destroy(lane, slot);
         continue;
       }
       if (lane.open < options.pool.size) {
@@ -259,7 +259,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
   function release(controller: Controller, use: ConnectionUse, slot: Slot, healthy: boolean): void {
     const lane = controller.lanes[use];
     if (!healthy || closed || !slot.client.isConnected) {
-      destroy(lane, slot);
+      void destroy(lane, slot);
       return;
     }
     slot.lastUsed = Date.now();
@@ -357,9 +357,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
       closed = true;
       if (healthTimer) clearInterval(healthTimer);
       healthTimer = null;
-      for (const controller of controllers) {
-        for (const use of ['service', 'bind'] as const) drainIdle(controller.lanes[use]);
-      }
+      await Promise.all(controllers.flatMap((c) => [drainIdle(c.lanes.service), drainIdle(c.lanes.bind)]));
     },
   };
 }

@@ -12,7 +12,7 @@ import { fixture, fixtureUser, resetBadPasswordCounts, sambaOptions, sambaRuntim
 
 sambaRuntime(); // fail fast with a clear message when the DC is not running
 
-function recorder(): { events: LdapOperationEvent[]; onOperation(event: LdapOperationEvent): void } {
+function recorder(): { events: LdapOperationEvent[]; onOperation: (event: LdapOperationEvent) => void } {
   const events: LdapOperationEvent[] = [];
   return { events, onOperation: (event) => events.push(event) };
 }
