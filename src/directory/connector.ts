@@ -374,6 +374,9 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     // The name handed to the controller is rebuilt from the parsed form, never the raw input.
     const bindName = parsed.kind === 'upn' ? parsed.upn : `${info.netbiosName}\\${parsed.samAccountName}`;
 
+    // The entry is read while the bind is in flight: one round trip of latency instead of two.
+    const lookup = findOneUser(userSearch, info);
+    lookup.catch(() => undefined); // a failed bind discards the lookup, and its error with it
     const bound = await pool.withBind(async (connection) => {
       try {
         await timed(connection, { operation: 'bind' }, () => connection.client.bind(bindName, password));
@@ -392,7 +395,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     });
     if (!bound.ok) return { outcome: bound.outcome === 'ok' ? 'invalidCredentials' : bound.outcome, subCode: bound.subCode, controller: bound.controller };
 
-    const user = await findOneUser(userSearch, info);
+    const user = await lookup;
     if (!user) {
       // The controller accepted the password of a name this domain's search cannot see (an
       // alternative UPN suffix, another domain of the forest): not a user Portico can key.
