@@ -126,6 +126,15 @@ function rangedValues(entry: Entry, name: string): { values: string[]; next: num
   return plain.length > 0 ? { values: plain, next: null } : null;
 }
 
+/** DC=corp,DC=example,DC=test → corp.example.test */
+function domainOfDn(dn: string): string {
+  return dn
+    .split(',')
+    .map((rdn) => /^\s*DC=(.*)$/i.exec(rdn)?.[1]?.trim().toLowerCase())
+    .filter((label): label is string => Boolean(label))
+    .join('.');
+}
+
 export function createAdConnector(options: DirectoryConnectionOptions, deps: ConnectorDependencies = {}): DirectoryConnector {
   const pool = createDomainControllerPool(options, deps.events);
   const now = deps.now ?? (() => new Date());
@@ -549,7 +558,12 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
 
   async function check(): Promise<DirectoryCheck> {
     const info = await discover();
-    const verdict = judgeDirectory(info.rootDse, { allowSamba: options.allowSamba });
+    const judged = judgeDirectory(info.rootDse, { allowSamba: options.allowSamba });
+    const served = domainOfDn(info.rootDse.defaultNamingContext ?? '');
+    const verdict =
+      judged.accepted && served !== info.domain
+        ? { ...judged, accepted: false, reason: `The domain controllers serve ${served || 'no domain'}, not the configured domain ${info.domain}` }
+        : judged;
     let canReadUsers = false;
     if (verdict.accepted) {
       canReadUsers = await pool.withService(async (connection) => {

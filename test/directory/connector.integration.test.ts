@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeAccountState } from '#src/directory/ad-codec.ts';
 import { connectDirectory, createAdConnector } from '#src/directory/connector.ts';
 import { sambaRefusal } from '#src/directory/rootdse.ts';
 import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
@@ -29,6 +30,17 @@ describe('directory validation against Samba', () => {
       await connector.close();
     }
     await assert.rejects(connectDirectory(sambaOptions({ allowSamba: false })), (error) => isAppError(error, 'directory.refused'));
+  });
+
+  it('refuses controllers that serve another domain than the configured one', async () => {
+    const connector = createAdConnector(sambaOptions({ domain: 'other.example.test' }));
+    try {
+      const check = await connector.check();
+      assert.equal(check.verdict.accepted, false);
+      assert.match(check.verdict.reason, /serve corp\.example\.test, not the configured domain other\.example\.test/);
+    } finally {
+      await connector.close();
+    }
   });
 
   it('accepts Samba only through the lab override, and says so', async () => {
@@ -137,6 +149,12 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
       it(`reads ${key} as ${state} from the attributes`, async () => {
         const user = await connector.findUser(fixtureUser(key).upn);
         assert.equal(user?.account.state, state, JSON.stringify(user?.account));
+        // Samba has msDS-User-Account-Control-Computed; Microsoft AD before 2003 does not. The
+        // same real attributes without it go through lockoutTime/pwdLastSet and the domain policy.
+        const info = await connector.discover();
+        const raw = Object.fromEntries(Object.entries(user?.attributes ?? {}).map(([k, v]) => [k, v[0]]));
+        delete raw['msDS-User-Account-Control-Computed'];
+        assert.equal(decodeAccountState(raw, info.policy, new Date()).state, state, 'without the computed attribute');
       });
     }
 
