@@ -6,12 +6,45 @@
 #   bash test/samba/dc.sh status   exit 0 if it runs, 3 if not
 #
 # Environment: PORTICO_SAMBA_DIR (default /tmp/portico-samba; wiped by start),
-#              PORTICO_SAMBA_MODEL (samba process model, default single).
+#              PORTICO_SAMBA_MODEL (samba process model, default single),
+#              PORTICO_SAMBA_INSTANCE (corp, the default, or partner: the second forest
+#                PARTNER.EXAMPLE.TEST from partner-fixture.json on 127.0.0.2, in
+#                PORTICO_PARTNER_DIR, default /tmp/portico-samba-partner).
 # See README.md in this folder.
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DIR=${PORTICO_SAMBA_DIR:-/tmp/portico-samba}
+INSTANCE=${PORTICO_SAMBA_INSTANCE:-corp}
+case "$INSTANCE" in
+corp)
+	NAME=samba-dc
+	DIR_VAR=PORTICO_SAMBA_DIR
+	DIR=${PORTICO_SAMBA_DIR:-/tmp/portico-samba}
+	ADDR=127.0.0.1
+	FIXTURE_JSON="$HERE/fixture.json"
+	RPC_PORTS=62400-62499
+	CA_CN="Portico Samba Test CA"
+	DC_CN=dc1.corp.example.test
+	DC_SAN="DNS:dc1.corp.example.test, DNS:localhost, IP:127.0.0.1, IP:127.0.0.2"
+	;;
+partner)
+	NAME=samba-dc-partner
+	DIR_VAR=PORTICO_PARTNER_DIR
+	DIR=${PORTICO_PARTNER_DIR:-/tmp/portico-samba-partner}
+	ADDR=127.0.0.2 # a second loopback address: same ports as CORP, no clash
+	FIXTURE_JSON="$HERE/partner-fixture.json"
+	RPC_PORTS=62500-62599 # not needed (other address), but keeps the two apart in ss output
+	CA_CN="Portico Samba Partner Test CA"
+	DC_CN=dc1.partner.example.test
+	DC_SAN="DNS:dc1.partner.example.test, DNS:localhost, IP:127.0.0.2"
+	;;
+*)
+	echo "samba-dc: PORTICO_SAMBA_INSTANCE must be corp or partner (got '$INSTANCE')" >&2
+	exit 2
+	;;
+esac
+# fixture.py reads these two
+export PORTICO_SAMBA_FIXTURE="$FIXTURE_JSON" PORTICO_SAMBA_ADDRESS="$ADDR"
 MODEL=${PORTICO_SAMBA_MODEL:-single}
 PY=/usr/bin/python3 # the samba bindings only exist for the system Python
 FIXTURE_PY="$HERE/fixture.py"
@@ -19,14 +52,14 @@ PIDFILE="$DIR/dc.pid"
 LOG="$DIR/samba.log"
 CONF="$DIR/etc/smb.conf"
 CA="$DIR/tls/ca.pem"
-LDAPS_URL=ldaps://127.0.0.1:636
+LDAPS_URL=ldaps://$ADDR:636
 READY_TIMEOUT=60
 PACKAGES=(samba samba-ad-dc samba-ad-provision ldap-utils winbind krb5-user python3-samba openssl)
 
 STARTED_PID=""
 PHASE_LOG="" # the log worth showing if the current step fails
 
-log() { echo "samba-dc: $*" >&2; }
+log() { echo "$NAME: $*" >&2; }
 
 die() {
 	trap - ERR
@@ -48,9 +81,9 @@ fixture() { "$PY" "$FIXTURE_PY" "$@"; }
 
 # Refuse to rm -rf anything that is not clearly a scratch directory.
 check_dir() {
-	[[ $DIR == /* ]] || die "PORTICO_SAMBA_DIR must be an absolute path (got '$DIR')"
+	[[ $DIR == /* ]] || die "$DIR_VAR must be an absolute path (got '$DIR')"
 	case "$DIR" in
-	/ | /tmp | /root | /home | /var | /usr | /etc) die "refusing to use '$DIR' as PORTICO_SAMBA_DIR" ;;
+	/ | /tmp | /root | /home | /var | /usr | /etc) die "refusing to use '$DIR' as $DIR_VAR" ;;
 	esac
 }
 
@@ -105,7 +138,19 @@ kill_group() {
 	sleep 0.5
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_busy() { (exec 3<>"/dev/tcp/$ADDR/$1") 2>/dev/null; }
+
+# samba only binds the addresses its `interfaces` match on a real interface: the partner's
+# 127.0.0.2 must exist on lo (Linux routes all of 127/8 to lo, but does not list it).
+ensure_address() {
+	[[ $ADDR == 127.0.0.1 ]] && return 0
+	command -v ip >/dev/null || die "'ip' not found (install iproute2)"
+	local addrs
+	addrs=$(ip -4 -o addr show dev lo) || die "cannot list the addresses of lo"
+	[[ $addrs == *" inet $ADDR/"* ]] && return 0
+	log "adding $ADDR/8 to lo"
+	ip addr add "$ADDR/8" dev lo || die "cannot add $ADDR/8 to lo"
+}
 
 # Prints the bind diagnostic; exit status 0 when the bind (and a rootDSE read) succeeded.
 try_bind() { # user password
@@ -128,10 +173,10 @@ make_tls() {
 	mkdir -p "$t"
 	(
 		umask 077 # samba refuses a key file others can read
-		openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Portico Samba Test CA" \
+		openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=$CA_CN" \
 			-keyout "$t/ca-key.pem" -out "$t/ca.pem" \
 			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-		openssl req -new -newkey rsa:2048 -nodes -subj "/CN=dc1.corp.example.test" \
+		openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$DC_CN" \
 			-keyout "$t/dc-key.pem" -out "$t/dc.csr" 2>/dev/null
 		cat >"$t/dc-ext.cnf" <<-EOF
 			basicConstraints = critical, CA:FALSE
@@ -139,7 +184,7 @@ make_tls() {
 			extendedKeyUsage = serverAuth
 			subjectKeyIdentifier = hash
 			authorityKeyIdentifier = keyid
-			subjectAltName = DNS:dc1.corp.example.test, DNS:localhost, IP:127.0.0.1, IP:127.0.0.2
+			subjectAltName = $DC_SAN
 		EOF
 		openssl x509 -req -in "$t/dc.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" \
 			-set_serial "0x$(openssl rand -hex 16)" -days 825 -sha256 -extfile "$t/dc-ext.cnf" -out "$t/dc.pem" 2>/dev/null
@@ -160,9 +205,10 @@ cmd_start() {
 	[[ -x $PY ]] && "$PY" -c 'import samba' 2>/dev/null || die "$PY cannot import samba (python3-samba missing?)"
 
 	cmd_stop >/dev/null
+	ensure_address
 	for i in 88 389 636; do
 		if port_busy "$i"; then
-			die "127.0.0.1:$i is already in use by another process: $(ss -ltnpH "sport = :$i" 2>/dev/null || true)"
+			die "$ADDR:$i is already in use by another process: $(ss -ltnpH "sport = :$i" 2>/dev/null || true)"
 		fi
 	done
 
@@ -186,9 +232,9 @@ cmd_start() {
 	samba-tool domain provision -s /dev/null \
 		--realm="$realm" --domain="$netbios" --server-role=dc --dns-backend=NONE \
 		--host-name="$host" --adminpass="$admin_pw" --targetdir="$DIR" \
-		--option="interfaces=127.0.0.1/8" \
+		--option="interfaces=$ADDR/8" \
 		--option="bind interfaces only=yes" \
-		--option="rpc server dynamic port range=62400-62499" \
+		--option="rpc server dynamic port range=$RPC_PORTS" \
 		--option="server services=-dns -nbt -wrepl -dnsupdate -ntp_signd" \
 		--option="pid directory=$DIR/run" \
 		--option="ncalrpc dir=$DIR/run/ncalrpc" \
@@ -202,7 +248,7 @@ cmd_start() {
 		>"$DIR/provision.log" 2>&1 || die "samba-tool domain provision failed"
 
 	local t_load=$SECONDS
-	fixture load "$DIR" >>"$DIR/provision.log" 2>&1 || die "loading fixture.json failed"
+	fixture load "$DIR" >>"$DIR/provision.log" 2>&1 || die "loading $(basename "$FIXTURE_JSON") failed"
 	local t_run=$SECONDS
 
 	# setsid: own session and process group, so the DC outlives this shell and stop can signal the
@@ -248,7 +294,7 @@ cmd_start() {
 	fixture runtime "$DIR" "$pid" "$sha"
 	STARTED_PID="" # success: keep it running
 
-	echo "samba-dc: $realm up on $LDAPS_URL (pid $pid, model $MODEL, dir $DIR) in $((SECONDS - t0))s" \
+	echo "$NAME: $realm up on $LDAPS_URL (pid $pid, model $MODEL, dir $DIR) in $((SECONDS - t0))s" \
 		"(provision $((t_load - t_prov))s, fixture $((t_run - t_load))s, server ready $((t_ready - t_run))s," \
 		"checks $((SECONDS - t_ready))s); runtime: $DIR/runtime.json"
 }
@@ -257,9 +303,9 @@ cmd_stop() {
 	local pid
 	if pid=$(running_pid); then
 		kill_group "$pid"
-		echo "samba-dc: stopped (pid $pid)"
+		echo "$NAME: stopped (pid $pid)"
 	else
-		echo "samba-dc: not running"
+		echo "$NAME: not running"
 	fi
 	rm -f "$PIDFILE"
 }
@@ -267,9 +313,9 @@ cmd_stop() {
 cmd_status() {
 	local pid
 	if pid=$(running_pid); then
-		echo "samba-dc: running (pid $pid, dir $DIR, $LDAPS_URL)"
+		echo "$NAME: running (pid $pid, dir $DIR, $LDAPS_URL)"
 	else
-		echo "samba-dc: not running (dir $DIR)"
+		echo "$NAME: not running (dir $DIR)"
 		return 3
 	fi
 }

@@ -9,6 +9,11 @@ not in pyenv/venv interpreters.
   fixture.py get <dotted.path>                print one value of fixture.json (e.g. serviceAccount.upn)
   fixture.py accounts                         print "state<TAB>upn<TAB>password" per account with a password
   fixture.py runtime <samba-dir> <pid> <sha>  write <samba-dir>/runtime.json
+  fixture.py tokengroups <user-key>           print how many SIDs tokenGroups must hold for that user
+
+Environment (set by dc.sh per instance; the defaults are the CORP forest):
+  PORTICO_SAMBA_FIXTURE   fixture file (default fixture.json beside this script)
+  PORTICO_SAMBA_ADDRESS   the DC's IPv4 address written into runtime.json (default 127.0.0.1)
 
 Writing sam.ldb directly (system session, one transaction) instead of samba-tool/LDAP keeps the
 1,600-user fixture fast: the only expensive part left is password hashing for the few users that
@@ -21,7 +26,8 @@ import time
 from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURE = os.path.join(HERE, "fixture.json")
+FIXTURE = os.environ.get("PORTICO_SAMBA_FIXTURE") or os.path.join(HERE, "fixture.json")
+ADDRESS = os.environ.get("PORTICO_SAMBA_ADDRESS") or "127.0.0.1"
 
 # groupType bits (MS-ADTS 2.2.12)
 SECURITY = 0x80000000
@@ -97,7 +103,8 @@ def cmd_load(samba_dir):
             db.add({"dn": "%s,%s" % (ou, base), "objectClass": "organizationalUnit"})
 
         dns = {}  # fixture key -> Dn, for memberships
-        all_groups = fx["groups"] + [fx["bigGroup"]]
+        big = fx.get("bigGroup")  # optional: the partner forest has none
+        all_groups = fx["groups"] + ([big] if big else [])
         for g in all_groups:
             dn = dn_for(g["name"], g["ou"], g.get("dn"))
             msg = {"dn": dn, "objectClass": "group", "sAMAccountName": g["sAMAccountName"],
@@ -145,9 +152,8 @@ def cmd_load(samba_dir):
                 db.modify(m, controls=controls)
             # "locked" is done by dc.sh with wrong-password binds once the server runs
 
-        big = fx["bigGroup"]
         bulk_dns = []
-        for i in range(1, big["memberCount"] + 1):
+        for i in range(1, big["memberCount"] + 1 if big else 1):
             name = "%s%0*d" % (big["memberPrefix"], big["memberDigits"], i)
             dn = dn_for(name, big["memberOu"])
             # no password: AD creates the account disabled, which is all a member needs
@@ -156,7 +162,8 @@ def cmd_load(samba_dir):
             bulk_dns.append(str(dn))
 
         members = {g["key"]: [] for g in all_groups}
-        members[big["key"]] = bulk_dns
+        if big:
+            members[big["key"]] = bulk_dns
         for obj in fx["users"] + fx["groups"]:
             for parent in obj.get("memberOf", []):
                 if parent not in members:
@@ -193,8 +200,8 @@ def cmd_runtime(samba_dir, pid, sha):
     fx = load_fixture()
     d = fx["domain"]
     rt = {
-        "ldapsUrl": "ldaps://127.0.0.1:636",
-        "ldapUrl": "ldap://127.0.0.1:389",
+        "ldapsUrl": "ldaps://%s:636" % ADDRESS,
+        "ldapUrl": "ldap://%s:389" % ADDRESS,
         "caFile": os.path.join(samba_dir, "tls", "ca.pem"),
         "certSha256": sha,
         "baseDn": d["baseDn"],
@@ -212,8 +219,24 @@ def cmd_runtime(samba_dir, pid, sha):
     os.replace(path + ".tmp", path)  # readers never see a half-written file
 
 
+def cmd_tokengroups(key):
+    """tokenGroups of a user = its transitive security groups + Domain Users (primary group)
+    + BUILTIN\\Users (S-1-5-32-545). Distribution groups are not in it."""
+    fx = load_fixture()
+    groups = {g["key"]: g for g in fx["groups"]}
+    user = next(u for u in fx["users"] if u["key"] == key)
+    seen, todo = set(), list(user.get("memberOf", []))
+    while todo:  # mind the cycles
+        k = todo.pop()
+        if k not in seen:
+            seen.add(k)
+            todo.extend(groups[k].get("memberOf", []))
+    print(sum(1 for k in seen if groups[k]["type"] == "security") + 2)
+
+
 if __name__ == "__main__":
-    cmds = {"load": (cmd_load, 1), "get": (cmd_get, 1), "accounts": (cmd_accounts, 0), "runtime": (cmd_runtime, 3)}
+    cmds = {"load": (cmd_load, 1), "get": (cmd_get, 1), "accounts": (cmd_accounts, 0), "runtime": (cmd_runtime, 3),
+            "tokengroups": (cmd_tokengroups, 1)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         sys.exit(__doc__)
     fn, _ = cmds[sys.argv[1]]
