@@ -29,9 +29,10 @@ npx tsc --noEmit
 echo "== lint"
 npx eslint .
 
-echo "== Samba AD domain controller"
-trap 'bash test/samba/dc.sh stop' EXIT
+echo "== Samba AD domain controllers: CORP (127.0.0.1) and the trusted forest PARTNER (127.0.0.2)"
+trap 'bash test/samba/dc.sh stop; PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh stop' EXIT
 bash test/samba/dc.sh start
+PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh start
 
 echo "== tests"
 mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'directory.user_not_found'
   | 'directory.ambiguous_user'
   | 'directory.invalid_input'
-  | 'directory.protocol_error';
+  | 'directory.protocol_error'
+  | 'directory.trust_unavailable';
 
 export interface AppErrorOptions {
   status?: number;

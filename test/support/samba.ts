@@ -51,17 +51,25 @@ export interface Fixture {
   manyGroupsUser: { user: string; directGroups: number; transitiveGroups: number };
 }
 
-const sambaDir = process.env.PORTICO_SAMBA_DIR ?? '/tmp/portico-samba';
-
-export function sambaRuntime(): SambaRuntime {
+function readRuntime(dir: string, start: string): SambaRuntime {
   try {
-    return JSON.parse(readFileSync(join(sambaDir, 'runtime.json'), 'utf8')) as SambaRuntime;
+    return JSON.parse(readFileSync(join(dir, 'runtime.json'), 'utf8')) as SambaRuntime;
   } catch (cause) {
-    throw new Error(`The Samba AD DC is not running (no ${sambaDir}/runtime.json). Start it with: bash test/samba/dc.sh start`, { cause });
+    throw new Error(`The Samba AD DC is not running (no ${dir}/runtime.json). Start it with: ${start}`, { cause });
   }
 }
 
+export function sambaRuntime(): SambaRuntime {
+  return readRuntime(process.env.PORTICO_SAMBA_DIR ?? '/tmp/portico-samba', 'bash test/samba/dc.sh start');
+}
+
+/** The second, independent forest PARTNER.EXAMPLE.TEST on 127.0.0.2, for trust tests. */
+export function partnerRuntime(): SambaRuntime {
+  return readRuntime(process.env.PORTICO_PARTNER_DIR ?? '/tmp/portico-samba-partner', 'PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh start');
+}
+
 export const fixture = JSON.parse(readFileSync(new URL('../samba/fixture.json', import.meta.url), 'utf8')) as Fixture;
+export const partnerFixture = JSON.parse(readFileSync(new URL('../samba/partner-fixture.json', import.meta.url), 'utf8')) as Omit<Fixture, 'bigGroup' | 'manyGroupsUser'>;
 
 export function fixtureUser(key: string): FixtureUser {
   const user = fixture.users.find((u) => u.key === key);
@@ -70,8 +78,7 @@ export function fixtureUser(key: string): FixtureUser {
 }
 
 /** Connector options for the test DC; Samba is accepted only through the explicit lab override. */
-export function sambaOptions(overrides: Partial<DirectoryConnectionInput> = {}): DirectoryConnectionOptions {
-  const dc = sambaRuntime();
+export function sambaOptions(overrides: Partial<DirectoryConnectionInput> = {}, dc: SambaRuntime = sambaRuntime()): DirectoryConnectionOptions {
   return directoryConnectionOptionsSchema.parse({
     domain: dc.domain,
     urls: [dc.ldapsUrl],

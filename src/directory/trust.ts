@@ -1,0 +1,174 @@
+/**
+ * Trusted forests: a directory extended to self-managed forests, as AWS extends its managed AD
+ * with a trust. Users of a trusted forest — recognised by UPN suffix or NetBIOS domain name —
+ * authenticate against that forest's own domain controllers, and their attributes and groups are
+ * read from there. Everything else goes to the local directory. Portico reads trusted forests
+ * with a read-only service account and never writes to them.
+ */
+import { z } from 'zod';
+import { AppError, isAppError } from '#src/shared/errors.ts';
+import { createAdConnector } from './connector.ts';
+import type { ConnectorDependencies } from './connector.ts';
+import { parseSignInName } from './names.ts';
+import { directoryConnectionOptionsSchema } from './options.ts';
+import type { DirectoryCheck, DirectoryConnector, DirectoryUser, PrincipalSearchResult } from './types.ts';
+
+export const trustedForestSchema = z.object({
+  /** Extra UPN suffixes of the forest besides its DNS name (alternative UPN suffixes). */
+  upnSuffixes: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
+  connection: directoryConnectionOptionsSchema,
+});
+export type TrustedForestOptions = z.output<typeof trustedForestSchema>;
+
+interface Forest {
+  domain: string;
+  netbiosName: string | null;
+  suffixes: Set<string>;
+  connector: DirectoryConnector;
+}
+
+export interface TrustCheck {
+  domain: string;
+  ok: boolean;
+  /** What an administrator reads: why the trust cannot be used, or what was verified. */
+  reason: string;
+  check: DirectoryCheck | null;
+}
+
+export interface ForestCheck extends DirectoryCheck {
+  trusts: TrustCheck[];
+}
+
+export interface TrustingDirectory extends DirectoryConnector {
+  check(): Promise<ForestCheck>;
+}
+
+/** Validates one trusted forest: it answers, passes directory validation, and its account reads users. */
+export async function checkTrust(domain: string, connector: DirectoryConnector): Promise<TrustCheck> {
+  try {
+    const check = await connector.check();
+    if (!check.verdict.accepted) return { domain, ok: false, reason: `The trusted forest ${domain} is refused: ${check.verdict.reason}`, check };
+    if (!check.canReadUsers) {
+      return { domain, ok: false, reason: `The service account for ${domain} cannot read users and their userAccountControl`, check };
+    }
+    return { domain, ok: true, reason: `${domain} answers and its service account reads users (${check.info.netbiosName})`, check };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { domain, ok: false, reason: `The trusted forest ${domain} does not answer: ${detail}`, check: null };
+  }
+}
+
+/** Opens and validates a trusted forest; refuses it with the reason when validation fails. */
+export async function connectTrustedForest(options: TrustedForestOptions, deps: ConnectorDependencies = {}): Promise<DirectoryConnector> {
+  const connector = createAdConnector(options.connection, deps);
+  const trust = await checkTrust(options.connection.domain, connector);
+  if (!trust.ok) {
+    await connector.close();
+    throw new AppError('directory.trust_unavailable', trust.reason, { status: 400 });
+  }
+  return connector;
+}
+
+export function createTrustingDirectory(
+  local: DirectoryConnector,
+  trusts: Array<{ options: TrustedForestOptions; connector: DirectoryConnector }>,
+): TrustingDirectory {
+  const forests: Forest[] = trusts.map(({ options, connector }) => ({
+    domain: options.connection.domain.toLowerCase(),
+    netbiosName: options.connection.netbiosName?.toUpperCase() ?? null,
+    suffixes: new Set([options.connection.domain.toLowerCase(), ...options.upnSuffixes.map((s) => s.toLowerCase())]),
+    connector,
+  }));
+
+  /** Errors of a trusted forest name the forest, so a broken trust is clear at sign-in. */
+  async function viaForest<T>(forest: Forest, work: (connector: DirectoryConnector) => Promise<T>): Promise<T> {
+    try {
+      return await work(forest.connector);
+    } catch (error) {
+      if (isAppError(error) && ['directory.unreachable', 'directory.timeout', 'directory.tls_failed', 'directory.service_account_rejected'].includes(error.code)) {
+        throw new AppError('directory.trust_unavailable', `The trusted forest ${forest.domain} is unavailable: ${error.message}`, {
+          status: 503,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async function netbiosOf(forest: Forest): Promise<string> {
+    forest.netbiosName ??= (await viaForest(forest, (c) => c.discover())).netbiosName;
+    return forest.netbiosName;
+  }
+
+  /** The forest a sign-in name belongs to; null for the local directory. */
+  async function forestOf(name: string): Promise<Forest | null> {
+    const parsed = parseSignInName(name);
+    if (!parsed || parsed.kind === 'samAccountName') return null;
+    for (const forest of forests) {
+      if (parsed.kind === 'upn' && forest.suffixes.has(parsed.suffix)) return forest;
+      if (parsed.kind === 'downLevel' && parsed.netbiosName.toUpperCase() === (await netbiosOf(forest))) return forest;
+    }
+    return null;
+  }
+
+  function forestOfUser(user: DirectoryUser): Forest | null {
+    return forests.find((f) => f.domain === user.domain) ?? null;
+  }
+
+  return {
+    discover: () => local.discover(),
+    async check() {
+      const [own, ...others] = await Promise.all([local.check(), ...forests.map((f) => checkTrust(f.domain, f.connector))]);
+      return { ...own, trusts: others };
+    },
+    async findUser(name) {
+      const forest = await forestOf(name);
+      return forest ? viaForest(forest, (c) => c.findUser(name)) : local.findUser(name);
+    },
+    async findUserByGuid(guid) {
+      const own = await local.findUserByGuid(guid);
+      if (own) return own;
+      for (const forest of forests) {
+        const found = await viaForest(forest, (c) => c.findUserByGuid(guid));
+        if (found) return found;
+      }
+      return null;
+    },
+    async authenticate(name, password) {
+      const forest = await forestOf(name);
+      return forest ? viaForest(forest, (c) => c.authenticate(name, password)) : local.authenticate(name, password);
+    },
+    groupsOf(user, method) {
+      const forest = forestOfUser(user);
+      return forest ? viaForest(forest, (c) => c.groupsOf(user, method)) : local.groupsOf(user, method);
+    },
+    async findGroup(name) {
+      const at = name.lastIndexOf('@');
+      const forest = at > 0 ? forests.find((f) => f.domain === name.slice(at + 1).toLowerCase()) : undefined;
+      return forest ? viaForest(forest, (c) => c.findGroup(name)) : local.findGroup(name);
+    },
+    groupMembers(group) {
+      const forest = forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
+      return forest ? viaForest(forest, (c) => c.groupMembers(group)) : local.groupMembers(group);
+    },
+    async searchPrincipals(prefix, options = {}) {
+      // Pickers list every forest; a forest that does not answer is left out rather than
+      // hiding the others, and its absence shows in `directory check`.
+      const results = await Promise.allSettled([local, ...forests.map((f) => f.connector)].map((c) => c.searchPrincipals(prefix, options)));
+      const first = results[0];
+      if (first?.status === 'rejected') throw first.reason;
+      const limit = options.limit ?? 50;
+      const principals = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.principals : []));
+      const merged: PrincipalSearchResult = {
+        principals: principals.slice(0, limit),
+        more: principals.length > limit || results.some((r) => r.status === 'fulfilled' && r.value.more),
+      };
+      return merged;
+    },
+    status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
+    async close() {
+      await Promise.all([local.close(), ...forests.map((f) => f.connector.close())]);
+    },
+  };
+}
+

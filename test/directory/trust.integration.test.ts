@@ -1,0 +1,115 @@
+/**
+ * Trusted forests against two real Samba AD forests: CORP (127.0.0.1) as the local directory
+ * and PARTNER (127.0.0.2) as the trusted forest, accepted through the lab override.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createAdConnector } from '#src/directory/connector.ts';
+import { connectTrustedForest, createTrustingDirectory, trustedForestSchema } from '#src/directory/trust.ts';
+import type { TrustingDirectory } from '#src/directory/trust.ts';
+import { isAppError } from '#src/shared/errors.ts';
+import { fixtureUser, partnerFixture, partnerRuntime, sambaOptions } from '../support/samba.ts';
+
+const partner = partnerRuntime();
+const partnerUser = (key: string) => {
+  const user = partnerFixture.users.find((u) => u.key === key);
+  if (!user) throw new Error(`no partner user ${key}`);
+  return user;
+};
+const partnerOptions = (overrides: Parameters<typeof sambaOptions>[0] = {}) =>
+  trustedForestSchema.parse({ connection: sambaOptions(overrides, partner) });
+
+describe('trusted forest validation', () => {
+  it('refuses a Samba forest without the lab override, with the reason', async () => {
+    await assert.rejects(connectTrustedForest(partnerOptions({ allowSamba: false })), (error) => {
+      return isAppError(error, 'directory.trust_unavailable') && /partner\.example\.test is refused: Simple AD \(Samba4\) is not supported/.test(error.message);
+    });
+  });
+
+  it('refuses a forest that does not answer', async () => {
+    await assert.rejects(connectTrustedForest(partnerOptions({ urls: ['ldaps://127.0.0.2:9'] })), (error) => {
+      return isAppError(error, 'directory.trust_unavailable') && /partner\.example\.test does not answer/.test(error.message);
+    });
+  });
+});
+
+describe('a directory trusting the PARTNER forest (lab override: Samba accepted for testing)', () => {
+  let directory: TrustingDirectory;
+
+  before(async () => {
+    const options = partnerOptions();
+    directory = createTrustingDirectory(createAdConnector(sambaOptions()), [{ options, connector: await connectTrustedForest(options) }]);
+  });
+  after(() => directory.close());
+
+  it('signs in local users against the local directory', async () => {
+    const alice = fixtureUser('alice');
+    const result = await directory.authenticate(alice.upn, alice.password);
+    assert.equal(result.outcome === 'ok' && result.user.domain, 'corp.example.test');
+  });
+
+  it('signs in trusted-forest users against their own forest, by UPN suffix or NetBIOS name', async () => {
+    const pia = partnerUser('pia');
+    for (const name of [pia.upn, `PARTNER\\${pia.sAMAccountName}`]) {
+      const result = await directory.authenticate(name, pia.password);
+      assert.equal(result.outcome, 'ok', name);
+      assert.equal(result.outcome === 'ok' && result.user.domain, 'partner.example.test');
+      assert.equal(result.outcome === 'ok' && result.controller, partner.ldapsUrl);
+    }
+    const quinn = partnerUser('quinn');
+    assert.equal((await directory.authenticate(`PARTNER\\${quinn.sAMAccountName}`, quinn.password)).outcome, 'ok');
+  });
+
+  it('reports the trusted forest account states and wrong passwords as that forest says', async () => {
+    const dina = partnerUser('dina');
+    const disabled = await directory.authenticate(dina.upn, dina.password);
+    assert.deepEqual([disabled.outcome, disabled.outcome === 'ok' ? null : disabled.subCode], ['disabled', '533']);
+    const wrong = await directory.authenticate(partnerUser('pete').upn, 'Not-His-Password-1!');
+    assert.equal(wrong.outcome, 'invalidCredentials');
+  });
+
+  it("reads a trusted user's groups from their forest, named name@forest", async () => {
+    const pia = await directory.findUser(partnerUser('pia').upn);
+    assert.ok(pia);
+    const groups = await directory.groupsOf(pia);
+    const names = groups.groups.map((g) => g.qualifiedName);
+    for (const name of ['Partner-Eng@partner.example.test', 'Partner-All@partner.example.test', 'Domain Users@partner.example.test']) {
+      assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
+    }
+    assert.equal((await directory.findUserByGuid(pia.guid))?.dn, pia.dn);
+  });
+
+  it('lists principals of both forests in pickers', async () => {
+    const result = await directory.searchPrincipals('p', { types: ['user'], limit: 100 });
+    const names = result.principals.map((p) => (p.type === 'user' ? p.userPrincipalName : null));
+    assert.ok(names.includes('pia@partner.example.test'));
+    assert.ok(names.includes('paula@corp.example.test'));
+  });
+
+  it('reports its trusts in check()', async () => {
+    const check = await directory.check();
+    assert.equal(check.trusts.length, 1);
+    assert.equal(check.trusts[0]?.ok, true);
+  });
+});
+
+describe('a broken trust', () => {
+  it('is reported clearly at sign-in and in check(), and local users still sign in', async () => {
+    const options = partnerOptions({ urls: ['ldaps://127.0.0.2:9'], timeouts: { connectMs: 500, operationMs: 2000 } });
+    const directory = createTrustingDirectory(createAdConnector(sambaOptions()), [{ options, connector: createAdConnector(options.connection) }]);
+    try {
+      const pia = partnerUser('pia');
+      await assert.rejects(directory.authenticate(pia.upn, pia.password), (error) => {
+        return isAppError(error, 'directory.trust_unavailable') && /The trusted forest partner\.example\.test is unavailable/.test(error.message);
+      });
+      const alice = fixtureUser('alice');
+      assert.equal((await directory.authenticate(alice.upn, alice.password)).outcome, 'ok');
+      const check = await directory.check();
+      assert.equal(check.verdict.accepted, true);
+      assert.equal(check.trusts[0]?.ok, false);
+      assert.match(check.trusts[0]?.reason ?? '', /partner\.example\.test does not answer/);
+    } finally {
+      await directory.close();
+    }
+  });
+});
