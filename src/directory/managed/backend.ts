@@ -103,7 +103,10 @@ export interface Session {
 }
 
 export interface SearchSink {
-  /** Resolves when the entry was written to the socket (back-pressure). */
+  /**
+   * Resolves when the entry was written to the socket (back-pressure); rejects with the
+   * server's SearchAbortedError once `signal` is aborted, which stops a blocked producer.
+   */
   entry(entry: SearchResultEntry): Promise<void>;
   /** Aborted by an Abandon request, the time limit, or the connection closing. */
   signal: AbortSignal;
