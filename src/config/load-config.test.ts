@@ -48,6 +48,15 @@ void describe('loadConfig: defaults', () => {
       database: { driver: 'sqlite', sqlite: { file: join('./data', 'portico.db') } },
       secrets: {},
       log: { level: 'info' },
+      managedDirectory: {
+        domain: 'portico.test',
+        netbiosName: 'PORTICO',
+        listen: { host: '127.0.0.1', ldapPort: 3389, ldapsPort: 6636 },
+        tls: {},
+        allowPlainLdap: false,
+        demoForest: true,
+        trusts: [],
+      },
     });
   });
 

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
+import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#src/directory/managed/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -65,6 +66,8 @@ export const configInputSchema = z.object({
   log: z.object({ level: z.enum(logLevels).default('info') }).prefault({}),
   /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
   directory: directoryConnectionOptionsSchema.optional(),
+  /** Portico's built-in directory: the identity source when `directory` is not set. */
+  managedDirectory: managedDirectoryOptionsSchema,
 });
 
 export interface SqliteDatabaseConfig {
@@ -86,6 +89,7 @@ export interface Config {
   secrets: { key?: string | undefined };
   log: { level: LogLevel };
   directory?: DirectoryConnectionOptions | undefined;
+  managedDirectory: ManagedDirectoryOptions;
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {

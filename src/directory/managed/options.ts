@@ -1,0 +1,42 @@
+/**
+ * Settings of Portico's managed directory: the built-in AD-compatible directory that is the
+ * identity source when no connector is configured.
+ */
+import { z } from 'zod';
+import { trustedForestSchema } from '../trust.ts';
+
+export const managedDirectoryOptionsSchema = z
+  .object({
+    /** DNS name of the managed domain; users sign in as name@domain. */
+    domain: z.string().regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i, 'must be a DNS domain name with at least two labels').default('portico.test'),
+    /** NetBIOS name for DOMAIN\name sign-ins. */
+    netbiosName: z.string().regex(/^[A-Za-z0-9-]{1,15}$/, 'must be 1–15 letters, digits or hyphens').default('PORTICO'),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        /** LDAP with StartTLS (AD's 389); 0 picks a free port. */
+        ldapPort: z.number().int().min(0).max(65535).default(3389),
+        /** LDAPS (AD's 636); 0 picks a free port. */
+        ldapsPort: z.number().int().min(0).max(65535).default(6636),
+      })
+      .prefault({}),
+    tls: z
+      .object({
+        /** PEM certificate and key for LDAPS/StartTLS; generated self-signed in <dataDir>/managed-directory when absent. */
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+      })
+      .prefault({})
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), { message: 'certFile and keyFile go together', path: ['keyFile'] }),
+    /** Plain LDAP binds with passwords: never in production (the same opt-in as the connector's). */
+    allowPlainLdap: z.boolean().default(false),
+    /** Password of the domain's Administrator at provisioning; generated and written to <dataDir>/managed-directory/administrator-password when absent. */
+    administratorPassword: z.string().min(1).optional(),
+    /** Seed a demo forest (OUs, users, nested groups, one disabled and one locked user) at first start. */
+    demoForest: z.boolean().default(true),
+    /** Self-managed forests this directory trusts (their users sign in against their own DCs). */
+    trusts: z.array(trustedForestSchema).default([]),
+  })
+  .prefault({});
+
+export type ManagedDirectoryOptions = z.output<typeof managedDirectoryOptionsSchema>;
