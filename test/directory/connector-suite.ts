@@ -1,67 +1,41 @@
 /**
- * The AD connector against a real Samba 4 AD domain controller (test/samba/dc.sh). Samba is
- * refused by default validation; every other test runs through the lab override `allowSamba`.
+ * The connector suite: the same tests run against every directory that must behave as AD —
+ * the real Samba 4 AD DC (connector.samba.integration.test.ts) and Portico's managed directory
+ * (connector.managed.integration.test.ts). Samba is accepted here through the lab override.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeAccountState } from '#src/directory/ad-codec.ts';
-import { connectDirectory, createAdConnector } from '#src/directory/connector.ts';
-import { sambaRefusal } from '#src/directory/rootdse.ts';
+import { createAdConnector } from '#src/directory/connector.ts';
 import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
-import { isAppError } from '#src/shared/errors.ts';
-import { fixture, fixtureUser, resetBadPasswordCounts, sambaOptions, sambaRuntime } from '../support/samba.ts';
+import { fixture, fixtureUser, sambaOptions } from '../support/samba.ts';
+import type { SambaRuntime } from '../support/samba.ts';
 
-sambaRuntime(); // fail fast with a clear message when the DC is not running
+export interface ConnectorTarget {
+  name: string;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  /** Where the directory listens and its accounts; valid after setup. */
+  runtime(): SambaRuntime;
+  resetBadPasswordCounts(keys: string[]): Promise<void>;
+}
 
 function recorder(): { events: LdapOperationEvent[]; onOperation: (event: LdapOperationEvent) => void } {
   const events: LdapOperationEvent[] = [];
   return { events, onOperation: (event) => events.push(event) };
 }
 
-describe('directory validation against Samba', () => {
-  it('refuses Samba by default: "Simple AD (Samba4) is not supported as a connected directory"', async () => {
-    const connector = createAdConnector(sambaOptions({ allowSamba: false }));
-    try {
-      const check = await connector.check();
-      assert.equal(check.verdict.accepted, false);
-      assert.equal(check.verdict.kind, 'samba');
-      assert.ok(check.verdict.reason.startsWith(sambaRefusal), check.verdict.reason);
-    } finally {
-      await connector.close();
-    }
-    await assert.rejects(connectDirectory(sambaOptions({ allowSamba: false })), (error) => isAppError(error, 'directory.refused'));
-  });
-
-  it('refuses controllers that serve another domain than the configured one', async () => {
-    const connector = createAdConnector(sambaOptions({ domain: 'other.example.test' }));
-    try {
-      const check = await connector.check();
-      assert.equal(check.verdict.accepted, false);
-      assert.match(check.verdict.reason, /serve corp\.example\.test, not the configured domain other\.example\.test/);
-    } finally {
-      await connector.close();
-    }
-  });
-
-  it('accepts Samba only through the lab override, and says so', async () => {
-    const { connector, check } = await connectDirectory(sambaOptions());
-    try {
-      assert.equal(check.verdict.accepted, true);
-      assert.match(check.verdict.warnings.join('\n'), /Lab override allowSamba/);
-      assert.equal(check.canReadUsers, true);
-    } finally {
-      await connector.close();
-    }
-  });
-});
-
-describe('the connector (lab override: Samba accepted for testing)', () => {
+export function connectorSuite(target: ConnectorTarget): void {
+describe(`the connector against ${target.name}`, () => {
   let connector: DirectoryConnector;
   const ops = recorder();
+  const options = (overrides: Parameters<typeof sambaOptions>[0] = {}): ReturnType<typeof sambaOptions> => sambaOptions(overrides, target.runtime());
 
-  before(() => {
-    connector = createAdConnector(sambaOptions(), { onOperation: ops.onOperation });
+  before(async () => {
+    await target.setup();
+    connector = createAdConnector(options(), { onOperation: ops.onOperation });
   });
+  after(() => target.teardown());
   after(async () => {
     await connector.close();
   });
@@ -135,7 +109,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
   });
 
   describe('account state', () => {
-    after(() => resetBadPasswordCounts(['dave', 'frank', 'mike', 'paula']));
+    after(() => target.resetBadPasswordCounts(['dave', 'frank', 'mike', 'paula']));
     const expected: Record<string, string> = {
       alice: 'ok',
       dave: 'disabled',
@@ -185,7 +159,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
   });
 
   describe('authentication', () => {
-    after(() => resetBadPasswordCounts(['hank']));
+    after(() => target.resetBadPasswordCounts(['hank']));
     it('signs in with a UPN, DOMAIN\\name and a bare sAMAccountName', async () => {
       const alice = fixtureUser('alice');
       for (const name of [alice.upn, `CORP\\${alice.sAMAccountName}`, alice.sAMAccountName, 'corp\\alice']) {
@@ -272,7 +246,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
     });
 
     it('caps the groups evaluated per user and warns when the cap cuts', async () => {
-      const capped = createAdConnector(sambaOptions({ maxGroups: 10 }));
+      const capped = createAdConnector(options({ maxGroups: 10 }));
       try {
         const greg = await capped.findUser(fixture.manyGroupsUser.user);
         assert.ok(greg);
@@ -300,7 +274,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
 
     it('follows smaller ranges to the end when configured', async () => {
       const small = recorder();
-      const ranged = createAdConnector(sambaOptions({ rangeSize: 500 }), { onOperation: small.onOperation });
+      const ranged = createAdConnector(options({ rangeSize: 500 }), { onOperation: small.onOperation });
       try {
         const group = await ranged.findGroup(fixture.bigGroup.sAMAccountName);
         assert.ok(group);
@@ -316,7 +290,7 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
 
     it('pages every subtree search', async () => {
       const paged = recorder();
-      const small = createAdConnector(sambaOptions({ pageSize: 100 }), { onOperation: paged.onOperation });
+      const small = createAdConnector(options({ pageSize: 100 }), { onOperation: paged.onOperation });
       try {
         const result = await small.searchPrincipals(fixture.bigGroup.memberPrefix, { types: ['user'], limit: 5000 });
         assert.equal(result.principals.length, fixture.bigGroup.memberCount);
@@ -342,4 +316,4 @@ describe('the connector (lab override: Samba accepted for testing)', () => {
     });
   });
 });
-
+}
