@@ -21,6 +21,8 @@ export const trustedForestSchema = z.object({
 export type TrustedForestOptions = z.output<typeof trustedForestSchema>;
 
 interface Forest {
+  /** Set when validation refused the forest: it is never used, and sign-ins say why. */
+  refused: string | null;
   domain: string;
   netbiosName: string | null;
   suffixes: Set<string>;
@@ -58,6 +60,24 @@ export async function checkTrust(domain: string, connector: DirectoryConnector):
   }
 }
 
+/**
+ * Opens every configured trusted forest for a directory. A forest that validation refuses is kept
+ * only to say why at sign-in and in `check`; one that does not answer now is kept and retried.
+ */
+export async function openTrustedForests(
+  trusts: TrustedForestOptions[],
+  deps: ConnectorDependencies = {},
+): Promise<Array<{ options: TrustedForestOptions; connector: DirectoryConnector; refused?: string; check: TrustCheck }>> {
+  return Promise.all(
+    trusts.map(async (options) => {
+      const connector = createAdConnector(options.connection, deps);
+      const check = await checkTrust(options.connection.domain, connector);
+      const refused = !check.ok && check.check !== null ? check.reason : undefined;
+      return { options, connector, check, ...(refused ? { refused } : {}) };
+    }),
+  );
+}
+
 /** Opens and validates a trusted forest; refuses it with the reason when validation fails. */
 export async function connectTrustedForest(options: TrustedForestOptions, deps: ConnectorDependencies = {}): Promise<DirectoryConnector> {
   const connector = createAdConnector(options.connection, deps);
@@ -71,9 +91,10 @@ export async function connectTrustedForest(options: TrustedForestOptions, deps: 
 
 export function createTrustingDirectory(
   local: DirectoryConnector,
-  trusts: Array<{ options: TrustedForestOptions; connector: DirectoryConnector }>,
+  trusts: Array<{ options: TrustedForestOptions; connector: DirectoryConnector; refused?: string }>,
 ): TrustingDirectory {
-  const forests: Forest[] = trusts.map(({ options, connector }) => ({
+  const forests: Forest[] = trusts.map(({ options, connector, refused }) => ({
+    refused: refused ?? null,
     domain: options.connection.domain.toLowerCase(),
     netbiosName: options.connection.netbiosName?.toUpperCase() ?? null,
     suffixes: new Set([options.connection.domain.toLowerCase(), ...options.upnSuffixes.map((s) => s.toLowerCase())]),
@@ -82,6 +103,7 @@ export function createTrustingDirectory(
 
   /** Errors of a trusted forest name the forest, so a broken trust is clear at sign-in. */
   async function viaForest<T>(forest: Forest, work: (connector: DirectoryConnector) => Promise<T>): Promise<T> {
+    if (forest.refused) throw new AppError('directory.trust_unavailable', forest.refused, { status: 503 });
     try {
       return await work(forest.connector);
     } catch (error) {
@@ -118,7 +140,10 @@ export function createTrustingDirectory(
   return {
     discover: () => local.discover(),
     async check() {
-      const [own, ...others] = await Promise.all([local.check(), ...forests.map((f) => checkTrust(f.domain, f.connector))]);
+      const [own, ...others] = await Promise.all([
+        local.check(),
+        ...forests.map((f) => (f.refused ? Promise.resolve({ domain: f.domain, ok: false, reason: f.refused, check: null }) : checkTrust(f.domain, f.connector))),
+      ]);
       return { ...own, trusts: others };
     },
     async findUser(name) {
@@ -154,7 +179,8 @@ export function createTrustingDirectory(
     async searchPrincipals(prefix, options = {}) {
       // Pickers list every forest; a forest that does not answer is left out rather than
       // hiding the others, and its absence shows in `directory check`.
-      const results = await Promise.allSettled([local, ...forests.map((f) => f.connector)].map((c) => c.searchPrincipals(prefix, options)));
+      const usable = forests.filter((f) => !f.refused).map((f) => f.connector);
+      const results = await Promise.allSettled([local, ...usable].map((c) => c.searchPrincipals(prefix, options)));
       const first = results[0];
       if (first?.status === 'rejected') throw first.reason;
       const limit = options.limit ?? 50;

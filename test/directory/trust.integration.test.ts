@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAdConnector } from '#src/directory/connector.ts';
-import { connectTrustedForest, createTrustingDirectory, trustedForestSchema } from '#src/directory/trust.ts';
+import { connectTrustedForest, createTrustingDirectory, openTrustedForests, trustedForestSchema } from '#src/directory/trust.ts';
 import type { TrustingDirectory } from '#src/directory/trust.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { fixtureUser, partnerFixture, partnerRuntime, sambaOptions } from '../support/samba.ts';
@@ -108,6 +108,24 @@ describe('a broken trust', () => {
       assert.equal(check.verdict.accepted, true);
       assert.equal(check.trusts[0]?.ok, false);
       assert.match(check.trusts[0]?.reason ?? '', /partner\.example\.test does not answer/);
+    } finally {
+      await directory.close();
+    }
+  });
+});
+
+describe('a refused trust', () => {
+  it('is never used: its users are told why, and check() says so', async () => {
+    const opened = await openTrustedForests([partnerOptions({ allowSamba: false })]);
+    assert.match(opened[0]?.refused ?? '', /Simple AD \(Samba4\) is not supported/);
+    const directory = createTrustingDirectory(createAdConnector(sambaOptions()), opened);
+    try {
+      const pia = partnerUser('pia');
+      await assert.rejects(directory.authenticate(pia.upn, pia.password), (error) => isAppError(error, 'directory.trust_unavailable') && /is refused/.test(error.message));
+      const check = await directory.check();
+      assert.equal(check.trusts[0]?.ok, false);
+      const search = await directory.searchPrincipals('pia', { types: ['user'] });
+      assert.equal(search.principals.length, 0);
     } finally {
       await directory.close();
     }
