@@ -6,9 +6,15 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import { createKyselyAuditLog, createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import type { AuditLog } from '#src/audit/index.ts';
 import { redactConfig } from '#src/config/index.ts';
 import type { Config } from '#src/config/index.ts';
-import { connectDirectory } from '#src/directory/connector.ts';
+import { connectDirectory, createAdConnector } from '#src/directory/connector.ts';
+import { startManagedDirectory } from '#src/directory/managed/index.ts';
+import type { ManagedDirectory } from '#src/directory/managed/index.ts';
+import { directoryConnectionOptionsSchema } from '#src/directory/options.ts';
+import { createTrustingDirectory, openTrustedForests } from '#src/directory/trust.ts';
+import type { TrustCheck } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
@@ -16,13 +22,62 @@ import { isAppError } from '#src/shared/errors.ts';
 export interface PorticoApp {
   url: string;
   logger: Logger;
+  /** The identity source's connector, when one is usable. */
+  directory: DirectoryConnector | null;
+  managedDirectory: ManagedDirectory | null;
   stop(): Promise<void>;
 }
 
-type DirectoryState =
-  | { state: 'not-configured' }
-  | { state: 'connected'; connector: DirectoryConnector; check: DirectoryCheck }
-  | { state: 'refused' | 'unavailable'; code: string; reason: string };
+type IdentitySource =
+  | { kind: 'connector'; state: 'connected'; connector: DirectoryConnector; check: DirectoryCheck }
+  | { kind: 'connector'; state: 'refused' | 'unavailable'; code: string; reason: string }
+  | { kind: 'managed'; state: 'running'; managed: ManagedDirectory; connector: DirectoryConnector; trusts: TrustCheck[] };
+
+async function connectSelfManaged(config: Config & { directory: NonNullable<Config['directory']> }, logger: Logger, audit: AuditLog): Promise<IdentitySource> {
+  const domain = config.directory.domain;
+  try {
+    const { connector, check } = await connectDirectory(config.directory, {
+      warn: (message) => logger.warn(message),
+      events: {
+        controllerDown: (url, error) => logger.warn({ controller: url, error: error.message }, 'domain controller down; failing over'),
+        controllerUp: (url) => logger.info({ controller: url }, 'domain controller answers again'),
+      },
+    });
+    logger.info({ domain, verdict: check.verdict }, 'directory connected');
+    await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'success', details: { verdict: check.verdict.reason } });
+    return { kind: 'connector', state: 'connected', connector, check };
+  } catch (error) {
+    // Portico still starts, so that an administrator can see and fix the directory.
+    const code = isAppError(error) ? error.code : 'internal';
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.error({ domain, code, reason }, 'directory not connected');
+    await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'failure', errorCode: isAppError(error) ? error.code : null, details: { reason } });
+    return { kind: 'connector', state: code === 'directory.refused' ? 'refused' : 'unavailable', code, reason };
+  }
+}
+
+async function startManaged(config: Config, db: Parameters<typeof startManagedDirectory>[0]['db'], logger: Logger, audit: AuditLog): Promise<IdentitySource> {
+  const options = config.managedDirectory;
+  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger });
+  // Portico reads its own directory through the same connector as any AD, over loopback LDAPS,
+  // with the listener's certificate pinned.
+  const local = createAdConnector(
+    directoryConnectionOptionsSchema.parse({
+      domain: options.domain,
+      netbiosName: options.netbiosName,
+      urls: [managed.ldapsUrl.replace('0.0.0.0', '127.0.0.1')],
+      serviceAccount: { username: managed.administrator.upn, password: await managed.administratorPassword() },
+      tls: { verify: false, pinnedSha256: [managed.certificateSha256] },
+    }),
+  );
+  const forests = await openTrustedForests(options.trusts, { warn: (message) => logger.warn(message) });
+  for (const forest of forests) {
+    const ok = forest.check.ok;
+    (ok ? logger.info.bind(logger) : logger.error.bind(logger))({ forest: forest.check.domain, reason: forest.check.reason }, ok ? 'trusted forest validated' : 'trusted forest unusable');
+    await audit.record({ actor: 'system', action: 'directory.trust.validate', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
+  }
+  return { kind: 'managed', state: 'running', managed, connector: createTrustingDirectory(local, forests), trusts: forests.map((f) => f.check) };
+}
 
 export async function startApp(config: Config, options: { logDestination?: DestinationStream } = {}): Promise<PorticoApp> {
   const logger = pino({ level: config.log.level }, options.logDestination);
@@ -37,63 +92,44 @@ export async function startApp(config: Config, options: { logDestination?: Desti
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const audit = createKyselyAuditLog(db);
 
-  let directory: DirectoryState = { state: 'not-configured' };
-  if (config.directory) {
-    const domain = config.directory.domain;
-    try {
-      const { connector, check } = await connectDirectory(config.directory, {
-        warn: (message) => logger.warn(message),
-        events: {
-          controllerDown: (url, error) => logger.warn({ controller: url, error: error.message }, 'domain controller down; failing over'),
-          controllerUp: (url) => logger.info({ controller: url }, 'domain controller answers again'),
-        },
-      });
-      directory = { state: 'connected', connector, check };
-      logger.info({ domain, verdict: check.verdict }, 'directory connected');
-      await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'success', details: { verdict: check.verdict.reason } });
-    } catch (error) {
-      // Portico still starts, so that an administrator can see and fix the directory.
-      const code = isAppError(error) ? error.code : 'internal';
-      const reason = error instanceof Error ? error.message : String(error);
-      directory = { state: code === 'directory.refused' ? 'refused' : 'unavailable', code, reason };
-      logger.error({ domain, code, reason }, 'directory not connected');
-      await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'failure', errorCode: isAppError(error) ? error.code : null, details: { reason } });
-    }
-  } else {
-    logger.warn('no directory is configured: nobody can sign in yet (see README, "Connecting a directory")');
-  }
+  const source = config.directory ? await connectSelfManaged({ ...config, directory: config.directory }, logger, audit) : await startManaged(config, db, logger, audit);
 
   const http = Fastify({ logger: false });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  http.get('/status', (_request, reply) => reply.send(directoryStatus()));
-  function directoryStatus(): Record<string, unknown> {
-    switch (directory.state) {
-      case 'not-configured':
-        return { directory: { state: directory.state } };
-      case 'connected':
-        return {
-          directory: {
-            state: directory.state,
-            domain: directory.check.info.domain,
-            verdict: directory.check.verdict,
-            controllers: directory.connector.status(),
-          },
-        };
-      case 'refused':
-      case 'unavailable':
-        return { directory: { state: directory.state, code: directory.code, reason: directory.reason } };
-    }
-  }
+  http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');
 
+  const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
   return {
     url: address,
     logger,
+    directory: connector,
+    managedDirectory: source.kind === 'managed' ? source.managed : null,
     async stop() {
       await http.close();
-      if (directory.state === 'connected') await directory.connector.close();
+      await connector?.close();
+      if (source.kind === 'managed') await source.managed.close();
       await db.destroy();
     },
   };
+}
+
+function describe(source: IdentitySource): Record<string, unknown> {
+  switch (source.state) {
+    case 'connected':
+      return { kind: source.kind, state: source.state, domain: source.check.info.domain, verdict: source.check.verdict, controllers: source.connector.status() };
+    case 'refused':
+    case 'unavailable':
+      return { kind: source.kind, state: source.state, code: source.code, reason: source.reason };
+    case 'running':
+      return {
+        kind: source.kind,
+        state: source.state,
+        ldapUrl: source.managed.ldapUrl,
+        ldapsUrl: source.managed.ldapsUrl,
+        certificateSha256: source.managed.certificateSha256,
+        trusts: source.trusts.map((t) => ({ domain: t.domain, ok: t.ok, reason: t.reason })),
+      };
+  }
 }

@@ -9,4 +9,5 @@ export {
   type KyselyDirectoryConnectionStoreOptions,
 } from './kysely-directory-connection-store.ts';
 export { createKyselyAuditLog, type KyselyAuditLogOptions } from './kysely-audit-log.ts';
+export { createKyselyDirectoryStore } from './kysely-directory-store.ts';
 export type { Database } from './tables.ts';

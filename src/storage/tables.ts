@@ -3,10 +3,15 @@
  * PostgreSQL: text everywhere, timestamps as ISO-8601 UTC text (fixed width, so they sort
  * chronologically as text), JSON as text.
  */
+import type { ColumnType } from 'kysely';
 
 export interface Database {
   directory_connections: DirectoryConnectionsTable;
   audit_events: AuditEventsTable;
+  dir_entries: DirEntriesTable;
+  dir_links: DirLinksTable;
+  dir_credentials: DirCredentialsTable;
+  dir_counters: DirCountersTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -30,4 +35,39 @@ export interface AuditEventsTable {
   outcome: 'success' | 'failure';
   error_code: string | null;
   details_json: string;
+}
+
+/** Managed directory entries; see src/directory/managed/engine/store.ts for the meaning of each field. */
+export interface DirEntriesTable {
+  guid: string;
+  dn: string;
+  ndn: string;
+  ndn_rev: string;
+  parent_ndn: string | null;
+  sid: string | null;
+  /** Lower-cased sAMAccountName, userPrincipalName and mail: the equality indexes. */
+  sam_key: string | null;
+  upn_key: string | null;
+  mail_key: string | null;
+  /** bigint: PostgreSQL returns it as text, SQLite as a number. */
+  usn_created: ColumnType<string | number, number, number>;
+  usn_changed: ColumnType<string | number, number, number>;
+  attributes_json: string;
+}
+
+export interface DirLinksTable {
+  group_guid: string;
+  member_guid: string;
+}
+
+export interface DirCredentialsTable {
+  guid: string;
+  password_hash: string | null;
+  /** JSON array of previous hashes, newest first. */
+  history_json: string;
+}
+
+export interface DirCountersTable {
+  name: string;
+  value: ColumnType<string | number, number, number>;
 }

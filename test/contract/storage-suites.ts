@@ -11,14 +11,16 @@ import { isAppError } from '#src/shared/errors.ts';
 import {
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
+  createKyselyDirectoryStore,
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import type { DatabaseTarget, TestDatabase } from './databases.ts';
 import { connectionOptions, directoryConnectionStoreContract } from './directory-connection-store.contract.ts';
+import { directoryStoreContract } from './directory-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -53,6 +55,18 @@ export function runStorageSuites(target: DatabaseTarget): void {
       return {
         log: createKyselyAuditLog(database.db, { clock }),
         dumpStorage: () => dumpTable(database, 'audit_events'),
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: managed directory store`, () => {
+    directoryStoreContract(async () => {
+      const database = await target.open();
+      return {
+        store: createKyselyDirectoryStore(database.db),
+        dumpStorage: async () =>
+          (await Promise.all((['dir_entries', 'dir_links', 'dir_credentials'] as const).map((table) => dumpTable(database, table)))).join('\n'),
         dispose: () => database.dispose(),
       };
     });
@@ -120,7 +134,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });

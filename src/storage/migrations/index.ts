@@ -7,7 +7,9 @@
  */
 import type { Migration } from 'kysely';
 import { initial } from './0001-initial.ts';
+import { managedDirectory } from './0002-managed-directory.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_managed_directory': managedDirectory,
 };

@@ -1,0 +1,133 @@
+/**
+ * Starts Portico's managed directory: the engine over Portico's database, provisioned on first
+ * start (with the demo forest unless turned off), served over LDAPS and LDAP+StartTLS.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
+import { createKyselyDirectoryStore } from '#src/storage/index.ts';
+import type { Database } from '#src/storage/index.ts';
+import { seedDemoForest } from './demo-forest.ts';
+import { createDirectoryEngine } from './engine/engine.ts';
+import type { DirectoryEngine } from './engine/engine.ts';
+import type { ManagedDirectoryOptions } from './options.ts';
+import { createLdapServer } from './server/index.ts';
+import type { LdapServer } from './server/index.ts';
+
+export interface ManagedDirectory {
+  engine: DirectoryEngine;
+  server: LdapServer;
+  ldapUrl: string;
+  ldapsUrl: string;
+  /** The listener's certificate (PEM): the CA a client trusts for a self-signed one. */
+  certificatePem: string;
+  certificateSha256: string;
+  administrator: { dn: string; upn: string };
+  /** The Administrator's password as provisioned (from the configuration or the generated file). */
+  administratorPassword(): Promise<string>;
+  /** True when this start provisioned the domain (and seeded the demo forest if enabled). */
+  provisioned: boolean;
+  close(): Promise<void>;
+}
+
+async function readOrCreate(file: string, create: () => string): Promise<{ value: string; created: boolean }> {
+  try {
+    return { value: (await readFile(file, 'utf8')).trim(), created: false };
+  } catch {
+    const value = create();
+    await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    return { value, created: true };
+  }
+}
+
+/** A password that satisfies AD's complexity rule (upper, lower, digit, symbol). */
+function generatePassword(): string {
+  return `Pt-${randomBytes(18).toString('base64url')}-9a`;
+}
+
+async function listenerTls(options: ManagedDirectoryOptions, dir: string, hostNames: string[]): Promise<{ cert: string; key: string }> {
+  if (options.tls.certFile && options.tls.keyFile) {
+    return { cert: await readFile(options.tls.certFile, 'utf8'), key: await readFile(options.tls.keyFile, 'utf8') };
+  }
+  const certFile = join(dir, 'ldap-cert.pem');
+  const keyFile = join(dir, 'ldap-key.pem');
+  try {
+    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+  } catch {
+    const generated = generateSelfSignedCertificate({ commonName: hostNames[0] ?? 'localhost', altNames: hostNames, validDays: 825 });
+    await writeFile(keyFile, generated.keyPem, { mode: 0o600 });
+    await writeFile(certFile, generated.certPem, { mode: 0o644 });
+    return { cert: generated.certPem, key: generated.keyPem };
+  }
+}
+
+export async function startManagedDirectory(input: {
+  options: ManagedDirectoryOptions;
+  db: Kysely<Database>;
+  dataDir: string;
+  logger: Logger;
+  /** Tests move time (password age, lockout duration) through this. */
+  clock?: () => Date;
+}): Promise<ManagedDirectory> {
+  const { options, db, logger } = input;
+  const dir = join(input.dataDir, 'managed-directory');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+
+  const hostName = `dc1.${options.domain}`;
+  const engine = createDirectoryEngine({
+    store: createKyselyDirectoryStore(db),
+    domain: { dnsName: options.domain, netbiosName: options.netbiosName },
+    hostName,
+    requireSecureTransport: !options.allowPlainLdap,
+    ...(input.clock ? { clock: input.clock } : {}),
+  });
+
+  const password = options.administratorPassword
+    ? { value: options.administratorPassword, created: false }
+    : await readOrCreate(join(dir, 'administrator-password'), generatePassword);
+  const { created } = await engine.bootstrap({ administratorPassword: password.value });
+  const administrator = { dn: `CN=Administrator,CN=Users,${engine.baseDn}`, upn: `Administrator@${options.domain}` };
+  if (created) {
+    logger.warn(
+      { domain: options.domain, administrator: administrator.upn, passwordFile: password.created ? join(dir, 'administrator-password') : undefined },
+      'provisioned the managed directory',
+    );
+    if (options.demoForest) {
+      const demo = await seedDemoForest(engine, administrator.dn, engine.baseDn, options.domain);
+      logger.info({ users: demo.users }, 'seeded the demo forest (see README for the demo password)');
+    }
+  }
+
+  const tls = await listenerTls(options, dir, [hostName, 'localhost', options.listen.host].filter((h, i, all) => all.indexOf(h) === i && h !== '0.0.0.0'));
+  if (options.allowPlainLdap) {
+    logger.warn('WARNING: the managed directory accepts plain LDAP binds (allowPlainLdap). Passwords cross the network in clear text.');
+  }
+  const server = await createLdapServer({
+    backend: engine,
+    tls,
+    listen: { host: options.listen.host, port: options.listen.ldapPort, ldapsPort: options.listen.ldapsPort },
+    allowPlainLdap: options.allowPlainLdap,
+    logger,
+  });
+  const urlHost = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
+  const ldapsPort = server.ldapsAddress()?.port;
+  const certificate = new X509Certificate(tls.cert);
+  logger.info({ ldap: `ldap://${urlHost}:${server.address().port}`, ldaps: `ldaps://${urlHost}:${ldapsPort}` }, 'managed directory listening');
+
+  return {
+    engine,
+    server,
+    ldapUrl: `ldap://${urlHost}:${server.address().port}`,
+    ldapsUrl: `ldaps://${urlHost}:${ldapsPort}`,
+    certificatePem: tls.cert,
+    certificateSha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
+    administrator,
+    administratorPassword: () => Promise.resolve(password.value),
+    provisioned: created,
+    close: () => server.close(),
+  };
+}
