@@ -5,7 +5,9 @@
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
+import type { Kysely } from 'kysely';
 import { createKyselyAuditLog, createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';
 import { redactConfig } from '#src/config/index.ts';
 import type { Config } from '#src/config/index.ts';
@@ -14,7 +16,7 @@ import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { directoryConnectionOptionsSchema } from '#src/directory/options.ts';
 import { createTrustingDirectory, openTrustedForests } from '#src/directory/trust.ts';
-import type { TrustCheck } from '#src/directory/trust.ts';
+import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
@@ -31,7 +33,7 @@ export interface PorticoApp {
 type IdentitySource =
   | { kind: 'connector'; state: 'connected'; connector: DirectoryConnector; check: DirectoryCheck }
   | { kind: 'connector'; state: 'refused' | 'unavailable'; code: string; reason: string }
-  | { kind: 'managed'; state: 'running'; managed: ManagedDirectory; connector: DirectoryConnector; trusts: TrustCheck[] };
+  | ({ kind: 'managed'; state: 'running' } & OpenedManagedDirectory);
 
 async function connectSelfManaged(config: Config & { directory: NonNullable<Config['directory']> }, logger: Logger, audit: AuditLog): Promise<IdentitySource> {
   const domain = config.directory.domain;
@@ -56,11 +58,21 @@ async function connectSelfManaged(config: Config & { directory: NonNullable<Conf
   }
 }
 
-async function startManaged(config: Config, db: Parameters<typeof startManagedDirectory>[0]['db'], logger: Logger, audit: AuditLog): Promise<IdentitySource> {
+export interface OpenedManagedDirectory {
+  managed: ManagedDirectory;
+  /** Portico's connector to its own directory, extended with the trusted forests. */
+  connector: TrustingDirectory;
+  trusts: TrustCheck[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the managed directory and reads it through the same connector as any AD, over loopback
+ * LDAPS with the listener's certificate pinned. The CLI uses it with ephemeral listeners.
+ */
+export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
   const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger });
-  // Portico reads its own directory through the same connector as any AD, over loopback LDAPS,
-  // with the listener's certificate pinned.
   const local = createAdConnector(
     directoryConnectionOptionsSchema.parse({
       domain: options.domain,
@@ -74,9 +86,18 @@ async function startManaged(config: Config, db: Parameters<typeof startManagedDi
   for (const forest of forests) {
     const ok = forest.check.ok;
     (ok ? logger.info.bind(logger) : logger.error.bind(logger))({ forest: forest.check.domain, reason: forest.check.reason }, ok ? 'trusted forest validated' : 'trusted forest unusable');
-    await audit.record({ actor: 'system', action: 'directory.trust.validate', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
+    await audit?.record({ actor: 'system', action: 'directory.trust.validate', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
   }
-  return { kind: 'managed', state: 'running', managed, connector: createTrustingDirectory(local, forests), trusts: forests.map((f) => f.check) };
+  const connector = createTrustingDirectory(local, forests);
+  return {
+    managed,
+    connector,
+    trusts: forests.map((f) => f.check),
+    async close() {
+      await connector.close();
+      await managed.close();
+    },
+  };
 }
 
 export async function startApp(config: Config, options: { logDestination?: DestinationStream } = {}): Promise<PorticoApp> {
@@ -92,7 +113,9 @@ export async function startApp(config: Config, options: { logDestination?: Desti
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const audit = createKyselyAuditLog(db);
 
-  const source = config.directory ? await connectSelfManaged({ ...config, directory: config.directory }, logger, audit) : await startManaged(config, db, logger, audit);
+  const source: IdentitySource = config.directory
+    ? await connectSelfManaged({ ...config, directory: config.directory }, logger, audit)
+    : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
 
   const http = Fastify({ logger: false });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
@@ -108,8 +131,8 @@ export async function startApp(config: Config, options: { logDestination?: Desti
     managedDirectory: source.kind === 'managed' ? source.managed : null,
     async stop() {
       await http.close();
-      await connector?.close();
-      if (source.kind === 'managed') await source.managed.close();
+      if (source.kind === 'managed') await source.close();
+      else await connector?.close();
       await db.destroy();
     },
   };

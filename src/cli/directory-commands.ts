@@ -1,11 +1,15 @@
 /**
- * `portico directory …`: look at the configured AD domain the way Portico sees it. Read-only:
- * nothing here writes to the directory.
+ * `portico directory …`: look at the identity source the way Portico sees it — the configured
+ * self-managed AD domain, or else the managed directory with its trusted forests. Read-only.
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Config } from '#src/config/index.ts';
+import { pino } from 'pino';
+import { openManagedDirectory } from '#src/app.ts';
 import { createAdConnector } from '#src/directory/connector.ts';
+import type { ForestCheck } from '#src/directory/trust.ts';
+import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
 import { groupResolutionMethods } from '#src/directory/options.ts';
 import type { GroupResolutionMethod } from '#src/directory/options.ts';
 import type { DirectoryConnector, DirectoryUser } from '#src/directory/types.ts';
@@ -18,26 +22,41 @@ interface GlobalOptions {
 
 type LoadConfig = (file: string | undefined) => Config;
 
-async function withConnector(
-  command: Command,
-  loadConfig: LoadConfig,
-  json: boolean,
-  work: (connector: DirectoryConnector) => Promise<number>,
-): Promise<void> {
-  let connector: DirectoryConnector | null = null;
+interface Target {
+  connector: DirectoryConnector;
+  /** The managed directory (read in-process), rather than a connector to a self-managed AD. */
+  managed: boolean;
+}
+
+/**
+ * The configured identity source: a connector to the self-managed AD, or else the managed
+ * directory, opened in this process on ephemeral loopback listeners.
+ */
+async function withTarget(command: Command, loadConfig: LoadConfig, json: boolean, work: (target: Target) => Promise<number>): Promise<void> {
+  let close = (): Promise<void> => Promise.resolve();
   try {
     const config = loadConfig(command.optsWithGlobals<GlobalOptions>().config);
-    if (!config.directory) {
-      throw new AppError('config.invalid', 'no directory is configured: set the `directory` section (see README, "Connecting a directory")', {
-        status: 400,
-      });
+    let target: Target;
+    if (config.directory) {
+      const connector = createAdConnector(config.directory, { warn: (message) => process.stderr.write(`${message}\n`) });
+      target = { connector, managed: false };
+      close = () => connector.close();
+    } else {
+      const db = createDatabase(config.database);
+      await migrateToLatest(db);
+      const ephemeral = { ...config, managedDirectory: { ...config.managedDirectory, listen: { host: '127.0.0.1', ldapPort: 0, ldapsPort: 0 } } };
+      const opened = await openManagedDirectory(ephemeral, db, pino({ level: 'silent' }), null);
+      target = { connector: opened.connector, managed: true };
+      close = async () => {
+        await opened.close();
+        await db.destroy();
+      };
     }
-    connector = createAdConnector(config.directory, { warn: (message) => process.stderr.write(`${message}\n`) });
-    process.exitCode = await work(connector);
+    process.exitCode = await work(target);
   } catch (error) {
     process.exitCode = reportError(error, json);
   } finally {
-    await connector?.close();
+    await close();
   }
 }
 
@@ -60,7 +79,7 @@ function describeUser(user: DirectoryUser): Array<[string, string | number | nul
 export function registerDirectoryCommands(program: Command, loadConfig: LoadConfig): void {
   const directory = program
     .command('directory')
-    .description('inspect the configured Active Directory domain (read-only)')
+    .description('inspect the identity source: the configured AD domain, or else the managed directory and its trusts (read-only)')
     .addHelpText('after', exitCodeHelp);
 
   directory
@@ -70,13 +89,16 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
     .addHelpText('after', '\nA Samba-based directory (Simple AD) is refused unless the lab override `directory.allowSamba` is set.' + exitCodeHelp)
     .action(async (options: { json?: boolean }, command: Command) => {
       const json = options.json ?? false;
-      await withConnector(command, loadConfig, json, async (connector) => {
+      await withTarget(command, loadConfig, json, async ({ connector, managed }) => {
         const check = await connector.check();
-        if (json) printJson(check);
+        const trusts = 'trusts' in check ? (check as ForestCheck).trusts : [];
+        const usable = managed || check.verdict.accepted;
+        if (json) printJson({ ...check, managed, trusts: trusts.map(({ domain, ok, reason }) => ({ domain, ok, reason })) });
         else {
           const { info, verdict } = check;
-          process.stdout.write(`${verdict.accepted ? 'ACCEPTED' : 'REFUSED'}: ${verdict.reason}\n`);
-          for (const warning of verdict.warnings) process.stdout.write(`warning: ${warning}\n`);
+          const headline = managed ? `MANAGED: Portico's managed directory ${info.domain}` : `${verdict.accepted ? 'ACCEPTED' : 'REFUSED'}: ${verdict.reason}`;
+          process.stdout.write(`${headline}\n`);
+          if (!managed) for (const warning of verdict.warnings) process.stdout.write(`warning: ${warning}\n`);
           printFields([
             ['domain', info.domain],
             ['NetBIOS name', info.netbiosName],
@@ -91,11 +113,13 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
             ['capabilities', info.rootDse.supportedCapabilities.length],
             ['controls', info.rootDse.supportedControls.length],
             ['lockout threshold', info.lockoutThreshold],
-            ['service account reads users', check.canReadUsers],
+            ...(managed ? [] : ([['service account reads users', check.canReadUsers]] as Array<[string, boolean]>)),
           ]);
-          printTable(check.controllers.map((c) => ({ controller: c.url, state: c.up ? 'up' : 'down', error: c.lastError ?? '' })));
+          if (!managed) printTable(check.controllers.map((c) => ({ controller: c.url, state: c.up ? 'up' : 'down', error: c.lastError ?? '' })));
+          for (const trust of trusts) process.stdout.write(`trust ${trust.domain}: ${trust.ok ? 'OK' : 'BROKEN'}: ${trust.reason}\n`);
         }
-        return check.verdict.accepted ? exitCodes.ok : exitCodes.refused;
+        if (trusts.some((t) => !t.ok)) return exitCodes.refused;
+        return usable ? exitCodes.ok : exitCodes.refused;
       });
     });
 
@@ -107,7 +131,7 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
     .addHelpText('after', exitCodeHelp)
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const json = options.json ?? false;
-      await withConnector(command, loadConfig, json, async (connector) => {
+      await withTarget(command, loadConfig, json, async ({ connector }) => {
         const user = /^[0-9a-f-]{36}$/i.test(name) ? await connector.findUserByGuid(name) : await connector.findUser(name);
         if (!user) throw new AppError('directory.user_not_found', `no user matches "${name}"`, { status: 404 });
         if (json) printJson(user);
@@ -133,7 +157,7 @@ ${exitCodeHelp}`,
     )
     .action(async (name: string, options: { json?: boolean; method?: GroupResolutionMethod }, command: Command) => {
       const json = options.json ?? false;
-      await withConnector(command, loadConfig, json, async (connector) => {
+      await withTarget(command, loadConfig, json, async ({ connector }) => {
         const user = await connector.findUser(name);
         if (!user) throw new AppError('directory.user_not_found', `no user matches "${name}"`, { status: 404 });
         const started = performance.now();
@@ -159,7 +183,7 @@ ${exitCodeHelp}`,
     .addHelpText('after', exitCodeHelp)
     .action(async (prefix: string, options: { json?: boolean; type?: 'user' | 'group'; limit: number }, command: Command) => {
       const json = options.json ?? false;
-      await withConnector(command, loadConfig, json, async (connector) => {
+      await withTarget(command, loadConfig, json, async ({ connector }) => {
         const result = await connector.searchPrincipals(prefix, {
           limit: options.limit,
           ...(options.type ? { types: [options.type] } : {}),
