@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'directory.ambiguous_user'
   | 'directory.invalid_input'
   | 'directory.protocol_error'
-  | 'directory.trust_unavailable';
+  | 'directory.trust_unavailable'
+  | 'directory.import_failed';
 
 export interface AppErrorOptions {
   status?: number;

@@ -64,24 +64,33 @@ async function listenerTls(options: ManagedDirectoryOptions, dir: string, hostNa
   }
 }
 
-export async function startManagedDirectory(input: {
+export interface ManagedDirectoryInput {
   options: ManagedDirectoryOptions;
   db: Kysely<Database>;
   dataDir: string;
   logger: Logger;
   /** Tests move time (password age, lockout duration) through this. */
   clock?: () => Date;
-}): Promise<ManagedDirectory> {
+}
+
+export interface OpenedEngine {
+  engine: DirectoryEngine;
+  administrator: { dn: string; upn: string; password: string };
+  provisioned: boolean;
+  dir: string;
+}
+
+/** The engine over Portico's database, provisioned (with the demo forest) on first use. No listener. */
+export async function openManagedEngine(input: ManagedDirectoryInput): Promise<OpenedEngine> {
   const { options, db, logger } = input;
   const dir = join(input.dataDir, 'managed-directory');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
 
-  const hostName = `dc1.${options.domain}`;
   const engine = createDirectoryEngine({
     store: createKyselyDirectoryStore(db),
     domain: { dnsName: options.domain, netbiosName: options.netbiosName },
-    hostName,
+    hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
     ...(input.clock ? { clock: input.clock } : {}),
   });
@@ -90,7 +99,7 @@ export async function startManagedDirectory(input: {
     ? { value: options.administratorPassword, created: false }
     : await readOrCreate(join(dir, 'administrator-password'), generatePassword);
   const { created } = await engine.bootstrap({ administratorPassword: password.value });
-  const administrator = { dn: `CN=Administrator,CN=Users,${engine.baseDn}`, upn: `Administrator@${options.domain}` };
+  const administrator = { dn: `CN=Administrator,CN=Users,${engine.baseDn}`, upn: `Administrator@${options.domain}`, password: password.value };
   if (created) {
     logger.warn(
       { domain: options.domain, administrator: administrator.upn, passwordFile: password.created ? join(dir, 'administrator-password') : undefined },
@@ -101,6 +110,15 @@ export async function startManagedDirectory(input: {
       logger.info({ users: demo.users }, 'seeded the demo forest (see README for the demo password)');
     }
   }
+  return { engine, administrator, provisioned: created, dir };
+}
+
+export async function startManagedDirectory(input: ManagedDirectoryInput): Promise<ManagedDirectory> {
+  const { options, logger } = input;
+  const { engine, administrator: admin, provisioned: created, dir } = await openManagedEngine(input);
+  const hostName = `dc1.${options.domain}`;
+  const administrator = { dn: admin.dn, upn: admin.upn };
+  const password = { value: admin.password };
 
   const tls = await listenerTls(options, dir, [hostName, 'localhost', options.listen.host].filter((h, i, all) => all.indexOf(h) === i && h !== '0.0.0.0'));
   if (options.allowPlainLdap) {

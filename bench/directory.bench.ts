@@ -1,0 +1,395 @@
+/**
+ * Directory server benchmarks: Portico's managed directory beside the Samba AD DC and OpenLDAP
+ * slapd, all over LDAPS on loopback.
+ *   1. simple binds per second on already-open connections (ldapts clients rebinding as alice in
+ *      a loop), concurrency 1 and 8;
+ *   2. indexed searches per second on bound connections (equality on sAMAccountName, uid for
+ *      slapd; one entry, four attributes), concurrency 1 and 8;
+ *   with each server's CPU time per operation (/proc/<pid>/stat) and this client's. The three
+ *   servers take turns within each pass (the order rotates per pass); medians of the passes.
+ *   3. memory and load time at scale: a managed directory on a fresh SQLite database, loaded with
+ *      N users and N/10 groups through the engine's add/modify (bench/directory-scale.ts, in its
+ *      own process), then an indexed search and a bind on it.
+ *
+ * The managed directory runs in its own Node process (bench/managed-server.ts: the CORP fixture of
+ * test/support/managed.ts), so that its CPU is its own. Samba and slapd must already be running:
+ *   bash test/samba/dc.sh start && bash test/slapd/slapd.sh start
+ * A server that is not running is left out (said in the output).
+ *
+ * Run: node --import tsx bench/directory.bench.ts [--seconds 4] [--passes 3]
+ *        [--scale-users 100000] [--scale-max-seconds 480] [--no-scale] [--no-throughput]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Client } from 'ldapts';
+import type { SearchOptions } from 'ldapts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const seconds = arg('seconds', 4);
+const passes = arg('passes', 3);
+const scaleUsers = arg('scale-users', 100_000);
+const scaleMaxSeconds = arg('scale-max-seconds', 480);
+const runScale = !args.includes('--no-scale');
+const runThroughput = !args.includes('--no-throughput');
+/** Operations per connection per pass, whatever the time: every loop is bounded in count too. */
+const maxOpsPerConnection = 200_000;
+const benchDir = new URL('.', import.meta.url).pathname;
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** CPU seconds (user + system, all threads) used so far by these processes. */
+function cpuSeconds(pids: () => number[]): number {
+  const ticks = pids().reduce((sum, pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return sum + Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return sum;
+    }
+  }, 0);
+  return ticks / 100;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  ca: Buffer;
+  bindName: string;
+  password: string;
+  search: { base: string; options: SearchOptions };
+  pids: () => number[];
+}
+
+interface Pass {
+  perSecond: number;
+  serverCpuMs: number;
+  clientCpuMs: number;
+}
+
+// ---------------------------------------------------------------- the three servers
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Spawns bench/managed-server.ts and waits for its runtime line. */
+async function startManaged(): Promise<{ target: Target; child: ChildProcess; startSeconds: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', `${benchDir}managed-server.ts`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanups.push(() => stopChild(child));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the managed directory did not start within 180 s')), 180_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the managed directory exited (${code}) before it was ready`));
+    });
+  });
+  const { pid, runtime } = JSON.parse(line) as { pid: number; runtime: { ldapsUrl: string; caFile: string; baseDn: string } };
+  const fixture = JSON.parse(readFileSync(new URL('../test/samba/fixture.json', import.meta.url), 'utf8')) as { users: Array<{ key: string; upn: string; password: string }> };
+  const alice = fixture.users.find((u) => u.key === 'alice');
+  if (!alice) throw new Error('fixture has no alice');
+  return {
+    child,
+    startSeconds: (performance.now() - started) / 1000,
+    target: {
+      name: 'managed',
+      url: runtime.ldapsUrl,
+      ca: readFileSync(runtime.caFile),
+      bindName: alice.upn,
+      password: alice.password,
+      search: { base: runtime.baseDn, options: { scope: 'sub', filter: '(sAMAccountName=alice)', attributes: ['sAMAccountName', 'displayName', 'mail', 'userPrincipalName'] } },
+      pids: () => [pid],
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function sambaTarget(): Target | null {
+  const dir = process.env.PORTICO_SAMBA_DIR ?? '/tmp/portico-samba';
+  const runtime = readJson<{ ldapsUrl: string; caFile: string; baseDn: string }>(`${dir}/runtime.json`);
+  if (!runtime) return null;
+  try {
+    execFileSync('bash', [new URL('../test/samba/dc.sh', import.meta.url).pathname, 'status'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  const fixture = JSON.parse(readFileSync(new URL('../test/samba/fixture.json', import.meta.url), 'utf8')) as { users: Array<{ key: string; upn: string; password: string }> };
+  const alice = fixture.users.find((u) => u.key === 'alice');
+  if (!alice) throw new Error('fixture has no alice');
+  return {
+    name: 'Samba',
+    url: runtime.ldapsUrl,
+    ca: readFileSync(runtime.caFile),
+    bindName: alice.upn,
+    password: alice.password,
+    search: { base: runtime.baseDn, options: { scope: 'sub', filter: '(sAMAccountName=alice)', attributes: ['sAMAccountName', 'displayName', 'mail', 'userPrincipalName'] } },
+    pids: () =>
+      execFileSync('pgrep', ['-x', 'samba'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+  };
+}
+
+function slapdTarget(): Target | null {
+  const dir = process.env.PORTICO_SLAPD_DIR ?? '/tmp/portico-slapd';
+  const runtime = readJson<{ ldapsUrl: string; caFile: string; baseDn: string; pid: number; user: { dn: string; uid: string; password: string } }>(`${dir}/runtime.json`);
+  if (!runtime) return null;
+  try {
+    process.kill(runtime.pid, 0);
+  } catch {
+    return null;
+  }
+  return {
+    name: 'slapd',
+    url: runtime.ldapsUrl,
+    ca: readFileSync(runtime.caFile),
+    bindName: runtime.user.dn,
+    password: runtime.user.password,
+    search: { base: runtime.baseDn, options: { scope: 'sub', filter: `(uid=${runtime.user.uid})`, attributes: ['uid', 'displayName', 'mail', 'cn'] } },
+    pids: () => [runtime.pid],
+  };
+}
+
+// ---------------------------------------------------------------- measuring
+
+async function openClients(target: Target, count: number): Promise<Client[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const client = new Client({ url: target.url, tlsOptions: { ca: [target.ca] }, timeout: 60_000, connectTimeout: 10_000 });
+      await client.bind(target.bindName, target.password);
+      return client;
+    }),
+  );
+}
+
+type Operation = (target: Target, client: Client) => Promise<void>;
+
+const bindOnce: Operation = async (target, client) => {
+  await client.bind(target.bindName, target.password);
+};
+
+const searchOnce: Operation = async (target, client) => {
+  const { searchEntries } = await client.search(target.search.base, target.search.options);
+  if (searchEntries.length !== 1) throw new Error(`${target.name}: the search returned ${searchEntries.length} entries`);
+};
+
+async function measure(target: Target, clients: Client[], operation: Operation): Promise<Pass> {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const serverBefore = cpuSeconds(target.pids);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let n = 0; n < maxOpsPerConnection && performance.now() < deadline; n += 1) {
+        await operation(target, client);
+        done += 1;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  return {
+    perSecond: done / elapsed,
+    serverCpuMs: ((cpuSeconds(target.pids) - serverBefore) * 1000) / done,
+    clientCpuMs: (client.user + client.system) / 1000 / done,
+  };
+}
+
+interface Row {
+  operation: string;
+  concurrency: number;
+  results: Map<string, Pass[]>;
+}
+
+async function throughput(targets: Target[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const operations: Array<[string, Operation]> = [
+    ['bind', bindOnce],
+    ['search', searchOnce],
+  ];
+  for (const [label, operation] of operations) {
+    for (const concurrency of [1, 8]) {
+      const pools = new Map<string, Client[]>();
+      for (const target of targets) {
+        const clients = await openClients(target, concurrency);
+        pools.set(target.name, clients);
+        // Warm-up: a few operations per connection, untimed.
+        await Promise.all(clients.map(async (c) => { for (let i = 0; i < 3; i += 1) await operation(target, c); }));
+      }
+      const results = new Map<string, Pass[]>(targets.map((t) => [t.name, []]));
+      for (let pass = 0; pass < passes; pass += 1) {
+        // Rotate who goes first: a slow drift of the machine's load then spreads over all three.
+        const order = targets.map((_, i) => targets[(i + pass) % targets.length] as Target);
+        for (const target of order) {
+          const result = await measure(target, pools.get(target.name) as Client[], operation);
+          results.get(target.name)?.push(result);
+          process.stderr.write(`[throughput] ${label} c=${concurrency} pass ${pass + 1}/${passes} ${target.name}: ${result.perSecond.toFixed(1)}/s, server ${result.serverCpuMs.toFixed(2)} ms, client ${result.clientCpuMs.toFixed(2)} ms per op\n`);
+        }
+      }
+      for (const clients of pools.values()) await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+      rows.push({ operation: label, concurrency, results });
+    }
+  }
+  return rows;
+}
+
+function printThroughput(rows: Row[], targets: Target[]): void {
+  const names = targets.map((t) => t.name);
+  const others = names.filter((n) => n !== 'managed');
+  const has = (n: string): boolean => names.includes(n);
+  const med = (row: Row, name: string, key: keyof Pass): number => median((row.results.get(name) ?? []).map((p) => p[key]));
+  console.log(`\n## Operations per second (${seconds} s per pass, ${passes} passes, servers in turn, medians)\n`);
+  console.log(`| operation | concurrency | ${names.map((n) => `${n} /s`).join(' | ')} | ${others.filter(() => has('managed')).map((n) => `managed/${n}`).join(' | ')} |`);
+  console.log(`|---|---:|${names.map(() => '---:').join('|')}|${others.filter(() => has('managed')).map(() => '---:').join('|')}|`);
+  for (const row of rows) {
+    const ratios = has('managed') ? others.map((n) => (med(row, 'managed', 'perSecond') / med(row, n, 'perSecond')).toFixed(3)) : [];
+    console.log(`| ${row.operation} | ${row.concurrency} | ${names.map((n) => med(row, n, 'perSecond').toFixed(1)).join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  console.log(`\n## CPU ms per operation (medians): server (/proc/<pid>/stat, all threads) and this client (ldapts)\n`);
+  console.log(`| operation | concurrency | ${names.map((n) => `${n} server`).join(' | ')} | ${names.map((n) => `client (${n})`).join(' | ')} |`);
+  console.log(`|---|---:|${names.map(() => '---:').join('|')}|${names.map(() => '---:').join('|')}|`);
+  for (const row of rows) {
+    console.log(
+      `| ${row.operation} | ${row.concurrency} | ${names.map((n) => med(row, n, 'serverCpuMs').toFixed(2)).join(' | ')} | ${names.map((n) => med(row, n, 'clientCpuMs').toFixed(2)).join(' | ')} |`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- scale
+
+interface ScaleResult {
+  users: number;
+  groups: number;
+  passwordUsers: number;
+  links: number;
+  nestModifies: number;
+  nestedLinks: number;
+  entries: number;
+  usersPerSecond: number;
+  passwordUserMs: number;
+  groupsPerSecond: number;
+  nestSeconds: number;
+  loadSeconds: number;
+  entriesPerSecond: number;
+  memoryAtStart: { rssMiB: number; heapUsedMiB: number };
+  memoryAfterLoad: { rssMiB: number; heapUsedMiB: number };
+  memoryAfterQueries: { rssMiB: number; heapUsedMiB: number };
+  filesAfterLoad: { dbMiB: number; walMiB: number };
+  filesAfterCheckpoint: { dbMiB: number; walMiB: number };
+  bindMs: { median: number; min: number; max: number; runs: number };
+  searchMs: { median: number; min: number; max: number; runs: number };
+  tokenGroupsMs: { median: number; min: number; max: number; runs: number; groups: number };
+  totalSeconds: number;
+}
+
+type ScaleOutcome = { ok: true; result: ScaleResult } | { ok: false; projected: boolean; message: string };
+
+async function scaleRun(users: number, maxSeconds: number): Promise<ScaleOutcome> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', `${benchDir}directory-scale.ts`, '--users', String(users), '--groups', String(Math.round(users / 10)), '--password-users', '100', '--max-seconds', String(maxSeconds)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  cleanups.push(() => stopChild(child));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    process.stderr.write(chunk);
+  });
+  // The child keeps its own deadline; this one only catches a hung child.
+  const killer = setTimeout(() => child.kill('SIGKILL'), (maxSeconds + 180) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(killer);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code === 0 && line.startsWith('{')) return { ok: true, result: JSON.parse(line) as ScaleResult };
+  return { ok: false, projected: stderr.includes('projected'), message: stderr.trim().split('\n').slice(-3).join(' / ') };
+}
+
+function printScale(results: ScaleResult[]): void {
+  console.log('\n## Managed directory at scale (fresh SQLite, loaded through the engine as Administrator, own process)\n');
+  console.log('| users | groups | links (user + nested) | load s | entries/s | users/s | groups/s | RSS start MiB | RSS after load | RSS after queries | heap after queries | SQLite MiB (db + WAL after load) | after checkpoint | indexed search ms (median, min–max) | bind ms (median, min–max) | tokenGroups read ms (groups) |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(
+      `| ${r.users} | ${r.groups} | ${r.links} + ${r.nestedLinks} | ${r.loadSeconds.toFixed(0)} | ${r.entriesPerSecond.toFixed(0)} | ${r.usersPerSecond.toFixed(0)} | ${r.groupsPerSecond.toFixed(0)} | ${r.memoryAtStart.rssMiB} | ${r.memoryAfterLoad.rssMiB} | ${r.memoryAfterQueries.rssMiB} | ${r.memoryAfterQueries.heapUsedMiB} | ${r.filesAfterLoad.dbMiB} + ${r.filesAfterLoad.walMiB} | ${r.filesAfterCheckpoint.dbMiB} | ${r.searchMs.median.toFixed(2)} (${r.searchMs.min.toFixed(2)}–${r.searchMs.max.toFixed(2)}) | ${r.bindMs.median.toFixed(0)} (${r.bindMs.min.toFixed(0)}–${r.bindMs.max.toFixed(0)}) | ${r.tokenGroupsMs.median.toFixed(2)} (${r.tokenGroupsMs.groups}) |`,
+    );
+  }
+  for (const r of results) {
+    console.log(`\n${r.users} users: the ${r.passwordUsers} users with a password took ${r.passwordUserMs.toFixed(0)} ms each to add (scrypt hash); ${r.nestModifies} modifies nested groups in ${r.nestSeconds.toFixed(1)} s; whole child ${r.totalSeconds.toFixed(0)} s.`);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`# Directory benchmark — ${new Date().toISOString()}, Node ${process.version}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, load average ${loadavg}`);
+const benchStarted = performance.now();
+try {
+  if (runThroughput) {
+    const targets: Target[] = [];
+    const managed = await startManaged();
+    targets.push(managed.target);
+    console.log(`managed directory: ${managed.target.url} (pid ${managed.child.pid}, CORP fixture, started in ${managed.startSeconds.toFixed(1)} s)`);
+    const samba = sambaTarget();
+    if (samba) targets.push(samba);
+    console.log(samba ? `Samba: ${samba.url} (samba pids ${samba.pids().join(', ')})` : 'Samba: not running (bash test/samba/dc.sh start), left out');
+    const slapd = slapdTarget();
+    if (slapd) targets.push(slapd);
+    console.log(slapd ? `slapd: ${slapd.url} (pid ${slapd.pids().join(', ')})` : 'slapd: not running (bash test/slapd/slapd.sh start), left out');
+    const rows = await throughput(targets);
+    printThroughput(rows, targets);
+    await stopChild(managed.child);
+  }
+  if (runScale) {
+    const results: ScaleResult[] = [];
+    const first = await scaleRun(scaleUsers, scaleMaxSeconds);
+    if (first.ok) {
+      results.push(first.result);
+    } else {
+      console.log(`\n${scaleUsers} users did not load within ${scaleMaxSeconds} s on this machine (${first.message}); measuring 20,000 and 50,000 instead.`);
+      for (const users of [20_000, 50_000].filter((n) => n < scaleUsers)) {
+        const outcome = await scaleRun(users, scaleMaxSeconds);
+        if (outcome.ok) results.push(outcome.result);
+        else console.log(`${users} users: failed (${outcome.message})`);
+      }
+    }
+    if (results.length > 0) printScale(results);
+  }
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}
+console.log(`\nwhole benchmark: ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);

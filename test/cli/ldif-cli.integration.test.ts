@@ -1,0 +1,95 @@
+/**
+ * `portico directory import|export` on the managed directory, as an administrator runs them.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const bin = new URL('../../bin/portico.js', import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), 'portico-ldif-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+async function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', PORTICO_DATA_DIR: dataDir, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { status, stdout, stderr };
+}
+
+const base = 'DC=portico,DC=test';
+const people = 300;
+
+function generatedLdif(): string {
+  const records = [`dn: OU=Imported,${base}\nobjectClass: organizationalUnit\n`];
+  // Groups first, members after: the import links members in a second pass.
+  records.push(`dn: CN=Imported-All,OU=Imported,${base}\nobjectClass: group\nsAMAccountName: Imported-All\nmember: CN=Imported-Team-0,OU=Imported,${base}\n`);
+  for (let t = 0; t < 3; t += 1) {
+    const members = Array.from({ length: people / 3 }, (_, i) => `member: CN=user${String(t * 100 + i).padStart(4, '0')},OU=Imported,${base}`).join('\n');
+    records.push(`dn: CN=Imported-Team-${t},OU=Imported,${base}\nobjectClass: group\nsAMAccountName: Imported-Team-${t}\n${members}\n`);
+  }
+  for (let i = 0; i < people; i += 1) {
+    const name = `user${String(i).padStart(4, '0')}`;
+    const password = i === 0 ? `unicodePwd:: ${Buffer.from('"Imported-Pass-1!"', 'utf16le').toString('base64')}\nuserAccountControl: 512\n` : 'userAccountControl: 546\n';
+    records.push(`dn: CN=${name},OU=Imported,${base}\nobjectClass: user\nsAMAccountName: ${name}\nuserPrincipalName: ${name}@portico.test\ngivenName: User\nsn: ${name}\n${password}`);
+  }
+  return `version: 1\n\n${records.join('\n')}`;
+}
+
+describe('portico directory import/export (CLI)', () => {
+  const dataDir = join(root, 'main');
+
+  it('imports an LDIF file with groups before their members, reporting progress', async () => {
+    const file = join(root, 'import.ldif');
+    writeFileSync(file, generatedLdif());
+    const run = await portico(dataDir, ['directory', 'import', file]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`imported ${people + 5} entries and ${people + 1} memberships`));
+    assert.match(run.stderr, /import: 100% 305\/305 entries/);
+    const groups = await portico(dataDir, ['directory', 'groups-of', 'user0042@portico.test', '--method', 'recursive']);
+    assert.equal(groups.status, 0, groups.stderr);
+    assert.match(groups.stdout, /Imported-Team-0@portico\.test/);
+    assert.match(groups.stdout, /Imported-All@portico\.test/);
+  });
+
+  it('stops at a bad record and names its line; already imported entries stay', async () => {
+    const file = join(root, 'bad.ldif');
+    writeFileSync(file, `dn: CN=fine,OU=Imported,${base}\nobjectClass: user\nsAMAccountName: fine\n\ndn: CN=broken,OU=Nowhere,${base}\nobjectClass: user\nsAMAccountName: broken\n`);
+    const run = await portico(dataDir, ['directory', 'import', file]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /LDIF line 5 \(CN=broken,OU=Nowhere,DC=portico,DC=test\): .*1 entries were imported before it/);
+    const found = await portico(dataDir, ['directory', 'find-user', 'PORTICO\\fine']);
+    assert.equal(found.status, 0, found.stderr);
+  });
+
+  it('exports without what the directory owns, and the export imports into a new directory', async () => {
+    const exported = join(root, 'export.ldif');
+    const run = await portico(dataDir, ['directory', 'export', '--output', exported]);
+    assert.equal(run.status, 0, run.stderr);
+    const text = readFileSync(exported, 'utf8').replace(/\n /g, ''); // unfold RFC 2849 continuation lines
+    assert.match(text, /dn: CN=Alice Anderson,OU=Engineering,OU=People,OU=Portico Demo,DC=portico,DC=test/);
+    assert.doesNotMatch(text, /objectGUID|objectSid|unicodePwd|uSNChanged|CN=Administrator/i);
+
+    const fresh = join(root, 'fresh');
+    const imported = await portico(fresh, ['directory', 'import', exported], { PORTICO_MANAGED_DIRECTORY__DEMO_FOREST: 'false' });
+    assert.equal(imported.status, 0, imported.stderr + imported.stdout);
+    const groups = await portico(fresh, ['directory', 'groups-of', 'alice@portico.test'], { PORTICO_MANAGED_DIRECTORY__DEMO_FOREST: 'false' });
+    assert.match(groups.stdout, /SRE@portico\.test/);
+  });
+
+  it('refuses to import into a connected AD', async () => {
+    const run = await portico(join(root, 'connector'), ['directory', 'import', join(root, 'import.ldif')], {
+      PORTICO_DIRECTORY__DOMAIN: 'corp.example.test',
+      PORTICO_DIRECTORY__URLS: '["ldaps://127.0.0.1:9"]',
+      PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: 'svc',
+      PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: 'x',
+    });
+    assert.equal(run.status, 3);
+    assert.match(run.stderr, /never writes to a connected AD/);
+  });
+});
