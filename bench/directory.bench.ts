@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Client } from 'ldapts';
 import type { SearchOptions } from 'ldapts';
+import { defaultScryptParameters, hashPassword, verifyPassword } from '#src/directory/managed/engine/password.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -372,6 +373,20 @@ try {
     console.log(slapd ? `slapd: ${slapd.url} (pid ${slapd.pids().join(', ')})` : 'slapd: not running (bash test/slapd/slapd.sh start), left out');
     const rows = await throughput(targets);
     printThroughput(rows, targets);
+    // What one password verification costs by itself (the managed directory's bind is mostly this).
+    const hash = await hashPassword('Tulip-Meadow-71!');
+    const scryptTimes: number[] = [];
+    const cpuBefore = process.cpuUsage();
+    for (let i = 0; i < 7; i += 1) {
+      const t = performance.now();
+      await verifyPassword('Tulip-Meadow-71!', hash);
+      scryptTimes.push(performance.now() - t);
+    }
+    const cpu = process.cpuUsage(cpuBefore);
+    const { N, r, p } = defaultScryptParameters;
+    console.log(
+      `\nOne scrypt verification (N=${N}, r=${r}, p=${p}) in this process, one at a time: ${median(scryptTimes).toFixed(0)} ms median (${Math.min(...scryptTimes).toFixed(0)}–${Math.max(...scryptTimes).toFixed(0)}), ${((cpu.user + cpu.system) / 1000 / scryptTimes.length).toFixed(0)} ms CPU each.`,
+    );
     await stopChild(managed.child);
   }
   if (runScale) {

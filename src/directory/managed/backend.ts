@@ -152,6 +152,8 @@ export interface DirectoryBackend {
   compare(session: Session, dn: string, attribute: string, value: Buffer): Promise<LdapResult>;
   /** Returns the generated password when the request asked for one (no newPassword). */
   passwordModify(session: Session, request: PasswordModifyRequest): Promise<{ result: LdapResult; genPassword?: string }>;
+  /** Forgets what the backend keeps per connection (open paged searches) once it closes. */
+  closeSession?(sessionId: string): void;
 }
 
 export const oids = {

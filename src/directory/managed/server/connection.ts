@@ -483,6 +483,7 @@ export class LdapConnection {
       }
     }
     this.settings.logger.debug({ session: this.session.id }, 'ldap connection closed');
+    this.settings.backend.closeSession?.(this.session.id);
     this.onClosed(this);
   }
 }
