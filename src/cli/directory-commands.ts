@@ -14,6 +14,7 @@ import { groupResolutionMethods } from '#src/directory/options.ts';
 import type { GroupResolutionMethod } from '#src/directory/options.ts';
 import type { DirectoryConnector, DirectoryUser } from '#src/directory/types.ts';
 import { AppError } from '#src/shared/errors.ts';
+import { registerDirectoryAdminCommands } from './directory-admin-commands.ts';
 import { registerLdifCommands } from './ldif-commands.ts';
 import { exitCodeHelp, exitCodes, printFields, printJson, printTable, reportError } from './output.ts';
 
@@ -83,6 +84,7 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
     .description('inspect the identity source: the configured AD domain, or else the managed directory and its trusts (read-only)')
     .addHelpText('after', exitCodeHelp);
   registerLdifCommands(directory, loadConfig);
+  registerDirectoryAdminCommands(directory, loadConfig);
 
   directory
     .command('check')

@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'directory.invalid_input'
   | 'directory.protocol_error'
   | 'directory.trust_unavailable'
-  | 'directory.import_failed';
+  | 'directory.import_failed'
+  | 'directory.operation_failed';
 
 export interface AppErrorOptions {
   status?: number;
