@@ -75,6 +75,16 @@ interface Pass {
   perSecond: number;
   serverCpuMs: number;
   clientCpuMs: number;
+  /** Server CPU seconds per second of the pass: how many cores the server kept busy. */
+  serverCores: number;
+  /** Share of the machine's CPU time (all cores, /proc/stat) not idle during the pass, whoever used it. */
+  machineBusy: number;
+}
+
+/** Jiffies since boot over all cores: total and idle (idle + iowait). */
+function machineJiffies(): { total: number; idle: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), idle: (fields[3] ?? 0) + (fields[4] ?? 0) };
 }
 
 // ---------------------------------------------------------------- the three servers
@@ -210,6 +220,7 @@ async function measure(target: Target, clients: Client[], operation: Operation):
   let done = 0;
   const serverBefore = cpuSeconds(target.pids);
   const clientBefore = process.cpuUsage();
+  const machineBefore = machineJiffies();
   const started = performance.now();
   await Promise.all(
     clients.map(async (client) => {
@@ -221,10 +232,14 @@ async function measure(target: Target, clients: Client[], operation: Operation):
   );
   const elapsed = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
+  const serverCpu = cpuSeconds(target.pids) - serverBefore;
+  const machine = machineJiffies();
   return {
     perSecond: done / elapsed,
-    serverCpuMs: ((cpuSeconds(target.pids) - serverBefore) * 1000) / done,
+    serverCpuMs: (serverCpu * 1000) / done,
     clientCpuMs: (client.user + client.system) / 1000 / done,
+    serverCores: serverCpu / elapsed,
+    machineBusy: 1 - (machine.idle - machineBefore.idle) / Math.max(1, machine.total - machineBefore.total),
   };
 }
 
@@ -256,7 +271,7 @@ async function throughput(targets: Target[]): Promise<Row[]> {
         for (const target of order) {
           const result = await measure(target, pools.get(target.name) as Client[], operation);
           results.get(target.name)?.push(result);
-          process.stderr.write(`[throughput] ${label} c=${concurrency} pass ${pass + 1}/${passes} ${target.name}: ${result.perSecond.toFixed(1)}/s, server ${result.serverCpuMs.toFixed(2)} ms, client ${result.clientCpuMs.toFixed(2)} ms per op\n`);
+          process.stderr.write(`[throughput] ${label} c=${concurrency} pass ${pass + 1}/${passes} ${target.name}: ${result.perSecond.toFixed(1)}/s, server ${result.serverCpuMs.toFixed(2)} ms, client ${result.clientCpuMs.toFixed(2)} ms per op; server busy ${result.serverCores.toFixed(2)} cores, machine ${(100 * result.machineBusy).toFixed(0)}% busy\n`);
         }
       }
       for (const clients of pools.values()) await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
@@ -284,6 +299,14 @@ function printThroughput(rows: Row[], targets: Target[]): void {
   for (const row of rows) {
     console.log(
       `| ${row.operation} | ${row.concurrency} | ${names.map((n) => med(row, n, 'serverCpuMs').toFixed(2)).join(' | ')} | ${names.map((n) => med(row, n, 'clientCpuMs').toFixed(2)).join(' | ')} |`,
+    );
+  }
+  console.log(`\n## Cores the server kept busy, and the whole machine's busy share (medians; 2 cores = 100%)\n`);
+  console.log(`| operation | concurrency | ${names.map((n) => `${n} cores`).join(' | ')} | ${names.map((n) => `machine busy (${n})`).join(' | ')} |`);
+  console.log(`|---|---:|${names.map(() => '---:').join('|')}|${names.map(() => '---:').join('|')}|`);
+  for (const row of rows) {
+    console.log(
+      `| ${row.operation} | ${row.concurrency} | ${names.map((n) => med(row, n, 'serverCores').toFixed(2)).join(' | ')} | ${names.map((n) => `${(100 * med(row, n, 'machineBusy')).toFixed(0)}%`).join(' | ')} |`,
     );
   }
 }
