@@ -3,25 +3,18 @@
  * connector view (`find-user`, `groups-of`) and a real LDAP bind.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runPortico } from '../support/cli.ts';
+import type { CliRun } from '../support/cli.ts';
 
-const bin = new URL('../../bin/portico.js', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-admin-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-async function portico(args: string[], stdin?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', PORTICO_DATA_DIR: dataDir } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(stdin ?? '');
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { status, stdout, stderr };
+function portico(args: string[], stdin?: string): Promise<CliRun> {
+  return runPortico(args, { PORTICO_DATA_DIR: dataDir }, stdin);
 }
 
 const state = async (user: string): Promise<string> => (JSON.parse((await portico(['directory', 'find-user', '--json', user])).stdout) as { account: { state: string } }).account.state;

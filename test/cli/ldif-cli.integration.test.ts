@@ -2,24 +2,18 @@
  * `portico directory import|export` on the managed directory, as an administrator runs them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runPortico } from '../support/cli.ts';
+import type { CliRun } from '../support/cli.ts';
 
-const bin = new URL('../../bin/portico.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'portico-ldif-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-async function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', PORTICO_DATA_DIR: dataDir, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { status, stdout, stderr };
+function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runPortico(args, { PORTICO_DATA_DIR: dataDir, ...env });
 }
 
 const base = 'DC=portico,DC=test';

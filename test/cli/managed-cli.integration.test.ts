@@ -3,15 +3,15 @@
  * its trusted forest (the PARTNER Samba forest, accepted through the lab override).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runPortico } from '../support/cli.ts';
+import type { CliRun } from '../support/cli.ts';
 import { partnerRuntime } from '../support/samba.ts';
 
 const partner = partnerRuntime();
-const bin = new URL('../../bin/portico.js', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-managed-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -31,14 +31,8 @@ function trust(overrides: Record<string, unknown> = {}): string {
   ]);
 }
 
-async function portico(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', PORTICO_DATA_DIR: dataDir, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { status, stdout, stderr };
+function portico(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runPortico(args, { PORTICO_DATA_DIR: dataDir, ...env });
 }
 
 describe('portico directory on the managed directory (CLI)', () => {

@@ -3,6 +3,7 @@
  * their superclass chains and default object categories, and attributes with their syntax, arity
  * and ownership. Names are AD's lDAPDisplayNames; lookups are case-insensitive.
  */
+import { groupTypeFlags } from '#src/directory/ad-codec.ts';
 
 export type Syntax =
   /** Unicode string, compared case-insensitively. */
@@ -202,13 +203,8 @@ export const samAccountType = {
   aliasDistribution: 536870913,
 } as const;
 
-export const groupTypeBits = {
-  builtinLocal: 0x1,
-  global: 0x2,
-  domainLocal: 0x4,
-  universal: 0x8,
-  security: 0x80000000,
-} as const;
+/** AD's groupType bits, shared with the connector's decoding. */
+export const groupTypeBits = groupTypeFlags;
 
 /** sAMAccountType implied by a groupType (domain-local groups are "aliases" in SAM). */
 export function samAccountTypeForGroup(groupType: number): number {
