@@ -59,6 +59,25 @@ async function resolveDn(backend: DirectoryBackend, session: Session, baseDn: st
   return found[0] as string;
 }
 
+/** The user attributes `create` and `update` accept: option → AD attribute. */
+const userAttributeOptions = [
+  ['--given-name <name>', 'givenName', 'givenName'],
+  ['--surname <name>', 'surname', 'sn'],
+  ['--display-name <name>', 'displayName', 'displayName'],
+  ['--mail <address>', 'mail', 'mail'],
+  ['--title <title>', 'title', 'title'],
+  ['--department <department>', 'department', 'department'],
+] as const;
+
+function withUserAttributes(command: Command): Command {
+  for (const [flags] of userAttributeOptions) command.option(flags);
+  return command;
+}
+
+function userAttributes(options: Record<string, string | boolean | undefined>): Array<{ type: string; values: Buffer[] }> {
+  return userAttributeOptions.filter(([, key]) => typeof options[key] === 'string').map(([, key, type]) => ({ type, values: text(options[key] as string) }));
+}
+
 export function registerDirectoryAdminCommands(directory: Command, loadConfig: LoadConfig): void {
   const run = (command: Command, work: (backend: DirectoryBackend, session: Session, baseDn: string, domain: string) => Promise<string>): Promise<void> =>
     withManagedEngine(command, loadConfig, false, async ({ engine }, session) => {
@@ -69,16 +88,8 @@ export function registerDirectoryAdminCommands(directory: Command, loadConfig: L
   const help = `\nManaged directory only; names are UPNs, DOMAIN\\name, sAMAccountName or DNs.${exitCodeHelp}`;
 
   const user = directory.command('user').description('manage users of the managed directory').addHelpText('after', help);
-  user
-    .command('create')
-    .argument('<sAMAccountName>')
+  withUserAttributes(user.command('create').argument('<sAMAccountName>'))
     .option('--ou <dn>', 'where to create the user (default CN=Users)')
-    .option('--given-name <name>')
-    .option('--surname <name>')
-    .option('--display-name <name>')
-    .option('--mail <address>')
-    .option('--title <title>')
-    .option('--department <department>')
     .option('--password-stdin', 'read the initial password from standard input; without it the user is created disabled')
     .option('--must-change', 'the user must change the password at the next sign-in')
     .description('create a user (sAMAccountName@domain as UPN)')
@@ -87,9 +98,7 @@ export function registerDirectoryAdminCommands(directory: Command, loadConfig: L
         const password = options.passwordStdin ? await readStdinPassword() : null;
         const display = (options.displayName as string | undefined) ?? ([options.givenName, options.surname].filter(Boolean).join(' ') || sam);
         const dn = `CN=${escapeDnValue(display)},${(options.ou as string | undefined) ?? `CN=Users,${baseDn}`}`;
-        const optional = (['givenName', 'surname', 'mail', 'title', 'department'] as const)
-          .filter((key) => typeof options[key] === 'string')
-          .map((key) => ({ type: key === 'surname' ? 'sn' : key, values: text(options[key] as string) }));
+        const optional = userAttributes(options).filter((a) => a.type !== 'displayName'); // set below, with its default
         check(
           `creating ${dn}`,
           await backend.add(session, {
@@ -143,22 +152,11 @@ export function registerDirectoryAdminCommands(directory: Command, loadConfig: L
       });
     });
 
-  user
-    .command('update')
-    .argument('<user>')
-    .option('--given-name <name>')
-    .option('--surname <name>')
-    .option('--display-name <name>')
-    .option('--mail <address>')
-    .option('--title <title>')
-    .option('--department <department>')
+  withUserAttributes(user.command('update').argument('<user>'))
     .description("change a user's attributes")
     .action(async (who: string, options: Record<string, string | undefined>, command: Command) => {
       await run(command, async (backend, session, baseDn) => {
-        const names: Record<string, string> = { givenName: 'givenName', surname: 'sn', displayName: 'displayName', mail: 'mail', title: 'title', department: 'department' };
-        const changes = Object.entries(names)
-          .filter(([option]) => options[option] !== undefined)
-          .map(([option, attribute]): Modification => ({ operation: 'replace', type: attribute, values: text(options[option] as string) }));
+        const changes = userAttributes(options).map((a): Modification => ({ operation: 'replace', ...a }));
         if (changes.length === 0) throw new AppError('config.invalid', 'nothing to change: give at least one attribute option', { status: 400 });
         const dn = await resolveDn(backend, session, baseDn, who, 'user');
         check(`updating ${dn}`, await backend.modify(session, dn, changes));

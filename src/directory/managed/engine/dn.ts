@@ -6,6 +6,7 @@
  * - the normalised form (`ndn`), lower-cased with every special character hex-escaped, so an
  *   unescaped ',' is always an RDN separator: string suffix tests give ancestry.
  */
+import { escapeDnValue } from '#src/directory/names.ts';
 
 export interface Ava {
   type: string;
@@ -106,13 +107,7 @@ export function parseDn(input: string): Rdn[] {
 }
 
 /** RFC 4514 escaping of a value for the display form, as AD writes it (non-ASCII kept as is). */
-export function escapeDnValue(value: string): string {
-  return value
-    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
-    .replaceAll('\u0000', '\\00')
-    .replace(/^([ #])/, '\\$1')
-    .replace(/ $/, '\\ ');
-}
+export { escapeDnValue };
 
 function escapeNormalized(value: string): string {
   const hex = (c: string): string => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
