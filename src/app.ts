@@ -6,7 +6,23 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
-import { createKyselyAuditLog, createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import {
+  createDatabase,
+  createKyselyAuditLog,
+  createKyselyDirectoryConnectionStore,
+  createKyselyIdentityUserStore,
+  createKyselySessionStore,
+  createKyselySettingsStore,
+  migrateToLatest,
+} from '#src/storage/index.ts';
+import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
+import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
+import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
+import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
+import type { IdentityUserReader } from '#src/identity-store/user.ts';
+import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
+import { userStillAllowedIn } from '#src/provisioning/still-allowed.ts';
+import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';
 import { redactConfig } from '#src/config/index.ts';
@@ -14,11 +30,11 @@ import type { Config } from '#src/config/index.ts';
 import { connectDirectory, createAdConnector } from '#src/directory/connector.ts';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
-import { directoryConnectionOptionsSchema } from '#src/directory/options.ts';
+import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
 import { createTrustingDirectory, openTrustedForests } from '#src/directory/trust.ts';
 import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
-import { loadOrCreateSecretKey } from '#src/secrets/index.ts';
+import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 
 export interface PorticoApp {
@@ -27,6 +43,7 @@ export interface PorticoApp {
   /** The identity source's connector, when one is usable. */
   directory: DirectoryConnector | null;
   managedDirectory: ManagedDirectory | null;
+  users: IdentityUserReader;
   stop(): Promise<void>;
 }
 
@@ -35,10 +52,10 @@ type IdentitySource =
   | { kind: 'connector'; state: 'refused' | 'unavailable'; code: string; reason: string }
   | ({ kind: 'managed'; state: 'running' } & OpenedManagedDirectory);
 
-async function connectSelfManaged(config: Config & { directory: NonNullable<Config['directory']> }, logger: Logger, audit: AuditLog): Promise<IdentitySource> {
-  const domain = config.directory.domain;
+async function connectSelfManaged(options: DirectoryConnectionOptions, logger: Logger, audit: AuditLog): Promise<IdentitySource> {
+  const domain = options.domain;
   try {
-    const { connector, check } = await connectDirectory(config.directory, {
+    const { connector, check } = await connectDirectory(options, {
       warn: (message) => logger.warn(message),
       events: {
         controllerDown: (url, error) => logger.warn({ controller: url, error: error.message }, 'domain controller down; failing over'),
@@ -108,33 +125,86 @@ export async function startApp(config: Config, options: { logDestination?: Desti
   if (secretKey.origin === 'generated') {
     logger.warn({ file: secretKey.file }, 'generated a new secret key; back it up: stored secrets cannot be read without it');
   }
+  const box = createSecretBox(secretKey.key);
   const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
   const migrations = await migrateToLatest(db);
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const audit = createKyselyAuditLog(db);
 
-  const source: IdentitySource = config.directory
-    ? await connectSelfManaged({ ...config, directory: config.directory }, logger, audit)
-    : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
+  const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
+  const source: IdentitySource =
+    choice.kind === 'connector'
+      ? await connectSelfManaged(choice.options, logger, audit)
+      : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
+  const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
 
-  const http = Fastify({ logger: false });
+  const users = createKyselyIdentityUserStore(db);
+  const mappings = createMappingSettings(createKyselySettingsStore(db), audit);
+  const timings = sessionTimings(config.sessions);
+  const sessions = createSessionService({
+    store: createKyselySessionStore(db),
+    audit,
+    userStillAllowed: userStillAllowedIn(() => connector),
+    durationMs: timings.durationMs,
+    recheckMs: timings.recheckMs,
+    log: logger,
+  });
+  const throttle = createSignInThrottle(await throttleLimits(config, connector, logger));
+  const signIn = createSignInFlow({
+    directory: () => connector,
+    passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
+    mappings: async () => (await mappings.current()).table,
+    throttle,
+    transaction: (work) =>
+      db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: createKyselyAuditLog(trx) })),
+    audit,
+    sessionDurationMs: () => timings.durationMs,
+    onError: (error) => logger.error({ err: error }, 'sign-in failed unexpectedly'),
+  });
+
+  const http = Fastify({ logger: false, ...httpServerOptions(config) });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
+  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');
 
-  const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
   return {
     url: address,
     logger,
     directory: connector,
     managedDirectory: source.kind === 'managed' ? source.managed : null,
+    users,
     async stop() {
       await http.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();
       await db.destroy();
     },
+  };
+}
+
+/**
+ * The per-username limit stays below the domain's lockout threshold, so that password spraying
+ * through Portico cannot lock AD accounts; without a readable policy, below AD's common 5.
+ */
+async function throttleLimits(config: Config, connector: DirectoryConnector | null, logger: Logger): Promise<SignInThrottleOptions> {
+  const { perUsername, perAddress } = config.signIn.throttle;
+  let threshold: number | null = null;
+  try {
+    threshold = (await connector?.discover())?.lockoutThreshold ?? null;
+  } catch (error) {
+    logger.warn({ err: error }, 'the lockout threshold could not be read; the sign-in throttle uses its fallback');
+  }
+  const derived = threshold !== null && threshold > 0 ? Math.max(1, threshold - 1) : threshold === 0 ? 10 : 4;
+  const maxFailures = perUsername.maxFailures ?? derived;
+  if (threshold !== null && threshold > 0 && maxFailures >= threshold) {
+    logger.warn({ maxFailures, lockoutThreshold: threshold }, 'signIn.throttle.perUsername.maxFailures reaches the domain lockout threshold: failed sign-ins through Portico can lock AD accounts');
+  }
+  logger.info({ perUsername: maxFailures, lockoutThreshold: threshold }, 'sign-in throttle');
+  return {
+    perUsername: { maxFailures, windowMs: perUsername.windowMinutes * 60_000 },
+    perAddress: { maxFailures: perAddress.maxFailures, windowMs: perAddress.windowMinutes * 60_000 },
   };
 }
 

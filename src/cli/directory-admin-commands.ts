@@ -26,7 +26,7 @@ function check(what: string, result: LdapResult): void {
   });
 }
 
-async function readStdinPassword(): Promise<string> {
+export async function readStdinPassword(): Promise<string> {
   if (process.stdin.isTTY) throw new AppError('config.invalid', '--password-stdin expects the password on standard input (e.g. from a file or a secret manager)', { status: 400 });
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

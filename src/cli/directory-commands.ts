@@ -4,25 +4,16 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Config } from '#src/config/index.ts';
-import { pino } from 'pino';
-import { openManagedDirectory } from '#src/app.ts';
-import { createAdConnector } from '#src/directory/connector.ts';
 import type { ForestCheck } from '#src/directory/trust.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
 import { groupResolutionMethods } from '#src/directory/options.ts';
 import type { GroupResolutionMethod } from '#src/directory/options.ts';
 import type { DirectoryConnector, DirectoryUser } from '#src/directory/types.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { registerDirectoryAdminCommands } from './directory-admin-commands.ts';
+import { withInstance, type LoadConfig } from './instance.ts';
 import { registerLdifCommands } from './ldif-commands.ts';
-import { exitCodeHelp, exitCodes, printFields, printJson, printTable, reportError } from './output.ts';
+import { exitCodeHelp, exitCodes, printFields, printJson, printTable } from './output.ts';
 
-interface GlobalOptions {
-  config?: string;
-}
-
-type LoadConfig = (file: string | undefined) => Config;
 
 interface Target {
   connector: DirectoryConnector;
@@ -31,35 +22,14 @@ interface Target {
 }
 
 /**
- * The configured identity source: a connector to the self-managed AD, or else the managed
+ * The identity source: the configured or connected self-managed AD domain, or else the managed
  * directory, opened in this process on ephemeral loopback listeners.
  */
 async function withTarget(command: Command, loadConfig: LoadConfig, json: boolean, work: (target: Target) => Promise<number>): Promise<void> {
-  let close = (): Promise<void> => Promise.resolve();
-  try {
-    const config = loadConfig(command.optsWithGlobals<GlobalOptions>().config);
-    let target: Target;
-    if (config.directory) {
-      const connector = createAdConnector(config.directory, { warn: (message) => process.stderr.write(`${message}\n`) });
-      target = { connector, managed: false };
-      close = () => connector.close();
-    } else {
-      const db = createDatabase(config.database);
-      await migrateToLatest(db);
-      const ephemeral = { ...config, managedDirectory: { ...config.managedDirectory, listen: { host: '127.0.0.1', ldapPort: 0, ldapsPort: 0 } } };
-      const opened = await openManagedDirectory(ephemeral, db, pino({ level: 'silent' }), null);
-      target = { connector: opened.connector, managed: true };
-      close = async () => {
-        await opened.close();
-        await db.destroy();
-      };
-    }
-    process.exitCode = await work(target);
-  } catch (error) {
-    process.exitCode = reportError(error, json);
-  } finally {
-    await close();
-  }
+  await withInstance(command, loadConfig, json, async (instance) => {
+    const { choice, connector } = await instance.openSource();
+    return work({ connector, managed: choice.kind === 'managed' });
+  });
 }
 
 function describeUser(user: DirectoryUser): Array<[string, string | number | null]> {

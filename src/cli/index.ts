@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
+import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   const load = (file: string | undefined) => loadConfig({ file });
   registerStartCommand(program, load);
   registerDirectoryCommands(program, load);
+  registerIdentityCommands(program, load);
   return program;
 }
 

@@ -18,7 +18,7 @@ Exit codes:
   0  success
   1  unexpected failure
   2  invalid configuration or arguments
-  3  the directory was refused by validation
+  3  refused: the directory failed validation, or a change needs confirmation
   4  the user or group was not found
   5  no domain controller answered (or TLS failed)`;
 
@@ -50,9 +50,13 @@ export function reportError(error: unknown, json: boolean): number {
   if (error.code.startsWith('config.')) return exitCodes.usage;
   switch (error.code) {
     case 'directory.refused':
+    case 'identity_source.change_refused':
       return exitCodes.refused;
     case 'directory.user_not_found':
+    case 'identity.user_not_found':
       return exitCodes.notFound;
+    case 'identity.mapping_invalid':
+      return exitCodes.usage;
     case 'directory.unreachable':
     case 'directory.timeout':
     case 'directory.tls_failed':

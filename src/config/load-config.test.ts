@@ -44,7 +44,7 @@ void describe('loadConfig: defaults', () => {
   void it('needs no file and no variables', () => {
     assert.deepEqual(loadConfig({ env: {}, cwd: dir }), {
       dataDir: './data',
-      http: { host: '127.0.0.1', port: 8080 },
+      http: { host: '127.0.0.1', port: 8080, trustedProxies: [] },
       database: { driver: 'sqlite', sqlite: { file: join('./data', 'portico.db') } },
       secrets: {},
       log: { level: 'info' },
@@ -57,6 +57,8 @@ void describe('loadConfig: defaults', () => {
         demoForest: true,
         trusts: [],
       },
+      sessions: { duration: 'PT8H', recheckMinutes: 5 },
+      signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } } },
     });
   });
 
@@ -110,7 +112,7 @@ void describe('loadConfig: sources', () => {
       file: path,
       env: { PORTICO_HTTP__PORT: '9443', PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: PASSWORD, HOME: '/root' },
     });
-    assert.deepEqual(config.http, { host: '0.0.0.0', port: 9443 });
+    assert.deepEqual(config.http, { host: '0.0.0.0', port: 9443, trustedProxies: [] });
     assert.equal(config.directory?.domain, 'corp.example.test');
     assert.deepEqual(config.directory?.serviceAccount, { username: 'svc@corp.example.test', password: PASSWORD });
     // Defaults from src/directory/options.ts apply under the merged values.

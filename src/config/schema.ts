@@ -3,11 +3,13 @@
  * live here; `loadConfig` merges the sources and parses them through `configSchema` once, at
  * start-up, so the rest of the program only ever sees a valid `Config`.
  */
+import net from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
 import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#src/directory/managed/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
+import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/options.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -31,6 +33,22 @@ const postgresSchema = z.object({
   poolSize: z.number().int().min(1).max(100).default(10),
 });
 
+/** An IP address, a CIDR range, or one of proxy-addr's names for loopback and private ranges. */
+const proxyAddress = z.string().refine((value) => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address = '', prefix, extra] = value.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}, 'must be an IP address or CIDR range (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8), or loopback, linklocal, uniquelocal');
+
+const tlsFile = (other: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? `required together with http.tls.${other}` : 'must be a file path') }).min(1, 'must be a file path');
+
+const maxFailures = z.number().int('must be a whole number').min(1, 'must be from 1 to 1000').max(1000, 'must be from 1 to 1000');
+const windowMinutes = z.number().int('must be a whole number of minutes').min(1, 'must be from 1 to 1440 minutes').max(1440, 'must be from 1 to 1440 minutes');
+
 /**
  * The input shape: what a file or the environment may set. `configSchema` below turns it into
  * the resolved `Config` (defaults derived from other settings, unused database section dropped).
@@ -43,6 +61,22 @@ export const configInputSchema = z.object({
       host: z.string().min(1).default('127.0.0.1'),
       // 0 asks the OS for a free port (tests).
       port: z.number().int().min(0).max(65535).default(8080),
+      /** PEM certificate (chain) and key: Portico then serves HTTPS itself. */
+      tls: z.object({ certFile: tlsFile('keyFile'), keyFile: tlsFile('certFile') }).optional(),
+      /** Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed; nobody's by default. */
+      trustedProxies: z.array(proxyAddress).default([]),
+      /** The address people reach Portico at, e.g. https://sso.example.com (behind a proxy). */
+      publicUrl: z
+        .string()
+        .refine((value) => {
+          try {
+            const url = new URL(value);
+            return (url.protocol === 'https:' || url.protocol === 'http:') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+          } catch {
+            return false;
+          }
+        }, 'must be an absolute http:// or https:// URL without query, fragment or credentials')
+        .optional(),
     })
     .prefault({}),
   database: z
@@ -68,6 +102,19 @@ export const configInputSchema = z.object({
   directory: directoryConnectionOptionsSchema.optional(),
   /** Portico's built-in directory: the identity source when `directory` is not set. */
   managedDirectory: managedDirectoryOptionsSchema,
+  /** Portal sessions: lifetime and how often the directory re-confirms the user. */
+  sessions: sessionsOptionsSchema,
+  signIn: z
+    .object({
+      throttle: z
+        .object({
+          /** maxFailures defaults to a value derived from the domain's lockout threshold. */
+          perUsername: z.object({ maxFailures: maxFailures.optional(), windowMinutes: windowMinutes.default(30) }).prefault({}),
+          perAddress: z.object({ maxFailures: maxFailures.default(20), windowMinutes: windowMinutes.default(15) }).prefault({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
 });
 
 export interface SqliteDatabaseConfig {
@@ -84,12 +131,25 @@ export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    tls?: { certFile: string; keyFile: string } | undefined;
+    trustedProxies: string[];
+    publicUrl?: string | undefined;
+  };
   database: DatabaseConfig;
   secrets: { key?: string | undefined };
   log: { level: LogLevel };
   directory?: DirectoryConnectionOptions | undefined;
   managedDirectory: ManagedDirectoryOptions;
+  sessions: SessionsOptions;
+  signIn: {
+    throttle: {
+      perUsername: { maxFailures?: number | undefined; windowMinutes: number };
+      perAddress: { maxFailures: number; windowMinutes: number };
+    };
+  };
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {

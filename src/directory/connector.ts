@@ -30,10 +30,13 @@ import type {
   DirectoryPrincipal,
   DirectoryUser,
   DomainInfo,
+  GroupListOptions,
+  GroupListPage,
   LdapOperationEvent,
   PrincipalSearchOptions,
   PrincipalSearchResult,
   TransitiveGroups,
+  UserReadOptions,
 } from './types.ts';
 
 export const userAttributes = [
@@ -124,6 +127,16 @@ function rangedValues(entry: Entry, name: string): { values: string[]; next: num
   }
   const plain = strings(entry, name);
   return plain.length > 0 ? { values: plain, next: null } : null;
+}
+
+/** The order of group listings: lower-cased `name@domain`, compared by code unit, not by locale. */
+export function groupSortKey(group: DirectoryGroup): string {
+  return group.qualifiedName.toLowerCase();
+}
+
+export function compareGroups(a: DirectoryGroup, b: DirectoryGroup): number {
+  const [ka, kb] = [groupSortKey(a), groupSortKey(b)];
+  return ka < kb ? -1 : ka > kb ? 1 : a.guid < b.guid ? -1 : a.guid > b.guid ? 1 : 0;
 }
 
 /** DC=corp,DC=example,DC=test → corp.example.test */
@@ -280,12 +293,12 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return domainInfo;
   }
 
-  function toUser(entry: Entry, info: DomainInfo): DirectoryUser {
+  function toUser(entry: Entry, info: DomainInfo, read: readonly string[]): DirectoryUser {
     const guid = binary(entry, 'objectGUID');
     const sid = binary(entry, 'objectSid');
     if (!guid || !sid) throw new AppError('directory.protocol_error', `user ${entry.dn} has no objectGUID/objectSid`, { status: 502 });
     const attributes: Record<string, string[]> = {};
-    for (const name of userAttributes) {
+    for (const name of read) {
       if (binaryAttributes.includes(name)) continue;
       const values = strings(entry, name);
       if (values.length > 0) attributes[name] = values;
@@ -353,27 +366,34 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     }
   }
 
-  async function findOneUser(userSearch: string, info: DomainInfo): Promise<DirectoryUser | null> {
-    const entries = await pool.withService((c) => searchAll(c, info.baseDn, userSearch, userAttributes));
+  /** The connector's attributes plus those asked for, without duplicates (AD names are case-insensitive). */
+  function attributesToRead(options: UserReadOptions): readonly string[] {
+    const extra = (options.attributes ?? []).filter((name) => !userAttributes.some((known) => known.toLowerCase() === name.toLowerCase()));
+    return extra.length === 0 ? userAttributes : [...userAttributes, ...new Set(extra)];
+  }
+
+  async function findOneUser(userSearch: string, info: DomainInfo, options: UserReadOptions = {}): Promise<DirectoryUser | null> {
+    const read = attributesToRead(options);
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, userSearch, [...read]));
     if (entries.length > 1) {
       throw new AppError('directory.ambiguous_user', `${entries.length} users match; refusing to guess`, { status: 409 });
     }
-    return entries[0] ? toUser(entries[0], info) : null;
+    return entries[0] ? toUser(entries[0], info, read) : null;
   }
 
-  async function findUser(name: string): Promise<DirectoryUser | null> {
+  async function findUser(name: string, options?: UserReadOptions): Promise<DirectoryUser | null> {
     const info = await discover();
     const userSearch = userFilterFor(name, info);
-    return userSearch ? findOneUser(userSearch, info) : null;
+    return userSearch ? findOneUser(userSearch, info, options) : null;
   }
 
-  async function findUserByGuid(guid: string): Promise<DirectoryUser | null> {
+  async function findUserByGuid(guid: string, options?: UserReadOptions): Promise<DirectoryUser | null> {
     if (!isGuid(guid)) return null;
     const info = await discover();
-    return findOneUser(`(&${userFilter}${filter`(objectGUID=${guidToBytes(guid)})`})`, info);
+    return findOneUser(`(&${userFilter}${filter`(objectGUID=${guidToBytes(guid)})`})`, info, options);
   }
 
-  async function authenticate(name: string, password: string): Promise<AuthenticationResult> {
+  async function authenticate(name: string, password: string, options?: UserReadOptions): Promise<AuthenticationResult> {
     // Windows treats a bind with an empty password as an anonymous bind that "succeeds".
     if (password.length === 0) return { outcome: 'invalidCredentials', subCode: null, controller: null };
     const info = await discover();
@@ -384,7 +404,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     const bindName = parsed.kind === 'upn' ? parsed.upn : `${info.netbiosName}\\${parsed.samAccountName}`;
 
     // The entry is read while the bind is in flight: one round trip of latency instead of two.
-    const lookup = findOneUser(userSearch, info);
+    const lookup = findOneUser(userSearch, info, options);
     lookup.catch(() => undefined); // a failed bind discards the lookup, and its error with it
     const bound = await pool.withBind(async (connection) => {
       try {
@@ -503,7 +523,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   async function findGroup(name: string): Promise<DirectoryGroup | null> {
     const info = await discover();
     const bare = name.endsWith(`@${info.domain}`) ? name.slice(0, -info.domain.length - 1) : name;
-    const search = `(&${groupFilter}${isGuid(name) ? filter`(objectGUID=${guidToBytes(name)})` : filter`(|(sAMAccountName=${bare})(cn=${bare}))`})`;
+    // `<guid>@domain` is a GUID too: the trusting directory routes on the suffix.
+    const search = `(&${groupFilter}${isGuid(bare) ? filter`(objectGUID=${guidToBytes(bare)})` : filter`(|(sAMAccountName=${bare})(cn=${bare}))`})`;
     const entries = await pool.withService((c) => searchAll(c, info.baseDn, search, groupAttributes));
     if (entries.length > 1) throw new AppError('directory.ambiguous_user', `${entries.length} groups match "${name}"`, { status: 409 });
     return entries[0] ? toGroup(entries[0], info) : null;
@@ -511,6 +532,51 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
 
   async function groupMembers(group: DirectoryGroup): Promise<string[]> {
     return pool.withService((connection) => readRanged(connection, group.dn, 'member'));
+  }
+
+  async function listGroups({ limit, after }: GroupListOptions): Promise<GroupListPage> {
+    const info = await discover();
+    // AD's server-side sort is not available on every DC (nor in Samba) and paged-search cookies
+    // do not outlive a connection, so the groups' names are read (paged) and the page cut here.
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, groupFilter, groupAttributes));
+    const groups = entries
+      .map((entry) => toGroup(entry, info))
+      .filter((group): group is DirectoryGroup => group !== null && (after === undefined || groupSortKey(group) > after))
+      .sort(compareGroups);
+    return { groups: groups.slice(0, limit), more: groups.length > limit };
+  }
+
+  async function groupUserGuids(group: DirectoryGroup): Promise<string[]> {
+    const info = await discover();
+    // Primary-group membership is not in `member`: AD records it as the user's primaryGroupID.
+    const rid = info.domainSid && group.sid.startsWith(`${info.domainSid}-`) ? group.sid.slice(info.domainSid.length + 1) : null;
+    const members = filter`(memberOf=${group.dn})`;
+    const search = `(&${userFilter}${rid && /^\d+$/.test(rid) ? `(|${members}(primaryGroupID=${rid}))` : members})`;
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, search, ['objectGUID']));
+    const guids = entries.map((entry) => binary(entry, 'objectGUID')).filter((guid): guid is Buffer => guid !== null);
+    return [...new Set(guids.map(guidToString))];
+  }
+
+  async function directGroupsOf(user: DirectoryUser): Promise<DirectoryGroup[]> {
+    const info = await discover();
+    const groups = await pool.withService(async (connection) => {
+      const dns = await readRanged(connection, user.dn, 'memberOf');
+      return [...(await primaryGroup(connection, user, info)), ...(await groupsByDn(connection, dns, info))];
+    });
+    return [...new Map(groups.map((g) => [g.guid, g])).values()].sort(compareGroups);
+  }
+
+  /** Groups by DN, batched; DNs outside this domain's naming context resolve to nothing. */
+  async function groupsByDn(connection: PooledConnection, dns: string[], info: DomainInfo): Promise<DirectoryGroup[]> {
+    const groups: DirectoryGroup[] = [];
+    for (let i = 0; i < dns.length; i += batchSize) {
+      const clauses = dns.slice(i, i + batchSize).map((dn) => filter`(distinguishedName=${dn})`).join('');
+      for (const entry of await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, groupAttributes)) {
+        const group = toGroup(entry, info);
+        if (group) groups.push(group);
+      }
+    }
+    return groups;
   }
 
   async function searchPrincipals(
@@ -587,6 +653,9 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     findGroup,
     groupMembers,
     searchPrincipals,
+    listGroups,
+    groupUserGuids,
+    directGroupsOf,
     status: () => pool.status(),
     close: () => pool.close(),
   };

@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import { AppError, isAppError } from '#src/shared/errors.ts';
-import { createAdConnector } from './connector.ts';
+import { isGuid } from './ad-codec.ts';
+import { compareGroups, createAdConnector } from './connector.ts';
 import type { ConnectorDependencies } from './connector.ts';
 import { parseSignInName } from './names.ts';
 import { directoryConnectionOptionsSchema } from './options.ts';
@@ -146,22 +147,22 @@ export function createTrustingDirectory(
       ]);
       return { ...own, trusts: others };
     },
-    async findUser(name) {
+    async findUser(name, options) {
       const forest = await forestOf(name);
-      return forest ? viaForest(forest, (c) => c.findUser(name)) : local.findUser(name);
+      return forest ? viaForest(forest, (c) => c.findUser(name, options)) : local.findUser(name, options);
     },
-    async findUserByGuid(guid) {
-      const own = await local.findUserByGuid(guid);
+    async findUserByGuid(guid, options) {
+      const own = await local.findUserByGuid(guid, options);
       if (own) return own;
       for (const forest of forests) {
-        const found = await viaForest(forest, (c) => c.findUserByGuid(guid));
+        const found = await viaForest(forest, (c) => c.findUserByGuid(guid, options));
         if (found) return found;
       }
       return null;
     },
-    async authenticate(name, password) {
+    async authenticate(name, password, options) {
       const forest = await forestOf(name);
-      return forest ? viaForest(forest, (c) => c.authenticate(name, password)) : local.authenticate(name, password);
+      return forest ? viaForest(forest, (c) => c.authenticate(name, password, options)) : local.authenticate(name, password, options);
     },
     groupsOf(user, method) {
       const forest = forestOfUser(user);
@@ -170,7 +171,15 @@ export function createTrustingDirectory(
     async findGroup(name) {
       const at = name.lastIndexOf('@');
       const forest = at > 0 ? forests.find((f) => f.domain === name.slice(at + 1).toLowerCase()) : undefined;
-      return forest ? viaForest(forest, (c) => c.findGroup(name)) : local.findGroup(name);
+      if (forest) return viaForest(forest, (c) => c.findGroup(name));
+      const own = await local.findGroup(name);
+      // A bare objectGUID names no forest: like a user's, it is looked for in each of them.
+      if (own || !isGuid(name)) return own;
+      for (const other of forests) {
+        const found = await viaForest(other, (c) => c.findGroup(name));
+        if (found) return found;
+      }
+      return null;
     },
     groupMembers(group) {
       const forest = forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
@@ -190,6 +199,27 @@ export function createTrustingDirectory(
         more: principals.length > limit || results.some((r) => r.status === 'fulfilled' && r.value.more),
       };
       return merged;
+    },
+    async listGroups(options) {
+      // Each directory returns its next page in the shared order; merged, the first `limit` are
+      // the next page of the whole. A forest that does not answer is left out, as in pickers.
+      const usable = forests.filter((f) => !f.refused).map((f) => f.connector);
+      const results = await Promise.allSettled([local, ...usable].map((c) => c.listGroups(options)));
+      const first = results[0];
+      if (first?.status === 'rejected') throw first.reason;
+      const groups = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.groups : [])).sort(compareGroups);
+      return {
+        groups: groups.slice(0, options.limit),
+        more: groups.length > options.limit || results.some((r) => r.status === 'fulfilled' && r.value.more),
+      };
+    },
+    groupUserGuids(group) {
+      const forest = forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
+      return forest ? viaForest(forest, (c) => c.groupUserGuids(group)) : local.groupUserGuids(group);
+    },
+    directGroupsOf(user) {
+      const forest = forestOfUser(user);
+      return forest ? viaForest(forest, (c) => c.directGroupsOf(user)) : local.directGroupsOf(user);
     },
     status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
     async close() {

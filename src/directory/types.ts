@@ -79,6 +79,19 @@ export interface PrincipalSearchResult {
   more: boolean;
 }
 
+export interface GroupListOptions {
+  /** At most this many groups; `more` tells whether there are others after them. */
+  limit: number;
+  /** Only groups whose lower-cased `qualifiedName` sorts after this one: the last of the previous page. */
+  after?: string | undefined;
+}
+
+export interface GroupListPage {
+  /** Ordered by lower-cased `qualifiedName`, in UTF-16 code-unit order (the same everywhere). */
+  groups: DirectoryGroup[];
+  more: boolean;
+}
+
 export interface DomainInfo {
   rootDse: RootDse;
   baseDn: string;
@@ -112,18 +125,30 @@ export interface LdapOperationEvent {
   outcome: 'success' | 'failure';
 }
 
+/** What a user read returns beyond the connector's own attribute list. */
+export interface UserReadOptions {
+  /** Further AD attributes to read (those attribute mappings reference), in `attributes`. */
+  attributes?: readonly string[];
+}
+
 export interface DirectoryConnector {
   discover(): Promise<DomainInfo>;
   check(): Promise<DirectoryCheck>;
-  findUser(name: string): Promise<DirectoryUser | null>;
-  findUserByGuid(guid: string): Promise<DirectoryUser | null>;
-  authenticate(name: string, password: string): Promise<AuthenticationResult>;
+  findUser(name: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
+  findUserByGuid(guid: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
+  authenticate(name: string, password: string, options?: UserReadOptions): Promise<AuthenticationResult>;
   groupsOf(user: DirectoryUser, method?: GroupResolutionMethod): Promise<TransitiveGroups>;
   findGroup(name: string): Promise<DirectoryGroup | null>;
   /** Member DNs of a group, read in ranges however many there are. */
   groupMembers(group: DirectoryGroup): Promise<string[]>;
   /** Users and groups whose name, UPN, sAMAccountName or mail starts with `prefix`. */
   searchPrincipals(prefix: string, options?: PrincipalSearchOptions): Promise<PrincipalSearchResult>;
+  /** Every group of the directory, a page at a time (for integrated applications' listings). */
+  listGroups(options: GroupListOptions): Promise<GroupListPage>;
+  /** objectGUIDs of the users directly in a group: its members, and users whose primary group it is. */
+  groupUserGuids(group: DirectoryGroup): Promise<string[]>;
+  /** The groups a user is directly in (memberOf and the primary group), without nesting. */
+  directGroupsOf(user: DirectoryUser): Promise<DirectoryGroup[]>;
   status(): ControllerStatus[];
   close(): Promise<void>;
 }

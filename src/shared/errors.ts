@@ -28,7 +28,28 @@ export type ErrorCode =
   | 'directory.protocol_error'
   | 'directory.trust_unavailable'
   | 'directory.import_failed'
-  | 'directory.operation_failed';
+  | 'directory.operation_failed'
+  | 'identity.email_conflict'
+  | 'identity.mapping_invalid'
+  | 'identity.mapping_value_missing'
+  | 'identity.user_not_found'
+  | 'identity_source.change_refused'
+  | 'identity_source.unavailable'
+  | 'auth.invalid_credentials'
+  | 'auth.account_disabled'
+  | 'auth.account_locked'
+  | 'auth.account_expired'
+  | 'auth.password_expired'
+  | 'auth.password_must_change'
+  | 'auth.not_permitted'
+  | 'auth.throttled'
+  | 'auth.directory_unavailable'
+  | 'auth.session_invalid'
+  | 'auth.csrf_failed'
+  | 'auth.invalid_request'
+  | 'api.invalid_request'
+  | 'api.unauthorized'
+  | 'api.not_found';
 
 export interface AppErrorOptions {
   status?: number;

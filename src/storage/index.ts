@@ -10,4 +10,8 @@ export {
 } from './kysely-directory-connection-store.ts';
 export { createKyselyAuditLog, type KyselyAuditLogOptions } from './kysely-audit-log.ts';
 export { createKyselyDirectoryStore } from './kysely-directory-store.ts';
+export { createKyselyIdentityUserStore, type KyselyIdentityUserStoreOptions } from './kysely-identity-user-store.ts';
+export { createKyselySettingsStore } from './kysely-settings-store.ts';
+export { createKyselySessionStore, type KyselySessionStoreOptions } from './kysely-session-store.ts';
+export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentialStoreOptions } from './kysely-application-credential-store.ts';
 export type { Database } from './tables.ts';

@@ -12,6 +12,10 @@ export interface Database {
   dir_links: DirLinksTable;
   dir_credentials: DirCredentialsTable;
   dir_counters: DirCountersTable;
+  identity_users: IdentityUsersTable;
+  settings: SettingsTable;
+  sessions: SessionsTable;
+  application_credentials: ApplicationCredentialsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -70,4 +74,44 @@ export interface DirCredentialsTable {
 export interface DirCountersTable {
   name: string;
   value: ColumnType<string | number, number, number>;
+}
+
+export interface IdentityUsersTable {
+  user_id: string;
+  guid: string;
+  user_name: string;
+  user_name_key: string;
+  email_key: string | null;
+  /** The IdentityUser without its lookup columns, as JSON. */
+  record_json: string;
+  created_at: string;
+  provisioned_at: string;
+  removed_at: string | null;
+}
+
+export interface SettingsTable {
+  name: string;
+  value_json: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  user_guid: string;
+  created_at: string;
+  expires_at: string;
+  checked_at: string;
+  revoked_at: string | null;
+  data_json: string;
+}
+
+export interface ApplicationCredentialsTable {
+  access_key_id: string;
+  name: string;
+  secret_sealed: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
 }

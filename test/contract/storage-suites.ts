@@ -9,18 +9,25 @@ import { sql } from 'kysely';
 import { createSecretBox } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import {
+  createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
   createKyselyDirectoryStore,
+  createKyselyIdentityUserStore,
+  createKyselySettingsStore,
+  createKyselySessionStore,
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
+import { applicationCredentialStoreContract } from './application-credential-store.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import type { DatabaseTarget, TestDatabase } from './databases.ts';
 import { connectionOptions, directoryConnectionStoreContract } from './directory-connection-store.contract.ts';
 import { directoryStoreContract } from './directory-store.contract.ts';
+import { identityUserStoreContract } from './identity-user-store.contract.ts';
+import { sessionStoreContract } from './session-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -70,6 +77,77 @@ export function runStorageSuites(target: DatabaseTarget): void {
         dispose: () => database.dispose(),
       };
     });
+  });
+
+  void describe(`${target.name}: identity store users`, () => {
+    identityUserStoreContract(async () => {
+      const database = await target.open();
+      return { store: createKyselyIdentityUserStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
+  void describe(`${target.name}: sessions`, () => {
+    sessionStoreContract(async () => {
+      const database = await target.open();
+      return {
+        store: createKyselySessionStore(database.db),
+        inTransaction: (work) => database.db.transaction().execute((trx) => work(createKyselySessionStore(trx))),
+        dumpStorage: () => dumpTable(database, 'sessions'),
+        dispose: () => database.dispose(),
+      };
+    });
+
+    void it('report a row whose data no longer parses as storage.corrupt_record', () =>
+      withDatabase(async ({ db }) => {
+        const store = createKyselySessionStore(db);
+        await store.create(
+          {
+            tokenHash: 'hash-1',
+            userId: 'u1',
+            userGuid: 'g1',
+            expiresAt: new Date(Date.now() + 60_000),
+            data: { userName: 'a@b.test', displayName: null, groups: [], groupsTruncated: false, csrfSecret: 's', clientAddress: null, userAgent: null },
+          },
+          new Date(),
+        );
+        await db.updateTable('sessions').set({ data_json: '{"userName":"a@b.test"}' }).execute();
+        await assert.rejects(store.findByTokenHash('hash-1'), (error) => isAppError(error, 'storage.corrupt_record'));
+      }));
+  });
+
+  void describe(`${target.name}: settings`, () => {
+    void it('store JSON values by name, replace them, and remove them', () =>
+      withDatabase(async ({ db }) => {
+        const settings = createKyselySettingsStore(db);
+        assert.equal(await settings.get('mappings'), undefined);
+        await settings.set('mappings', { email: '${dir:windowsUpn}' }, new Date());
+        await settings.set('mappings', { email: '${dir:email}' }, new Date());
+        assert.deepEqual(await settings.get('mappings'), { email: '${dir:email}' });
+        assert.equal(await settings.remove('mappings'), true);
+        assert.equal(await settings.remove('mappings'), false);
+      }));
+  });
+
+  void describe(`${target.name}: application credentials`, () => {
+    applicationCredentialStoreContract(async ({ clock }) => {
+      const database = await target.open();
+      return {
+        store: createKyselyApplicationCredentialStore(database.db, createSecretBox(randomBytes(32)), { clock }),
+        dumpStorage: () => dumpTable(database, 'application_credentials'),
+        dispose: () => database.dispose(),
+      };
+    });
+
+    void it('refuse a sealed secret copied onto another key', () =>
+      withDatabase(async ({ db }) => {
+        const store = createKyselyApplicationCredentialStore(db, createSecretBox(randomBytes(32)));
+        const victim = await store.create('victim');
+        const attacker = await store.create('attacker');
+        const sealed = await db.selectFrom('application_credentials').select('secret_sealed').where('access_key_id', '=', victim.accessKeyId).executeTakeFirstOrThrow();
+        await db.updateTable('application_credentials').set(sealed).where('access_key_id', '=', attacker.accessKeyId).execute();
+        await assert.rejects(store.getSecret(attacker.accessKeyId), (error) => isAppError(error, 'secrets.decrypt_failed'));
+        assert.equal(await store.getSecret(victim.accessKeyId), victim.secretAccessKey);
+      }));
   });
 
   void describe(`${target.name}: directory connection rows`, () => {
@@ -134,7 +212,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });

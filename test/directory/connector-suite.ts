@@ -315,5 +315,73 @@ describe(`the connector against ${target.name}`, () => {
       assert.equal(limited.more, true);
     });
   });
+
+  describe('group reads for integrated applications', () => {
+    const guidOf = async (key: string): Promise<string> => {
+      const user = await connector.findUser(fixtureUser(key).upn);
+      assert.ok(user, key);
+      return user.guid;
+    };
+
+    it('lists every group in pages, in one stable order, without repeats', async () => {
+      const all = await connector.listGroups({ limit: 10_000 });
+      assert.equal(all.more, false);
+      const keys = all.groups.map((g) => g.qualifiedName.toLowerCase());
+      assert.deepEqual(keys, [...keys].sort());
+      assert.equal(new Set(keys).size, keys.length);
+      for (const name of ['Portico-Users', 'Eng-Platform-SRE', fixture.bigGroup.sAMAccountName, 'Domain Users']) {
+        assert.ok(all.groups.some((g) => g.name === name), name);
+      }
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await connector.listGroups({ limit: 7, after });
+        assert.ok(page.groups.length <= 7);
+        paged.push(...page.groups.map((g) => g.guid));
+        if (!page.more) break;
+        after = page.groups.at(-1)?.qualifiedName.toLowerCase();
+      }
+      assert.deepEqual(paged, all.groups.map((g) => g.guid));
+    });
+
+    it('finds a group by objectGUID, bare or with its domain', async () => {
+      const group = await connector.findGroup('Eng-All');
+      assert.ok(group);
+      assert.equal((await connector.findGroup(group.guid))?.dn, group.dn);
+      assert.equal((await connector.findGroup(`${group.guid}@${fixture.domain.dnsName}`))?.dn, group.dn);
+    });
+
+    it('reads the users directly in a group as objectGUIDs, nested members excluded', async () => {
+      const sales = await connector.findGroup('Sales-Team');
+      assert.ok(sales);
+      const direct = await Promise.all(['bob', 'jsmith', 'hank', 'dave', 'mike', 'paula'].map(guidOf));
+      assert.deepEqual((await connector.groupUserGuids(sales)).sort(), direct.sort());
+      // Eng-All holds zoe, erin and frank directly; alice and carol only through nested groups.
+      const engAll = await connector.findGroup('Eng-All');
+      assert.ok(engAll);
+      assert.deepEqual((await connector.groupUserGuids(engAll)).sort(), (await Promise.all(['zoe', 'erin', 'frank'].map(guidOf))).sort());
+      const big = await connector.findGroup(fixture.bigGroup.sAMAccountName);
+      assert.ok(big);
+      assert.equal((await connector.groupUserGuids(big)).length, fixture.bigGroup.memberCount);
+    });
+
+    it("counts a primary group's users among its direct members", async () => {
+      const domainUsers = await connector.findGroup('Domain Users');
+      assert.ok(domainUsers);
+      const members = await connector.groupUserGuids(domainUsers);
+      assert.ok(members.includes(await guidOf('alice')));
+      assert.ok(members.includes(await guidOf('greg')));
+    });
+
+    it("reads a user's direct groups, the primary group included and nesting not followed", async () => {
+      const alice = await connector.findUser('alice');
+      assert.ok(alice);
+      const names = (await connector.directGroupsOf(alice)).map((g) => g.name);
+      assert.deepEqual(names.sort(), ['All-Staff', 'Cycle-A', 'Domain Users', 'Eng-Platform-SRE', 'Portico-Admins'].sort());
+      const greg = await connector.findUser(fixture.manyGroupsUser.user);
+      assert.ok(greg);
+      assert.equal((await connector.directGroupsOf(greg)).length, fixture.manyGroupsUser.directGroups + 1);
+    });
+  });
 });
 }

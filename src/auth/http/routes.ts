@@ -1,0 +1,311 @@
+/**
+ * The HTTP face of sign-in: the server-rendered page, the JSON API, sign-out, and a minimal
+ * signed-in start page (the portal proper comes later).
+ *
+ * CSRF:
+ * - The sign-in form carries a signed double-submit token (see csrf.ts).
+ * - Signed-in forms (sign-out) carry a token derived from the session's own CSRF secret.
+ * - POSTs under /api require `Content-Type: application/json`. Browsers cannot send that type
+ *   cross-site without a CORS preflight, which Portico never answers, so a foreign page cannot
+ *   make them; anything else is refused with 415 before the body is looked at.
+ * - Both cookies are SameSite=Lax besides, so browsers do not attach them to cross-site POSTs.
+ *
+ * Passwords never leave the handler that receives them: they are not rendered back, not logged
+ * (no body is logged here), and not part of any error.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { SignInFailureCode, SignInResult, SignInService } from '#src/auth/sign-in.ts';
+import type { Session } from '#src/sessions/session-store.ts';
+import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
+import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
+import { randomBytes } from 'node:crypto';
+import { parseCookies, serializeCookie } from './cookies.ts';
+import { CSRF_COOKIE, createSignInCsrf } from './csrf.ts';
+import { PAGE_CSP, renderMessagePage, renderSignedInPage, renderSignInPage } from './pages.ts';
+import { safeReturnTo } from './return-to.ts';
+
+export const SESSION_COOKIE = 'portico_session';
+/** Largest form or JSON body these routes accept: a user name and a password, with room to spare. */
+export const BODY_LIMIT = 16 * 1024;
+const MAX_FIELD = 1024;
+const MAX_USER_AGENT = 512;
+
+export interface SignInRoutesDeps {
+  signIn: SignInService;
+  sessions: SessionService;
+  /**
+   * 'always': every cookie is Secure (Portico's public address is HTTPS). 'auto' (default):
+   * Secure when the request came over TLS, directly or through a trusted proxy saying
+   * X-Forwarded-Proto: https. See cookieSecurity() in transport.ts.
+   */
+  cookieSecurity?: 'auto' | 'always';
+  /** HMAC key of the sign-in form's CSRF tokens (≥ 32 bytes); random per process when absent, so forms open across a restart fail once. */
+  csrfKey?: Uint8Array;
+  clock?: () => Date;
+}
+
+const failureStatus: Record<SignInFailureCode, number> = {
+  'auth.invalid_credentials': 401,
+  'auth.account_disabled': 401,
+  'auth.account_locked': 401,
+  'auth.account_expired': 401,
+  'auth.password_expired': 401,
+  'auth.password_must_change': 401,
+  'auth.not_permitted': 401,
+  'auth.throttled': 429,
+  'auth.directory_unavailable': 503,
+  'directory.trust_unavailable': 503,
+  // The password was right, but Portico cannot provision the user: only an administrator can fix it.
+  'identity.mapping_value_missing': 403,
+  'identity.email_conflict': 403,
+  'auth.invalid_request': 400,
+};
+
+const apiSignInBody = z.object({
+  username: z.string({ error: 'username: required, a string' }).trim().min(1, 'username: required').max(MAX_FIELD, `username: at most ${MAX_FIELD} characters`),
+  password: z.string({ error: 'password: required, a string' }).min(1, 'password: required').max(MAX_FIELD, `password: at most ${MAX_FIELD} characters`),
+});
+
+type Form = Record<string, string>;
+
+/** Registers the routes in an encapsulated scope (their body parsers, headers and error handling stay theirs). */
+export async function registerSignInRoutes(http: FastifyInstance, deps: SignInRoutesDeps): Promise<void> {
+  await http.register((scope, _options, done) => {
+    signInRoutes(scope, deps);
+    done();
+  });
+}
+
+function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
+  const { signIn, sessions, cookieSecurity = 'auto', clock = () => new Date() } = deps;
+  const csrf = createSignInCsrf(deps.csrfKey ?? randomBytes(32));
+
+  // Form posts: Fastify has no parser for them. The first value of a repeated field wins.
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
+    const fields = Object.create(null) as Form;
+    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value;
+    done(null, fields);
+  });
+  // JSON with our limit and our error; an empty body is allowed (sign-out has none).
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new AppError('auth.invalid_request', 'the body is not valid JSON', { status: 400 }), undefined);
+    }
+  });
+
+  scope.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('content-security-policy', PAGE_CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
+
+  scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const { status, code, message } = describeError(error);
+    if (status >= 500) request.log.error({ err: error }, 'sign-in route failed');
+    if (isApi(request)) return reply.status(status).send({ error: { code, message } });
+    return sendPage(reply, status, renderMessagePage({ title: status >= 500 ? 'Something went wrong' : 'Request refused', message, link: { href: '/sign-in', text: 'Back to sign-in' } }));
+  });
+
+  const secure = (request: FastifyRequest): boolean => cookieSecurity === 'always' || request.protocol.toLowerCase() === 'https';
+
+  function setCookie(reply: FastifyReply, value: string): void {
+    const existing = reply.getHeader('set-cookie');
+    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+    reply.header('set-cookie', [...list, value]);
+  }
+
+  function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string, session: Session): void {
+    const maxAge = (session.expiresAt.getTime() - clock().getTime()) / 1000;
+    setCookie(reply, serializeCookie(SESSION_COOKIE, token, { maxAge, secure: secure(request) }));
+  }
+
+  function clearCookie(request: FastifyRequest, reply: FastifyReply, name: string): void {
+    setCookie(reply, serializeCookie(name, '', { maxAge: 0, secure: secure(request) }));
+  }
+
+  /** The request's live session, and its token; clears a stale session cookie. */
+  async function currentSession(request: FastifyRequest, reply: FastifyReply): Promise<{ session: Session; token: string } | null> {
+    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (token === undefined || token === '') return null;
+    const found = await sessions.authenticate(token, clock());
+    if (found === null) {
+      clearCookie(request, reply, SESSION_COOKIE);
+      return null;
+    }
+    return { session: found.session, token };
+  }
+
+  /** The sign-in page with a CSRF pair: the browser's cookie when it has a valid one, else a new one. */
+  function sendSignInPage(request: FastifyRequest, reply: FastifyReply, status: number, model: { returnTo: string; username: string; error: string | null }, freshCsrf = false): FastifyReply {
+    let cookieValue = freshCsrf ? undefined : parseCookies(request.headers.cookie).get(CSRF_COOKIE);
+    if (!csrf.isCookieValue(cookieValue)) {
+      cookieValue = csrf.newCookieValue();
+      setCookie(reply, serializeCookie(CSRF_COOKIE, cookieValue, { secure: secure(request) }));
+    }
+    return sendPage(reply, status, renderSignInPage({ ...model, csrfField: csrf.fieldFor(cookieValue) }));
+  }
+
+  function signInRequest(request: FastifyRequest, username: string, password: string) {
+    const userAgent = request.headers['user-agent'];
+    return { username, password, clientAddress: request.ip, userAgent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT) };
+  }
+
+  function failureHeaders(reply: FastifyReply, result: Extract<SignInResult, { ok: false }>): number {
+    const status = failureStatus[result.code];
+    if (status === 429 || status === 503) {
+      if (result.retryAfterSeconds !== null) reply.header('retry-after', String(Math.max(1, Math.ceil(result.retryAfterSeconds))));
+    }
+    return status;
+  }
+
+  scope.get('/sign-in', async (request, reply) => {
+    const returnTo = safeReturnTo(queryParam(request, 'returnTo'));
+    if ((await currentSession(request, reply)) !== null) return reply.redirect(returnTo, 303);
+    return sendSignInPage(request, reply, 200, { returnTo, username: '', error: null });
+  });
+
+  scope.post('/sign-in', async (request, reply) => {
+    const form = formBody(request);
+    const returnTo = safeReturnTo(form.returnTo);
+    const verdict = csrf.verify(parseCookies(request.headers.cookie).get(CSRF_COOKIE), form.csrf);
+    if (verdict !== 'ok') {
+      request.log.info({ csrf: verdict }, 'sign-in form refused: CSRF token');
+      const error =
+        verdict === 'missing' && parseCookies(request.headers.cookie).get(CSRF_COOKIE) === undefined
+          ? 'Your browser did not send the sign-in cookie. Allow cookies for this site, then sign in again.'
+          : 'This sign-in form expired or did not come from this site. Please sign in again.';
+      return sendSignInPage(request, reply, 403, { returnTo, username: '', error }, true);
+    }
+    const username = (form.username ?? '').trim();
+    const password = form.password ?? '';
+    if (username === '' || password === '' || username.length > MAX_FIELD || password.length > MAX_FIELD) {
+      return sendSignInPage(request, reply, 400, { returnTo, username: username.slice(0, MAX_FIELD), error: 'Enter your user name and your password.' });
+    }
+    const result = await signIn.signIn(signInRequest(request, username, password));
+    if (!result.ok) {
+      const status = failureHeaders(reply, result);
+      return sendSignInPage(request, reply, status, { returnTo, username, error: result.message });
+    }
+    setSessionCookie(request, reply, result.token, result.session);
+    // The pre-session CSRF cookie has done its job.
+    clearCookie(request, reply, CSRF_COOKIE);
+    return reply.redirect(returnTo, 303);
+  });
+
+  scope.post('/api/sign-in', async (request, reply) => {
+    requireJson(request);
+    const parsed = apiSignInBody.safeParse(request.body);
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((issue) => issue.message).join('; ');
+      throw new AppError('auth.invalid_request', request.body === undefined ? 'the body must be a JSON object with username and password' : message, { status: 400 });
+    }
+    const result = await signIn.signIn(signInRequest(request, parsed.data.username, parsed.data.password));
+    if (!result.ok) {
+      const status = failureHeaders(reply, result);
+      const error = { code: result.code, message: result.message, ...(result.retryAfterSeconds === null ? {} : { retryAfterSeconds: result.retryAfterSeconds }) };
+      return reply.status(status).send({ error });
+    }
+    setSessionCookie(request, reply, result.token, result.session);
+    return reply.send({
+      userId: result.user.userId,
+      userName: result.user.userName,
+      displayName: result.user.displayName,
+      expiresAt: result.session.expiresAt.toISOString(),
+    });
+  });
+
+  scope.get('/api/session', async (request, reply) => {
+    const current = await currentSession(request, reply);
+    if (current === null) throw new AppError('auth.session_invalid', 'not signed in, or the session ended', { status: 401 });
+    const { session } = current;
+    return reply.send({
+      userId: session.userId,
+      userName: session.data.userName,
+      displayName: session.data.displayName,
+      groups: session.data.groups,
+      groupsTruncated: session.data.groupsTruncated,
+      expiresAt: session.expiresAt.toISOString(),
+    });
+  });
+
+  scope.post('/sign-out', async (request, reply) => {
+    const current = await currentSession(request, reply);
+    if (current !== null) {
+      if (!verifySessionCsrfToken(current.session, 'sign-out', formBody(request).csrf)) {
+        return sendPage(reply, 403, renderMessagePage({ title: 'Sign-out refused', message: 'This sign-out form expired or did not come from this site.', link: { href: '/', text: 'Back' } }));
+      }
+      await sessions.signOut(current.token);
+    }
+    clearCookie(request, reply, SESSION_COOKIE);
+    return reply.redirect('/sign-in', 303);
+  });
+
+  scope.post('/api/sign-out', async (request, reply) => {
+    requireJson(request);
+    const current = await currentSession(request, reply);
+    if (current !== null) await sessions.signOut(current.token);
+    clearCookie(request, reply, SESSION_COOKIE);
+    return reply.status(204).send();
+  });
+
+  scope.get('/', async (request, reply) => {
+    const current = await currentSession(request, reply);
+    if (current === null) return reply.redirect('/sign-in', 303);
+    const { session } = current;
+    return sendPage(reply, 200, renderSignedInPage({ userName: session.data.userName, displayName: session.data.displayName, csrfField: sessionCsrfToken(session, 'sign-out') }));
+  });
+}
+
+function sendPage(reply: FastifyReply, status: number, html: string): FastifyReply {
+  return reply.status(status).type('text/html; charset=utf-8').send(html);
+}
+
+function isApi(request: FastifyRequest): boolean {
+  return request.url.startsWith('/api/');
+}
+
+function queryParam(request: FastifyRequest, name: string): unknown {
+  const query = request.query;
+  return typeof query === 'object' && query !== null ? (query as Record<string, unknown>)[name] : undefined;
+}
+
+/** The string fields of a form post; anything else (another content type, no body) yields none. */
+function formBody(request: FastifyRequest): Partial<Form> {
+  const type = mediaType(request);
+  if (type !== 'application/x-www-form-urlencoded' || typeof request.body !== 'object' || request.body === null) return {};
+  return request.body;
+}
+
+function mediaType(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function requireJson(request: FastifyRequest): void {
+  if (mediaType(request) !== 'application/json') {
+    throw new AppError('auth.invalid_request', 'send this request with Content-Type: application/json', { status: 415 });
+  }
+}
+
+function describeError(error: FastifyError | AppError): { status: number; code: ErrorCode | 'internal'; message: string } {
+  if (isAppError(error)) {
+    return { status: error.status, code: error.code, message: error.expose ? error.message : 'internal error' };
+  }
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+  if (status >= 500) return { status, code: 'internal', message: 'internal error' };
+  // Fastify's own client errors (body too large, unsupported type, bad URL): our words, not theirs.
+  const message =
+    status === 413 ? `the request body is larger than ${BODY_LIMIT} bytes` : status === 415 ? 'unsupported content type' : 'the request is malformed';
+  return { status, code: 'auth.invalid_request', message };
+}

@@ -1,0 +1,60 @@
+/**
+ * The instance's attribute mappings: Identity Center's default table until an administrator
+ * saves another. Read at every sign-in (one keyed row), so a change made by the CLI applies to
+ * a running server at the next sign-in.
+ */
+import type { AuditLog } from '#src/audit/index.ts';
+import type { SettingsStore } from '#src/settings/settings-store.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
+import { defaultMappings, validateMappings, type MappingTable } from './mappings.ts';
+
+const settingName = 'attribute_mappings';
+
+export interface MappingSettings {
+  current(): Promise<{ table: MappingTable; isDefault: boolean }>;
+  /** Validates and saves a whole table (the targets it omits are no longer mapped). */
+  save(table: Record<string, unknown>, actor: string): Promise<MappingTable>;
+  /** Back to Identity Center's default table. */
+  reset(actor: string): Promise<MappingTable>;
+}
+
+export function createMappingSettings(settings: SettingsStore, audit: AuditLog, clock: () => Date = () => new Date()): MappingSettings {
+  async function current(): Promise<{ table: MappingTable; isDefault: boolean }> {
+    const stored = await settings.get(settingName);
+    if (stored === undefined) return { table: { ...defaultMappings }, isDefault: true };
+    if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
+      throw new AppError('storage.corrupt_record', 'the stored attribute mappings are not an object');
+    }
+    try {
+      return { table: validateMappings(stored as Record<string, unknown>), isDefault: false };
+    } catch (error) {
+      if (!isAppError(error, 'identity.mapping_invalid')) throw error;
+      throw new AppError('storage.corrupt_record', `the stored attribute mappings are no longer valid: ${error.message}`, { cause: error });
+    }
+  }
+
+  async function write(table: MappingTable | null, actor: string): Promise<MappingTable> {
+    const before = (await current()).table;
+    if (table === null) await settings.remove(settingName);
+    else await settings.set(settingName, table, clock());
+    const after = table ?? { ...defaultMappings };
+    await audit.record({ actor, action: 'identity.mappings.saved', target: null, outcome: 'success', details: { before, after } });
+    return after;
+  }
+
+  return {
+    current,
+    async save(input, actor) {
+      let table: MappingTable;
+      try {
+        table = validateMappings(input);
+      } catch (error) {
+        if (isAppError(error)) await audit.record({ actor, action: 'identity.mappings.saved', outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+        throw error;
+      }
+      if (Object.keys(table).length === 0) throw new AppError('identity.mapping_invalid', 'at least one attribute must be mapped', { status: 400 });
+      return write(table, actor);
+    },
+    reset: (actor) => write(null, actor),
+  };
+}

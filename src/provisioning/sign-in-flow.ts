@@ -1,0 +1,240 @@
+/**
+ * Sign-in with AD credentials and just-in-time provisioning:
+ * throttle → one bind as the user (the entry read alongside) → attribute mappings → transitive
+ * groups → in one transaction: upsert the identity-store record, open the session, audit.
+ * A failure at any step leaves the previous record as it was.
+ */
+import type { AuditLog } from '#src/audit/index.ts';
+import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
+import type { SignInThrottle } from '#src/auth/throttle.ts';
+import type { DirectoryConnector, DirectoryUser, TransitiveGroups } from '#src/directory/types.ts';
+import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
+import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';
+import type { Session, SessionStore } from '#src/sessions/index.ts';
+import { prepareSession } from '#src/sessions/index.ts';
+import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
+
+/** What the flow writes atomically. */
+export interface SignInTransaction {
+  users: IdentityUserWriter;
+  sessions: SessionStore;
+  audit: AuditLog;
+}
+
+export type TransactionRunner = <T>(work: (tx: SignInTransaction) => Promise<T>) => Promise<T>;
+
+
+export interface SignInFlowDependencies {
+  /** The identity source's connector, or null while it is not connected. */
+  directory: () => DirectoryConnector | null;
+  /** How this directory tells people to change a password (the managed directory offers a page). */
+  passwordChange: 'portico' | 'active-directory';
+  mappings: () => Promise<MappingTable>;
+  throttle: SignInThrottle;
+  transaction: TransactionRunner;
+  audit: AuditLog;
+  sessionDurationMs: () => number;
+  clock?: () => Date;
+  onError?: (error: unknown) => void;
+}
+
+const maxUsernameLength = 256;
+const maxPasswordLength = 1024;
+
+export function signInMessage(code: SignInFailureCode, passwordChange: 'portico' | 'active-directory', retryAfterSeconds: number | null = null): string {
+  const changeIt = passwordChange === 'portico' ? 'Change it on the password page, then sign in again.' : 'Change it in Active Directory (for example from a domain-joined computer), then sign in again.';
+  switch (code) {
+    case 'auth.invalid_credentials':
+      return 'The username or password is incorrect.';
+    case 'auth.account_disabled':
+      return 'Your account is disabled. Contact your administrator.';
+    case 'auth.account_locked':
+      return 'Your account is locked after too many failed sign-ins. Try again later, or ask your administrator to unlock it.';
+    case 'auth.account_expired':
+      return 'Your account has expired. Contact your administrator.';
+    case 'auth.password_expired':
+      return `Your password has expired. ${changeIt}`;
+    case 'auth.password_must_change':
+      return `You must change your password before you sign in. ${changeIt}`;
+    case 'auth.not_permitted':
+      return 'Your account may not sign in at this time or from here (an Active Directory logon restriction). Contact your administrator.';
+    case 'auth.throttled':
+      return `Too many failed sign-ins. Try again in ${formatWait(retryAfterSeconds ?? 60)}.`;
+    case 'auth.directory_unavailable':
+      return 'The directory cannot be reached right now. Try again in a few minutes.';
+    case 'directory.trust_unavailable':
+      return "Your organisation's directory cannot be reached right now. Try again in a few minutes.";
+    case 'identity.mapping_value_missing':
+      return 'Your account is missing information Portico needs to sign you in. Contact your administrator.';
+    case 'identity.email_conflict':
+      return 'Your email address is already used by another account. Contact your administrator.';
+    case 'auth.invalid_request':
+      return 'Enter your username and password.';
+  }
+}
+
+function formatWait(seconds: number): string {
+  if (seconds < 90) return `${Math.max(1, Math.ceil(seconds))} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+const bindFailures: Record<string, SignInFailureCode> = {
+  invalidCredentials: 'auth.invalid_credentials',
+  disabled: 'auth.account_disabled',
+  locked: 'auth.account_locked',
+  expired: 'auth.account_expired',
+  passwordExpired: 'auth.password_expired',
+  mustChangePassword: 'auth.password_must_change',
+  notPermitted: 'auth.not_permitted',
+};
+
+export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
+  const clock = deps.clock ?? (() => new Date());
+
+  async function fail(
+    request: SignInRequest,
+    code: SignInFailureCode,
+    details: Record<string, unknown> = {},
+    retryAfterSeconds: number | null = null,
+  ): Promise<SignInResult> {
+    await deps.audit.record({
+      actor: typeof details.guid === 'string' ? details.guid : 'anonymous',
+      action: 'auth.sign_in',
+      target: request.username.slice(0, maxUsernameLength),
+      outcome: 'failure',
+      errorCode: code,
+      details: { clientAddress: request.clientAddress, ...details },
+    });
+    return { ok: false, code, message: signInMessage(code, deps.passwordChange, retryAfterSeconds), retryAfterSeconds };
+  }
+
+  async function signIn(request: SignInRequest): Promise<SignInResult> {
+    const username = request.username.trim();
+    if (username.length === 0 || username.length > maxUsernameLength || request.password.length === 0 || request.password.length > maxPasswordLength) {
+      return fail(request, username.length === 0 || request.password.length === 0 ? 'auth.invalid_request' : 'auth.invalid_credentials');
+    }
+    const address = request.clientAddress;
+    const now = clock();
+    const gate = deps.throttle.check(username, address, now);
+    if (!gate.allowed) {
+      // Never reaches the directory: Portico cannot be used to lock AD accounts.
+      return fail(request, 'auth.throttled', { scope: gate.scope }, Math.ceil(gate.retryAfterMs / 1000));
+    }
+
+    const directory = deps.directory();
+    if (directory === null) return fail(request, 'auth.directory_unavailable', { reason: 'the identity source is not connected' });
+
+    const mappings = await deps.mappings();
+    let user: DirectoryUser;
+    try {
+      const result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings) });
+      if (result.outcome !== 'ok') {
+        if (result.outcome === 'invalidCredentials') deps.throttle.recordFailure(username, address, now);
+        return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller });
+      }
+      user = result.user;
+    } catch (error) {
+      return fail(request, directoryFailure(error), { reason: reasonOf(error) });
+    }
+    // The bind is the authority, but an account AD reports unusable is not let in either.
+    if (user.account.state !== 'ok') {
+      return fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
+    }
+    deps.throttle.recordSuccess(username, address);
+
+    let groups: TransitiveGroups;
+    let provisioned;
+    try {
+      const mapped = applyMappings(mappings, user);
+      provisioned = toProvisionedUser(
+        { guid: user.guid, sid: user.sid, userPrincipalName: user.userPrincipalName ?? `${user.samAccountName}@${user.domain}`, domain: user.domain },
+        mapped.values,
+      );
+      groups = await directory.groupsOf(user);
+    } catch (error) {
+      const code: SignInFailureCode = isAppError(error, 'identity.mapping_value_missing') ? 'identity.mapping_value_missing' : directoryFailure(error);
+      return fail(request, code, { guid: user.guid, reason: reasonOf(error), ...(isAppError(error) ? error.details : {}) });
+    }
+
+    try {
+      const { upsert, session, token } = await deps.transaction(async (tx) => {
+        const at = clock();
+        const upsert = await tx.users.upsert(provisioned, at);
+        const prepared = prepareSession(
+          {
+            userId: upsert.user.userId,
+            userGuid: user.guid,
+            data: {
+              userName: upsert.user.userName,
+              displayName: upsert.user.displayName,
+              groups: groups.groups.map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName })),
+              groupsTruncated: groups.truncated,
+              clientAddress: request.clientAddress,
+              userAgent: request.userAgent?.slice(0, 512) ?? null,
+            },
+          },
+          at,
+          deps.sessionDurationMs(),
+        );
+        const session = await tx.sessions.create(prepared.session, at);
+        await recordProvisioning(tx.audit, upsert);
+        await tx.audit.record({
+          actor: user.guid,
+          action: 'auth.sign_in',
+          target: upsert.user.userName,
+          outcome: 'success',
+          details: { userId: upsert.user.userId, clientAddress: request.clientAddress, groups: groups.groups.length, groupsTruncated: groups.truncated, sessionId: session.id },
+        });
+        return { upsert, session, token: prepared.token };
+      });
+      return { ok: true, token, session: session satisfies Session, user: upsert.user };
+    } catch (error) {
+      if (isAppError(error, 'identity.email_conflict')) {
+        return fail(request, 'identity.email_conflict', { guid: user.guid, ...error.details });
+      }
+      deps.onError?.(error);
+      throw error;
+    }
+  }
+
+  return { signIn };
+}
+
+async function recordProvisioning(audit: AuditLog, upsert: UpsertResult): Promise<void> {
+  if (upsert.change === 'unchanged') return;
+  const action = upsert.change === 'created' ? 'identity.user.provisioned' : upsert.change === 'reprovisioned' ? 'identity.user.reprovisioned' : 'identity.user.updated';
+  await audit.record({
+    actor: 'system',
+    action,
+    target: upsert.user.userId,
+    outcome: 'success',
+    details: {
+      userName: upsert.user.userName,
+      guid: upsert.user.activeDirectory.guid,
+      previousUserId: upsert.change === 'reprovisioned' ? (upsert.before?.userId ?? null) : null,
+      changed: upsert.before && upsert.change === 'updated' ? changedAttributes(upsert.before.attributes, upsert.user.attributes) : null,
+    },
+  });
+}
+
+function changedAttributes(before: Record<string, string | undefined>, after: Record<string, string | undefined>): Record<string, { before: string | null; after: string | null }> {
+  const changed: Record<string, { before: string | null; after: string | null }> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[key] !== after[key]) changed[key] = { before: before[key] ?? null, after: after[key] ?? null };
+  }
+  return changed;
+}
+
+const unavailableCodes: ReadonlySet<ErrorCode> = new Set(['directory.unreachable', 'directory.timeout', 'directory.tls_failed', 'directory.service_account_rejected', 'directory.protocol_error']);
+
+function directoryFailure(error: unknown): SignInFailureCode {
+  if (isAppError(error, 'directory.trust_unavailable')) return 'directory.trust_unavailable';
+  if (isAppError(error) && unavailableCodes.has(error.code)) return 'auth.directory_unavailable';
+  if (isAppError(error, 'directory.ambiguous_user')) return 'auth.invalid_credentials';
+  if (error instanceof AppError) return 'auth.directory_unavailable';
+  throw error;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
