@@ -44,6 +44,7 @@ export interface PorticoApp {
   directory: DirectoryConnector | null;
   managedDirectory: ManagedDirectory | null;
   users: IdentityUserReader;
+  audit: AuditLog;
   stop(): Promise<void>;
 }
 
@@ -117,7 +118,13 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
   };
 }
 
-export async function startApp(config: Config, options: { logDestination?: DestinationStream } = {}): Promise<PorticoApp> {
+export interface StartOptions {
+  logDestination?: DestinationStream;
+  /** Tests move time forward (session expiry and directory re-checks). */
+  clock?: () => Date;
+}
+
+export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
   const logger = pino({ level: config.log.level }, options.logDestination);
   logger.info({ config: redactConfig(config) }, 'configuration loaded');
 
@@ -148,6 +155,7 @@ export async function startApp(config: Config, options: { logDestination?: Desti
     durationMs: timings.durationMs,
     recheckMs: timings.recheckMs,
     log: logger,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const throttle = createSignInThrottle(await throttleLimits(config, connector, logger));
   const signIn = createSignInFlow({
@@ -160,12 +168,13 @@ export async function startApp(config: Config, options: { logDestination?: Desti
     audit,
     sessionDurationMs: () => timings.durationMs,
     onError: (error) => logger.error({ err: error }, 'sign-in failed unexpectedly'),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
-  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config) });
+  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');
 
@@ -175,6 +184,7 @@ export async function startApp(config: Config, options: { logDestination?: Desti
     directory: connector,
     managedDirectory: source.kind === 'managed' ? source.managed : null,
     users,
+    audit,
     async stop() {
       await http.close();
       if (source.kind === 'managed') await source.close();

@@ -126,11 +126,11 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
     if (kind === 'ExternalId') {
       const issuer = inner.string('Issuer', { required: true, min: 1, max: 100, pattern: patterns.externalIdIssuer });
       const id = inner.string('Id', { required: true, min: 1, max: 256, pattern: patterns.externalIdId });
-      return { kind, issuer, id };
+      return { kind: 'ExternalId', issuer, id };
     }
     const path = inner.string('AttributePath', { required: true, min: 1, max: 255, pattern: patterns.attributePath });
     if (!inner.has('AttributeValue')) inner.string('AttributeValue', { required: true });
-    return { kind, path, value: inner.raw('AttributeValue') };
+    return { kind: 'UniqueAttribute', path, value: inner.raw('AttributeValue') };
   }
 
   function filters(input: Input): Array<{ path: string; value: string }> {
@@ -323,13 +323,15 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
       return { MembershipId: membershipId(group.guid, user.userId), IdentityStoreId: storeId };
     },
 
-    async DescribeGroupMembership(body) {
+    DescribeGroupMembership(body) {
       const input = begin(body);
       resourceId(input, 'MembershipId');
       finish(input, body);
-      throw new IdentityStoreError(
-        'ValidationException',
-        'DescribeGroupMembership is not supported: Portico derives membership ids from the group and the user and keeps no index of them. Use GetGroupMembershipId, ListGroupMemberships or IsMemberInGroups.',
+      return Promise.reject(
+        new IdentityStoreError(
+          'ValidationException',
+          'DescribeGroupMembership is not supported: Portico derives membership ids from the group and the user and keeps no index of them. Use GetGroupMembershipId, ListGroupMemberships or IsMemberInGroups.',
+        ),
       );
     },
   };
