@@ -47,6 +47,7 @@ export type ErrorCode =
   | 'auth.session_invalid'
   | 'auth.csrf_failed'
   | 'auth.invalid_request'
+  | 'auth.password_rejected'
   | 'api.invalid_request'
   | 'api.unauthorized'
   | 'api.not_found';

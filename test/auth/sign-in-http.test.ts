@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { SESSION_COOKIE } from '#src/auth/http/index.ts';
 import { ALICE_GUID, browser, hiddenField, HOUR, httpsGet, MINUTE, PASSWORD, signInWithForm, startHarness, type Harness } from './harness.ts';
 
@@ -239,15 +240,14 @@ void describe('cookie Secure flag and client address behind proxies', () => {
     assert.match(sessionCookieLine(response), /; Secure/);
   });
 
-  void it('serves HTTPS itself when given a certificate, with Secure cookies', async () => {
+  void it('serves HTTPS itself when given a certificate, with Secure cookies', async (t) => {
     const certificate = generateSelfSignedCertificate({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], validDays: 2 });
-    const { mkdtemp } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(join(tmpdir(), 'portico-tls-'));
     const certFile = join(dir, 'cert.pem');
     const keyFile = join(dir, 'key.pem');
     await writeFile(certFile, certificate.certPem);
     await writeFile(keyFile, certificate.keyPem, { mode: 0o600 });
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const h = await start({ http: { tls: { certFile, keyFile } } });
     assert.match(h.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const response = await httpsGet(`${h.url}/sign-in`, certificate.certPem);

@@ -48,6 +48,8 @@ import {
 import { startManagedFixture, type ManagedFixture } from '../support/managed.ts';
 import { fixtureUser, sambaOptions } from '../support/samba.ts';
 
+// The SDK warns that its releases from 2027 on need Node 22; this pinned one runs on Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const DOMAIN = 'corp.example.test';
 const FIXTURE_USERS = ['alice', 'bob', 'carol', 'zoe', 'jsmith', 'hank', 'dave', 'erin', 'frank', 'mike', 'paula', 'greg'];
 const BULK_USERS = 20;
@@ -63,6 +65,8 @@ let endpoint: string;
 let key: IssuedApplicationCredential;
 let identityStoreId: string;
 const provisioned = new Map<string, IdentityUser>();
+/** How far the server's clock is ahead of this process's. */
+let serverClockOffsetMs = 0;
 
 function client(credential: { accessKeyId: string; secretAccessKey: string } = key): IdentitystoreClient {
   return new IdentitystoreClient({ endpoint, region: 'eu-central-1', credentials: credential, maxAttempts: 1 });
@@ -161,6 +165,7 @@ before(async () => {
     credentials,
     identityStoreId,
     audit: createKyselyAuditLog(db),
+    clock: () => new Date(Date.now() + serverClockOffsetMs),
   });
   const address = await http.listen({ host: '127.0.0.1', port: 0 });
   endpoint = `${address}/identitystore`;
@@ -399,6 +404,21 @@ describe('the IdentityStore API through the AWS SDK', () => {
       assert.equal(event?.details.reason, 'UnrecognizedClientException');
       assert.equal(event?.details.operation, 'AWSIdentityStore.ListUsers');
       assert.ok(!JSON.stringify(events).includes(doomed.secretAccessKey));
+    });
+
+    it("refuses a request signed more than 5 minutes off the server's clock, which the SDK then corrects", async () => {
+      serverClockOffsetMs = 10 * 60_000;
+      try {
+        const refused = await failure(client().send(new ListUsersCommand({ IdentityStoreId: identityStoreId, MaxResults: 1 })));
+        assert.equal(refused.name, 'InvalidSignatureException');
+        assert.match(refused.message, /^Signature expired: /);
+        // The SDK reads the server's time from the Date header, adjusts its offset and retries.
+        const retrying = new IdentitystoreClient({ endpoint, region: 'eu-central-1', credentials: key, maxAttempts: 2 });
+        const listed = await retrying.send(new ListUsersCommand({ IdentityStoreId: identityStoreId, MaxResults: 1 }));
+        assert.equal(listed.Users?.length, 1);
+      } finally {
+        serverClockOffsetMs = 0;
+      }
     });
 
     it('answers an unsigned request with MissingAuthenticationTokenException', async () => {

@@ -13,13 +13,13 @@
  * Passwords never leave the handler that receives them: they are not rendered back, not logged
  * (no body is logged here), and not part of any error.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SignInFailureCode, SignInResult, SignInService } from '#src/auth/sign-in.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
-import { randomBytes } from 'node:crypto';
 import { parseCookies, serializeCookie } from './cookies.ts';
 import { CSRF_COOKIE, createSignInCsrf } from './csrf.ts';
 import { PAGE_CSP, renderMessagePage, renderSignedInPage, renderSignInPage } from './pages.ts';

@@ -98,8 +98,10 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
 
   /** A group by its DisplayName, `name@domain`, matched exactly (case-insensitively). */
   async function groupByDisplayName(displayName: string): Promise<DirectoryGroup | null> {
-    if (!displayName.includes('@')) return null;
-    const group = await directory().findGroup(displayName);
+    const at = displayName.lastIndexOf('@');
+    if (at <= 0) return null;
+    // Domain names are case-insensitive; the directory matches the name part case-insensitively.
+    const group = await directory().findGroup(`${displayName.slice(0, at)}@${displayName.slice(at + 1).toLowerCase()}`);
     return group && group.qualifiedName.toLowerCase() === displayName.toLowerCase() ? group : null;
   }
 

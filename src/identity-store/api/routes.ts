@@ -60,6 +60,12 @@ export async function registerIdentityStoreApi(http: FastifyInstance, deps: Iden
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, parsed) => parsed(null, body));
 
+      // AWS SDKs correct their clock from the Date of an InvalidSignatureException: it must be this clock's.
+      scope.addHook('onRequest', (_request, reply, next) => {
+        reply.header('date', clock().toUTCString());
+        next();
+      });
+
       scope.setNotFoundHandler((request, reply) => {
         sendError(reply, requestIdOf(reply), new IdentityStoreError('UnknownOperationException', `No operation is served at ${request.method} ${request.url.split('?')[0] ?? ''}.`));
       });

@@ -1,0 +1,105 @@
+/**
+ * `portico identity-source`, `mappings` and `users` as an administrator runs them, against the
+ * real Samba DC and the instance's own database.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { toProvisionedUser } from '#src/identity-store/user.ts';
+import { createDatabase, createKyselyIdentityUserStore, migrateToLatest } from '#src/storage/index.ts';
+import { runPortico } from '../support/cli.ts';
+import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+
+const dc = sambaRuntime();
+const dataDir = mkdtempSync(join(tmpdir(), 'portico-identity-cli-'));
+const env = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'silent' };
+const portico = (args: string[], stdin = '') => runPortico(args, env, stdin);
+const connection = (extra: Record<string, unknown>) => {
+  const file = join(dataDir, `conn-${Object.keys(extra).join('-') || 'plain'}.json`);
+  writeFileSync(file, JSON.stringify({ domain: dc.domain, urls: [dc.ldapsUrl], serviceAccount: { username: dc.serviceAccount.username }, tls: { caFile: dc.caFile }, ...extra }));
+  return file;
+};
+
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('portico identity-source, mappings and users', () => {
+  it('starts on the managed directory', async () => {
+    const shown = await portico(['identity-source', 'show', '--json']);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.deepEqual(JSON.parse(shown.stdout), { kind: 'managed', provisionedUsers: 0 });
+  });
+
+  it('refuses to connect Samba (Simple AD) and stores nothing', async () => {
+    const refused = await portico(['identity-source', 'connect', '--file', connection({}), '--password-stdin'], dc.serviceAccount.password);
+    assert.equal(refused.status, 3, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /Simple AD \(Samba4\) is not supported/);
+    assert.equal(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
+  });
+
+  it('refuses a wrong service-account password, naming the problem, and stores nothing', async () => {
+    const refused = await portico(['identity-source', 'connect', '--file', connection({ allowSamba: true }), '--password-stdin'], 'not-the-password');
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /service account/i);
+    assert.ok(!refused.stderr.includes('not-the-password'));
+    assert.equal(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
+  });
+
+  it('connects the domain (lab override), validates it, and previews the mappings for a real user', async () => {
+    const connected = await portico(['identity-source', 'connect', '--file', connection({ allowSamba: true }), '--password-stdin', '--json'], dc.serviceAccount.password);
+    assert.equal(connected.status, 0, connected.stderr);
+    assert.equal(JSON.parse(connected.stdout).changed, true);
+    const shown = JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout) as Record<string, unknown>;
+    assert.equal(shown.kind, 'connector');
+    assert.equal(shown.domain, dc.domain);
+    assert.equal(shown.origin, 'stored');
+    assert.ok(!JSON.stringify(shown).includes(dc.serviceAccount.password));
+
+    const preview = await portico(['mappings', 'preview', 'alice', '--json']);
+    assert.equal(preview.status, 0, preview.stderr);
+    const rows = JSON.parse(preview.stdout).mappings as Array<{ target: string; value: string; sources: Array<{ attribute: string }> }>;
+    const row = (target: string) => rows.find((r) => r.target === target);
+    assert.equal(row('email')?.value, fixtureUser('alice').upn);
+    assert.equal(row('email')?.sources[0]?.attribute, 'userPrincipalName');
+    assert.equal(row('familyName')?.value, fixtureUser('alice').sn);
+
+    // bob has no initials: the default middleName mapping fails for him, and preview says so.
+    const bob = await portico(['mappings', 'preview', 'bob']);
+    assert.equal(bob.status, 3);
+    assert.match(bob.stdout, /initials/);
+  });
+
+  it('validates a mapping when it is saved, pointing at the character', async () => {
+    const bad = await portico(['mappings', 'set', 'email=${dir:emial}']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /"emial".*character 7/);
+    const unknownTarget = await portico(['mappings', 'set', 'shoeSize=${dir:email}']);
+    assert.equal(unknownTarget.status, 2);
+    const good = await portico(['mappings', 'set', 'email=${dir:email|windowsUpn}', '--json']);
+    assert.equal(good.status, 0, good.stderr);
+    assert.equal(JSON.parse(good.stdout).mappings.email, '${dir:email|windowsUpn}');
+    assert.equal(JSON.parse((await portico(['mappings', 'show', '--json'])).stdout).isDefault, false);
+  });
+
+  it('refuses to change the identity source while users exist, until the deletion is confirmed', async () => {
+    const db = createDatabase({ driver: 'sqlite', sqlite: { file: join(dataDir, 'portico.db') } });
+    await migrateToLatest(db);
+    await createKyselyIdentityUserStore(db).upsert(
+      toProvisionedUser({ guid: '00000000-0000-4000-8000-000000000042', sid: 'S-1-5-21-1-2-3-1042', userPrincipalName: `someone@${dc.domain}`, domain: dc.domain }, { email: `someone@${dc.domain}` }),
+      new Date(),
+    );
+    await db.destroy();
+
+    const refused = await portico(['identity-source', 'connect', '--managed']);
+    assert.equal(refused.status, 3);
+    assert.match(refused.stderr, /1 provisioned user\(s\) exist/);
+    assert.equal(JSON.parse((await portico(['users', 'list', '--json'])).stdout).users.length, 1);
+
+    const confirmed = await portico(['identity-source', 'connect', '--managed', '--delete-existing-users', '--json']);
+    assert.equal(confirmed.status, 0, confirmed.stderr);
+    assert.equal(JSON.parse(confirmed.stdout).deletedUsers, 1);
+    assert.deepEqual(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout), { kind: 'managed', provisionedUsers: 0 });
+    assert.equal((await portico(['users', 'show', `someone@${dc.domain}`])).status, 4);
+  });
+});
