@@ -86,6 +86,35 @@ describe('a directory trusting the PARTNER forest (lab override: Samba accepted 
     assert.ok(names.includes('paula@corp.example.test'));
   });
 
+  it('lists the groups of both forests in one order, and reads memberships where each lives', async () => {
+    const all = await directory.listGroups({ limit: 10_000 });
+    const names = all.groups.map((g) => g.qualifiedName);
+    assert.ok(names.includes('Partner-Eng@partner.example.test'));
+    assert.ok(names.includes('Sales-Team@corp.example.test'));
+    const keys = names.map((n) => n.toLowerCase());
+    assert.deepEqual(keys, [...keys].sort());
+    const paged: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await directory.listGroups({ limit: 9, after });
+      paged.push(...page.groups.map((g) => g.qualifiedName));
+      if (!page.more) break;
+      after = page.groups.at(-1)?.qualifiedName.toLowerCase();
+    }
+    assert.deepEqual(paged, names);
+
+    const partnerEng = all.groups.find((g) => g.qualifiedName === 'Partner-Eng@partner.example.test');
+    assert.ok(partnerEng);
+    // A bare objectGUID names no forest: the trusted forest is searched too.
+    assert.equal((await directory.findGroup(partnerEng.guid))?.qualifiedName, partnerEng.qualifiedName);
+    assert.equal((await directory.findGroup(`${partnerEng.guid}@partner.example.test`))?.dn, partnerEng.dn);
+    const pia = await directory.findUser(partnerUser('pia').upn);
+    const dina = await directory.findUser(partnerUser('dina').upn);
+    assert.ok(pia && dina);
+    assert.deepEqual((await directory.groupUserGuids(partnerEng)).sort(), [pia.guid, dina.guid].sort());
+    assert.deepEqual((await directory.directGroupsOf(pia)).map((g) => g.qualifiedName).sort(), ['Domain Users@partner.example.test', 'Partner-Announce@partner.example.test', 'Partner-Eng@partner.example.test']);
+  });
+
   it('reports its trusts in check()', async () => {
     const check = await directory.check();
     assert.equal(check.trusts.length, 1);
