@@ -12,6 +12,7 @@ import Fastify from 'fastify';
 import { registerSignInRoutes } from '#src/auth/http/index.ts';
 import { httpServerOptions, cookieSecurity } from '#src/auth/http/transport.ts';
 import type { SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
+import type { PasswordChangeService } from '#src/provisioning/password-change.ts';
 import { createSignInThrottle } from '#src/auth/throttle.ts';
 import { configSchema, type Config } from '#src/config/index.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
@@ -45,6 +46,8 @@ export interface Harness {
 export interface HarnessOptions {
   http?: Record<string, unknown>;
   sessions?: Record<string, unknown>;
+  /** Passed to the routes as is (none: the connected-AD behaviour). */
+  passwordChange?: PasswordChangeService;
 }
 
 function fakeUser(userName: string): IdentityUser {
@@ -115,6 +118,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (key === 'locked@corp.example.test') {
         return { ok: false, code: 'auth.account_locked', message: 'Your account is locked. Contact your help desk.', retryAfterSeconds: null };
       }
+      if (key === 'mustchange@corp.example.test') {
+        return { ok: false, code: 'auth.password_must_change', message: 'You must change your password before you sign in.', retryAfterSeconds: null };
+      }
       throttle.recordSuccess(key, request.clientAddress ?? 'unknown');
       const user = fakeUser(request.username);
       const prepared = prepareSession(
@@ -140,7 +146,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const logs: string[] = [];
   const http = Fastify({ ...httpServerOptions(config), logger: { level: 'trace', stream: { write: (line: string) => void logs.push(line) } } });
-  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey: randomBytes(32), clock: () => clock.now });
+  await registerSignInRoutes(http, {
+    signIn,
+    sessions,
+    cookieSecurity: cookieSecurity(config),
+    csrfKey: randomBytes(32),
+    ...(options.passwordChange ? { passwordChange: options.passwordChange } : {}),
+    clock: () => clock.now,
+  });
   const address = await http.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: address,

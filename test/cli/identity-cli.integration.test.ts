@@ -16,6 +16,9 @@ const dc = sambaRuntime();
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-identity-cli-'));
 const env = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'silent' };
 const portico = (args: string[], stdin = '') => runPortico(args, env, stdin);
+/** CLI JSON output, read field by field. */
+type Output = Record<string, unknown> & { mappings?: Array<{ target: string; value: string; sources: Array<{ attribute: string }> }> & Record<string, string>; users?: unknown[] };
+const json = (text: string) => JSON.parse(text) as Output;
 const connection = (extra: Record<string, unknown>) => {
   const file = join(dataDir, `conn-${Object.keys(extra).join('-') || 'plain'}.json`);
   writeFileSync(file, JSON.stringify({ domain: dc.domain, urls: [dc.ldapsUrl], serviceAccount: { username: dc.serviceAccount.username }, tls: { caFile: dc.caFile }, ...extra }));
@@ -28,14 +31,14 @@ describe('portico identity-source, mappings and users', () => {
   it('starts on the managed directory', async () => {
     const shown = await portico(['identity-source', 'show', '--json']);
     assert.equal(shown.status, 0, shown.stderr);
-    assert.deepEqual(JSON.parse(shown.stdout), { kind: 'managed', provisionedUsers: 0 });
+    assert.deepEqual(json(shown.stdout), { kind: 'managed', provisionedUsers: 0 });
   });
 
   it('refuses to connect Samba (Simple AD) and stores nothing', async () => {
     const refused = await portico(['identity-source', 'connect', '--file', connection({}), '--password-stdin'], dc.serviceAccount.password);
     assert.equal(refused.status, 3, refused.stdout + refused.stderr);
     assert.match(refused.stderr, /Simple AD \(Samba4\) is not supported/);
-    assert.equal(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
+    assert.equal(json((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
   });
 
   it('refuses a wrong service-account password, naming the problem, and stores nothing', async () => {
@@ -43,14 +46,14 @@ describe('portico identity-source, mappings and users', () => {
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /service account/i);
     assert.ok(!refused.stderr.includes('not-the-password'));
-    assert.equal(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
+    assert.equal(json((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
   });
 
   it('connects the domain (lab override), validates it, and previews the mappings for a real user', async () => {
     const connected = await portico(['identity-source', 'connect', '--file', connection({ allowSamba: true }), '--password-stdin', '--json'], dc.serviceAccount.password);
     assert.equal(connected.status, 0, connected.stderr);
-    assert.equal(JSON.parse(connected.stdout).changed, true);
-    const shown = JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout) as Record<string, unknown>;
+    assert.equal(json(connected.stdout).changed, true);
+    const shown = json((await portico(['identity-source', 'show', '--json'])).stdout) as Record<string, unknown>;
     assert.equal(shown.kind, 'connector');
     assert.equal(shown.domain, dc.domain);
     assert.equal(shown.origin, 'stored');
@@ -58,7 +61,7 @@ describe('portico identity-source, mappings and users', () => {
 
     const preview = await portico(['mappings', 'preview', 'alice', '--json']);
     assert.equal(preview.status, 0, preview.stderr);
-    const rows = JSON.parse(preview.stdout).mappings as Array<{ target: string; value: string; sources: Array<{ attribute: string }> }>;
+    const rows = json(preview.stdout).mappings ?? [];
     const row = (target: string) => rows.find((r) => r.target === target);
     assert.equal(row('email')?.value, fixtureUser('alice').upn);
     assert.equal(row('email')?.sources[0]?.attribute, 'userPrincipalName');
@@ -78,8 +81,8 @@ describe('portico identity-source, mappings and users', () => {
     assert.equal(unknownTarget.status, 2);
     const good = await portico(['mappings', 'set', 'email=${dir:email|windowsUpn}', '--json']);
     assert.equal(good.status, 0, good.stderr);
-    assert.equal(JSON.parse(good.stdout).mappings.email, '${dir:email|windowsUpn}');
-    assert.equal(JSON.parse((await portico(['mappings', 'show', '--json'])).stdout).isDefault, false);
+    assert.equal(json(good.stdout).mappings?.email, '${dir:email|windowsUpn}');
+    assert.equal(json((await portico(['mappings', 'show', '--json'])).stdout).isDefault, false);
   });
 
   it('refuses to change the identity source while users exist, until the deletion is confirmed', async () => {
@@ -94,12 +97,12 @@ describe('portico identity-source, mappings and users', () => {
     const refused = await portico(['identity-source', 'connect', '--managed']);
     assert.equal(refused.status, 3);
     assert.match(refused.stderr, /1 provisioned user\(s\) exist/);
-    assert.equal(JSON.parse((await portico(['users', 'list', '--json'])).stdout).users.length, 1);
+    assert.equal(json((await portico(['users', 'list', '--json'])).stdout).users?.length, 1);
 
     const confirmed = await portico(['identity-source', 'connect', '--managed', '--delete-existing-users', '--json']);
     assert.equal(confirmed.status, 0, confirmed.stderr);
-    assert.equal(JSON.parse(confirmed.stdout).deletedUsers, 1);
-    assert.deepEqual(JSON.parse((await portico(['identity-source', 'show', '--json'])).stdout), { kind: 'managed', provisionedUsers: 0 });
+    assert.equal(json(confirmed.stdout).deletedUsers, 1);
+    assert.deepEqual(json((await portico(['identity-source', 'show', '--json'])).stdout), { kind: 'managed', provisionedUsers: 0 });
     assert.equal((await portico(['users', 'show', `someone@${dc.domain}`])).status, 4);
   });
 });

@@ -24,7 +24,7 @@ export interface SignInTarget {
 export interface SignInSuiteOptions {
   name: string;
   /** Starts Portico on the directory with a clock the tests can move. */
-  start(clock: () => Date): Promise<SignInTarget>;
+  start: (clock: () => Date) => Promise<SignInTarget>;
 }
 
 interface Response<T = Record<string, unknown>> {
