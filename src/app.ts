@@ -2,12 +2,14 @@
  * The composition root: the only place that picks concrete implementations and wires domains
  * together. `main.ts` (through the CLI) and the tests start Portico through `startApp`.
  */
+import { hkdfSync } from 'node:crypto';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import {
   createDatabase,
+  createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
   createKyselyIdentityUserStore,
@@ -18,8 +20,10 @@ import {
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
+import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
+import { createManagedPasswordChange } from '#src/provisioning/password-change.ts';
 import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
 import { userStillAllowedIn } from '#src/provisioning/still-allowed.ts';
 import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
@@ -118,6 +122,9 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
   };
 }
 
+const SESSION_PURGE_INTERVAL_MS = 60 * 60_000;
+const SESSION_RETENTION_MS = 24 * 60 * 60_000;
+
 export interface StartOptions {
   logDestination?: DestinationStream;
   /** Tests move time forward (session expiry and directory re-checks). */
@@ -171,12 +178,39 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
+  // Where Portico owns the directory, people change their own password on its page; password
+  // guessing through that form counts against the sign-in limits (the same throttle).
+  const passwordChange =
+    source.kind === 'managed' ? createManagedPasswordChange({ engine: source.managed.engine, throttle, audit, ...(options.clock ? { clock: options.clock } : {}) }) : null;
+  // Derived from the instance key, so every instance and every restart accepts the others' forms.
+  const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
+
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
-  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  await registerIdentityStoreApi(http, {
+    users,
+    directory: () => connector,
+    credentials: createKyselyApplicationCredentialStore(db, box),
+    identityStoreId: deriveIdentityStoreId(secretKey.key),
+    audit,
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');
+
+  // Ended sessions (expired or revoked) are kept a day, then deleted.
+  const purgeSessions = setInterval(() => {
+    sessions.purgeEnded(new Date(Date.now() - SESSION_RETENTION_MS)).then(
+      (purged) => {
+        if (purged > 0) logger.info({ purged }, 'ended sessions purged');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'purging ended sessions failed'),
+    );
+  }, SESSION_PURGE_INTERVAL_MS);
+  purgeSessions.unref();
 
   return {
     url: address,
@@ -186,6 +220,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     users,
     audit,
     async stop() {
+      clearInterval(purgeSessions);
       await http.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();

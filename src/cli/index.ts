@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
+import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerStartCommand(program, load);
   registerDirectoryCommands(program, load);
   registerIdentityCommands(program, load);
+  registerAppCredentialCommands(program, load);
   return program;
 }
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { DescribeUserCommand, GetUserIdCommand, IdentitystoreClient, ResourceNotFoundException } from '@aws-sdk/client-identitystore';
 import type { PorticoApp } from '#src/app.ts';
 import { runPortico } from '../support/cli.ts';
 import { directoryAdmin, type DirectoryAdmin, type DirectoryAdminTarget, type TestUser } from '../support/directory-admin.ts';
@@ -288,6 +289,35 @@ export function signInSuite({ name, start }: SignInSuiteOptions): void {
       assert.ok(event);
       assert.equal(event.details.previousUserId, first.body.userId);
       assert.equal(event.details.guid, stored?.activeDirectory.guid);
+    });
+
+    it('serves provisioned users to applications through the IdentityStore API, and hides removed ones', async () => {
+      const issued = await cli(['app-credentials', 'create', `suite-${run}`, '--json']);
+      assert.equal(issued.status, 0, issued.stderr);
+      const key = JSON.parse(issued.stdout) as { accessKeyId: string; secretAccessKey: string; identityStoreId: string };
+      const client = new IdentitystoreClient({
+        endpoint: `${target.app.url}/identitystore`,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+      });
+      try {
+        const user = await person('api');
+        const signedIn = await signIn(user.upn, user.password);
+        const userId = signedIn.body.userId as string;
+        const described = await client.send(new DescribeUserCommand({ IdentityStoreId: key.identityStoreId, UserId: userId }));
+        assert.equal(described.UserName, user.upn);
+        assert.equal(described.DisplayName, 'Grace Hopper api');
+        const stored = await target.app.users.get(userId);
+        assert.deepEqual(described.ExternalIds, [{ Issuer: `ad:${target.admin.domain}`, Id: stored?.activeDirectory.guid }]);
+        const byName = await client.send(new GetUserIdCommand({ IdentityStoreId: key.identityStoreId, AlternateIdentifier: { UniqueAttribute: { AttributePath: 'userName', AttributeValue: user.upn } } }));
+        assert.equal(byName.UserId, userId);
+
+        assert.equal((await cli(['users', 'remove', userId])).status, 0);
+        await assert.rejects(client.send(new DescribeUserCommand({ IdentityStoreId: key.identityStoreId, UserId: userId })), (error) => error instanceof ResourceNotFoundException && error.ResourceType === 'USER');
+        await assert.rejects(client.send(new GetUserIdCommand({ IdentityStoreId: key.identityStoreId, AlternateIdentifier: { UniqueAttribute: { AttributePath: 'userName', AttributeValue: user.upn } } })), ResourceNotFoundException);
+      } finally {
+        client.destroy();
+      }
     });
 
     it('signs in through the plain page with its CSRF token, and out again', async () => {

@@ -59,9 +59,11 @@ export interface SignInPageModel {
   /** Kept after a failed attempt; the password never is. */
   username: string;
   error: string | null;
+  /** A link to the password page under the error (expired or must-change passwords, on the managed directory). */
+  changePasswordHref?: string | null;
 }
 
-export function renderSignInPage({ csrfField, returnTo, username, error }: SignInPageModel): string {
+export function renderSignInPage({ csrfField, returnTo, username, error, changePasswordHref = null }: SignInPageModel): string {
   const describedBy = error === null ? 'username-hint' : 'sign-in-error username-hint';
   const invalid = error === null ? '' : ' aria-invalid="true"';
   // The password field gets the focus after a failure, since the user name is kept.
@@ -70,7 +72,7 @@ export function renderSignInPage({ csrfField, returnTo, username, error }: SignI
   return layout(
     error === null ? 'Sign in' : 'Error: sign in',
     `<h1>Sign in</h1>
-<div id="sign-in-error" class="alert" role="alert">${error === null ? '' : escapeHtml(error)}</div>
+<div id="sign-in-error" class="alert" role="alert">${error === null ? '' : escapeHtml(error)}</div>${changePasswordHref === null ? '' : `\n<p><a href="${escapeHtml(changePasswordHref)}">Change your password</a></p>`}
 <form method="post" action="/sign-in">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfField)}">
 <input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
@@ -100,4 +102,47 @@ export function renderSignedInPage({ userName, displayName, csrfField }: { userN
 export function renderMessagePage({ title, message, link }: { title: string; message: string; link?: { href: string; text: string } }): string {
   const action = link === undefined ? '' : `\n<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p>`;
   return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>${action}`);
+}
+
+/** An informational page (no error): a title, one paragraph, an optional link. */
+export function renderNoticePage({ title, message, link }: { title: string; message: string; link?: { href: string; text: string } }): string {
+  const action = link === undefined ? '' : `\n<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p>`;
+  return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>${action}`);
+}
+
+export interface ChangePasswordPageModel {
+  csrfField: string;
+  /** Kept after a failed attempt; the passwords never are. */
+  username: string;
+  error: string | null;
+}
+
+/** What the managed directory's default policy asks (AD's defaults); the directory has the last word and names the rule it applies. */
+const POLICY_HINT = 'At least 7 characters, with three of: capital letters, small letters, digits, symbols. Not your user name, and not a password you used recently.';
+
+export function renderChangePasswordPage({ csrfField, username, error }: ChangePasswordPageModel): string {
+  const invalid = error === null ? '' : ' aria-invalid="true"';
+  const errorRef = error === null ? '' : 'change-password-error ';
+  const focusUser = username === '' ? ' autofocus' : '';
+  const focusCurrent = username === '' ? '' : ' autofocus';
+  return layout(
+    error === null ? 'Change your password' : 'Error: change your password',
+    `<h1>Change your password</h1>
+<div id="change-password-error" class="alert" role="alert">${error === null ? '' : escapeHtml(error)}</div>
+<form method="post" action="/change-password">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfField)}">
+<label for="username">User name</label>
+<input id="username" name="username" type="text" value="${escapeHtml(username)}" autocomplete="username" autocapitalize="none" autocorrect="off" spellcheck="false" required maxlength="1024" aria-describedby="username-hint"${focusUser}>
+<p id="username-hint" class="hint">Your work account, e.g. name@example.com or DOMAIN\\name</p>
+<label for="current-password">Current password</label>
+<input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="1024"${error === null ? '' : ' aria-describedby="change-password-error"'}${invalid}${focusCurrent}>
+<label for="new-password">New password</label>
+<input id="new-password" name="newPassword" type="password" autocomplete="new-password" required maxlength="256" aria-describedby="${errorRef}new-password-hint"${invalid}>
+<p id="new-password-hint" class="hint">${escapeHtml(POLICY_HINT)}</p>
+<label for="confirm-password">Confirm new password</label>
+<input id="confirm-password" name="confirmPassword" type="password" autocomplete="new-password" required maxlength="256">
+<button type="submit">Change password</button>
+</form>
+<p><a href="/sign-in">Back to sign-in</a></p>`,
+  );
 }

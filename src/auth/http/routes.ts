@@ -1,9 +1,9 @@
 /**
- * The HTTP face of sign-in: the server-rendered page, the JSON API, sign-out, and a minimal
- * signed-in start page (the portal proper comes later).
+ * The HTTP face of sign-in: the server-rendered page, the JSON API, sign-out, a minimal
+ * signed-in start page (the portal proper comes later), and the password page (password-routes.ts).
  *
  * CSRF:
- * - The sign-in form carries a signed double-submit token (see csrf.ts).
+ * - The sign-in and password forms carry a signed double-submit token (see csrf.ts).
  * - Signed-in forms (sign-out) carry a token derived from the session's own CSRF secret.
  * - POSTs under /api require `Content-Type: application/json`. Browsers cannot send that type
  *   cross-site without a CORS preflight, which Portico never answers, so a foreign page cannot
@@ -17,12 +17,14 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SignInFailureCode, SignInResult, SignInService } from '#src/auth/sign-in.ts';
+import type { PasswordChangeService } from '#src/provisioning/password-change.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
 import { parseCookies, serializeCookie } from './cookies.ts';
 import { CSRF_COOKIE, createSignInCsrf } from './csrf.ts';
 import { PAGE_CSP, renderMessagePage, renderSignedInPage, renderSignInPage } from './pages.ts';
+import { CHANGE_PASSWORD_PATH, passwordRoutes } from './password-routes.ts';
 import { safeReturnTo } from './return-to.ts';
 
 export const SESSION_COOKIE = 'portico_session';
@@ -42,6 +44,12 @@ export interface SignInRoutesDeps {
   cookieSecurity?: 'auto' | 'always';
   /** HMAC key of the sign-in form's CSRF tokens (≥ 32 bytes); random per process when absent, so forms open across a restart fail once. */
   csrfKey?: Uint8Array;
+  /**
+   * Changing one's own password (the managed directory): registers the password page and API,
+   * and the sign-in page links to it for expired and must-change passwords. Absent (a connected
+   * AD): /change-password only says to change it in Active Directory.
+   */
+  passwordChange?: PasswordChangeService | null;
   clock?: () => Date;
 }
 
@@ -78,7 +86,7 @@ export async function registerSignInRoutes(http: FastifyInstance, deps: SignInRo
 }
 
 function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
-  const { signIn, sessions, cookieSecurity = 'auto', clock = () => new Date() } = deps;
+  const { signIn, sessions, cookieSecurity = 'auto', passwordChange = null, clock = () => new Date() } = deps;
   const csrf = createSignInCsrf(deps.csrfKey ?? randomBytes(32));
 
   // Form posts: Fastify has no parser for them. The first value of a repeated field wins.
@@ -147,14 +155,25 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     return { session: found.session, token };
   }
 
-  /** The sign-in page with a CSRF pair: the browser's cookie when it has a valid one, else a new one. */
-  function sendSignInPage(request: FastifyRequest, reply: FastifyReply, status: number, model: { returnTo: string; username: string; error: string | null }, freshCsrf = false): FastifyReply {
-    let cookieValue = freshCsrf ? undefined : parseCookies(request.headers.cookie).get(CSRF_COOKIE);
+  /** A form's CSRF field: bound to the browser's cookie when it has a valid one, else to a new one set now. */
+  function csrfField(request: FastifyRequest, reply: FastifyReply, fresh = false): string {
+    let cookieValue = fresh ? undefined : parseCookies(request.headers.cookie).get(CSRF_COOKIE);
     if (!csrf.isCookieValue(cookieValue)) {
       cookieValue = csrf.newCookieValue();
       setCookie(reply, serializeCookie(CSRF_COOKIE, cookieValue, { secure: secure(request) }));
     }
-    return sendPage(reply, status, renderSignInPage({ ...model, csrfField: csrf.fieldFor(cookieValue) }));
+    return csrf.fieldFor(cookieValue);
+  }
+
+  /** The sign-in page with a CSRF pair: the browser's cookie when it has a valid one, else a new one. */
+  function sendSignInPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    model: { returnTo: string; username: string; error: string | null; changePasswordHref?: string | null },
+    freshCsrf = false,
+  ): FastifyReply {
+    return sendPage(reply, status, renderSignInPage({ ...model, csrfField: csrfField(request, reply, freshCsrf) }));
   }
 
   function signInRequest(request: FastifyRequest, username: string, password: string) {
@@ -196,7 +215,11 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     const result = await signIn.signIn(signInRequest(request, username, password));
     if (!result.ok) {
       const status = failureHeaders(reply, result);
-      return sendSignInPage(request, reply, status, { returnTo, username, error: result.message });
+      const changePasswordHref =
+        passwordChange !== null && (result.code === 'auth.password_expired' || result.code === 'auth.password_must_change')
+          ? `${CHANGE_PASSWORD_PATH}?${new URLSearchParams({ username }).toString()}`
+          : null;
+      return sendSignInPage(request, reply, status, { returnTo, username, error: result.message, changePasswordHref });
     }
     setSessionCookie(request, reply, result.token, result.session);
     // The pre-session CSRF cookie has done its job.
@@ -265,6 +288,14 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     if (current === null) return reply.redirect('/sign-in', 303);
     const { session } = current;
     return sendPage(reply, 200, renderSignedInPage({ userName: session.data.userName, displayName: session.data.displayName, csrfField: sessionCsrfToken(session, 'sign-out') }));
+  });
+
+  passwordRoutes(scope, passwordChange, {
+    csrfField,
+    verifyCsrf: (request, field) => csrf.verify(parseCookies(request.headers.cookie).get(CSRF_COOKIE), field),
+    formBody,
+    requireJson,
+    sendPage,
   });
 }
 
