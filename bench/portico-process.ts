@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export const repoDir = new URL('..', import.meta.url).pathname;
@@ -142,4 +142,37 @@ export async function startPortico(env: Record<string, string>, port: number, no
       children.delete(child);
     },
   };
+}
+
+/**
+ * CPU seconds per thread group of a process: the main thread (tid = pid), the others by name. Node
+ * 20 leaves its threads unnamed ("node"): those are V8's GC/compiler workers, the libuv pool and
+ * the module-hooks thread of tsx, counted together as "other threads".
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      const name = Number(tid) === pid ? 'main thread' : comm.trim() === 'node' ? 'other threads' : comm.trim();
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return byName;
+}
+
+export function threadCpuDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, seconds] of after) delta.set(name, seconds - (before.get(name) ?? 0));
+  return delta;
 }

@@ -1,0 +1,313 @@
+/**
+ * IdentityStore API DescribeUser latency and throughput against identity stores of 1,000 and
+ * 100,000 provisioned users, through the real AWS SDK (`@aws-sdk/client-identitystore`, SigV4).
+ *
+ * For each size: a fresh data directory whose SQLite database is loaded in this process through
+ * `createKyselyIdentityUserStore(trx).upsert(toProvisionedUser(…))` (what a sign-in does), in
+ * transactions of --batch users; an access key issued with `portico app-credentials create
+ * --json`; then `portico start` in a child process of its own (the managed directory as identity
+ * source, on free ports, no demo forest: DescribeUser reads only the identity store), so that its
+ * CPU time is its own. Both instances run at once; the benchmark alternates between them within
+ * each pass (the order rotates per pass) and calls DescribeUser for uniformly random users, with
+ * an SDK client per instance on keep-alive connections (maxAttempts 1: an error is not retried
+ * away). Every answer is checked (the UserId asked for); failures are counted and printed.
+ *
+ * Run: node --import tsx bench/describe-user.bench.ts [--sizes 1000,100000] [--calls 5000]
+ *        [--passes 5] [--concurrency 1,8] [--batch 2000] [--profile] [--keep]
+ *
+ * With --profile, the largest instance is restarted under `--cpu-prof` afterwards and 2,000 more
+ * calls at concurrency 8 are profiled; the top self-time functions are printed.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeUserCommand, IdentitystoreClient } from '@aws-sdk/client-identitystore';
+import { loadConfig } from '#src/config/index.ts';
+import { toProvisionedUser, type MappedAttributes } from '#src/identity-store/user.ts';
+import { createDatabase, createKyselyIdentityUserStore, migrateToLatest } from '#src/storage/index.ts';
+import {
+  busyShare,
+  cpuSeconds,
+  freePort,
+  machineJiffies,
+  median,
+  percentile,
+  porticoCli,
+  startPortico,
+  threadCpuDelta,
+  threadCpuSeconds,
+  type PorticoProcess,
+} from './portico-process.ts';
+import { printSummary, summariseCpuProfile } from './cpu-profile.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const sizes = (option('sizes') ?? '1000,100000').split(',').map(Number);
+const calls = Number(option('calls') ?? 5000);
+const passes = Number(option('passes') ?? 5);
+const levels = (option('concurrency') ?? '1,8').split(',').map(Number);
+const batch = Number(option('batch') ?? 2000);
+const keep = args.includes('--keep');
+const profile = args.includes('--profile');
+/** Every data directory made, so that a failed run removes them too. */
+const dataDirs: string[] = [];
+const domain = 'portico.test';
+const region = 'us-east-1';
+
+interface Loaded {
+  users: number;
+  dataDir: string;
+  userIds: string[];
+  loadSeconds: number;
+  dbBytes: number;
+}
+
+/** The values the default mappings would give a user, with a few more filled, so records have a realistic size. */
+function mappedFor(i: number, guid: string): { upn: string; mapped: MappedAttributes } {
+  const n = String(i).padStart(6, '0');
+  const upn = `bench${n}@${domain}`;
+  return {
+    upn,
+    mapped: {
+      AD_GUID: guid,
+      email: upn,
+      givenName: 'Bench',
+      familyName: `User ${n}`,
+      middleName: 'B',
+      name: `Bench User ${n}`,
+      preferredUsername: `Bench User ${n}`,
+      subject: upn,
+      title: 'Engineer',
+      phoneNumber: `+1 555 ${n}`,
+      department: `Department ${i % 50}`,
+    },
+  };
+}
+
+async function load(users: number): Promise<Loaded> {
+  const dataDir = mkdtempSync(join(tmpdir(), `portico-bench-describe-${users}-`));
+  dataDirs.push(dataDir);
+  const config = loadConfig({ env: { PORTICO_DATA_DIR: dataDir } });
+  const db = createDatabase(config.database);
+  await migrateToLatest(db);
+  const userIds: string[] = [];
+  const started = performance.now();
+  for (let from = 0; from < users; from += batch) {
+    const at = new Date();
+    await db.transaction().execute(async (trx) => {
+      const store = createKyselyIdentityUserStore(trx);
+      for (let i = from; i < Math.min(users, from + batch); i += 1) {
+        const guid = randomUUID();
+        const { upn, mapped } = mappedFor(i, guid);
+        const sid = `S-1-5-21-1004336348-1177238915-682003330-${10000 + i}`;
+        const { user } = await store.upsert(toProvisionedUser({ guid, sid, userPrincipalName: upn, domain }, mapped), at);
+        userIds.push(user.userId);
+      }
+    });
+    if ((from / batch) % 10 === 9) process.stderr.write(`  ${users} users: ${from + batch} loaded in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  const loadSeconds = (performance.now() - started) / 1000;
+  await db.destroy();
+  const file = config.database.driver === 'sqlite' ? config.database.sqlite.file : '';
+  const size = (path: string): number => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
+  return { users, dataDir, userIds, loadSeconds, dbBytes: size(file) + size(`${file}-wal`) };
+}
+
+interface Instance {
+  loaded: Loaded;
+  portico: PorticoProcess;
+  identityStoreId: string;
+  credential: Credential;
+  clients: Map<number, IdentitystoreClient>;
+}
+
+interface Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  identityStoreId: string;
+}
+
+async function startInstance(loaded: Loaded, nodeArgs: string[] = [], issued?: Credential): Promise<Instance> {
+  const env = { PORTICO_DATA_DIR: loaded.dataDir, PORTICO_LOG__LEVEL: 'warn' };
+  const credential = issued ?? (JSON.parse(await porticoCli(['app-credentials', 'create', 'describe-user bench', '--json'], env)) as Credential);
+  const portico = await startPortico(
+    {
+      ...env,
+      PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPPORT: '0',
+      PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPSPORT: '0',
+      PORTICO_MANAGEDDIRECTORY__DEMOFOREST: 'false',
+    },
+    await freePort(),
+    nodeArgs,
+  );
+  const clients = new Map<number, IdentitystoreClient>();
+  for (const concurrency of levels) {
+    clients.set(
+      concurrency,
+      new IdentitystoreClient({
+        endpoint: `${portico.url}/identitystore`,
+        region,
+        credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+        maxAttempts: 1,
+        requestHandler: { httpAgent: new http.Agent({ keepAlive: true, maxSockets: concurrency }) },
+      }),
+    );
+  }
+  return { loaded, portico, identityStoreId: credential.identityStoreId, credential, clients };
+}
+
+interface Pass {
+  latencies: number[];
+  perSecond: number;
+  porticoCpuMs: number;
+  porticoMainMs: number;
+  clientCpuMs: number;
+  machineBusy: number;
+  failures: Map<string, number>;
+}
+
+async function pass(instance: Instance, concurrency: number, count: number): Promise<Pass> {
+  const client = instance.clients.get(concurrency) as IdentitystoreClient;
+  const ids = instance.loaded.userIds;
+  const latencies: number[] = [];
+  const failures = new Map<string, number>();
+  let issued = 0;
+  const pid = instance.portico.pid;
+  const jiffies = machineJiffies();
+  const cpuBefore = cpuSeconds([pid]);
+  const threadsBefore = threadCpuSeconds(pid);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < count) {
+        issued += 1;
+        const userId = ids[Math.floor(Math.random() * ids.length)] as string;
+        const t0 = performance.now();
+        try {
+          const answer = await client.send(new DescribeUserCommand({ IdentityStoreId: instance.identityStoreId, UserId: userId }));
+          latencies.push(performance.now() - t0);
+          if (answer.UserId !== userId) failures.set('wrong user', (failures.get('wrong user') ?? 0) + 1);
+        } catch (error) {
+          latencies.push(performance.now() - t0);
+          const name = (error as Error).name;
+          failures.set(name, (failures.get(name) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const clientCpu = process.cpuUsage(clientBefore);
+  const main = threadCpuDelta(threadsBefore, threadCpuSeconds(pid)).get('main thread') ?? 0;
+  return {
+    latencies,
+    perSecond: latencies.length / elapsed,
+    porticoCpuMs: ((cpuSeconds([pid]) - cpuBefore) * 1000) / latencies.length,
+    porticoMainMs: (main * 1000) / latencies.length,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / latencies.length,
+    machineBusy: busyShare(jiffies, machineJiffies()),
+    failures,
+  };
+}
+
+console.log(
+  `# DescribeUser benchmark — ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} at start`,
+);
+
+const instances: Instance[] = [];
+try {
+  console.log(`\n## Loading (in this process, transactions of ${batch} users, upsert as at sign-in)\n`);
+  console.log('| users | load s | users/s | SQLite file + WAL MiB | Portico ready in s |');
+  console.log('|---:|---:|---:|---:|---:|');
+  for (const size of sizes) {
+    const loaded = await load(size);
+    const instance = await startInstance(loaded);
+    instances.push(instance);
+    console.log(
+      `| ${size.toLocaleString('en-US')} | ${loaded.loadSeconds.toFixed(1)} | ${(size / loaded.loadSeconds).toFixed(0)} | ${(loaded.dbBytes / 2 ** 20).toFixed(1)} | ${(instance.portico.startMs / 1000).toFixed(1)} |`,
+    );
+  }
+
+  const perPass = Math.ceil(calls / passes);
+  const results = new Map<string, Pass[]>();
+  for (const concurrency of levels) {
+    for (const instance of instances) await pass(instance, concurrency, 200); // warm-up: connections, JIT, page cache
+    for (let i = 0; i < passes; i += 1) {
+      const order = instances.map((_, k) => instances[(k + i) % instances.length] as Instance);
+      for (const instance of order) {
+        const result = await pass(instance, concurrency, perPass);
+        const key = `${instance.loaded.users}/${concurrency}`;
+        results.set(key, [...(results.get(key) ?? []), result]);
+        process.stderr.write(
+          `c=${concurrency} pass ${i + 1}/${passes} ${String(instance.loaded.users).padStart(6)} users  ${result.perSecond.toFixed(0).padStart(5)}/s  p50 ${percentile(result.latencies, 50).toFixed(2)} ms  ` +
+            `p99 ${percentile(result.latencies, 99).toFixed(2)} ms  Portico ${result.porticoCpuMs.toFixed(3)} ms/call  client ${result.clientCpuMs.toFixed(3)} ms/call  machine ${(result.machineBusy * 100).toFixed(0)}% busy\n`,
+        );
+      }
+    }
+  }
+
+  console.log(`\n## DescribeUser (${perPass * passes} calls per row in ${passes} alternating passes; latency percentiles over all calls, throughput and CPU medians of the passes)\n`);
+  console.log('| users | concurrency | calls | p50 ms | p90 ms | p99 ms | max ms | calls/s | Portico CPU ms per call (main thread) | client CPU ms per call | failures |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const allFailures = new Map<string, number>();
+  for (const concurrency of levels) {
+    for (const instance of instances) {
+      const runs = results.get(`${instance.loaded.users}/${concurrency}`) ?? [];
+      const latencies = runs.flatMap((r) => r.latencies);
+      const failed = runs.reduce((sum, r) => sum + [...r.failures.values()].reduce((a, b) => a + b, 0), 0);
+      for (const r of runs) for (const [name, n] of r.failures) allFailures.set(name, (allFailures.get(name) ?? 0) + n);
+      console.log(
+        `| ${instance.loaded.users.toLocaleString('en-US')} | ${concurrency} | ${latencies.length} | ${percentile(latencies, 50).toFixed(2)} | ${percentile(latencies, 90).toFixed(2)} | ${percentile(latencies, 99).toFixed(2)} | ${Math.max(...latencies).toFixed(1)} | ${median(runs.map((r) => r.perSecond)).toFixed(0)} | ${median(runs.map((r) => r.porticoCpuMs)).toFixed(3)} (${median(runs.map((r) => r.porticoMainMs)).toFixed(3)}) | ${median(runs.map((r) => r.clientCpuMs)).toFixed(3)} | ${failed} |`,
+      );
+    }
+  }
+  console.log(`\n${allFailures.size === 0 ? 'Every call answered the user asked for.' : `Failures: ${[...allFailures].map(([n, c]) => `${n} × ${c}`).join(', ')}`}`);
+
+  if (profile) {
+    const largest = instances.reduce((a, b) => (b.loaded.users > a.loaded.users ? b : a));
+    for (const client of largest.clients.values()) client.destroy();
+    await largest.portico.stop();
+    const profileDir = join(largest.loaded.dataDir, 'cpu-profile');
+    const profiled = await startInstance(largest.loaded, ['--cpu-prof', '--cpu-prof-dir', profileDir], largest.credential);
+    const concurrency = levels.includes(8) ? 8 : (levels[0] as number);
+    await pass(profiled, concurrency, 300);
+    const spawnedAt = performance.now() - profiled.portico.startMs;
+    const fromMs = performance.now() - spawnedAt;
+    const measured = await pass(profiled, concurrency, 2000);
+    const toMs = performance.now() - spawnedAt;
+    for (const client of profiled.clients.values()) client.destroy();
+    await profiled.portico.stop();
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile in ${profileDir}`);
+    console.log(
+      `\n## Where Portico's CPU goes in DescribeUser (--cpu-prof, ${largest.loaded.users.toLocaleString('en-US')} users, c=${concurrency}, ${measured.latencies.length} calls, ${measured.porticoCpuMs.toFixed(2)} ms of process CPU per call under the profiler)`,
+    );
+    printSummary(summariseCpuProfile(join(profileDir, file), { fromMs, toMs }), 25, { count: measured.latencies.length, label: 'call' });
+    instances.splice(instances.indexOf(largest), 1);
+  }
+} catch (error) {
+  process.exitCode = 1;
+  console.error(error);
+} finally {
+  for (const instance of instances) {
+    for (const client of instance.clients.values()) client.destroy();
+    await instance.portico.stop();
+  }
+  for (const dir of dataDirs) {
+    if (keep) console.log(`data directory kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
