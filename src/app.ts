@@ -9,6 +9,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import {
   createDatabase,
+  createKyselyAccessStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
@@ -17,6 +18,11 @@ import {
   createKyselySettingsStore,
   migrateToLatest,
 } from '#src/storage/index.ts';
+import { createAccessService } from '#src/access/access-service.ts';
+import { registerAccessRoutes } from '#src/access/http.ts';
+import { createSessionAccessCache } from '#src/access/session-access.ts';
+import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
+import { registerAdminApi } from '#src/admin/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
@@ -49,6 +55,8 @@ export interface PorticoApp {
   managedDirectory: ManagedDirectory | null;
   users: IdentityUserReader;
   audit: AuditLog;
+  /** The bootstrap token, on the first start only (it is printed once and only its hash is kept). */
+  bootstrapToken: string | null;
   stop(): Promise<void>;
 }
 
@@ -129,6 +137,15 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   /** Tests move time forward (session expiry and directory re-checks). */
   clock?: () => Date;
+  /** Where the first start's bootstrap token is shown; stderr by default (never the structured log). */
+  showBootstrapToken?: (token: string) => void;
+}
+
+function printBootstrapToken(token: string): void {
+  process.stderr.write(
+    `\nPortico admin bootstrap token (shown once; use it for the first setup, then configure admin.groups):\n\n    ${token}\n\n` +
+      `  export PORTICO_ADMIN_TOKEN=${token}\n\n`,
+  );
 }
 
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
@@ -185,6 +202,21 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   // Derived from the instance key, so every instance and every restart accepts the others' forms.
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 
+  const settings = createKyselySettingsStore(db);
+  const access = createAccessService({
+    store: createKyselyAccessStore(db),
+    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: createKyselyAuditLog(trx) })),
+    directory: () => connector,
+    groupMembership: config.access.groupMembership,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const sessionAccess = createSessionAccessCache({ access, cacheMs: config.access.cacheMinutes * 60_000, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const bootstrapToken = await ensureBootstrapToken(settings, new Date());
+  if (bootstrapToken !== null) {
+    logger.warn('first start: an admin bootstrap token was issued and shown on the terminal once (only its hash is stored)');
+    (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
+  }
+
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
@@ -197,6 +229,19 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  await registerAdminApi(http, {
+    auth: createAdminAuth({ settings, sessions, sessionAccess, adminGroups: adminGroups(config, source) }),
+    access,
+    users,
+    sessions,
+    mappings,
+    directory: () => connector,
+    status: () => describe(source),
+    audit,
+    settings,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  registerAccessRoutes(http, { sessions, sessionAccess });
   await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');
@@ -219,6 +264,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     managedDirectory: source.kind === 'managed' ? source.managed : null,
     users,
     audit,
+    bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
       await http.close();
@@ -251,6 +297,15 @@ async function throttleLimits(config: Config, connector: DirectoryConnector | nu
     perUsername: { maxFailures, windowMs: perUsername.windowMinutes * 60_000 },
     perAddress: { maxFailures: perAddress.maxFailures, windowMs: perAddress.windowMinutes * 60_000 },
   };
+}
+
+/**
+ * The configured admin groups; with the managed directory and none configured, its own
+ * Portico-Admins group (the directory is Portico's, so that group is Portico's to define).
+ */
+function adminGroups(config: Config, source: IdentitySource): string[] {
+  if (config.admin.groups.length > 0 || source.kind !== 'managed') return config.admin.groups;
+  return [`Portico-Admins@${config.managedDirectory.domain}`];
 }
 
 function describe(source: IdentitySource): Record<string, unknown> {

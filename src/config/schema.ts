@@ -115,6 +115,22 @@ export const configInputSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** Who may administer Portico, besides the bootstrap token. */
+  admin: z
+    .object({
+      /** AD groups whose members (transitively) are administrators: `name@domain` or objectGUID. */
+      groups: z.array(z.string().min(1).max(1024)).default([]),
+    })
+    .prefault({}),
+  /** How assignments are evaluated. */
+  access: z
+    .object({
+      /** 'direct': only groups a user is directly in grant access (nested groups do not). */
+      groupMembership: z.enum(['transitive', 'direct']).default('transitive'),
+      /** How long a session's evaluated access (and its groups) is reused before AD is read again. */
+      cacheMinutes: z.number().int().min(1).max(1440).default(5),
+    })
+    .prefault({}),
 });
 
 export interface SqliteDatabaseConfig {
@@ -150,6 +166,8 @@ export interface Config {
       perAddress: { maxFailures: number; windowMinutes: number };
     };
   };
+  admin: { groups: string[] };
+  access: { groupMembership: 'transitive' | 'direct'; cacheMinutes: number };
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {

@@ -566,6 +566,18 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return [...new Map(groups.map((g) => [g.guid, g])).values()].sort(compareGroups);
   }
 
+  async function parentGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]> {
+    const info = await discover();
+    const groups = await pool.withService(async (connection) => groupsByDn(connection, await readRanged(connection, group.dn, 'memberOf'), info));
+    return groups.sort(compareGroups);
+  }
+
+  async function childGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]> {
+    const info = await discover();
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, `(&${groupFilter}${filter`(memberOf=${group.dn})`})`, groupAttributes));
+    return entries.map((entry) => toGroup(entry, info)).filter((g): g is DirectoryGroup => g !== null).sort(compareGroups);
+  }
+
   /** Groups by DN, batched; DNs outside this domain's naming context resolve to nothing. */
   async function groupsByDn(connection: PooledConnection, dns: string[], info: DomainInfo): Promise<DirectoryGroup[]> {
     const groups: DirectoryGroup[] = [];
@@ -656,6 +668,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     listGroups,
     groupUserGuids,
     directGroupsOf,
+    parentGroupsOf,
+    childGroupsOf,
     status: () => pool.status(),
     close: () => pool.close(),
   };

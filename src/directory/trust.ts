@@ -12,7 +12,7 @@ import { compareGroups, createAdConnector } from './connector.ts';
 import type { ConnectorDependencies } from './connector.ts';
 import { parseSignInName } from './names.ts';
 import { directoryConnectionOptionsSchema } from './options.ts';
-import type { DirectoryCheck, DirectoryConnector, DirectoryUser, PrincipalSearchResult } from './types.ts';
+import type { DirectoryCheck, DirectoryConnector, DirectoryGroup, DirectoryUser, PrincipalSearchResult } from './types.ts';
 
 export const trustedForestSchema = z.object({
   /** Extra UPN suffixes of the forest besides its DNS name (alternative UPN suffixes). */
@@ -134,6 +134,10 @@ export function createTrustingDirectory(
     return null;
   }
 
+  function forestOfGroup(group: DirectoryGroup): Forest | undefined {
+    return forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
+  }
+
   function forestOfUser(user: DirectoryUser): Forest | null {
     return forests.find((f) => f.domain === user.domain) ?? null;
   }
@@ -182,7 +186,7 @@ export function createTrustingDirectory(
       return null;
     },
     groupMembers(group) {
-      const forest = forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
+      const forest = forestOfGroup(group);
       return forest ? viaForest(forest, (c) => c.groupMembers(group)) : local.groupMembers(group);
     },
     async searchPrincipals(prefix, options = {}) {
@@ -214,12 +218,20 @@ export function createTrustingDirectory(
       };
     },
     groupUserGuids(group) {
-      const forest = forests.find((f) => group.qualifiedName.toLowerCase().endsWith(`@${f.domain}`));
+      const forest = forestOfGroup(group);
       return forest ? viaForest(forest, (c) => c.groupUserGuids(group)) : local.groupUserGuids(group);
     },
     directGroupsOf(user) {
       const forest = forestOfUser(user);
       return forest ? viaForest(forest, (c) => c.directGroupsOf(user)) : local.directGroupsOf(user);
+    },
+    parentGroupsOf(group) {
+      const forest = forestOfGroup(group);
+      return forest ? viaForest(forest, (c) => c.parentGroupsOf(group)) : local.parentGroupsOf(group);
+    },
+    childGroupsOf(group) {
+      const forest = forestOfGroup(group);
+      return forest ? viaForest(forest, (c) => c.childGroupsOf(group)) : local.childGroupsOf(group);
     },
     status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
     async close() {

@@ -149,6 +149,10 @@ export interface DirectoryConnector {
   groupUserGuids(group: DirectoryGroup): Promise<string[]>;
   /** The groups a user is directly in (memberOf and the primary group), without nesting. */
   directGroupsOf(user: DirectoryUser): Promise<DirectoryGroup[]>;
+  /** The groups a group is directly in (its memberOf within the domain). */
+  parentGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]>;
+  /** The groups directly in a group. */
+  childGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]>;
   status(): ControllerStatus[];
   close(): Promise<void>;
 }

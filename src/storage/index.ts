@@ -14,4 +14,5 @@ export { createKyselyIdentityUserStore, type KyselyIdentityUserStoreOptions } fr
 export { createKyselySettingsStore } from './kysely-settings-store.ts';
 export { createKyselySessionStore, type KyselySessionStoreOptions } from './kysely-session-store.ts';
 export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentialStoreOptions } from './kysely-application-credential-store.ts';
+export { createKyselyAccessStore } from './kysely-access-store.ts';
 export type { Database } from './tables.ts';

@@ -16,6 +16,9 @@ export interface Database {
   settings: SettingsTable;
   sessions: SessionsTable;
   application_credentials: ApplicationCredentialsTable;
+  access_records: AccessRecordsTable;
+  access_assignments: AccessAssignmentsTable;
+  access_provisioned: AccessProvisionedTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -114,4 +117,33 @@ export interface ApplicationCredentialsTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+}
+
+export interface AccessRecordsTable {
+  kind: 'account' | 'permission_set' | 'application';
+  id: string;
+  name: string;
+  name_key: string;
+  body_json: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AccessAssignmentsTable {
+  id: string;
+  principal_type: 'user' | 'group';
+  principal_guid: string;
+  principal_name: string;
+  /** `account:<id>:<permission set id>` or `application:<id>`: unique per principal. */
+  target_key: string;
+  account_id: string | null;
+  permission_set_id: string | null;
+  application_id: string | null;
+  created_at: string;
+}
+
+export interface AccessProvisionedTable {
+  account_id: string;
+  permission_set_id: string;
+  provisioned_at: string;
 }

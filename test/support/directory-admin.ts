@@ -29,6 +29,8 @@ export interface DirectoryAdmin {
   expire(dn: string): Promise<void>;
   read(dn: string, attribute: string): Promise<string | null>;
   delete(dn: string): Promise<void>;
+  addMember(groupDn: string, memberDn: string): Promise<void>;
+  removeMember(groupDn: string, memberDn: string): Promise<void>;
   /** Binds as the user with a wrong password `times` times (what locks an account out). */
   failBinds(upn: string, times: number): Promise<void>;
   close(): Promise<void>;
@@ -76,6 +78,12 @@ export async function directoryAdmin(target: DirectoryAdminTarget): Promise<Dire
     async delete(dn) {
       await client.del(dn);
       created.splice(created.indexOf(dn), 1);
+    },
+    async addMember(groupDn, memberDn) {
+      await client.modify(groupDn, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [memberDn] }) }));
+    },
+    async removeMember(groupDn, memberDn) {
+      await client.modify(groupDn, new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [memberDn] }) }));
     },
     async failBinds(upn, times) {
       for (let i = 0; i < times; i++) {

@@ -1,0 +1,405 @@
+/**
+ * The admin API under /admin/api: JSON in and out, every route declared with its schemas
+ * (api-route.ts) so that the OpenAPI document at /admin/api/openapi.json is generated from the
+ * same declarations that validate requests. Changes are audited by the services they call.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AccessService } from '#src/access/access-service.ts';
+import { accountInput, accountUpdate, applicationInput, applicationUpdate, assignmentInput, permissionSetInput, permissionSetUpdate } from '#src/access/model.ts';
+import type { AuditLog } from '#src/audit/index.ts';
+import { MAX_AUDIT_PAGE } from '#src/audit/audit-log.ts';
+import type { DirectoryConnector } from '#src/directory/types.ts';
+import type { MappingSettings } from '#src/identity-store/mapping-settings.ts';
+import { explainMappings, referencedAttributes } from '#src/identity-store/mappings.ts';
+import type { IdentityUser, IdentityUserWriter } from '#src/identity-store/user.ts';
+import type { SessionService } from '#src/sessions/sessions.ts';
+import type { SettingsStore } from '#src/settings/settings-store.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
+import { disableBootstrapToken, type AdminAuth } from './admin-auth.ts';
+import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import * as schemas from './schemas.ts';
+
+export const ADMIN_API_PREFIX = '/admin/api';
+/** SP metadata may be up to 1 MiB; JSON escaping can grow it. */
+const BODY_LIMIT = 3 * 1024 * 1024;
+
+export interface AdminApiDeps {
+  auth: AdminAuth;
+  access: AccessService;
+  users: IdentityUserWriter;
+  sessions: SessionService;
+  mappings: MappingSettings;
+  directory: () => DirectoryConnector | null;
+  /** The identity source's state, as /status shows it. */
+  status: () => Record<string, unknown>;
+  audit: AuditLog;
+  settings: SettingsStore;
+  clock?: () => Date;
+}
+
+export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
+  const { access, users, sessions, mappings, audit, clock = () => new Date() } = deps;
+
+  const directory = (): DirectoryConnector => {
+    const connected = deps.directory();
+    if (connected === null) throw new AppError('identity_source.unavailable', 'the identity source is not connected', { status: 503 });
+    return connected;
+  };
+
+  async function findProvisioned(key: string): Promise<IdentityUser> {
+    const user = (await users.get(key)) ?? (await users.findByUserName(key)) ?? (await users.findByGuid(key)) ?? (await users.findByEmail(key));
+    if (!user) throw new AppError('identity.user_not_found', `no provisioned user "${key.slice(0, 100)}"`, { status: 404 });
+    return user;
+  }
+
+  const lookUpUser = async (guid: string) => {
+    const provisioned = await users.findByGuid(guid);
+    if (provisioned) return { userName: provisioned.userName, displayName: provisioned.displayName };
+    const found = await directory().findUserByGuid(guid);
+    return found && { userName: found.userPrincipalName ?? found.samAccountName, displayName: found.displayName };
+  };
+
+  const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });
+  const assignmentQuery = z.strictObject({
+    accountId: z.string().max(64).optional(),
+    permissionSetId: z.string().max(64).optional(),
+    applicationId: z.string().max(64).optional(),
+    principal: z.string().max(64).optional().describe('objectGUID of a user or group'),
+  });
+
+  return [
+    route({
+      method: 'GET', path: '/me', operationId: 'whoAmI', tag: 'session', summary: 'Who is calling',
+      response: z.object({ actor: z.string(), via: z.enum(['bootstrap-token', 'session']) }),
+      handler: ({ admin }) => Promise.resolve({ actor: admin.actor, via: admin.via }),
+    }),
+    route({
+      method: 'DELETE', path: '/bootstrap-token', operationId: 'disableBootstrapToken', tag: 'session', status: 204,
+      summary: 'Disable the bootstrap token (once an admin group is configured); `portico admin bootstrap-token --reset` issues a new one on the host',
+      response: z.null(),
+      handler: async ({ admin }) => {
+        const disabled = await disableBootstrapToken(deps.settings, clock());
+        await audit.record({ actor: admin.actor, action: 'admin.bootstrap_token.disabled', outcome: 'success', details: { wasEnabled: disabled } });
+        return null;
+      },
+    }),
+
+    // ---- directory ----
+    route({
+      method: 'GET', path: '/directory', operationId: 'getDirectory', tag: 'directory', summary: 'The identity source, its validation verdict and its domain controllers',
+      response: z.record(z.string(), z.unknown()),
+      handler: () => Promise.resolve(deps.status()),
+    }),
+    route({
+      method: 'GET', path: '/directory/principals', operationId: 'searchPrincipals', tag: 'directory',
+      summary: 'Users and groups whose name, UPN, sAMAccountName or mail starts with q (read from AD, for pickers)',
+      query: z.strictObject({ q: z.string().min(1, 'q: required').max(256), type: z.enum(['user', 'group']).optional(), limit: queryInt('limit', 1, 200, 25) }),
+      response: z.object({ principals: z.array(schemas.directoryPrincipal), more: z.boolean() }),
+      handler: async ({ query }) => {
+        const found = await directory().searchPrincipals(query.q, { limit: query.limit, ...(query.type ? { types: [query.type] } : {}) });
+        return {
+          principals: found.principals.map((p) =>
+            p.type === 'user'
+              ? { type: 'user', guid: p.guid, name: p.userPrincipalName ?? p.samAccountName, displayName: p.displayName, mail: p.mail }
+              : { type: 'group', guid: p.guid, name: p.qualifiedName, displayName: null, mail: null },
+          ),
+          more: found.more,
+        };
+      },
+    }),
+
+    // ---- attribute mappings ----
+    route({
+      method: 'GET', path: '/mappings', operationId: 'getMappings', tag: 'identity', summary: 'The attribute mappings applied at every sign-in',
+      response: z.object({ table: z.record(z.string(), z.string()), isDefault: z.boolean() }),
+      handler: async () => mappings.current(),
+    }),
+    route({
+      method: 'PUT', path: '/mappings', operationId: 'setMappings', tag: 'identity', summary: 'Replace the attribute mappings (validated; errors give the position)',
+      body: z.strictObject({ table: z.record(z.string(), z.string()) }),
+      response: z.object({ table: z.record(z.string(), z.string()) }),
+      handler: async ({ body, admin }) => ({ table: await mappings.save(body.table, admin.actor) }),
+    }),
+    route({
+      method: 'POST', path: '/mappings/preview', operationId: 'previewMappings', tag: 'identity', summary: 'What a table (or the current one) gives for a user read from AD now',
+      body: z.strictObject({ user: z.string().min(1).max(1024), table: z.record(z.string(), z.string()).optional() }),
+      response: z.object({ rows: z.array(schemas.mappingExplanation) }),
+      handler: async ({ body }) => {
+        const table = body.table ?? (await mappings.current()).table;
+        const user = await directory().findUser(body.user, { attributes: referencedAttributes(table) });
+        if (!user) throw new AppError('directory.user_not_found', `no user "${body.user.slice(0, 100)}" in the identity source`, { status: 404 });
+        return { rows: explainMappings(table, user).map(({ target, template, value, error }) => ({ target, template, value, error })) };
+      },
+    }),
+
+    // ---- provisioned users ----
+    route({
+      method: 'GET', path: '/users', operationId: 'listUsers', tag: 'identity', summary: 'Users provisioned at sign-in',
+      query: z.strictObject({ prefix: z.string().max(256).optional(), limit: queryInt('limit', 1, 1000, 100), after: z.string().max(64).optional() }),
+      response: z.object({ users: z.array(schemas.identityUser), next: z.string().nullable() }),
+      handler: async ({ query }) => users.list({ limit: query.limit, after: query.after, userNamePrefix: query.prefix }),
+    }),
+    route({
+      method: 'GET', path: '/users/{id}', operationId: 'getUser', tag: 'identity', summary: 'One provisioned user (UserId, user name, objectGUID or email) and their live sessions',
+      params: idParams,
+      response: z.object({ user: schemas.identityUser, sessions: z.array(z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), clientAddress: z.string().nullable() })) }),
+      handler: async ({ params }) => {
+        const user = await findProvisioned(params.id);
+        const live = await sessions.listForUser(user.activeDirectory.guid);
+        return { user, sessions: live.map((s) => ({ id: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt, clientAddress: s.data.clientAddress })) };
+      },
+    }),
+    route({
+      method: 'DELETE', path: '/users/{id}', operationId: 'removeUser', tag: 'identity', status: 200,
+      summary: 'Remove a provisioned user and end their sessions; AD is not touched, and a user still in AD comes back at the next sign-in',
+      params: idParams,
+      response: z.object({ removed: z.string(), userName: z.string(), sessionsRevoked: z.number() }),
+      handler: async ({ params, admin }) => {
+        const user = await findProvisioned(params.id);
+        await users.remove(user.userId, clock());
+        const revoked = await sessions.revokeUser(user.activeDirectory.guid, admin.actor);
+        await audit.record({ actor: admin.actor, action: 'identity.user.removed', target: user.userId, outcome: 'success', details: { userName: user.userName, guid: user.activeDirectory.guid, sessionsRevoked: revoked } });
+        return { removed: user.userId, userName: user.userName, sessionsRevoked: revoked };
+      },
+    }),
+    route({
+      method: 'POST', path: '/users/{id}/revoke-sessions', operationId: 'revokeUserSessions', tag: 'identity', summary: "End every portal session of a provisioned user",
+      params: idParams,
+      response: z.object({ userName: z.string(), sessionsRevoked: z.number() }),
+      handler: async ({ params, admin }) => {
+        const user = await findProvisioned(params.id);
+        return { userName: user.userName, sessionsRevoked: await sessions.revokeUser(user.activeDirectory.guid, admin.actor) };
+      },
+    }),
+
+    // ---- accounts ----
+    route({
+      method: 'GET', path: '/accounts', operationId: 'listAccounts', tag: 'accounts', summary: 'Cloud accounts',
+      response: list('accounts', schemas.account),
+      handler: async () => ({ accounts: await access.listAccounts() }),
+    }),
+    route({
+      method: 'POST', path: '/accounts', operationId: 'createAccount', tag: 'accounts', status: 201, summary: 'Add a cloud account',
+      body: accountInput, response: schemas.account,
+      handler: ({ body, admin }) => access.createAccount(body, admin.actor),
+    }),
+    route({
+      method: 'GET', path: '/accounts/{id}', operationId: 'getAccount', tag: 'accounts', summary: 'One account (by id or name) with the permission sets provisioned into it',
+      params: idParams,
+      response: z.object({ account: schemas.account, provisioned: z.array(z.object({ permissionSetId: z.string(), provisionedAt: z.string() })) }),
+      handler: async ({ params }) => {
+        const account = await access.getAccount(params.id);
+        const provisioned = await access.listProvisioned({ accountId: account.id });
+        return { account, provisioned: provisioned.map((p) => ({ permissionSetId: p.permissionSetId, provisionedAt: p.provisionedAt.toISOString() })) };
+      },
+    }),
+    route({
+      method: 'PATCH', path: '/accounts/{id}', operationId: 'updateAccount', tag: 'accounts', summary: 'Change an account (the id stays)',
+      params: idParams, body: accountUpdate, response: schemas.account,
+      handler: ({ params, body, admin }) => access.updateAccount(params.id, body, admin.actor),
+    }),
+    route({
+      method: 'DELETE', path: '/accounts/{id}', operationId: 'deleteAccount', tag: 'accounts', status: 204, summary: 'Remove an account without assignments',
+      params: idParams, response: z.null(),
+      handler: async ({ params, admin }) => {
+        await access.deleteAccount(params.id, admin.actor);
+        return null;
+      },
+    }),
+    route({
+      method: 'GET', path: '/accounts/{id}/access', operationId: 'whoCanReachAccount', tag: 'access', summary: 'Who can reach this account, with which permission set, and through which group',
+      params: idParams, response: schemas.whoCanReach,
+      handler: ({ params }) => access.whoCanReach({ type: 'account', id: params.id }, lookUpUser),
+    }),
+
+    // ---- permission sets ----
+    route({
+      method: 'GET', path: '/permission-sets', operationId: 'listPermissionSets', tag: 'permission sets', summary: 'Permission sets',
+      response: list('permissionSets', schemas.permissionSet),
+      handler: async () => ({ permissionSets: await access.listPermissionSets() }),
+    }),
+    route({
+      method: 'POST', path: '/permission-sets', operationId: 'createPermissionSet', tag: 'permission sets', status: 201, summary: 'Create a permission set',
+      body: permissionSetInput, response: schemas.permissionSet,
+      handler: ({ body, admin }) => access.createPermissionSet(body, admin.actor),
+    }),
+    route({
+      method: 'GET', path: '/permission-sets/{id}', operationId: 'getPermissionSet', tag: 'permission sets', summary: 'One permission set (by id or name)',
+      params: idParams, response: schemas.permissionSet,
+      handler: ({ params }) => access.getPermissionSet(params.id),
+    }),
+    route({
+      method: 'PATCH', path: '/permission-sets/{id}', operationId: 'updatePermissionSet', tag: 'permission sets', summary: 'Change a permission set (the name stays)',
+      params: idParams, body: permissionSetUpdate, response: schemas.permissionSet,
+      handler: ({ params, body, admin }) => access.updatePermissionSet(params.id, body, admin.actor),
+    }),
+    route({
+      method: 'DELETE', path: '/permission-sets/{id}', operationId: 'deletePermissionSet', tag: 'permission sets', status: 204, summary: 'Delete a permission set without assignments',
+      params: idParams, response: z.null(),
+      handler: async ({ params, admin }) => {
+        await access.deletePermissionSet(params.id, admin.actor);
+        return null;
+      },
+    }),
+
+    // ---- applications ----
+    route({
+      method: 'GET', path: '/applications', operationId: 'listApplications', tag: 'applications', summary: 'SAML applications',
+      response: list('applications', schemas.application),
+      handler: async () => ({ applications: await access.listApplications() }),
+    }),
+    route({
+      method: 'POST', path: '/applications', operationId: 'createApplication', tag: 'applications', status: 201, summary: 'Register a SAML service provider by hand',
+      body: applicationInput, response: schemas.application,
+      handler: ({ body, admin }) => access.createApplication(body, admin.actor),
+    }),
+    route({
+      method: 'POST', path: '/applications/from-metadata', operationId: 'createApplicationFromMetadata', tag: 'applications', status: 201,
+      summary: "Register a SAML service provider from its metadata XML (DOCTYPEs are refused: no entity expansion, no external entities)",
+      body: z.strictObject({ metadata: z.string().min(1, 'metadata: required').max(2 * 1024 * 1024, 'metadata: at most 2 MiB'), application: z.record(z.string(), z.unknown()).describe('name and any field to add or override').default({}) }),
+      response: schemas.application,
+      handler: ({ body, admin }) => access.createApplication(access.applicationFromMetadata(body.metadata, body.application), admin.actor),
+    }),
+    route({
+      method: 'GET', path: '/applications/{id}', operationId: 'getApplication', tag: 'applications', summary: 'One application (by id or name)',
+      params: idParams, response: schemas.application,
+      handler: ({ params }) => access.getApplication(params.id),
+    }),
+    route({
+      method: 'PATCH', path: '/applications/{id}', operationId: 'updateApplication', tag: 'applications', summary: 'Change an application (the name stays)',
+      params: idParams, body: applicationUpdate, response: schemas.application,
+      handler: ({ params, body, admin }) => access.updateApplication(params.id, body, admin.actor),
+    }),
+    route({
+      method: 'DELETE', path: '/applications/{id}', operationId: 'deleteApplication', tag: 'applications', status: 204, summary: 'Delete an application without assignments',
+      params: idParams, response: z.null(),
+      handler: async ({ params, admin }) => {
+        await access.deleteApplication(params.id, admin.actor);
+        return null;
+      },
+    }),
+    route({
+      method: 'GET', path: '/applications/{id}/access', operationId: 'whoCanReachApplication', tag: 'access', summary: 'Who can reach this application, and through which group',
+      params: idParams, response: schemas.whoCanReach,
+      handler: ({ params }) => access.whoCanReach({ type: 'application', id: params.id }, lookUpUser),
+    }),
+
+    // ---- assignments ----
+    route({
+      method: 'GET', path: '/assignments', operationId: 'listAssignments', tag: 'assignments', summary: 'Assignments, filtered by target or principal',
+      query: assignmentQuery,
+      response: list('assignments', schemas.assignment),
+      handler: async ({ query }) => {
+        const { principal, ...filter } = query;
+        const defined = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
+        return { assignments: await access.listAssignments({ ...defined, ...(principal ? { principalGuids: [principal] } : {}) }) };
+      },
+    }),
+    route({
+      method: 'POST', path: '/assignments', operationId: 'createAssignment', tag: 'assignments', status: 201,
+      summary: 'Assign an AD user or group (objectGUID, UPN, DOMAIN\\name or name@domain) to an account with a permission set, or to an application',
+      body: assignmentInput,
+      response: z.object({ assignment: schemas.assignment, provisioned: z.boolean().describe('whether this assignment provisioned the permission set into the account') }),
+      handler: ({ body, admin }) => access.createAssignment(body, admin.actor),
+    }),
+    route({
+      method: 'DELETE', path: '/assignments/{id}', operationId: 'deleteAssignment', tag: 'assignments', status: 204, summary: 'Remove an assignment',
+      params: idParams, response: z.null(),
+      handler: async ({ params, admin }) => {
+        await access.deleteAssignment(params.id, admin.actor);
+        return null;
+      },
+    }),
+
+    // ---- access ----
+    route({
+      method: 'GET', path: '/access/users/{id}', operationId: 'explainUserAccess', tag: 'access', summary: 'What a user can reach, read from AD now, with the group paths',
+      params: idParams, response: schemas.userAccess,
+      handler: ({ params }) => access.explainUser(params.id),
+    }),
+
+    // ---- audit ----
+    route({
+      method: 'GET', path: '/audit', operationId: 'listAuditEvents', tag: 'audit', summary: 'Audit events, newest first',
+      query: z.strictObject({ limit: queryInt('limit', 1, MAX_AUDIT_PAGE, 100), before: z.string().max(64).optional(), action: z.string().max(128).optional() }),
+      response: z.object({ events: z.array(schemas.auditEvent) }),
+      handler: async ({ query }) => ({ events: await audit.list({ limit: query.limit, before: query.before, action: query.action }) }),
+    }),
+  ];
+}
+
+const errorStatus = (error: FastifyError | AppError): number => (isAppError(error) ? error.status : (error.statusCode ?? 500));
+
+/** Registers the admin API and its OpenAPI document in an encapsulated scope. */
+export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps): Promise<void> {
+  const routes = adminRoutes(deps);
+  const document = buildOpenApiDocument(routes, ADMIN_API_PREFIX);
+  await http.register(
+    (scope, _options, done) => {
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, parsed) => {
+        const text = (body as string).trim();
+        if (text === '') return parsed(null, undefined);
+        try {
+          parsed(null, JSON.parse(text));
+        } catch {
+          parsed(new AppError('api.invalid_request', 'the body is not valid JSON', { status: 400 }), undefined);
+        }
+      });
+      scope.addHook('onSend', (_request, reply, payload, next) => {
+        reply.header('cache-control', 'no-store');
+        reply.header('x-content-type-options', 'nosniff');
+        next(null, payload);
+      });
+      scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+        let status = errorStatus(error);
+        let code: string = isAppError(error) ? error.code : status === 415 ? 'api.invalid_request' : status === 413 ? 'api.invalid_request' : 'internal';
+        let message = isAppError(error) ? (error.expose ? error.message : 'internal error') : status < 500 ? error.message : 'internal error';
+        if (code === 'storage.unavailable') [status, message] = [503, 'the database is unavailable'];
+        if (status >= 500) {
+          request.log.error({ err: error }, 'admin API request failed');
+          if (!isAppError(error)) code = 'internal';
+        }
+        return reply.status(status).send({ error: { code, message } });
+      });
+      scope.setNotFoundHandler((request, reply) => reply.status(404).send({ error: { code: 'api.not_found', message: `no admin API route ${request.method} ${request.url.split('?')[0]}` } }));
+
+      scope.get('/openapi.json', (_request, reply) => reply.send(document));
+      for (const definition of routes) {
+        scope.route({
+          method: definition.method,
+          url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
+          handler: async (request, reply) => {
+            const admin = await deps.auth.authenticate(request);
+            if (admin.via === 'session' && request.method !== 'GET') refuseForeignOrigin(request.headers.origin, request.headers.host);
+            const result = await definition.handler({
+              params: validate(definition.params, request.params, 'path'),
+              query: validate(definition.query, request.query, 'query'),
+              body: validate(definition.body, request.body, 'body'),
+              admin,
+              request,
+            });
+            const status = definition.status ?? 200;
+            return status === 204 ? reply.status(204).send() : reply.status(status).send(result);
+          },
+        });
+      }
+      done();
+    },
+    { prefix: ADMIN_API_PREFIX },
+  );
+}
+
+/** Cookie-authenticated changes must come from Portico's own pages (defence in depth beside SameSite and the JSON content type). */
+function refuseForeignOrigin(origin: string | undefined, host: string | undefined): void {
+  if (origin === undefined) return;
+  let originHost: string | null = null;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    originHost = null;
+  }
+  if (originHost === null || originHost !== host) throw new AppError('admin.forbidden', 'cross-origin requests are refused', { status: 403 });
+}

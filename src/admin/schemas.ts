@@ -1,0 +1,97 @@
+/** Response shapes of the admin API (for the OpenAPI document; requests reuse the access model's schemas). */
+import { z } from 'zod';
+import { accountInput, applicationInput, permissionSetInput } from '#src/access/model.ts';
+
+export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'Error' });
+
+export const account = accountInput.meta({ id: 'Account' });
+export const permissionSet = permissionSetInput.extend({ id: z.string() }).meta({ id: 'PermissionSet' });
+export const application = applicationInput.extend({ id: z.string() }).meta({ id: 'Application' });
+
+const principal = z.object({ type: z.enum(['user', 'group']), guid: z.string(), name: z.string() });
+const target = z.union([
+  z.object({ type: z.literal('account'), accountId: z.string(), permissionSetId: z.string() }),
+  z.object({ type: z.literal('application'), applicationId: z.string() }),
+]);
+export const assignment = z.object({ id: z.string(), principal, target, createdAt: z.string() }).meta({ id: 'Assignment' });
+
+const grant = z
+  .union([
+    z.object({ type: z.literal('user') }),
+    z.object({ type: z.literal('group'), guid: z.string(), name: z.string(), path: z.array(z.string()).describe("from the user's own group up to the assigned group") }),
+  ])
+  .meta({ id: 'Grant' });
+const entry = z.object({ id: z.string(), name: z.string() });
+
+export const entitlements = z
+  .object({
+    accounts: z.array(z.object({ account: entry, permissionSets: z.array(z.object({ permissionSet: entry, grants: z.array(grant) })) })),
+    applications: z.array(z.object({ application: entry, grants: z.array(grant) })),
+    groupsTruncated: z.boolean(),
+  })
+  .meta({ id: 'Entitlements' });
+
+export const userAccess = z
+  .object({
+    user: z.object({ guid: z.string(), userName: z.string(), displayName: z.string().nullable() }),
+    groups: z.array(z.object({ guid: z.string(), qualifiedName: z.string(), path: z.array(z.string()) })),
+    entitlements,
+  })
+  .meta({ id: 'UserAccess' });
+
+export const whoCanReach = z
+  .object({
+    users: z.array(
+      z.object({
+        guid: z.string(),
+        userName: z.string().nullable(),
+        displayName: z.string().nullable(),
+        grants: z.array(z.object({ permissionSet: entry.nullable(), grant })),
+      }),
+    ),
+    truncated: z.boolean(),
+  })
+  .meta({ id: 'WhoCanReach' });
+
+export const identityUser = z
+  .looseObject({
+    userId: z.string(),
+    userName: z.string(),
+    displayName: z.string().nullable(),
+    emails: z.array(z.object({ value: z.string() })),
+    activeDirectory: z.object({ windowsUpn: z.string(), domain: z.string(), guid: z.string(), sid: z.string() }),
+    attributes: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+    provisionedAt: z.string(),
+  })
+  .meta({ id: 'User' });
+
+export const auditEvent = z
+  .object({
+    id: z.string(),
+    occurredAt: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    target: z.string().nullable(),
+    outcome: z.enum(['success', 'failure']),
+    errorCode: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEvent' });
+
+export const directoryPrincipal = z
+  .object({
+    type: z.enum(['user', 'group']),
+    guid: z.string(),
+    name: z.string().describe('UPN for users, name@domain for groups'),
+    displayName: z.string().nullable(),
+    mail: z.string().nullable(),
+  })
+  .meta({ id: 'DirectoryPrincipal' });
+
+export const mappingExplanation = z.object({
+  target: z.string(),
+  template: z.string(),
+  value: z.string().nullable(),
+  error: z.string().nullable(),
+});
