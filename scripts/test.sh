@@ -8,6 +8,8 @@ missing=()
 command -v samba >/dev/null 2>&1 || missing+=(samba samba-ad-dc samba-ad-provision winbind krb5-user python3-samba)
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# Debian's browser for the console and sign-in page tests (Playwright cannot download its own here).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
