@@ -47,6 +47,8 @@ export function createKyselyAccessStore(db: Kysely<Database>): AccessStore {
       }),
     countRecords: (kinds) =>
       translateStorageErrors('counting access records', async () => {
+        // `in ()` is a syntax error on PostgreSQL.
+        if (kinds.length === 0) return 0;
         const row = await db
           .selectFrom('access_records')
           .select((eb) => eb.fn.countAll().as('n'))
@@ -63,7 +65,9 @@ export function createKyselyAccessStore(db: Kysely<Database>): AccessStore {
           .values({
             id: assignment.id,
             principal_type: assignment.principal.type,
-            principal_guid: assignment.principal.guid,
+            // GUIDs are case-insensitive: stored lower-case, as listAssignments looks them up and
+            // as the unique (principal, target) constraint must compare them.
+            principal_guid: assignment.principal.guid.toLowerCase(),
             principal_name: assignment.principal.name,
             target_key: targetKey(target),
             account_id: target.type === 'account' ? target.accountId : null,

@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { createSecretBox } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import {
+  createKyselyAccessStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
@@ -19,6 +20,7 @@ import {
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
+import { accessStoreContract } from './access-store.contract.ts';
 import { applicationCredentialStoreContract } from './application-credential-store.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import type { DatabaseTarget, TestDatabase } from './databases.ts';
@@ -27,7 +29,7 @@ import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -150,6 +152,13 @@ export function runStorageSuites(target: DatabaseTarget): void {
       }));
   });
 
+  void describe(`${target.name}: access store`, () => {
+    accessStoreContract(async () => {
+      const database = await target.open();
+      return { store: createKyselyAccessStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
   void describe(`${target.name}: directory connection rows`, () => {
     void it('hold the options without the password, and the password sealed for this connection only', () =>
       withDatabase(async ({ db }) => {
@@ -212,7 +221,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });
