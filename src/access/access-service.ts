@@ -212,10 +212,10 @@ export function createAccessService(options: AccessServiceOptions) {
 
   /** The user's groups under the configured mode, with nesting paths when `withPaths`. */
   async function groupsOfUser(dir: AccessDirectory, user: DirectoryUser, withPaths: boolean): Promise<{ groups: UserGroup[]; truncated: boolean }> {
-    const direct = await dir.directGroupsOf(user);
-    if (groupMembership === 'direct') return walkGroups(direct.slice(0, LIMITS.groupsPerUser), null, LIMITS.groupsPerUser);
+    if (groupMembership === 'direct') return walkGroups((await dir.directGroupsOf(user)).slice(0, LIMITS.groupsPerUser), null, LIMITS.groupsPerUser);
     const transitive = await dir.groupsOf(user);
     if (!withPaths) return { groups: transitive.groups.map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName, path: [g.qualifiedName] })), truncated: transitive.truncated };
+    const direct = await dir.directGroupsOf(user);
     // The set is the directory's (tokenGroups leaves distribution groups out); the walk only adds paths.
     const members = new Set(transitive.groups.map((g) => g.guid));
     const walked = await walkGroups(direct, async (g) => (await dir.parentGroupsOf(g)).filter((p) => members.has(p.guid)), LIMITS.groupsPerUser);
