@@ -173,7 +173,13 @@ export function createAccessService(options: AccessServiceOptions) {
     return audited(actor, `${kind.auditName}.updated`, id, async (tx) => {
       const existing = await requireRecord(kind, id, tx.store);
       const merged = parseInput(full, { ...existing.body, ...patch }) as Record<string, unknown>;
-      await tx.store.updateRecord(kind.kind, existing.id, merged, clock());
+      const name = typeof merged.name === 'string' ? merged.name : existing.name;
+      try {
+        await tx.store.updateRecord(kind.kind, existing.id, { name, body: merged }, clock());
+      } catch (error) {
+        if (!isAppError(error, 'storage.conflict')) throw error;
+        throw new AppError('access.conflict', `a ${kind.label} named "${name}" already exists`, { status: 409 });
+      }
       return { result: { ...existing, body: merged }, before: existing.body, after: merged };
     });
   }

@@ -26,8 +26,8 @@ export interface AssignmentFilter {
 export interface AccessStore {
   /** Throws storage.conflict when the id or the (case-insensitive) name is taken. */
   insertRecord(kind: RecordKind, record: { id: string; name: string; body: Record<string, unknown> }, at: Date): Promise<StoredRecord>;
-  /** False when there is no such record. */
-  updateRecord(kind: RecordKind, id: string, body: Record<string, unknown>, at: Date): Promise<boolean>;
+  /** False when there is no such record; storage.conflict when the new name is taken. */
+  updateRecord(kind: RecordKind, id: string, record: { name: string; body: Record<string, unknown> }, at: Date): Promise<boolean>;
   getRecord(kind: RecordKind, id: string): Promise<StoredRecord | undefined>;
   findRecordByName(kind: RecordKind, name: string): Promise<StoredRecord | undefined>;
   /** Ordered by lower-cased name. */

@@ -3,6 +3,8 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
+import { registerAccessCommands } from './access-commands.ts';
+import { registerAdminCommands } from './admin-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerDirectoryCommands(program, load);
   registerIdentityCommands(program, load);
   registerAppCredentialCommands(program, load);
+  registerAccessCommands(program, load);
+  registerAdminCommands(program, load);
   return program;
 }
 

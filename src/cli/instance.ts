@@ -15,6 +15,7 @@ import { createMappingSettings, type MappingSettings } from '#src/identity-store
 import type { IdentityUserWriter } from '#src/identity-store/user.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import type { SessionStore } from '#src/sessions/index.ts';
+import type { SettingsStore } from '#src/settings/settings-store.ts';
 import {
   createDatabase,
   createKyselyAuditLog,
@@ -38,6 +39,7 @@ export interface Instance {
   sessions: SessionStore;
   connections: DirectoryConnectionStore;
   mappings: MappingSettings;
+  settings: SettingsStore;
   /** Opens the identity source's connector (the managed directory in-process on ephemeral ports). */
   openSource(): Promise<{ choice: IdentitySourceChoice; connector: DirectoryConnector }>;
 }
@@ -59,6 +61,7 @@ export async function withInstance(command: Command, loadConfig: LoadConfig, jso
       sessions: createKyselySessionStore(db),
       connections,
       mappings: createMappingSettings(createKyselySettingsStore(db), audit),
+      settings: createKyselySettingsStore(db),
       async openSource() {
         const choice = await chooseIdentitySource(config.directory, connections);
         if (choice.kind === 'connector') {

@@ -19,11 +19,11 @@ export function createKyselyAccessStore(db: Kysely<Database>): AccessStore {
         await db.insertInto('access_records').values(row).execute();
         return toRecord(row);
       }),
-    updateRecord: (kind, id, body, at) =>
+    updateRecord: (kind, id, { name, body }, at) =>
       translateStorageErrors(`updating the ${kind.replace('_', ' ')} ${id}`, async () => {
         const result = await db
           .updateTable('access_records')
-          .set({ body_json: JSON.stringify(body), updated_at: at.toISOString() })
+          .set({ name, name_key: name.toLowerCase(), body_json: JSON.stringify(body), updated_at: at.toISOString() })
           .where('kind', '=', kind)
           .where('id', '=', id)
           .executeTakeFirst();

@@ -67,11 +67,20 @@ export function accessStoreContract(factory: AccessStoreFactory): void {
             assert.deepEqual(await store.listRecords(other), []);
           }
 
-          assert.equal(await store.updateRecord(kind, 'r1', { tier: 2 }, T1), true);
+          assert.equal(await store.updateRecord(kind, 'r1', { name: 'Prod-Admin', body: { tier: 2 } }, T1), true);
           assert.deepEqual(await store.getRecord(kind, 'r1'), { id: 'r1', name: 'Prod-Admin', body: { tier: 2 }, createdAt: T0, updatedAt: T1 });
-          assert.equal(await store.updateRecord(kind, 'missing', { tier: 3 }, T2), false);
-          for (const other of KINDS.filter((k) => k !== kind)) assert.equal(await store.updateRecord(other, 'r1', { tier: 3 }, T2), false);
+          assert.equal(await store.updateRecord(kind, 'missing', { name: 'x', body: { tier: 3 } }, T2), false);
+          for (const other of KINDS.filter((k) => k !== kind)) assert.equal(await store.updateRecord(other, 'r1', { name: 'x', body: { tier: 3 } }, T2), false);
           assert.deepEqual((await store.getRecord(kind, 'r1'))?.body, { tier: 2 });
+
+          // A rename moves the lookup key and frees the old name; taking a used name is a conflict.
+          assert.equal(await store.updateRecord(kind, 'r1', { name: 'Prod', body: { tier: 2 } }, T1), true);
+          assert.equal((await store.findRecordByName(kind, 'prod'))?.id, 'r1');
+          assert.equal(await store.findRecordByName(kind, 'prod-admin'), undefined);
+          await store.insertRecord(kind, { id: 'r2', name: 'Other', body: {} }, T0);
+          await assert.rejects(store.updateRecord(kind, 'r1', { name: 'OTHER', body: {} }, T1), (error) => isAppError(error, 'storage.conflict'));
+          assert.equal(await store.removeRecord(kind, 'r2'), true);
+          assert.equal(await store.updateRecord(kind, 'r1', { name: 'Prod-Admin', body: { tier: 2 } }, T1), true);
 
           assert.equal(await store.removeRecord(kind, 'r1'), true);
           assert.equal(await store.removeRecord(kind, 'r1'), false);
@@ -163,7 +172,7 @@ export function accessStoreContract(factory: AccessStoreFactory): void {
         assert.deepEqual((await store.listRecords('permission_set'))[0]?.body, body);
 
         const updated = { ...body, nested: { replaced: ['✓', { '🔑': '🔒' }] } };
-        assert.equal(await store.updateRecord('permission_set', 'ps-1', updated, T1), true);
+        assert.equal(await store.updateRecord('permission_set', 'ps-1', { name: 'Ünïcödé-Set', body: updated }, T1), true);
         assert.deepEqual((await store.getRecord('permission_set', 'ps-1'))?.body, updated);
       }));
   });
