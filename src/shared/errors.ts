@@ -58,7 +58,22 @@ export type ErrorCode =
   | 'admin.forbidden'
   | 'api.invalid_request'
   | 'api.unauthorized'
-  | 'api.not_found';
+  | 'api.not_found'
+  | 'saml.request_malformed'
+  | 'saml.request_too_large'
+  | 'saml.request_dtd_forbidden'
+  | 'saml.unknown_application'
+  | 'saml.acs_url_not_registered'
+  | 'saml.binding_unsupported'
+  | 'saml.destination_mismatch'
+  | 'saml.request_expired'
+  | 'saml.request_not_yet_valid'
+  | 'saml.request_replayed'
+  | 'saml.signature_required'
+  | 'saml.signature_invalid'
+  | 'saml.signature_algorithm_unsupported'
+  | 'saml.name_id_unavailable'
+  | 'saml.certificate_invalid';
 
 export interface AppErrorOptions {
   status?: number;
