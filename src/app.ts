@@ -23,6 +23,7 @@ import { registerAccessRoutes } from '#src/access/http.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
 import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
+import { registerConsole } from '#src/console/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
@@ -236,12 +237,17 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     sessions,
     mappings,
     directory: () => connector,
+    managed: () =>
+      source.kind === 'managed'
+        ? { engine: source.managed.engine, administrator: source.managed.administrator, baseDn: source.managed.engine.baseDn, domain: config.managedDirectory.domain }
+        : null,
     status: () => describe(source),
     audit,
     settings,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
+  await registerConsole(http);
   await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   logger.info({ url: address }, 'Portico is listening');

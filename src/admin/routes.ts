@@ -18,6 +18,7 @@ import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import { disableBootstrapToken, type AdminAuth } from './admin-auth.ts';
 import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
+import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import * as schemas from './schemas.ts';
 
@@ -32,6 +33,8 @@ export interface AdminApiDeps {
   sessions: SessionService;
   mappings: MappingSettings;
   directory: () => DirectoryConnector | null;
+  /** The managed directory, for its administration routes; null when a self-managed AD is the identity source. */
+  managed: () => ManagedDirectoryAccess | null;
   /** The identity source's state, as /status shows it. */
   status: () => Record<string, unknown>;
   audit: AuditLog;
@@ -327,6 +330,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       response: z.object({ events: z.array(schemas.auditEvent) }),
       handler: async ({ query }) => ({ events: await audit.list({ limit: query.limit, before: query.before, action: query.action }) }),
     }),
+
+    // ---- managed directory (directory-routes.ts) ----
+    ...managedDirectoryRoutes({ managed: () => deps.managed(), audit, clock }),
   ];
 }
 

@@ -2,13 +2,17 @@
  * Headless Chromium for page tests: Debian's browser driven by playwright-core (Playwright's own
  * browser download is impossible here). The flags keep Chromium off the closed network.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export function launchBrowser(): Promise<Browser> {
+  const executablePath = process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    return Promise.reject(new Error(`no Chromium at ${executablePath}: run the tests with \`npm test\` as root (scripts/test.sh installs Debian's chromium), or set PORTICO_CHROMIUM`));
+  }
   return chromium.launch({
-    executablePath: process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
