@@ -59,6 +59,8 @@ void describe('loadConfig: defaults', () => {
       },
       sessions: { duration: 'PT8H', recheckMinutes: 5 },
       signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } } },
+      admin: { groups: [] },
+      access: { groupMembership: 'transitive', cacheMinutes: 5 },
     });
   });
 
