@@ -12,7 +12,7 @@ import { MAX_AUDIT_PAGE } from '#src/audit/audit-log.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
 import type { MappingSettings } from '#src/identity-store/mapping-settings.ts';
 import { explainMappings, referencedAttributes } from '#src/identity-store/mappings.ts';
-import type { IdentityUser, IdentityUserWriter } from '#src/identity-store/user.ts';
+import { findProvisionedUser, type IdentityUserWriter } from '#src/identity-store/user.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
@@ -51,11 +51,6 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     return connected;
   };
 
-  async function findProvisioned(key: string): Promise<IdentityUser> {
-    const user = (await users.get(key)) ?? (await users.findByUserName(key)) ?? (await users.findByGuid(key)) ?? (await users.findByEmail(key));
-    if (!user) throw new AppError('identity.user_not_found', `no provisioned user "${key.slice(0, 100)}"`, { status: 404 });
-    return user;
-  }
 
   const lookUpUser = async (guid: string) => {
     const provisioned = await users.findByGuid(guid);
@@ -149,7 +144,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       params: idParams,
       response: z.object({ user: schemas.identityUser, sessions: z.array(z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), clientAddress: z.string().nullable() })) }),
       handler: async ({ params }) => {
-        const user = await findProvisioned(params.id);
+        const user = await findProvisionedUser(users, params.id);
         const live = await sessions.listForUser(user.activeDirectory.guid);
         return { user, sessions: live.map((s) => ({ id: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt, clientAddress: s.data.clientAddress })) };
       },
@@ -160,7 +155,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       params: idParams,
       response: z.object({ removed: z.string(), userName: z.string(), sessionsRevoked: z.number() }),
       handler: async ({ params, admin }) => {
-        const user = await findProvisioned(params.id);
+        const user = await findProvisionedUser(users, params.id);
         await users.remove(user.userId, clock());
         const revoked = await sessions.revokeUser(user.activeDirectory.guid, admin.actor);
         await audit.record({ actor: admin.actor, action: 'identity.user.removed', target: user.userId, outcome: 'success', details: { userName: user.userName, guid: user.activeDirectory.guid, sessionsRevoked: revoked } });
@@ -172,7 +167,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       params: idParams,
       response: z.object({ userName: z.string(), sessionsRevoked: z.number() }),
       handler: async ({ params, admin }) => {
-        const user = await findProvisioned(params.id);
+        const user = await findProvisionedUser(users, params.id);
         return { userName: user.userName, sessionsRevoked: await sessions.revokeUser(user.activeDirectory.guid, admin.actor) };
       },
     }),

@@ -12,10 +12,10 @@ import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } fro
 import type { DirectoryConnector } from '#src/directory/types.ts';
 import { changeIdentitySource, chooseIdentitySource, describeChoice, type IdentitySourceChoice } from '#src/identity-source/identity-source.ts';
 import { explainMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
-import type { IdentityUser } from '#src/identity-store/user.ts';
+import { findProvisionedUser, type IdentityUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { readStdinPassword } from './directory-admin-commands.ts';
-import { cliActor, withInstance, type Instance, type LoadConfig } from './instance.ts';
+import { cliActor, withInstance, type LoadConfig } from './instance.ts';
 import { exitCodeHelp, exitCodes, printFields, printJson, printTable } from './output.ts';
 
 function summary(choice: IdentitySourceChoice): Record<string, unknown> {
@@ -152,11 +152,6 @@ function userRow(user: IdentityUser): Record<string, string> {
   };
 }
 
-async function findProvisioned(instance: Instance, key: string): Promise<IdentityUser> {
-  const user = (await instance.users.get(key)) ?? (await instance.users.findByUserName(key)) ?? (await instance.users.findByGuid(key)) ?? (await instance.users.findByEmail(key));
-  if (!user) throw new AppError('identity.user_not_found', `no provisioned user ${key} (give a UserId, user name, objectGUID or email)`, { status: 404 });
-  return user;
-}
 
 function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
   const users = program
@@ -193,7 +188,7 @@ function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
     .action(async (key: string, options: { json?: boolean }, command: Command) => {
       const json = options.json ?? false;
       await withInstance(command, loadConfig, json, async (instance) => {
-        const user = await findProvisioned(instance, key);
+        const user = await findProvisionedUser(instance.users, key);
         const sessions = await instance.sessions.listForUser(user.activeDirectory.guid, new Date());
         if (json) printJson({ user, sessions: sessions.map((s) => ({ id: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt, clientAddress: s.data.clientAddress })) });
         else {
@@ -223,7 +218,7 @@ function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
     .action(async (key: string, options: { json?: boolean }, command: Command) => {
       const json = options.json ?? false;
       await withInstance(command, loadConfig, json, async (instance) => {
-        const user = await findProvisioned(instance, key);
+        const user = await findProvisionedUser(instance.users, key);
         const now = new Date();
         await instance.users.remove(user.userId, now);
         const sessions = await instance.sessions.revokeForUser(user.activeDirectory.guid, now);
@@ -241,7 +236,7 @@ function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
     .action(async (key: string, options: { json?: boolean }, command: Command) => {
       const json = options.json ?? false;
       await withInstance(command, loadConfig, json, async (instance) => {
-        const user = await findProvisioned(instance, key);
+        const user = await findProvisionedUser(instance.users, key);
         const sessions = await instance.sessions.revokeForUser(user.activeDirectory.guid, new Date());
         await instance.audit.record({ actor: cliActor, action: 'session.revoked', target: user.activeDirectory.guid, outcome: 'success', details: { userName: user.userName, reason: 'revoked', sessions } });
         if (json) printJson({ userName: user.userName, sessionsRevoked: sessions });

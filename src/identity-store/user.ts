@@ -2,6 +2,7 @@
  * The identity store's user: the SCIM-like shape of AWS's IdentityStore, filled from AD by the
  * attribute mappings at every sign-in. Groups are never stored here: they are read from AD.
  */
+import { AppError } from '#src/shared/errors.ts';
 
 /** Identity-store attributes a mapping can fill (Identity Center's names first, then SCIM's). */
 export const mappingTargets = [
@@ -169,4 +170,11 @@ export interface IdentityUserWriter extends IdentityUserReader {
   remove(userId: string, at?: Date): Promise<IdentityUser | undefined>;
   /** Deletes every record, removed ones too (changing the identity source); returns how many were live. */
   removeAll(): Promise<number>;
+}
+
+/** A provisioned user by UserId, user name, objectGUID or email (what administrators type). */
+export async function findProvisionedUser(users: IdentityUserReader, key: string): Promise<IdentityUser> {
+  const user = (await users.get(key)) ?? (await users.findByUserName(key)) ?? (await users.findByGuid(key)) ?? (await users.findByEmail(key));
+  if (!user) throw new AppError('identity.user_not_found', `no provisioned user "${key.slice(0, 100)}" (give a UserId, user name, objectGUID or email)`, { status: 404 });
+  return user;
 }
