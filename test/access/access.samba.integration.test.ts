@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { directoryAdmin, type DirectoryAdmin, type TestUser } from '../support/directory-admin.ts';
-import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
 const groupDn = (cn: string) => `CN=${cn},OU=Groups,OU=Corp,${dc.baseDn}`;
@@ -32,12 +32,7 @@ async function start(extraEnv: Record<string, string> = {}): Promise<Started> {
     PORTICO_DATA_DIR: dataDir,
     PORTICO_LOG__LEVEL: 'silent',
     PORTICO_HTTP__PORT: '0',
-    PORTICO_DIRECTORY__DOMAIN: dc.domain,
-    PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
-    PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
-    PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
-    PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
-    PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+    ...sambaDirectoryEnv(dc),
     PORTICO_ADMIN__GROUPS: JSON.stringify(['Portico-Admins@corp.example.test']),
     ...extraEnv,
   };

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
-import { sambaRuntime } from '../support/samba.ts';
+import { sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 
 const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
 const API = '/admin/api/directory/managed';
@@ -265,12 +265,7 @@ void describe('the managed directory admin API with a connected AD', () => {
 
   it('refuses every route with 409 and writes nothing to the AD', async () => {
     target = await start({
-      PORTICO_DIRECTORY__DOMAIN: dc.domain,
-      PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
-      PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
-      PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
-      PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
-      PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+      ...sambaDirectoryEnv(dc),
     });
     const api = client(target);
     const directory = target.app.directory;

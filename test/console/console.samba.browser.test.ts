@@ -15,7 +15,7 @@ import { startApp, type PorticoApp } from '#src/app.ts';
 import { CONSOLE_CSP } from '#src/console/routes.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { launchBrowser, saveScreenshot } from '../support/browser.ts';
-import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
 const alice = fixtureUser('alice');
@@ -45,12 +45,7 @@ async function start(): Promise<Started> {
     PORTICO_DATA_DIR: dataDir,
     PORTICO_LOG__LEVEL: 'silent',
     PORTICO_HTTP__PORT: '0',
-    PORTICO_DIRECTORY__DOMAIN: dc.domain,
-    PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
-    PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
-    PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
-    PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
-    PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+    ...sambaDirectoryEnv(dc),
     PORTICO_ADMIN__GROUPS: JSON.stringify(['Portico-Admins@corp.example.test']),
   };
   let token = '';

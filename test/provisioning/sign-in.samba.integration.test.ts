@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
-import { sambaRuntime } from '../support/samba.ts';
+import { sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 import { signInSuite } from './sign-in-suite.ts';
 
 signInSuite({
@@ -15,12 +15,7 @@ signInSuite({
     const env = {
       PORTICO_DATA_DIR: dataDir,
       PORTICO_LOG__LEVEL: 'silent',
-      PORTICO_DIRECTORY__DOMAIN: dc.domain,
-      PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
-      PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
-      PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
-      PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
-      PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+      ...sambaDirectoryEnv(dc),
     };
     const app = await startApp(loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0' } }), { clock });
     return {

@@ -68,6 +68,18 @@ export function partnerRuntime(): SambaRuntime {
   return readRuntime(process.env.PORTICO_PARTNER_DIR ?? '/tmp/portico-samba-partner', 'PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh start');
 }
 
+/** The PORTICO_* environment that makes the Samba DC Portico's self-managed AD (with the lab override for Samba). */
+export function sambaDirectoryEnv(dc: SambaRuntime = sambaRuntime()): Record<string, string> {
+  return {
+    PORTICO_DIRECTORY__DOMAIN: dc.domain,
+    PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
+    PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
+    PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
+    PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
+    PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+  };
+}
+
 export const fixture = JSON.parse(readFileSync(new URL('../samba/fixture.json', import.meta.url), 'utf8')) as Fixture;
 export const partnerFixture = JSON.parse(readFileSync(new URL('../samba/partner-fixture.json', import.meta.url), 'utf8')) as Omit<Fixture, 'bigGroup' | 'manyGroupsUser'>;
 
