@@ -24,6 +24,10 @@ import { createSessionAccessCache } from '#src/access/session-access.ts';
 import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
 import { registerConsole } from '#src/console/routes.ts';
+import { createAwsFederation } from '#src/federation/aws.ts';
+import { createFederation } from '#src/federation/federation.ts';
+import { loadSigningKeys } from '#src/federation/signing-keys.ts';
+import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
@@ -218,6 +222,22 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
   }
 
+  // Created before the server listens; the listening address is known only after.
+  let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
+  const federation = createFederation({
+    keys: await loadSigningKeys(settings, box, new Date()),
+    users,
+    access,
+    sessionAccess,
+    audit,
+    aws: createAwsFederation(config.federation.aws),
+    baseUrl: () => baseUrl,
+    entityId: config.federation.saml.entityId,
+    // Persistent NameIDs must never change for the life of the instance: derived from its key.
+    nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
@@ -248,8 +268,10 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http);
-  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, ...(options.clock ? { clock: options.clock } : {}) });
+  await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, home: PORTAL_PATH, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
+  if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');
 
   // Ended sessions (expired or revoked) are kept a day, then deleted.

@@ -289,12 +289,14 @@ export function createAccessService(options: AccessServiceOptions) {
       const metadata = parseSpMetadata(metadataXml);
       const postFirst = [...metadata.acsUrls].sort((a, b) => Number(b.binding.endsWith('HTTP-POST')) - Number(a.binding.endsWith('HTTP-POST')));
       const format = Object.entries(NAME_ID_FORMATS).find(([, urn]) => metadata.nameIdFormats.includes(urn))?.[0];
+      const redirectLogout = metadata.logoutUrls.find((endpoint) => endpoint.binding.endsWith('HTTP-Redirect'));
       return {
         entityId: metadata.entityId,
         acsUrls: [...new Set(postFirst.filter((a) => a.binding.endsWith('HTTP-POST')).map((a) => a.url))],
         ...(format ? { nameIdFormat: format } : {}),
         ...(metadata.authnRequestsSigned && metadata.signingCertificates[0] ? { signingCertificate: metadata.signingCertificates[0] } : {}),
         ...(metadata.encryptionCertificates[0] ? { encryptionCertificate: metadata.encryptionCertificates[0] } : {}),
+        ...(redirectLogout ? { logoutUrl: redirectLogout.url } : {}),
         ...fields,
       };
     },

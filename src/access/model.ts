@@ -235,6 +235,10 @@ export const applicationInput = z.strictObject({
   signingCertificate: certificate('signingCertificate').optional(),
   /** The SP's encryption certificate: when set, assertions are encrypted for it. */
   encryptionCertificate: certificate('encryptionCertificate').optional(),
+  /** Sign the Response as well as the assertion (some service providers require it; it costs a second signature). */
+  signResponse: z.boolean({ error: 'signResponse: true or false' }).default(false),
+  /** The SP's SingleLogoutService (HTTP-Redirect): where the LogoutResponse to its LogoutRequest goes. */
+  logoutUrl: webUrl('logoutUrl').optional(),
   tags,
 });
 export type ApplicationInput = z.input<typeof applicationInput>;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 export type KeyNode =
   | { kind: 'object'; children: Map<string, KeyNode> }
   | { kind: 'array'; element: KeyNode }
-  | { kind: 'leaf'; type: 'string' | 'number' | 'boolean' | 'other' };
+  | { kind: 'leaf'; type: 'string' | 'number' | 'boolean' | 'record' | 'other' };
 
 export function describeSchema(schema: z.ZodType): KeyNode {
   const inner = unwrap(schema);
@@ -23,6 +23,8 @@ export function describeSchema(schema: z.ZodType): KeyNode {
   if (inner instanceof z.ZodNumber) return { kind: 'leaf', type: 'number' };
   if (inner instanceof z.ZodBoolean) return { kind: 'leaf', type: 'boolean' };
   if (inner instanceof z.ZodString || inner instanceof z.ZodEnum) return { kind: 'leaf', type: 'string' };
+  // Free-form keys (e.g. session tag names): a JSON object in an environment variable.
+  if (inner instanceof z.ZodRecord) return { kind: 'leaf', type: 'record' };
   return { kind: 'leaf', type: 'other' };
 }
 

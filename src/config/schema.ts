@@ -131,6 +131,38 @@ export const configInputSchema = z.object({
       cacheMinutes: z.number().int().min(1).max(1440).default(5),
     })
     .prefault({}),
+  /** Portico as a SAML identity provider, for applications and cloud accounts. */
+  federation: z
+    .object({
+      saml: z
+        .object({
+          /** The IdP's entity ID; `<http.publicUrl>/saml/metadata` by default. Applications keep it: set it before registering any. */
+          entityId: z.string().min(1).max(1024).optional(),
+        })
+        .prefault({}),
+      aws: z
+        .object({
+          /** The IAM SAML provider that trusts Portico, in every account: `arn:aws:iam::<account>:saml-provider/<this>`. */
+          samlProviderName: z.string().regex(/^[\w.-]{1,128}$/, 'must be 1–128 letters, digits, _ . -').default('Portico'),
+          /**
+           * The IAM role a permission set signs in as, in every account: `{permissionSet}` is its name,
+           * `{accountId}` the account's. May start with a path (`sso/{permissionSet}`).
+           */
+          roleName: z
+            .string()
+            .min(1)
+            .max(512)
+            .refine((value) => value.includes('{permissionSet}'), 'must contain {permissionSet}: each permission set is its own role')
+            .default('{permissionSet}'),
+          /** Attributes for access control: session tag key → `${path:…}` over the identity-store user (e.g. `${path:enterprise.department}`). */
+          accessControlAttributes: z
+            .record(z.string().regex(/^[\p{L}\p{N} _.:/=+@-]{1,128}$/u, 'a tag key is 1–128 letters, digits, spaces and _ . : / = + - @'), z.string().min(1).max(256))
+            .refine((value) => Object.keys(value).length <= 50, 'at most 50 attributes')
+            .default({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
 });
 
 export interface SqliteDatabaseConfig {
@@ -168,6 +200,10 @@ export interface Config {
   };
   admin: { groups: string[] };
   access: { groupMembership: 'transitive' | 'direct'; cacheMinutes: number };
+  federation: {
+    saml: { entityId?: string | undefined };
+    aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };
+  };
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {

@@ -163,6 +163,12 @@ function coerce(raw: string, node: KeyNode): Coerced {
           if (['false', '0', 'no', 'off'].includes(lower)) return { value: false };
           return { value: raw };
         }
+        case 'record': {
+          if (!text.startsWith('{')) return { problem: 'expects a JSON object' };
+          const parsed = parseJson(text);
+          if ('problem' in parsed) return parsed;
+          return isPlainObject(parsed.value) ? parsed : { problem: 'expects a JSON object' };
+        }
         case 'string':
         case 'other':
           // Verbatim: surrounding spaces may be part of a password.

@@ -73,7 +73,12 @@ export type ErrorCode =
   | 'saml.signature_invalid'
   | 'saml.signature_algorithm_unsupported'
   | 'saml.name_id_unavailable'
-  | 'saml.certificate_invalid';
+  | 'saml.certificate_invalid'
+  | 'saml.key_state'
+  | 'saml.key_invalid'
+  | 'saml.request_unknown'
+  | 'access.not_assigned'
+  | 'federation.role_name_invalid';
 
 export interface AppErrorOptions {
   status?: number;

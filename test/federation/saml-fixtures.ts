@@ -38,6 +38,7 @@ export function application(overrides: Partial<Application> = {}): Application {
     nameIdFormat: 'persistent',
     sessionDuration: 'PT8H',
     attributeMappings: [],
+    signResponse: false,
     tags: {},
     ...overrides,
   };

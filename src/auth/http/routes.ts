@@ -50,6 +50,8 @@ export interface SignInRoutesDeps {
    * AD): /change-password only says to change it in Active Directory.
    */
   passwordChange?: PasswordChangeService | null;
+  /** Where `/` sends a browser (the portal); without it, `/` is a minimal signed-in page. */
+  home?: string;
   clock?: () => Date;
 }
 
@@ -284,6 +286,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
   });
 
   scope.get('/', async (request, reply) => {
+    if (deps.home !== undefined) return reply.redirect(deps.home, 303);
     const current = await currentSession(request, reply);
     if (current === null) return reply.redirect('/sign-in', 303);
     const { session } = current;

@@ -192,3 +192,29 @@ function responseXml(c: AssertionContext & { responseId: string; content: string
     `</samlp:Response>`
   );
 }
+
+export interface StatusResponseInput {
+  idp: IdentityProvider;
+  acsUrl: string;
+  inResponseTo: string;
+  /** A second-level status code, e.g. `urn:oasis:names:tc:SAML:2.0:status:NoPassive`. */
+  subStatus: string;
+  message: string;
+  now?: Date | undefined;
+}
+
+export const STATUS_RESPONDER = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
+export const STATUS_NO_PASSIVE = 'urn:oasis:names:tc:SAML:2.0:status:NoPassive';
+
+/** A signed Response without an assertion, telling the SP why it gets none (e.g. NoPassive). */
+export function buildStatusResponse(input: StatusResponseInput): { xml: string; base64: string } {
+  const id = newId();
+  const unsigned =
+    `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${id}" Version="2.0" IssueInstant="${instant(input.now ?? new Date())}" Destination="${attr(input.acsUrl)}" InResponseTo="${attr(input.inResponseTo)}">` +
+    `<saml:Issuer>${text(input.idp.entityId)}</saml:Issuer>` +
+    `<samlp:Status><samlp:StatusCode Value="${STATUS_RESPONDER}"><samlp:StatusCode Value="${attr(input.subStatus)}"/></samlp:StatusCode>` +
+    `<samlp:StatusMessage>${text(input.message)}</samlp:StatusMessage></samlp:Status>` +
+    `</samlp:Response>`;
+  const xml = signRoot(unsigned, 'Response', input.idp.signing);
+  return { xml, base64: Buffer.from(xml, 'utf8').toString('base64') };
+}

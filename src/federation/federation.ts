@@ -1,0 +1,233 @@
+/**
+ * Portico as an identity provider: who gets an assertion for what. The SAML core
+ * (src/federation/saml) parses, checks and signs; this service decides — the request is from a
+ * registered application, the signed-in person is assigned to it (or to the account and
+ * permission set), the assertion carries their identity-store record — and audits each decision.
+ * The HTTP faces (src/portal/routes.ts) render its results.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AccessService } from '#src/access/access-service.ts';
+import type { Application } from '#src/access/model.ts';
+import type { SessionAccessCache } from '#src/access/session-access.ts';
+import type { AuditLog } from '#src/audit/index.ts';
+import type { IdentityUser, IdentityUserReader } from '#src/identity-store/user.ts';
+import type { Session } from '#src/sessions/session-store.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
+import type { AwsFederation } from './aws.ts';
+import { assertionAttributes } from './saml/attributes.ts';
+import { acceptAuthnRequest, createReplayCache, type AcceptedAuthnRequest } from './saml/authn-request.ts';
+import type { ReceivedMessage } from './saml/binding.ts';
+import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
+import { buildIdpMetadata } from './saml/metadata.ts';
+import { STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
+import type { SigningKeys } from './signing-keys.ts';
+
+/** An HTTP-POST binding message: the page posts `fields` to `action`. */
+export interface PostForm {
+  action: string;
+  fields: Record<string, string>;
+}
+
+export interface FederationOptions {
+  keys: SigningKeys;
+  users: Pick<IdentityUserReader, 'get'>;
+  access: Pick<AccessService, 'listApplications' | 'getAccount' | 'getPermissionSet' | 'generation'>;
+  sessionAccess: Pick<SessionAccessCache, 'forSession'>;
+  audit: AuditLog;
+  aws: AwsFederation;
+  /** Portico's public base URL (`http.publicUrl`, else the listening address), without a trailing slash. */
+  baseUrl: () => string;
+  /** `federation.saml.entityId`; `<baseUrl>/saml/metadata` when absent. */
+  entityId?: string | undefined;
+  /** Secret behind persistent NameIDs and session indexes (derived from the instance key). */
+  nameIdSecret: Buffer;
+  clock?: () => Date;
+}
+
+export const SSO_PATH = '/saml/sso';
+export const SLO_PATH = '/saml/slo';
+export const METADATA_PATH = '/saml/metadata';
+/** How long an accepted AuthnRequest waits for the person to sign in. */
+const PENDING_MS = 10 * 60_000;
+const MAX_PENDING = 10_000;
+
+export type Federation = ReturnType<typeof createFederation>;
+
+export function createFederation(options: FederationOptions) {
+  const { keys, users, access, sessionAccess, audit, aws, nameIdSecret, clock = () => new Date() } = options;
+  const entityId = () => options.entityId ?? `${options.baseUrl()}${METADATA_PATH}`;
+  const idp = (): IdentityProvider => ({ entityId: entityId(), signing: keys.current() });
+  // Request IDs are kept longer than a request stays acceptable (IssueInstant ± 5 minutes).
+  const replayCache = createReplayCache({ ttlMs: 15 * 60_000, maxEntries: 200_000 });
+  const pending = new Map<string, { accepted: AcceptedAuthnRequest<Application>; expiresAt: number }>();
+
+  let byEntityId: { generation: number; map: Map<string, Application> } | null = null;
+  async function applicationByEntityId(id: string): Promise<Application | undefined> {
+    const generation = access.generation();
+    if (byEntityId === null || byEntityId.generation !== generation) {
+      byEntityId = { generation, map: new Map((await access.listApplications()).map((app) => [app.entityId, app])) };
+    }
+    return byEntityId.map.get(id);
+  }
+
+  /** Identifies one portal session to the SPs it signed in to, without revealing the session id. */
+  const sessionIndexOf = (session: Session) => `_${createHmac('sha256', nameIdSecret).update(`session-index:${session.id}`).digest('base64url')}`;
+
+  async function userOf(session: Session): Promise<IdentityUser> {
+    const user = await users.get(session.userId);
+    if (user === undefined) throw new AppError('auth.session_invalid', 'your account was removed from Portico: sign in again', { status: 401 });
+    return user;
+  }
+
+  async function refuseNotAssigned(session: Session, target: string, details: Record<string, unknown>, message: string): Promise<never> {
+    await audit.record({ actor: session.data.userName, action: details.accountId ? 'saml.aws_sign_in' : 'saml.sso', target, outcome: 'failure', errorCode: 'access.not_assigned', details });
+    throw new AppError('access.not_assigned', message, { status: 403 });
+  }
+
+  return {
+    entityId,
+    metadata: () =>
+      buildIdpMetadata({ entityId: entityId(), ssoUrl: `${options.baseUrl()}${SSO_PATH}`, sloUrl: `${options.baseUrl()}${SLO_PATH}`, signingCertificates: keys.published() }),
+
+    /** Checks an AuthnRequest; refusals are audited with their code and rethrown. */
+    async receiveAuthnRequest(message: ReceivedMessage): Promise<AcceptedAuthnRequest<Application>> {
+      try {
+        return await acceptAuthnRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [`${options.baseUrl()}${SSO_PATH}`], now: clock() });
+      } catch (error) {
+        if (isAppError(error)) {
+          await audit.record({ actor: 'anonymous', action: 'saml.request', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+        }
+        throw error;
+      }
+    },
+
+    /** Keeps an accepted request while the person signs in; the returned reference resumes it once. */
+    park(accepted: AcceptedAuthnRequest<Application>): string {
+      const now = clock().getTime();
+      for (const [ref, entry] of pending) if (entry.expiresAt <= now || pending.size >= MAX_PENDING) pending.delete(ref);
+      const ref = randomBytes(18).toString('base64url');
+      pending.set(ref, { accepted, expiresAt: now + PENDING_MS });
+      return ref;
+    },
+    resume(ref: string): AcceptedAuthnRequest<Application> {
+      const entry = pending.get(ref);
+      pending.delete(ref);
+      if (entry === undefined || entry.expiresAt <= clock().getTime()) {
+        throw new AppError('saml.request_unknown', 'this sign-in request expired or was already used: start again from the application', { status: 400 });
+      }
+      return entry.accepted;
+    },
+
+    /** IsPassive and nobody signed in: the SP hears NoPassive, without a sign-in page. */
+    noPassive(accepted: AcceptedAuthnRequest<Application>): PostForm {
+      const { base64 } = buildStatusResponse({ idp: idp(), acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, subStatus: STATUS_NO_PASSIVE, message: 'nobody is signed in', now: clock() });
+      return form(accepted.acsUrl, base64, accepted.relayState);
+    },
+
+    async applicationById(id: string): Promise<Application | undefined> {
+      return (await access.listApplications()).find((app) => app.id === id);
+    },
+
+    /**
+     * The signed Response for an application the person is assigned to, SP-initiated (with the
+     * request's ID and ACS URL) or IdP-initiated (the first ACS URL and the application's relay state).
+     */
+    async signInToApplication(session: Session, application: Application, request: { acsUrl: string; inResponseTo?: string | undefined; relayState: string | undefined }): Promise<PostForm> {
+      const initiatedBy = request.inResponseTo === undefined ? 'idp' : 'sp';
+      const { entitlements, groups } = await sessionAccess.forSession(session);
+      if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
+        await refuseNotAssigned(session, application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
+      }
+      const user = await userOf(session);
+      const built = buildResponse({
+        idp: idp(),
+        application,
+        user,
+        nameIdSecret,
+        acsUrl: request.acsUrl,
+        inResponseTo: request.inResponseTo,
+        attributes: assertionAttributes(application.attributeMappings, user, groups.map((g) => g.qualifiedName)),
+        sessionIndex: sessionIndexOf(session),
+        authnInstant: session.createdAt,
+        signResponse: application.signResponse,
+        now: clock(),
+      });
+      await audit.record({
+        actor: session.data.userName,
+        action: 'saml.sso',
+        target: application.id,
+        outcome: 'success',
+        details: { entityId: application.entityId, initiatedBy, acsUrl: request.acsUrl, assertionId: built.assertionId, nameIdFormat: built.nameId.format, encrypted: application.encryptionCertificate !== undefined },
+      });
+      return form(request.acsUrl, built.base64, request.relayState);
+    },
+
+    /** The assertion for an account × permission set the person is assigned, for the console or the command line. */
+    async signInToAccount(session: Session, accountId: string, permissionSetId: string, purpose: 'console' | 'cli') {
+      const { entitlements } = await sessionAccess.forSession(session);
+      const entry = entitlements.accounts.find((a) => a.account.id === accountId)?.permissionSets.find((p) => p.permissionSet.id === permissionSetId);
+      if (entry === undefined) {
+        await refuseNotAssigned(session, accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
+      }
+      const [account, permissionSet, user] = await Promise.all([access.getAccount(accountId), access.getPermissionSet(permissionSetId), userOf(session)]);
+      const signIn = aws.signIn(account, permissionSet, user);
+      const built = buildResponse({
+        idp: idp(),
+        application: signIn.application,
+        user,
+        nameIdSecret,
+        acsUrl: signIn.signInUrl,
+        attributes: signIn.attributes,
+        sessionIndex: sessionIndexOf(session),
+        authnInstant: session.createdAt,
+        now: clock(),
+      });
+      await audit.record({
+        actor: session.data.userName,
+        action: 'saml.aws_sign_in',
+        target: accountId,
+        outcome: 'success',
+        details: { purpose, permissionSet: permissionSet.name, roleArn: signIn.roleArn, signInUrl: signIn.signInUrl, assertionId: built.assertionId, durationSeconds: signIn.durationSeconds },
+      });
+      return { account, permissionSet, signIn, form: form(signIn.signInUrl, built.base64, signIn.relayState), assertionBase64: built.base64 };
+    },
+
+    /**
+     * An SP's LogoutRequest (HTTP-Redirect, through the browser): ends the browser's portal session
+     * when it is the one named, and answers with a signed LogoutResponse to the application's
+     * logout URL (null when it registered none).
+     */
+    async logout(message: ReceivedMessage, session: Session | null, endSession: () => Promise<void>): Promise<{ redirect: string | null; application: Application; ended: boolean }> {
+      let accepted;
+      try {
+        accepted = await acceptLogoutRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [`${options.baseUrl()}${SLO_PATH}`], now: clock() });
+      } catch (error) {
+        if (isAppError(error)) await audit.record({ actor: 'anonymous', action: 'saml.logout', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+        throw error;
+      }
+      const { request, application } = accepted;
+      let ended = false;
+      if (session !== null) {
+        const user = await users.get(session.userId);
+        const named =
+          request.sessionIndexes.length > 0
+            ? request.sessionIndexes.includes(sessionIndexOf(session))
+            : user !== undefined && application.nameIdFormat !== 'transient' && nameIdFor(application.nameIdFormat, user, application.entityId, nameIdSecret).value === request.nameId.value;
+        if (named) {
+          await endSession();
+          ended = true;
+        }
+      }
+      await audit.record({ actor: session?.data.userName ?? 'anonymous', action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: ended } });
+      const redirect =
+        application.logoutUrl === undefined
+          ? null
+          : logoutResponseUrl({ idp: idp(), destination: application.logoutUrl, inResponseTo: request.id, relayState: accepted.relayState, now: clock() });
+      return { redirect, application, ended };
+    },
+  };
+}
+
+function form(action: string, samlResponse: string, relayState: string | undefined): PostForm {
+  return { action, fields: { SAMLResponse: samlResponse, ...(relayState === undefined ? {} : { RelayState: relayState }) } };
+}

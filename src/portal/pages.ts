@@ -1,0 +1,209 @@
+/**
+ * The portal's server-rendered pages: the start page (accounts → permission sets → console or
+ * command line, and application tiles), the page that carries a SAML Response to its
+ * destination, command-line instructions, and refusals. They work without JavaScript; the one
+ * script (portal.js) adds live search and the automatic POST. Every interpolated value is escaped.
+ */
+import { escapeHtml } from '#src/auth/http/pages.ts';
+import type { PostForm } from '#src/federation/federation.ts';
+
+export const ASSETS_PATH = '/portal/assets';
+
+const base = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"];
+/** Portal pages: this origin's script and stylesheet, forms to this origin only. */
+export const PORTAL_CSP = [...base, "form-action 'self'"].join('; ');
+/** The POST page submits to the service provider's ACS URL (checked against its registration) or the account's sign-in URL. */
+export const POST_PAGE_CSP = base.join('; ');
+
+function layout(title: string, body: string, bodyClass = ''): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${escapeHtml(title)} · Portico</title>
+<link rel="stylesheet" href="${ASSETS_PATH}/portal.css">
+<script src="${ASSETS_PATH}/portal.js" defer></script>
+</head>
+<body${bodyClass === '' ? '' : ` class="${bodyClass}"`}>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+export interface PortalAccount {
+  id: string;
+  name: string;
+  email: string;
+  permissionSets: Array<{ id: string; name: string; description: string | undefined }>;
+}
+
+export interface PortalApplication {
+  id: string;
+  name: string;
+  description: string | undefined;
+}
+
+export interface PortalPageModel {
+  userName: string;
+  displayName: string | null;
+  signOutCsrf: string;
+  accounts: PortalAccount[];
+  applications: PortalApplication[];
+  query: string;
+  /** The person is in more groups than are evaluated: some assignments may not count. */
+  groupsTruncated: boolean;
+}
+
+const matches = (query: string, ...texts: Array<string | undefined>) => query === '' || texts.some((t) => t !== undefined && t.toLowerCase().includes(query));
+
+/** Narrows the model to what matches the search (name, id, email, permission set, description). */
+export function searchPortal(model: Pick<PortalPageModel, 'accounts' | 'applications'>, query: string): Pick<PortalPageModel, 'accounts' | 'applications'> {
+  const q = query.trim().toLowerCase();
+  return {
+    accounts: model.accounts.flatMap((account) => {
+      if (matches(q, account.name, account.id, account.email)) return [account];
+      const permissionSets = account.permissionSets.filter((p) => matches(q, p.name, p.description));
+      return permissionSets.length === 0 ? [] : [{ ...account, permissionSets }];
+    }),
+    applications: model.applications.filter((app) => matches(q, app.name, app.description)),
+  };
+}
+
+export function renderPortalPage(model: PortalPageModel): string {
+  const who = model.displayName ? `${escapeHtml(model.displayName)} (${escapeHtml(model.userName)})` : escapeHtml(model.userName);
+  const shown = searchPortal(model, model.query);
+  const searchText = (...texts: Array<string | undefined>) => escapeHtml(texts.filter(Boolean).join(' ').toLowerCase());
+
+  const accounts = shown.accounts.map((account) => {
+    const roles = account.permissionSets.map((p) => {
+      const base = `/portal/accounts/${encodeURIComponent(account.id)}/${encodeURIComponent(p.id)}`;
+      return `<li class="role" data-search="${searchText(p.name, p.description)}">
+<span class="role-name">${escapeHtml(p.name)}</span>${p.description ? `<span class="role-description">${escapeHtml(p.description)}</span>` : ''}
+<span class="role-links"><a href="${base}/console">Management console</a> <a href="${base}/cli">Command line or programmatic access</a></span>
+</li>`;
+    });
+    return `<li class="account" data-search="${searchText(account.name, account.id, account.email)}">
+<details${shown.accounts.length === 1 || model.query !== '' ? ' open' : ''}>
+<summary><span class="account-name">${escapeHtml(account.name)}</span> <span class="account-id">${escapeHtml(account.id)}</span> <span class="account-email">${escapeHtml(account.email)}</span></summary>
+<ul class="roles">
+${roles.join('\n')}
+</ul>
+</details>
+</li>`;
+  });
+
+  const applications = shown.applications.map(
+    (app) => `<li class="app" data-search="${searchText(app.name, app.description)}"><a class="tile" href="/portal/applications/${encodeURIComponent(app.id)}"><span class="app-name">${escapeHtml(app.name)}</span>${
+      app.description ? `<span class="app-description">${escapeHtml(app.description)}</span>` : ''
+    }</a></li>`,
+  );
+
+  const nothingAtAll = model.accounts.length === 0 && model.applications.length === 0;
+  const empty = nothingAtAll
+    ? '<p class="empty">You have not been given access to any account or application yet. Ask your administrator.</p>'
+    : '';
+  const noMatch = `<p class="no-match" role="status"${shown.accounts.length + shown.applications.length === 0 && !nothingAtAll ? '' : ' hidden'}>Nothing matches your search.</p>`;
+
+  return layout(
+    'Portal',
+    `<header class="bar">
+<h1>Portico</h1>
+<p class="who">Signed in as ${who}.</p>
+<form method="post" action="/sign-out" class="sign-out"><input type="hidden" name="csrf" value="${escapeHtml(model.signOutCsrf)}"><button type="submit">Sign out</button></form>
+</header>
+${model.groupsTruncated ? '<p class="warning" role="note">You are in more groups than Portico evaluates: some of your access may not be shown.</p>' : ''}
+<form class="search" role="search" method="get" action="/portal">
+<label for="q">Search accounts and applications</label>
+<input id="q" name="q" type="search" value="${escapeHtml(model.query)}" autocomplete="off">
+<button type="submit">Search</button>
+</form>
+${empty}${noMatch}
+<section aria-labelledby="accounts-heading"${model.accounts.length === 0 ? ' hidden' : ''}>
+<h2 id="accounts-heading">AWS accounts <span class="count">(${model.accounts.length})</span></h2>
+<ul class="accounts">
+${accounts.join('\n')}
+</ul>
+</section>
+<section aria-labelledby="apps-heading"${model.applications.length === 0 ? ' hidden' : ''}>
+<h2 id="apps-heading">Applications <span class="count">(${model.applications.length})</span></h2>
+<ul class="apps">
+${applications.join('\n')}
+</ul>
+</section>`,
+  );
+}
+
+/** The HTTP-POST binding: a form the script submits at once, with a button for browsers without JavaScript. */
+export function renderPostPage(form: PostForm, destinationName: string): string {
+  const fields = Object.entries(form.fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('\n');
+  return layout(
+    `Signing in to ${destinationName}`,
+    `<h1>Signing in to ${escapeHtml(destinationName)}…</h1>
+<form method="post" action="${escapeHtml(form.action)}" data-auto-submit>
+${fields}
+<noscript><p>JavaScript is off: continue by hand.</p></noscript>
+<button type="submit">Continue</button>
+</form>`,
+  );
+}
+
+export interface CliPageModel {
+  accountName: string;
+  accountId: string;
+  permissionSetName: string;
+  roleArn: string;
+  providerArn: string;
+  durationSeconds: number;
+  assertionBase64: string;
+  expiresInMinutes: number;
+}
+
+/** Credentials for the AWS CLI or SDKs through STS AssumeRoleWithSAML, with a fresh assertion. */
+export function renderCliPage(model: CliPageModel): string {
+  const command = [
+    'aws sts assume-role-with-saml \\',
+    `  --role-arn ${model.roleArn} \\`,
+    `  --principal-arn ${model.providerArn} \\`,
+    `  --duration-seconds ${model.durationSeconds} \\`,
+    '  --saml-assertion file://assertion.b64',
+  ].join('\n');
+  return layout(
+    'Command line access',
+    `<p><a href="/portal">← Back to the portal</a></p>
+<h1>Command line or programmatic access</h1>
+<p><strong>${escapeHtml(model.accountName)}</strong> (${escapeHtml(model.accountId)}) as <strong>${escapeHtml(model.permissionSetName)}</strong></p>
+<ol class="steps">
+<li><p>Save this SAML assertion as <code>assertion.b64</code>. It is valid for ${model.expiresInMinutes} minutes and only for this role; treat it as a password.</p>
+<label for="assertion">SAML assertion</label>
+<textarea id="assertion" readonly rows="6" spellcheck="false">${escapeHtml(model.assertionBase64)}</textarea></li>
+<li><p>Exchange it for temporary credentials (valid ${Math.round(model.durationSeconds / 60)} minutes) with the AWS CLI:</p>
+<pre><code>${escapeHtml(command)}</code></pre></li>
+<li><p>Export the returned <code>AccessKeyId</code>, <code>SecretAccessKey</code> and <code>SessionToken</code> as <code>AWS_ACCESS_KEY_ID</code>, <code>AWS_SECRET_ACCESS_KEY</code> and <code>AWS_SESSION_TOKEN</code>; the SDKs read them too.</p></li>
+</ol>
+<dl class="facts">
+<dt>Role</dt><dd><code>${escapeHtml(model.roleArn)}</code></dd>
+<dt>SAML provider</dt><dd><code>${escapeHtml(model.providerArn)}</code></dd>
+</dl>`,
+  );
+}
+
+export function renderRefusalPage(title: string, message: string, status: number): string {
+  return layout(
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p role="alert" class="alert">${escapeHtml(message)}</p>
+<p><a href="/portal">Go to the portal</a></p>`,
+    status === 403 ? 'refused' : '',
+  );
+}
+
+export function renderSignedOutPage(applicationName: string): string {
+  return layout('Signed out', `<h1>Signed out</h1>\n<p>${escapeHtml(applicationName)} signed you out of Portico.</p>\n<p><a href="/sign-in">Sign in again</a></p>`);
+}

@@ -1,0 +1,235 @@
+/**
+ * The person's side of Portico over HTTP: the portal, and the SAML identity-provider endpoints
+ * (metadata, single sign-on in both bindings, single logout). Decisions are the federation
+ * service's; this file turns them into pages, redirects and POST forms.
+ *
+ * Nothing here redirects to a URL taken from a request: SAML Responses go only to an ACS URL
+ * registered for the application (or the account's sign-in URL), the RelayState is handed to
+ * that destination untouched, and sign-in returns only to paths on this site.
+ */
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessService } from '#src/access/access-service.ts';
+import type { SessionAccessCache } from '#src/access/session-access.ts';
+import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
+import { serializeCookie } from '#src/auth/http/cookies.ts';
+import { METADATA_PATH, SLO_PATH, SSO_PATH, type Federation } from '#src/federation/federation.ts';
+import { decodePost, decodeRedirect } from '#src/federation/saml/binding.ts';
+import { ASSERTION_LIFETIME_MS } from '#src/federation/saml/response.ts';
+import type { Session } from '#src/sessions/session-store.ts';
+import { sessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
+import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderPortalPage, renderPostPage, renderRefusalPage, renderSignedOutPage, type PortalAccount } from './pages.ts';
+
+export const PORTAL_PATH = '/portal';
+const CONTINUE_PATH = '/saml/continue';
+/** A POST-binding AuthnRequest: base64 of at most MAX_INFLATED_BYTES of XML, with room for RelayState. */
+const SAML_BODY_LIMIT = 512 * 1024;
+const MAX_QUERY = 200;
+
+export interface PortalDeps {
+  federation: Federation;
+  sessions: SessionService;
+  sessionAccess: Pick<SessionAccessCache, 'forSession'>;
+  access: Pick<AccessService, 'listAccounts' | 'listPermissionSets' | 'listApplications'>;
+  /** As for the sign-in routes: 'always' when Portico's public address is HTTPS. */
+  cookieSecurity: 'auto' | 'always';
+  clock?: () => Date;
+}
+
+const ASSETS: Readonly<Record<string, string>> = { 'portal.js': 'text/javascript; charset=utf-8', 'portal.css': 'text/css; charset=utf-8' };
+
+export async function registerPortal(http: FastifyInstance, deps: PortalDeps): Promise<void> {
+  const assets = new Map<string, Buffer>();
+  for (const name of Object.keys(ASSETS)) assets.set(name, await readFile(new URL(name, import.meta.url)));
+  await http.register((scope, _options, done) => {
+    portalRoutes(scope, deps, assets);
+    done();
+  });
+}
+
+function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<string, Buffer>): void {
+  const { federation, sessions, sessionAccess, access, clock = () => new Date() } = deps;
+
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SAML_BODY_LIMIT }, (_request, body, done) => {
+    const fields = Object.create(null) as Record<string, string>;
+    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value;
+    done(null, fields);
+  });
+
+  scope.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.getHeader('content-security-policy') === undefined) reply.header('content-security-policy', PORTAL_CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    if (reply.getHeader('cache-control') === undefined) reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
+
+  scope.setErrorHandler((error: Error, request, reply) => {
+    if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
+    const status = isAppError(error) ? error.status : (error as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'portal route failed');
+    const message = status >= 500 || (isAppError(error) && !error.expose) ? 'Portico could not complete this request. Try again, or tell your administrator.' : error.message;
+    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : 'Sign-in request refused';
+    return page(reply, status, renderRefusalPage(title, message, status));
+  });
+
+  async function sessionOf(request: FastifyRequest): Promise<{ session: Session; token: string } | null> {
+    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (token === undefined || token === '') return null;
+    const found = await sessions.authenticate(token, clock());
+    return found === null ? null : { session: found.session, token };
+  }
+
+  function toSignIn(reply: FastifyReply, returnTo: string): FastifyReply {
+    return reply.redirect(`/sign-in?${new URLSearchParams({ returnTo }).toString()}`, 303);
+  }
+
+  function postPage(reply: FastifyReply, form: Parameters<typeof renderPostPage>[0], name: string): FastifyReply {
+    reply.header('content-security-policy', POST_PAGE_CSP);
+    return page(reply, 200, renderPostPage(form, name));
+  }
+
+  // ---- portal ----
+
+  scope.get<{ Querystring: { q?: string } }>(PORTAL_PATH, async (request, reply) => {
+    const current = await sessionOf(request);
+    if (current === null) return toSignIn(reply, request.url);
+    const { session } = current;
+    const { entitlements } = await sessionAccess.forSession(session);
+    const [accounts, permissionSets, applications] = await Promise.all([access.listAccounts(), access.listPermissionSets(), access.listApplications()]);
+    const accountById = new Map(accounts.map((a) => [a.id, a]));
+    const setById = new Map(permissionSets.map((p) => [p.id, p]));
+    const appById = new Map(applications.map((a) => [a.id, a]));
+    const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
+    const portalAccounts: PortalAccount[] = entitlements.accounts
+      .map(({ account, permissionSets: sets }) => ({
+        id: account.id,
+        name: account.name,
+        email: accountById.get(account.id)?.email ?? '',
+        permissionSets: sets.map(({ permissionSet }) => ({ id: permissionSet.id, name: permissionSet.name, description: setById.get(permissionSet.id)?.description })).sort(byName),
+      }))
+      .sort(byName);
+    const portalApps = entitlements.applications.map(({ application }) => ({ id: application.id, name: application.name, description: appById.get(application.id)?.description })).sort(byName);
+    const query = typeof request.query.q === 'string' ? request.query.q.slice(0, MAX_QUERY) : '';
+    return page(
+      reply,
+      200,
+      renderPortalPage({
+        userName: session.data.userName,
+        displayName: session.data.displayName,
+        signOutCsrf: sessionCsrfToken(session, 'sign-out'),
+        accounts: portalAccounts,
+        applications: portalApps,
+        query,
+        groupsTruncated: entitlements.groupsTruncated,
+      }),
+    );
+  });
+  scope.get(`${PORTAL_PATH}/`, (_request, reply) => reply.redirect(PORTAL_PATH, 301));
+
+  scope.get<{ Params: { name: string } }>(`${ASSETS_PATH}/:name`, (request, reply) => {
+    const type = Object.hasOwn(ASSETS, request.params.name) ? ASSETS[request.params.name] : undefined;
+    const body = assets.get(request.params.name);
+    if (type === undefined || body === undefined) return reply.status(404).type('text/plain; charset=utf-8').send('not found');
+    return reply.header('cache-control', 'no-cache').type(type).send(body);
+  });
+
+  // IdP-initiated: the tile. The application's own start URL when it has one (the SP then asks
+  // for an assertion), else an unsolicited Response with the application's relay state — never
+  // a relay state from the link.
+  scope.get<{ Params: { id: string } }>(`${PORTAL_PATH}/applications/:id`, async (request, reply) => {
+    const current = await sessionOf(request);
+    if (current === null) return toSignIn(reply, request.url);
+    const application = await federation.applicationById(request.params.id);
+    if (application === undefined) throw new AppError('access.not_found', 'there is no such application', { status: 404 });
+    const acsUrl = application.acsUrls[0];
+    if (application.startUrl !== undefined) {
+      // Only after the access check: the start URL of an application is not for everyone to learn.
+      const { entitlements } = await sessionAccess.forSession(current.session);
+      if (entitlements.applications.some((entry) => entry.application.id === application.id)) return reply.redirect(application.startUrl, 303);
+    }
+    if (acsUrl === undefined) throw new AppError('saml.acs_url_not_registered', 'the application has no ACS URL', { status: 500 });
+    const form = await federation.signInToApplication(current.session, application, { acsUrl, relayState: application.relayState });
+    return postPage(reply, form, application.name);
+  });
+
+  scope.get<{ Params: { accountId: string; permissionSetId: string; purpose: string } }>(`${PORTAL_PATH}/accounts/:accountId/:permissionSetId/:purpose`, async (request, reply) => {
+    const { accountId, permissionSetId, purpose } = request.params;
+    if (purpose !== 'console' && purpose !== 'cli') throw new AppError('access.not_found', 'no such page', { status: 404 });
+    const current = await sessionOf(request);
+    if (current === null) return toSignIn(reply, request.url);
+    const result = await federation.signInToAccount(current.session, accountId, permissionSetId, purpose);
+    if (purpose === 'console') return postPage(reply, result.form, `${result.account.name} (${result.permissionSet.name})`);
+    return page(
+      reply,
+      200,
+      renderCliPage({
+        accountName: result.account.name,
+        accountId: result.account.id,
+        permissionSetName: result.permissionSet.name,
+        roleArn: result.signIn.roleArn,
+        providerArn: result.signIn.providerArn,
+        durationSeconds: result.signIn.durationSeconds,
+        assertionBase64: result.assertionBase64,
+        expiresInMinutes: ASSERTION_LIFETIME_MS / 60_000,
+      }),
+    );
+  });
+
+  // ---- SAML identity provider ----
+
+  scope.get(METADATA_PATH, (_request, reply) =>
+    reply.header('cache-control', 'max-age=300').type('application/samlmetadata+xml; charset=utf-8').header('content-disposition', 'inline; filename="portico-idp-metadata.xml"').send(federation.metadata()),
+  );
+
+  async function singleSignOn(request: FastifyRequest, reply: FastifyReply, message: Parameters<Federation['receiveAuthnRequest']>[0]): Promise<FastifyReply> {
+    const accepted = await federation.receiveAuthnRequest(message);
+    const current = await sessionOf(request);
+    if (current === null) {
+      if (accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
+      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted) }).toString()}`);
+    }
+    const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+    return postPage(reply, form, accepted.application.name);
+  }
+
+  scope.get(SSO_PATH, (request, reply) => singleSignOn(request, reply, decodeRedirect(rawQuery(request))));
+  scope.post(SSO_PATH, (request, reply) => singleSignOn(request, reply, decodePost(formFields(request))));
+
+  scope.get<{ Querystring: { ref?: string } }>(CONTINUE_PATH, async (request, reply) => {
+    const current = await sessionOf(request);
+    if (current === null) return toSignIn(reply, request.url);
+    const accepted = federation.resume(typeof request.query.ref === 'string' ? request.query.ref : '');
+    const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+    return postPage(reply, form, accepted.application.name);
+  });
+
+  scope.get(SLO_PATH, async (request, reply) => {
+    const current = await sessionOf(request);
+    const result = await federation.logout(decodeRedirect(rawQuery(request)), current?.session ?? null, async () => {
+      if (current !== null) await sessions.signOut(current.token);
+    });
+    if (result.ended) reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: deps.cookieSecurity === 'always' || request.protocol === 'https' }));
+    if (result.redirect !== null) return reply.redirect(result.redirect, 303);
+    return page(reply, 200, renderSignedOutPage(result.application.name));
+  });
+}
+
+function page(reply: FastifyReply, status: number, html: string): FastifyReply {
+  return reply.status(status).type('text/html; charset=utf-8').send(html);
+}
+
+/** The query string exactly as sent: HTTP-Redirect signatures cover its encoded form. */
+function rawQuery(request: FastifyRequest): string {
+  const index = request.url.indexOf('?');
+  return index === -1 ? '' : request.url.slice(index + 1);
+}
+
+function formFields(request: FastifyRequest): Record<string, unknown> {
+  if (typeof request.body !== 'object' || request.body === null) {
+    throw new AppError('saml.request_malformed', 'send the SAMLRequest as an HTML form post (application/x-www-form-urlencoded)', { status: 400 });
+  }
+  return request.body as Record<string, unknown>;
+}

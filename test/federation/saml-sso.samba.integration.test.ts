@@ -1,0 +1,335 @@
+/**
+ * Portico as a SAML identity provider end to end, against the real Samba AD DC, with
+ * @node-saml/node-saml as the service provider: metadata, SP-initiated sign-in (signed and
+ * unsigned requests, signed and signed+encrypted assertions), IdP-initiated from the portal,
+ * AWS console and command-line assertions, single logout, and every refusal the issue names —
+ * foreign ACS URL, replayed, expired, unassigned, XML bomb, open-redirect relay state — with
+ * nothing signed for the wrong party.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
+import { startApp, type PorticoApp } from '#src/app.ts';
+import { loadConfig } from '#src/config/index.ts';
+import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
+import { adminApi, get, postedForm, signInCookie } from '../support/saml-http.ts';
+import { authnRequestXml, spEncryptionCert, spSigningCert, stored } from './saml-fixtures.ts';
+
+const dc = sambaRuntime();
+const alice = fixtureUser('alice'); // Eng-Platform-SRE → Eng-Platform → Eng-All
+const bob = fixtureUser('bob'); // Sales-Team: assigned nothing
+const WIKI = 'https://wiki.example.test/saml/metadata';
+const WIKI_ACS = 'http://127.0.0.1:9/wiki/acs';
+const WIKI_SLO = 'http://127.0.0.1:9/wiki/slo';
+const VAULT = 'https://vault.example.test/saml';
+const VAULT_ACS = 'http://127.0.0.1:9/vault/acs';
+const ACCOUNT_ID = '111122223333';
+const AWS_SIGN_IN = 'http://127.0.0.1:9/aws/saml';
+
+let app: PorticoApp;
+let dataDir: string;
+let token: string;
+let base: string;
+let idpCert: string;
+let aliceCookie: string;
+const ids: Record<string, string> = {};
+
+function sp(overrides: Partial<SamlConfig> = {}): SAML {
+  return new SAML({
+    callbackUrl: WIKI_ACS,
+    entryPoint: `${base}/saml/sso`,
+    logoutUrl: `${base}/saml/slo`,
+    logoutCallbackUrl: WIKI_SLO,
+    issuer: WIKI,
+    audience: WIKI,
+    idpIssuer: `${base}/saml/metadata`,
+    idpCert,
+    identifierFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+    signatureAlgorithm: 'sha256',
+    digestAlgorithm: 'sha256',
+    wantAssertionsSigned: true,
+    wantAuthnResponseSigned: false,
+    validateInResponseTo: ValidateInResponseTo.always,
+    ...overrides,
+  });
+}
+
+const relativeTo = (url: string) => url.replace(base, '');
+
+async function auditEvents(action: string): Promise<Array<{ actor: string; action: string; target: string | null; outcome: string; errorCode: string | null; details: Record<string, unknown> }>> {
+  const page = await adminApi<{ events: Array<{ actor: string; action: string; target: string | null; outcome: string; errorCode: string | null; details: Record<string, unknown> }> }>(base, token, 'GET', `/audit?action=${encodeURIComponent(action)}&limit=200`);
+  return page.events;
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'portico-saml-'));
+  app = await startApp(
+    loadConfig({
+      env: {
+        PORTICO_DATA_DIR: dataDir,
+        PORTICO_LOG__LEVEL: 'silent',
+        PORTICO_HTTP__PORT: '0',
+        ...sambaDirectoryEnv(dc),
+        PORTICO_FEDERATION__AWS__ACCESSCONTROLATTRIBUTES: JSON.stringify({ Department: '${path:enterprise.department}', CostCenter: '${path:enterprise.costCenter}' }),
+      },
+    }),
+    { showBootstrapToken: (t) => (token = t) },
+  );
+  base = app.url;
+  // Identity Center's default table requires initials (only alice has them) and maps no department.
+  const { table } = await adminApi<{ table: Record<string, string> }>(base, token, 'GET', '/mappings');
+  await adminApi(base, token, 'PUT', '/mappings', { table: { ...table, middleName: '${dir:initials|""}', department: '${department}' } });
+  const metadata = await get(`${base}/saml/metadata`);
+  idpCert = /<ds:X509Certificate>([^<]+)<\/ds:X509Certificate>/.exec(metadata.text)?.[1] ?? '';
+
+  ids.wiki = (await adminApi<{ id: string }>(base, token, 'POST', '/applications', {
+    name: 'Wiki',
+    description: 'Team knowledge base',
+    entityId: WIKI,
+    acsUrls: [WIKI_ACS],
+    logoutUrl: WIKI_SLO,
+    relayState: '/spaces/eng',
+    attributeMappings: [
+      { name: 'email', value: '${user:email}', format: 'basic' },
+      { name: 'department', value: '${user:enterprise.department}' },
+    ],
+  })).id;
+  ids.vault = (await adminApi<{ id: string }>(base, token, 'POST', '/applications', {
+    name: 'Vault',
+    entityId: VAULT,
+    acsUrls: [VAULT_ACS],
+    nameIdFormat: 'emailAddress',
+    signingCertificate: stored(spSigningCert.certPem),
+    encryptionCertificate: stored(spEncryptionCert.certPem),
+    signResponse: true,
+  })).id;
+  await adminApi(base, token, 'POST', '/accounts', { id: ACCOUNT_ID, name: 'Production', email: 'aws-prod@example.test', signInUrl: AWS_SIGN_IN });
+  ids.readOnly = (await adminApi<{ id: string }>(base, token, 'POST', '/permission-sets', { name: 'ReadOnly', sessionDuration: 'PT4H', relayState: 'https://console.aws.amazon.com/s3/home' })).id;
+  for (const applicationId of [ids.wiki, ids.vault]) {
+    await adminApi(base, token, 'POST', '/assignments', { principal: { type: 'group', id: 'Eng-All@corp.example.test' }, target: { type: 'application', applicationId } });
+  }
+  await adminApi(base, token, 'POST', '/assignments', { principal: { type: 'group', id: 'Eng-Platform@corp.example.test' }, target: { type: 'account', accountId: ACCOUNT_ID, permissionSetId: ids.readOnly } });
+  aliceCookie = await signInCookie(base, alice.upn, alice.password);
+});
+
+after(async () => {
+  await app?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('SAML identity provider against Samba AD', () => {
+  it('serves metadata a service provider can use as is', async () => {
+    const metadata = await get(`${base}/saml/metadata`);
+    assert.equal(metadata.status, 200);
+    assert.match(metadata.text, new RegExp(`entityID="${base}/saml/metadata"`));
+    assert.match(metadata.text, new RegExp(`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/saml/sso"/>`));
+    assert.match(metadata.text, new RegExp(`<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/saml/slo"/>`));
+    assert.equal([...metadata.text.matchAll(/<ds:X509Certificate>/g)].length, 1);
+    assert.ok(idpCert.length > 500);
+  });
+
+  it('SP-initiated: no session → sign-in → back with a signed assertion node-saml accepts', async () => {
+    const wiki = sp();
+    const authorizeUrl = await wiki.getAuthorizeUrlAsync('state-42', undefined, {});
+    const first = await get(authorizeUrl);
+    assert.equal(first.status, 303);
+    const signInUrl = new URL(first.location ?? '', base);
+    assert.equal(signInUrl.pathname, '/sign-in');
+    const resume = signInUrl.searchParams.get('returnTo') ?? '';
+    assert.match(resume, /^\/saml\/continue\?ref=[\w-]{24}$/);
+
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const page = await get(`${base}${resume}`, cookie);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Signing in to Wiki/);
+    const form = postedForm(page.text);
+    assert.equal(form.action, WIKI_ACS);
+    assert.equal(form.fields.RelayState, 'state-42');
+    const { profile } = await wiki.validatePostResponseAsync(form.fields);
+    assert.ok(profile);
+    assert.match(profile.nameID, /^[\w-]{43}$/, 'persistent NameID: opaque, derived from the objectGUID');
+    assert.equal(profile.email, alice.mail);
+    assert.equal(profile.department, 'Engineering');
+    assert.equal(profile.issuer, `${base}/saml/metadata`);
+
+    // The reference is used once.
+    const again = await get(`${base}${resume}`, cookie);
+    assert.equal(again.status, 400);
+    assert.match(again.text, /expired or was already used/);
+
+    // The same person signs in again: the same persistent NameID.
+    const wikiAgain = sp();
+    const second = postedForm((await get(await wikiAgain.getAuthorizeUrlAsync('', undefined, {}), cookie)).text);
+    const { profile: secondProfile } = await wikiAgain.validatePostResponseAsync(second.fields);
+    assert.equal(secondProfile?.nameID, profile.nameID);
+  });
+
+  it('with a session, answers at once; unsigned requests are refused for an application that signs them', async () => {
+    const vault = sp({
+      issuer: VAULT,
+      audience: VAULT,
+      callbackUrl: VAULT_ACS,
+      privateKey: spSigningCert.keyPem,
+      decryptionPvk: spEncryptionCert.keyPem,
+      identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      wantAuthnResponseSigned: true,
+    });
+    const page = await get(await vault.getAuthorizeUrlAsync('', undefined, {}), aliceCookie);
+    assert.equal(page.status, 200);
+    const form = postedForm(page.text);
+    assert.equal(form.action, VAULT_ACS);
+    const xml = Buffer.from(form.fields.SAMLResponse ?? '', 'base64').toString();
+    assert.match(xml, /<saml:EncryptedAssertion|<EncryptedAssertion/, 'the assertion is encrypted for the SP');
+    assert.doesNotMatch(xml, new RegExp(alice.mail), 'nothing of the user in clear text');
+    const { profile } = await vault.validatePostResponseAsync(form.fields);
+    assert.equal(profile?.nameID, alice.mail);
+
+    const unsigned = sp({ issuer: VAULT, audience: VAULT, callbackUrl: VAULT_ACS });
+    const refused = await get(await unsigned.getAuthorizeUrlAsync('', undefined, {}), aliceCookie);
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /must sign its requests/);
+    assert.doesNotMatch(refused.text, /SAMLResponse/);
+  });
+
+  it('IdP-initiated from the portal tile, with the relay state of the application and never one from the link', async () => {
+    const page = await get(`${base}/portal/applications/${ids.wiki}?RelayState=https://evil.example/phish`, aliceCookie);
+    assert.equal(page.status, 200);
+    const form = postedForm(page.text);
+    assert.equal(form.action, WIKI_ACS);
+    assert.equal(form.fields.RelayState, '/spaces/eng');
+    const { profile } = await sp({ validateInResponseTo: ValidateInResponseTo.never }).validatePostResponseAsync(form.fields);
+    assert.equal(profile?.email, alice.mail);
+    assert.equal(profile?.inResponseTo, undefined);
+  });
+
+  it('refuses a person who is not assigned, with a page and an audit event, and signs nothing', async () => {
+    const bobCookie = await signInCookie(base, bob.upn, bob.password);
+    const page = await get(await sp().getAuthorizeUrlAsync('', undefined, {}), bobCookie);
+    assert.equal(page.status, 403);
+    assert.match(page.text, /No access/);
+    assert.match(page.text, /not assigned to Wiki/);
+    assert.doesNotMatch(page.text, /SAMLResponse/);
+    const tile = await get(`${base}/portal/applications/${ids.wiki}`, bobCookie);
+    assert.equal(tile.status, 403);
+    const events = await auditEvents('saml.sso');
+    assert.ok(events.some((e) => e.actor === bob.upn && e.outcome === 'failure' && e.errorCode === 'access.not_assigned' && e.target === ids.wiki));
+  });
+
+  it('refuses a foreign ACS URL, a replayed request, an expired one, an unknown issuer and an XML bomb', async () => {
+    const send = (xml: string) => get(`${base}/saml/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`, aliceCookie);
+    const fresh = () => new Date().toISOString();
+
+    const foreign = await send(authnRequestXml({ ID: '_foreign1', IssueInstant: fresh(), AssertionConsumerServiceURL: 'https://evil.example/acs' }, WIKI));
+    assert.equal(foreign.status, 400);
+    assert.match(foreign.text, /is not registered for this application/);
+    assert.doesNotMatch(foreign.text, /SAMLResponse/);
+
+    const request = authnRequestXml({ ID: '_replay1', IssueInstant: fresh(), AssertionConsumerServiceURL: WIKI_ACS }, WIKI);
+    assert.equal((await send(request)).status, 200);
+    const replayed = await send(request);
+    assert.equal(replayed.status, 400);
+    assert.match(replayed.text, /already|replay/i);
+
+    const expired = await send(authnRequestXml({ ID: '_old1', IssueInstant: new Date(Date.now() - 30 * 60_000).toISOString() }, WIKI));
+    assert.equal(expired.status, 400);
+    assert.match(expired.text, /issued more than 5 minutes ago/);
+
+    const unknown = await send(authnRequestXml({ ID: '_unknown1', IssueInstant: fresh() }, 'https://stranger.example.test'));
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.text, /is not an application registered with Portico/);
+
+    const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_b" Version="2.0" IssueInstant="${fresh()}"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">&lol2;</saml:Issuer></samlp:AuthnRequest>`;
+    const bombed = await send(bomb);
+    assert.equal(bombed.status, 400);
+    assert.match(bombed.text, /DTD|DOCTYPE|entit/i);
+
+    const garbage = await get(`${base}/saml/sso?SAMLRequest=%%%not-base64`, aliceCookie);
+    assert.equal(garbage.status, 400);
+
+    const events = await auditEvents('saml.request');
+    for (const code of ['saml.acs_url_not_registered', 'saml.request_replayed', 'saml.request_expired', 'saml.unknown_application', 'saml.request_dtd_forbidden']) {
+      assert.ok(events.some((e) => e.outcome === 'failure' && e.errorCode === code), `audited: ${code}`);
+    }
+  });
+
+  it('sign-in never returns to another site', async () => {
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const page = await get(`${base}/sign-in?returnTo=${encodeURIComponent('https://evil.example/')}`, cookie);
+    assert.equal(page.status, 303);
+    assert.equal(page.location, '/');
+    assert.equal((await get(`${base}/`, cookie)).location, '/portal');
+  });
+
+  it('AWS console: an assertion in the shape AWS sign-in accepts, posted to the account sign-in URL', async () => {
+    const page = await get(`${base}/portal/accounts/${ACCOUNT_ID}/${ids.readOnly}/console`, aliceCookie);
+    assert.equal(page.status, 200);
+    const form = postedForm(page.text);
+    assert.equal(form.action, AWS_SIGN_IN);
+    assert.equal(form.fields.RelayState, 'https://console.aws.amazon.com/s3/home');
+    const aws = sp({ audience: 'urn:amazon:webservices', callbackUrl: AWS_SIGN_IN, validateInResponseTo: ValidateInResponseTo.never });
+    const { profile } = await aws.validatePostResponseAsync(form.fields);
+    assert.ok(profile);
+    const attribute = (name: string) => profile[`https://aws.amazon.com/SAML/Attributes/${name}`];
+    assert.equal(attribute('Role'), `arn:aws:iam::${ACCOUNT_ID}:role/ReadOnly,arn:aws:iam::${ACCOUNT_ID}:saml-provider/Portico`);
+    assert.equal(attribute('RoleSessionName'), alice.upn);
+    assert.equal(attribute('SessionDuration'), String(4 * 3600));
+    assert.equal(attribute('PrincipalTag:Department'), 'Engineering');
+    assert.equal(attribute('PrincipalTag:CostCenter'), undefined, 'a missing value is left out');
+
+    const cli = await get(`${base}/portal/accounts/${ACCOUNT_ID}/${ids.readOnly}/cli`, aliceCookie);
+    assert.equal(cli.status, 200);
+    assert.match(cli.text, new RegExp(`--role-arn arn:aws:iam::${ACCOUNT_ID}:role/ReadOnly`));
+    assert.match(cli.text, new RegExp(`--principal-arn arn:aws:iam::${ACCOUNT_ID}:saml-provider/Portico`));
+    const assertion = /<textarea id="assertion"[^>]*>([^<]+)<\/textarea>/.exec(cli.text)?.[1] ?? '';
+    const { profile: cliProfile } = await aws.validatePostResponseAsync({ SAMLResponse: assertion });
+    assert.equal(cliProfile?.['https://aws.amazon.com/SAML/Attributes/RoleSessionName'], alice.upn);
+
+    const bobCookie = await signInCookie(base, bob.upn, bob.password);
+    const refused = await get(`${base}/portal/accounts/${ACCOUNT_ID}/${ids.readOnly}/console`, bobCookie);
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(refused.text, /SAMLResponse/);
+    const events = await auditEvents('saml.aws_sign_in');
+    assert.ok(events.some((e) => e.actor === alice.upn && e.outcome === 'success' && e.details.purpose === 'console'));
+    assert.ok(events.some((e) => e.actor === bob.upn && e.outcome === 'failure' && e.errorCode === 'access.not_assigned'));
+  });
+
+  it('single logout: the SP’s LogoutRequest ends the portal session and gets a signed LogoutResponse', async () => {
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const wiki = sp();
+    const form = postedForm((await get(await wiki.getAuthorizeUrlAsync('', undefined, {}), cookie)).text);
+    const { profile } = await wiki.validatePostResponseAsync(form.fields);
+    assert.ok(profile);
+    const logoutUrl = await wiki.getLogoutUrlAsync(profile, 'back-home', {});
+    const answer = await get(logoutUrl, cookie);
+    assert.equal(answer.status, 303);
+    const location = new URL(answer.location ?? '');
+    assert.equal(`${location.origin}${location.pathname}`, WIKI_SLO);
+    assert.equal(location.searchParams.get('RelayState'), 'back-home');
+    const query = Object.fromEntries(location.searchParams);
+    const { loggedOut } = await wiki.validateRedirectAsync(query, location.search.slice(1));
+    assert.equal(loggedOut, true);
+    const session = await fetch(`${base}/api/session`, { headers: { cookie } });
+    assert.equal(session.status, 401, 'the portal session ended');
+    assert.equal((await get(`${base}/portal`, aliceCookie)).status, 200, 'other sessions of the person are not touched');
+  });
+
+  it('the portal lists exactly what is assigned', async () => {
+    const page = await get(`${base}/portal`, aliceCookie);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Production/);
+    assert.match(page.text, /ReadOnly/);
+    assert.match(page.text, />Wiki</);
+    assert.match(page.text, />Vault</);
+    const bobCookie = await signInCookie(base, bob.upn, bob.password);
+    const empty = await get(`${base}/portal`, bobCookie);
+    assert.match(empty.text, /not been given access to any account or application/);
+    assert.doesNotMatch(empty.text, /Production|Wiki/);
+    const anonymous = await get(`${base}/portal`);
+    assert.equal(anonymous.status, 303);
+    assert.equal(relativeTo(anonymous.location ?? ''), '/sign-in?returnTo=%2Fportal');
+  });
+});
