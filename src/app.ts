@@ -224,8 +224,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 
   // Created before the server listens; the listening address is known only after.
   let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
+  const signingKeys = await loadSigningKeys(settings, box, new Date());
   const federation = createFederation({
-    keys: await loadSigningKeys(settings, box, new Date()),
+    keys: signingKeys,
     users,
     access,
     sessionAccess,
@@ -262,6 +263,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
         ? { engine: source.managed.engine, administrator: source.managed.administrator, baseDn: source.managed.engine.baseDn, domain: config.managedDirectory.domain }
         : null,
     status: () => describe(source),
+    saml: () => ({ keys: signingKeys, endpoints: () => federation.endpoints() }),
     audit,
     settings,
     ...(options.clock ? { clock: options.clock } : {}),

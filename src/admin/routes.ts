@@ -19,6 +19,7 @@ import { AppError, isAppError } from '#src/shared/errors.ts';
 import { disableBootstrapToken, type AdminAuth } from './admin-auth.ts';
 import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
+import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import * as schemas from './schemas.ts';
 
@@ -35,6 +36,8 @@ export interface AdminApiDeps {
   directory: () => DirectoryConnector | null;
   /** The managed directory, for its administration routes; null when a self-managed AD is the identity source. */
   managed: () => ManagedDirectoryAccess | null;
+  /** Portico as a SAML identity provider: its endpoints and signing keys. */
+  saml: () => IdentityProviderAdmin;
   /** The identity source's state, as /status shows it. */
   status: () => Record<string, unknown>;
   audit: AuditLog;
@@ -328,6 +331,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- managed directory (directory-routes.ts) ----
     ...managedDirectoryRoutes({ managed: () => deps.managed(), audit, clock }),
+
+    // ---- SAML identity provider (saml-routes.ts) ----
+    ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
   ];
 }
 

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
 import { registerAccessCommands } from './access-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
+import { registerSamlCommands } from './saml-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerAppCredentialCommands(program, load);
   registerAccessCommands(program, load);
   registerAdminCommands(program, load);
+  registerSamlCommands(program, load);
   return program;
 }
 

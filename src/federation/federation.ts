@@ -84,15 +84,21 @@ export function createFederation(options: FederationOptions) {
     throw new AppError('access.not_assigned', message, { status: 403 });
   }
 
+  const endpoints = () => ({
+    entityId: entityId(),
+    metadataUrl: `${options.baseUrl()}${METADATA_PATH}`,
+    ssoUrl: `${options.baseUrl()}${SSO_PATH}`,
+    sloUrl: `${options.baseUrl()}${SLO_PATH}`,
+  });
+
   return {
-    entityId,
-    metadata: () =>
-      buildIdpMetadata({ entityId: entityId(), ssoUrl: `${options.baseUrl()}${SSO_PATH}`, sloUrl: `${options.baseUrl()}${SLO_PATH}`, signingCertificates: keys.published() }),
+    endpoints,
+    metadata: () => buildIdpMetadata({ ...endpoints(), signingCertificates: keys.published() }),
 
     /** Checks an AuthnRequest; refusals are audited with their code and rethrown. */
     async receiveAuthnRequest(message: ReceivedMessage): Promise<AcceptedAuthnRequest<Application>> {
       try {
-        return await acceptAuthnRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [`${options.baseUrl()}${SSO_PATH}`], now: clock() });
+        return await acceptAuthnRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().ssoUrl], now: clock() });
       } catch (error) {
         if (isAppError(error)) {
           await audit.record({ actor: 'anonymous', action: 'saml.request', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
@@ -200,7 +206,7 @@ export function createFederation(options: FederationOptions) {
     async logout(message: ReceivedMessage, session: Session | null, endSession: () => Promise<void>): Promise<{ redirect: string | null; application: Application; ended: boolean }> {
       let accepted;
       try {
-        accepted = await acceptLogoutRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [`${options.baseUrl()}${SLO_PATH}`], now: clock() });
+        accepted = await acceptLogoutRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().sloUrl], now: clock() });
       } catch (error) {
         if (isAppError(error)) await audit.record({ actor: 'anonymous', action: 'saml.logout', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
         throw error;

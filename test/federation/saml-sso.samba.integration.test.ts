@@ -15,6 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
+import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
+import { runPortico } from '../support/cli.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 import { adminApi, get, postedForm, signInCookie } from '../support/saml-http.ts';
 import { authnRequestXml, spEncryptionCert, spSigningCert, stored } from './saml-fixtures.ts';
@@ -331,5 +333,51 @@ describe('SAML identity provider against Samba AD', () => {
     const anonymous = await get(`${base}/portal`);
     assert.equal(anonymous.status, 303);
     assert.equal(relativeTo(anonymous.location ?? ''), '/sign-in?returnTo=%2Fportal');
+  });
+
+  it('rotates the signing key with an overlap: stage, activate, retire — SPs with the metadata never fail', async () => {
+    const certificatesIn = async () => [...(await get(`${base}/saml/metadata`)).text.matchAll(/<ds:X509Certificate>([^<]+)<\/ds:X509Certificate>/g)].map((m) => m[1] ?? '');
+    const signIn = async (certs: string[]) => {
+      const wiki = sp({ idpCert: certs });
+      const form = postedForm((await get(await wiki.getAuthorizeUrlAsync('', undefined, {}), aliceCookie)).text);
+      return wiki.validatePostResponseAsync(form.fields);
+    };
+    const [oldCert] = await certificatesIn();
+    assert.ok(oldCert);
+
+    // Key material of one's own must be RSA and match its certificate.
+    const mine = generateSelfSignedCertificate({ commonName: 'my idp key', altNames: [], validDays: 365 });
+    const other = generateSelfSignedCertificate({ commonName: 'another key', altNames: [], validDays: 365 });
+    await adminApi(base, token, 'POST', '/saml/certificates', { keyPem: mine.keyPem, certificatePem: other.certPem }, 400);
+    await adminApi(base, token, 'POST', '/saml/certificates', { keyPem: mine.keyPem }, 400);
+    await adminApi(base, token, 'POST', '/saml/certificates/activate', undefined, 409);
+
+    // The CLI drives the same API.
+    const env = { PORTICO_ADMIN_TOKEN: token, PORTICO_LOG__LEVEL: 'silent' };
+    const staged = await runPortico(['saml', 'stage', '--json', '--url', base], env);
+    assert.equal(staged.status, 0, staged.stderr);
+    const next = JSON.parse(staged.stdout) as { state: string; sha256: string };
+    assert.equal(next.state, 'next');
+    const published = await certificatesIn();
+    assert.equal(published.length, 2, 'current and next are both in the metadata');
+    assert.equal(published[0], oldCert, 'the current key still signs');
+    const newCert = published[1] ?? '';
+    assert.ok((await signIn([oldCert])).profile, 'an SP that has not re-read the metadata still accepts');
+    assert.equal((await runPortico(['saml', 'stage', '--url', base], env)).status, 6, 'one staged key at a time (conflict)');
+
+    assert.equal((await runPortico(['saml', 'activate', '--url', base], env)).status, 0);
+    await assert.rejects(signIn([oldCert]), /signature/i, 'the new key signs now');
+    assert.ok((await signIn([newCert])).profile);
+    assert.ok((await signIn([oldCert, newCert])).profile, 'an SP with the metadata of the overlap accepts');
+    assert.deepEqual(await certificatesIn(), [newCert, oldCert], 'the previous key stays published');
+
+    const shown = await runPortico(['saml', 'show', '--json', '--url', base], env);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.deepEqual((JSON.parse(shown.stdout) as { certificates: Array<{ state: string }> }).certificates.map((c) => c.state), ['current', 'previous']);
+    assert.equal((await runPortico(['saml', 'retire', '--url', base], env)).status, 0);
+    assert.deepEqual(await certificatesIn(), [newCert]);
+    const events = await auditEvents('saml.key.activated');
+    assert.equal(events.length, 1);
+    idpCert = newCert;
   });
 });
