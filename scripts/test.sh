@@ -11,7 +11,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Debian's browser for the console and sign-in page tests (Playwright cannot download its own here).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # A SAML service provider we did not write, for the federation interoperability tests.
-python3 -c 'import saml2' >/dev/null 2>&1 || missing+=(python3-pysaml2)
+/usr/bin/python3 -c 'import saml2' >/dev/null 2>&1 || missing+=(python3-pysaml2)
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

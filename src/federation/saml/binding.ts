@@ -177,7 +177,9 @@ export function unsupportedAlgorithm(algorithm: string): string {
  * returns the full URL.
  */
 export function encodeRedirect(location: string, xml: string, options: { parameter: MessageParameter; relayState?: string | undefined; signingKeyPem: string }): string {
-  const encoded = (value: string) => encodeURIComponent(value);
+  // Form encoding (space as +, !'()* escaped), as Python's urlencode writes it: SPs such as
+  // pysaml2 re-encode the values they received to check the signature, instead of using the raw query.
+  const encoded = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
   const parts = [`${options.parameter}=${encoded(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`];
   if (options.relayState !== undefined) parts.push(`RelayState=${encoded(options.relayState)}`);
   parts.push(`SigAlg=${encoded(SIG_RSA_SHA256)}`);
