@@ -17,6 +17,7 @@ import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { runPortico } from '../support/cli.ts';
+import { assertAccepted, pysaml2Sp } from '../support/pysaml2.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 import { adminApi, get, postedForm, signInCookie } from '../support/saml-http.ts';
 import { authnRequestXml, spEncryptionCert, spSigningCert, stored } from './saml-fixtures.ts';
@@ -333,6 +334,45 @@ describe('SAML identity provider against Samba AD', () => {
     const anonymous = await get(`${base}/portal`);
     assert.equal(anonymous.status, 303);
     assert.equal(relativeTo(anonymous.location ?? ''), '/sign-in?returnTo=%2Fportal');
+  });
+
+  it('pysaml2 (Debian) consumes the served metadata as is and accepts signed and signed+encrypted assertions, SP- and IdP-initiated', async () => {
+    const idpMetadata = (await get(`${base}/saml/metadata`)).text;
+    const variants = [
+      { entityId: 'https://pysaml2.example.test/signed', acsUrl: 'http://127.0.0.1:9/py-signed/acs', encryption: undefined },
+      { entityId: 'https://pysaml2.example.test/encrypted', acsUrl: 'http://127.0.0.1:9/py-encrypted/acs', encryption: { keyPem: spEncryptionCert.keyPem, certPem: spEncryptionCert.certPem } },
+    ];
+    for (const variant of variants) {
+      const { id } = await adminApi<{ id: string }>(base, token, 'POST', '/applications', {
+        name: `pysaml2 ${variant.encryption ? 'encrypted' : 'signed'}`,
+        entityId: variant.entityId,
+        acsUrls: [variant.acsUrl],
+        signingCertificate: stored(spSigningCert.certPem),
+        ...(variant.encryption ? { encryptionCertificate: stored(variant.encryption.certPem) } : {}),
+        attributeMappings: [{ name: 'urn:oid:0.9.2342.19200300.100.1.3', value: '${user:email}', format: 'uri' }],
+      });
+      await adminApi(base, token, 'POST', '/assignments', { principal: { type: 'user', id: alice.upn }, target: { type: 'application', applicationId: id } });
+      const python = pysaml2Sp({
+        idpMetadata,
+        sp: { entityId: variant.entityId, acsUrl: variant.acsUrl, signing: { keyPem: spSigningCert.keyPem, certPem: spSigningCert.certPem }, encryption: variant.encryption, allowUnsolicited: true },
+      });
+
+      const request = await python.authnRequest({ relayState: 'py-state' });
+      assert.ok(request.url.startsWith(`${base}/saml/sso?`), 'pysaml2 found the SSO endpoint in the metadata');
+      const form = postedForm((await get(request.url, aliceCookie)).text);
+      assert.equal(form.action, variant.acsUrl);
+      assert.equal(form.fields.RelayState, 'py-state');
+      const accepted = await python.parseResponse(form.fields.SAMLResponse ?? '', { outstanding: [request.requestId] });
+      assertAccepted(accepted);
+      assert.equal(accepted.inResponseTo, request.requestId);
+      assert.equal(accepted.encrypted, variant.encryption !== undefined);
+      assert.deepEqual(accepted.ava.mail, [alice.mail]);
+
+      const tile = postedForm((await get(`${base}/portal/applications/${id}`, aliceCookie)).text);
+      const unsolicited = await python.parseResponse(tile.fields.SAMLResponse ?? '');
+      assertAccepted(unsolicited);
+      assert.equal(unsolicited.nameId, accepted.nameId, 'the same persistent NameID both ways');
+    }
   });
 
   it('rotates the signing key with an overlap: stage, activate, retire — SPs with the metadata never fail', async () => {
