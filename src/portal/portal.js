@@ -35,6 +35,10 @@ document.addEventListener('DOMContentLoaded', () => {
       app.hidden = q !== '' && !app.dataset.search.includes(q);
       if (!app.hidden) shown += 1;
     }
+    for (const section of document.querySelectorAll('section')) {
+      const items = [...section.querySelectorAll('li.account, li.app')];
+      if (items.length > 0) section.hidden = items.every((item) => item.hidden);
+    }
     if (noMatch) noMatch.hidden = shown > 0 || accounts.length + apps.length === 0;
   };
   input.addEventListener('input', filter);

@@ -87,9 +87,9 @@ describe('the sign-in page in Chromium (managed directory, demo forest)', () => 
     await tabTo(page, 'password');
     await page.keyboard.type(demoPassword);
     await saveScreenshot(page, 'sign-in');
-    await Promise.all([page.waitForURL(url('/')), page.keyboard.press('Enter')]);
+    await Promise.all([page.waitForURL(url('/portal')), page.keyboard.press('Enter')]);
 
-    assert.equal(await page.title(), 'Signed in · Portico');
+    assert.equal(await page.title(), 'Portal · Portico');
     assert.match(await page.locator('main').innerText(), /Signed in as Alice Anderson \(alice@portico\.test\)/);
     assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
 
