@@ -1,8 +1,13 @@
 /**
  * Directory server benchmarks: Portico's managed directory beside the Samba AD DC and OpenLDAP
  * slapd, all over LDAPS on loopback.
+ *   0. first binds: each enabled fixture user binds once, then once more, on the managed directory
+ *      and Samba (latency and server CPU per bind). On the managed directory a first bind is a
+ *      cache miss (one scrypt verification) and the second a hit of its verified-password cache;
  *   1. simple binds per second on already-open connections (ldapts clients rebinding as alice in
- *      a loop), concurrency 1 and 8;
+ *      a loop), concurrency 1 and 8. These repeat one user and password, so on the managed
+ *      directory they are cache hits (one miss per connection's first bind, and one more every
+ *      TTL, 5 minutes);
  *   2. indexed searches per second on bound connections (equality on sAMAccountName, uid for
  *      slapd; one entry, four attributes), concurrency 1 and 8;
  *   with each server's CPU time per operation (/proc/<pid>/stat) and this client's. The three
@@ -311,6 +316,64 @@ function printThroughput(rows: Row[], targets: Target[]): void {
   }
 }
 
+// ---------------------------------------------------------------- first binds
+
+/** Rounds of repeat binds after the first ones (enough binds for a CPU figure at 10 ms ticks). */
+const repeatRounds = 20;
+
+interface FirstBinds {
+  target: string;
+  users: number;
+  firstMs: number[];
+  secondMs: number[];
+  firstServerCpuMs: number;
+  secondServerCpuMs: number;
+}
+
+/**
+ * Each enabled user of the fixture binds once (on the managed directory: a miss of the
+ * verified-password cache, so one scrypt verification), then all of them again `repeatRounds`
+ * times (hits), one bind at a time on one open connection. Run before anything else binds these
+ * users on the managed process.
+ */
+async function firstBinds(targets: Target[]): Promise<FirstBinds[]> {
+  const fixture = JSON.parse(readFileSync(new URL('../test/samba/fixture.json', import.meta.url), 'utf8')) as { users: Array<{ upn: string; password: string; state: string }> };
+  const users = fixture.users.filter((u) => u.state === 'ok');
+  const out: FirstBinds[] = [];
+  for (const target of targets.filter((t) => t.name === 'managed' || t.name === 'Samba')) {
+    const client = new Client({ url: target.url, tlsOptions: { ca: [target.ca] }, timeout: 60_000, connectTimeout: 10_000 });
+    const rounds = async (count: number): Promise<{ ms: number[]; serverCpuMs: number }> => {
+      const ms: number[] = [];
+      const before = cpuSeconds(target.pids);
+      for (let i = 0; i < count; i += 1) {
+        for (const user of users) {
+          const t = performance.now();
+          await client.bind(user.upn, user.password);
+          ms.push(performance.now() - t);
+        }
+      }
+      return { ms, serverCpuMs: ((cpuSeconds(target.pids) - before) * 1000) / ms.length };
+    };
+    const first = await rounds(1);
+    const second = await rounds(repeatRounds);
+    await client.unbind().catch(() => undefined);
+    out.push({ target: target.name, users: users.length, firstMs: first.ms, secondMs: second.ms, firstServerCpuMs: first.serverCpuMs, secondServerCpuMs: second.serverCpuMs });
+    process.stderr.write(`[first binds] ${target.name}: first ${first.ms.map((m) => m.toFixed(1)).join(', ')} ms; repeats median ${median(second.ms).toFixed(1)} ms\n`);
+  }
+  return out;
+}
+
+function printFirstBinds(results: FirstBinds[]): void {
+  if (results.length === 0) return;
+  const range = (values: number[]): string => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
+  console.log(`\n## First binds of each enabled fixture user, then ${repeatRounds} rounds of repeat binds (one at a time, one open connection)\n`);
+  console.log('| server | users | first bind ms, median (min–max) | server CPU ms per first bind | repeat bind ms | server CPU ms per repeat bind |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${r.target} | ${r.users} | ${range(r.firstMs)} | ${r.firstServerCpuMs.toFixed(1)} | ${range(r.secondMs)} | ${r.secondServerCpuMs.toFixed(1)} |`);
+  }
+}
+
 // ---------------------------------------------------------------- scale
 
 interface ScaleResult {
@@ -395,6 +458,8 @@ try {
     const slapd = slapdTarget();
     if (slapd) targets.push(slapd);
     console.log(slapd ? `slapd: ${slapd.url} (pid ${slapd.pids().join(', ')})` : 'slapd: not running (bash test/slapd/slapd.sh start), left out');
+    const first = await firstBinds(targets);
+    printFirstBinds(first);
     const rows = await throughput(targets);
     printThroughput(rows, targets);
     // What one password verification costs by itself (the managed directory's bind is mostly this).

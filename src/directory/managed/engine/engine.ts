@@ -77,6 +77,7 @@ import {
   type LinkedEntry,
   type StoredEntry,
 } from './store.ts';
+import { createVerifiedPasswordCache, type VerifiedPasswordCacheOptions } from './verified-passwords.ts';
 
 export interface DomainOptions {
   /** corp.example.test */
@@ -99,6 +100,14 @@ export interface DirectoryEngineOptions {
   hostName?: string;
   vendorVersion?: string;
   scrypt?: ScryptParameters;
+  /**
+   * Passwords verified by scrypt are remembered (as an HMAC under a per-engine random key, with
+   * the stored hash) for `ttlMs` (default 5 minutes), at most `maxEntries` of them (default
+   * 10,000): a repeat bind skips scrypt, a wrong password never does. 0 in either turns it off.
+   */
+  passwordCache?: Pick<VerifiedPasswordCacheOptions, 'maxEntries' | 'ttlMs'>;
+  /** The scrypt comparison (password, stored hash); replaceable for tests and instrumentation. */
+  verifyPassword?: (password: string, hash: string) => Promise<boolean>;
   /** Refuse simple binds and password writes without TLS, as AD does (default true). */
   requireSecureTransport?: boolean;
   limits?: Partial<EngineLimits>;
@@ -244,6 +253,8 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   const namingContexts = [baseNdn, configNdn, schemaNdn];
   const scryptParameters = options.scrypt ?? defaultScryptParameters;
   const requireSecure = options.requireSecureTransport ?? true;
+  const verify = options.verifyPassword ?? verifyPassword;
+  const verifiedPasswords = createVerifiedPasswordCache({ ...options.passwordCache, now: () => clock().getTime() });
   const limits: EngineLimits = {
     maxPageSize: 1000,
     maxValRange: 1500,
@@ -864,7 +875,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
 
   function fakeVerify(password: string): Promise<boolean> {
     dummyHash ??= createDummyHash(scryptParameters);
-    return dummyHash.then((hash) => verifyPassword(password, hash)).then(() => false);
+    return dummyHash.then((hash) => verify(password, hash)).then(() => false);
   }
 
   /** Records a wrong password: badPwdCount within the observation window, lockout at the threshold. */
@@ -919,7 +930,14 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     const { policy } = await currentPolicy();
     const credentials = await store.getCredentials(entry.guid);
     const locked = lockedOut(entry.attributes, policy, clock());
-    const correct = credentials?.hash ? await verifyPassword(password, credentials.hash) : await fakeVerify(password);
+    const hash = credentials?.hash;
+    let correct: boolean;
+    // A locked account always pays scrypt: a fast 775 would tell a right guess from a wrong one.
+    if (hash && !locked && verifiedPasswords.has(hash, password)) correct = true;
+    else {
+      correct = hash ? await verify(password, hash) : await fakeVerify(password);
+      if (correct && hash && !locked) verifiedPasswords.remember(entry.guid, hash, password);
+    }
     if (locked) return { ok: false, sub: '775' };
     if (!correct) {
       await recordBadPassword(entry.guid);
@@ -966,7 +984,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     if (problem) throw new LdapFailure(ResultCode.constraintViolation, passwordRestriction(problem));
     if (policy.pwdHistoryLength > 0 && credentials?.hash) {
       const previous = [credentials.hash, ...credentials.history].slice(0, policy.pwdHistoryLength);
-      const reused = await Promise.all(previous.map((hash) => verifyPassword(password, hash)));
+      const reused = await Promise.all(previous.map((hash) => verify(password, hash)));
       if (reused.some(Boolean)) throw new LdapFailure(ResultCode.constraintViolation, passwordRestriction('the password was used before (password history)'));
     }
   }
@@ -1386,7 +1404,11 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
         await tx.update({ ...entry, attributes, usnChanged: usn });
         if (linkChanges.remove.length > 0) await tx.removeLinks(linkChanges.remove.map((member) => ({ group: entry.guid, member })));
         if (linkChanges.add.length > 0) await tx.addLinks(linkChanges.add.map((member) => ({ group: entry.guid, member })));
-        if (credentials) await tx.setCredentials(entry.guid, credentials);
+        if (credentials) {
+          await tx.setCredentials(entry.guid, credentials);
+          // The old hash no longer matches anything; this only frees its cache entries sooner.
+          verifiedPasswords.forget(entry.guid);
+        }
         return { resultCode: ResultCode.success } satisfies LdapResult;
       });
     } catch (error) {
@@ -1417,6 +1439,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
       const attributes = { ...entry.attributes, pwdLastSet: [filetime(now)], whenChanged: [generalizedTime(now)], badPwdCount: ['0'] };
       await tx.update({ ...entry, attributes, usnChanged: usn });
       await tx.setCredentials(entry.guid, credentials);
+      verifiedPasswords.forget(entry.guid);
     });
   }
 
@@ -1435,6 +1458,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
         }
         if (await tx.hasChildren(ndn)) throw new LdapFailure(ResultCode.notAllowedOnNonLeaf, '00002015: UpdErr: DSID-031A1236, problem 6003 (CANT_ON_NON_LEAF), data 0');
         await tx.remove(entry.guid);
+        verifiedPasswords.forget(entry.guid);
         return { resultCode: ResultCode.success } satisfies LdapResult;
       });
     } catch (error) {
@@ -1581,6 +1605,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
       const now = clock();
       await tx.update({ ...entry, attributes: { ...entry.attributes, pwdLastSet: [filetime(now)], whenChanged: [generalizedTime(now)] }, usnChanged: usn });
       await tx.setCredentials(entry.guid, credentials);
+      verifiedPasswords.forget(entry.guid);
     });
   }
 
