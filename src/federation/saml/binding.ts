@@ -4,9 +4,10 @@
  * XML). Decoding is bounded at every step — query length, compressed size, inflated size — so a
  * request cannot make us allocate more than a few hundred KiB however it is crafted.
  */
-import { constants, createPrivateKey, sign, verify, type X509Certificate } from 'node:crypto';
+import { constants, sign, verify, type X509Certificate } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { clip, refuse } from './xml.ts';
+import { privateKeyOf } from './keys.ts';
 
 export const MAX_COMPRESSED_BYTES = 64 * 1024;
 export const MAX_INFLATED_BYTES = 256 * 1024;
@@ -183,7 +184,7 @@ export function encodeRedirect(location: string, xml: string, options: { paramet
   const parts = [`${options.parameter}=${encoded(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`];
   if (options.relayState !== undefined) parts.push(`RelayState=${encoded(options.relayState)}`);
   parts.push(`SigAlg=${encoded(SIG_RSA_SHA256)}`);
-  const signature = sign('sha256', Buffer.from(parts.join('&'), 'utf8'), createPrivateKey(options.signingKeyPem));
+  const signature = sign('sha256', Buffer.from(parts.join('&'), 'utf8'), privateKeyOf(options.signingKeyPem));
   parts.push(`Signature=${encoded(signature.toString('base64'))}`);
   return `${location}${location.includes('?') ? '&' : '?'}${parts.join('&')}`;
 }

@@ -3,7 +3,7 @@
  * whitespace (as SP metadata carries it), Portico's own credentials are PEM. These helpers turn
  * either into what each consumer needs and check it is a certificate at all.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { refuse } from './xml.ts';
 
 /** The IdP's signing credential. */
@@ -29,4 +29,20 @@ export function x509(value: string, what: string): X509Certificate {
   } catch {
     refuse('saml.certificate_invalid', `${what} is not a readable X.509 certificate`, 500);
   }
+}
+
+// Parsing a PEM key costs about as much as the RSA signature itself (~1 ms here): keep the
+// parsed keys of the few credentials in use (the current one, and the next during a rotation).
+const parsedKeys = new Map<string, KeyObject>();
+const MAX_PARSED_KEYS = 8;
+
+/** The private key of a credential, parsed once. */
+export function privateKeyOf(keyPem: string): KeyObject {
+  let key = parsedKeys.get(keyPem);
+  if (key === undefined) {
+    key = createPrivateKey(keyPem);
+    if (parsedKeys.size >= MAX_PARSED_KEYS) parsedKeys.delete(parsedKeys.keys().next().value as string);
+    parsedKeys.set(keyPem, key);
+  }
+  return key;
 }

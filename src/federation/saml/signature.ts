@@ -7,7 +7,7 @@
  */
 import { SignedXml } from 'xml-crypto';
 import type { Element } from '@xmldom/xmldom';
-import { certificatePem, type SigningCredential } from './keys.ts';
+import { certificatePem, privateKeyOf, type SigningCredential } from './keys.ts';
 import { unsupportedAlgorithm } from './binding.ts';
 import { NS, childElements, refuse } from './xml.ts';
 
@@ -28,7 +28,7 @@ const ACCEPTED_TRANSFORMS = new Set([ENVELOPED, EXC_C14N, `${EXC_C14N}WithCommen
  */
 export function signRoot(xml: string, rootLocalName: string, credential: SigningCredential): string {
   const signer = new SignedXml({
-    privateKey: credential.keyPem,
+    privateKey: privateKeyOf(credential.keyPem),
     publicCert: certificatePem(credential.certificate),
     signatureAlgorithm: RSA_SHA256,
     canonicalizationAlgorithm: EXC_C14N,
