@@ -310,6 +310,8 @@ interface ApplicationOptions {
   attribute?: string[];
   signingCertificateFile?: string;
   encryptionCertificateFile?: string;
+  signResponse?: boolean;
+  logoutUrl?: string;
   tag?: string[];
 }
 
@@ -330,6 +332,8 @@ async function applicationFields(options: ApplicationOptions): Promise<Record<st
     }),
     signingCertificate: options.signingCertificateFile === undefined ? undefined : await readText(options.signingCertificateFile, 'the signing certificate file'),
     encryptionCertificate: options.encryptionCertificateFile === undefined ? undefined : await readText(options.encryptionCertificateFile, 'the encryption certificate file'),
+    signResponse: options.signResponse,
+    logoutUrl: options.logoutUrl,
     tags: options.tag ? keyValues(options.tag, '--tag') : undefined,
   });
 }
@@ -340,8 +344,10 @@ function applicationOptions(command: Command, replacing: boolean): Command {
   return command
     .option('--description <text>', 'what it is (up to 700 characters)')
     .option('--name-id-format <format>', 'persistent (default), emailAddress, unspecified or transient')
-    .option('--start-url <url>', 'where the portal tile sends people (IdP-initiated sign-in)')
+    .option('--start-url <url>', "where the portal tile sends people: the application's own sign-in page (it then asks Portico); without it the tile posts an unsolicited assertion")
     .option('--relay-state <text>', 'relay state sent with IdP-initiated assertions')
+    .option('--sign-response', 'sign the Response as well as the assertion (some service providers require it)')
+    .option('--logout-url <url>', "the SP's single-logout URL (HTTP-Redirect), where LogoutResponses go")
     .option('--session-duration <duration>', 'ISO-8601: PT15M to PT12H (default PT1H)')
     .option('--attribute <name=template>', `an assertion attribute, e.g. email=\${user:email}${lists}`, collect)
     .option('--signing-certificate-file <file>', "the SP's signing certificate (PEM): its AuthnRequests must then be signed")
@@ -362,6 +368,8 @@ function printApplication(app: Application): void {
     ['session duration', app.sessionDuration],
     ['signed requests', app.signingCertificate === undefined ? 'not required' : 'required'],
     ['encrypted assertions', app.encryptionCertificate === undefined ? 'no' : 'yes'],
+    ['signed Response', app.signResponse ? 'yes' : 'no (the assertion is signed)'],
+    ['logout URL', app.logoutUrl],
     ['tags', tagsText(app.tags) || '-'],
   ]);
   if (app.attributeMappings.length > 0) {
