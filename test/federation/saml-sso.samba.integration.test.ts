@@ -19,7 +19,7 @@ import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { runPortico } from '../support/cli.ts';
 import { assertAccepted, pysaml2Sp } from '../support/pysaml2.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
-import { adminApi, get, postedForm, signInCookie } from '../support/saml-http.ts';
+import { adminApi, get, postForm, postedForm, signInCookie } from '../support/saml-http.ts';
 import { authnRequestXml, spEncryptionCert, spSigningCert, stored } from './saml-fixtures.ts';
 
 const dc = sambaRuntime();
@@ -257,6 +257,34 @@ describe('SAML identity provider against Samba AD', () => {
     for (const code of ['saml.acs_url_not_registered', 'saml.request_replayed', 'saml.request_expired', 'saml.unknown_application', 'saml.request_dtd_forbidden']) {
       assert.ok(events.some((e) => e.outcome === 'failure' && e.errorCode === code), `audited: ${code}`);
     }
+  });
+
+  it('the HTTP-POST binding, IsPassive without a session, and an external entity', async () => {
+    const request = authnRequestXml({ ID: '_post1', IssueInstant: new Date().toISOString(), AssertionConsumerServiceURL: WIKI_ACS }, WIKI);
+    const posted = await postForm(`${base}/saml/sso`, { SAMLRequest: Buffer.from(request).toString('base64'), RelayState: 'via-post' }, aliceCookie);
+    assert.equal(posted.status, 200);
+    const form = postedForm(posted.text);
+    assert.equal(form.fields.RelayState, 'via-post');
+    const { profile } = await sp({ validateInResponseTo: ValidateInResponseTo.never }).validatePostResponseAsync(form.fields);
+    assert.equal(profile?.inResponseTo, '_post1');
+
+    const passive = authnRequestXml({ ID: '_passive1', IssueInstant: new Date().toISOString(), IsPassive: 'true' }, WIKI);
+    const answer = await postForm(`${base}/saml/sso`, { SAMLRequest: Buffer.from(passive).toString('base64') });
+    assert.equal(answer.status, 200, 'no sign-in page for a passive request');
+    const noPassive = Buffer.from(postedForm(answer.text).fields.SAMLResponse ?? '', 'base64').toString();
+    assert.match(noPassive, /StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:NoPassive"/);
+    assert.doesNotMatch(noPassive, /Assertion/);
+    // node-saml checks the signature and reads NoPassive as "nobody signed in".
+    const passiveResult = await sp({ validateInResponseTo: ValidateInResponseTo.never, wantAuthnResponseSigned: true }).validatePostResponseAsync(postedForm(answer.text).fields);
+    assert.equal(passiveResult.profile, null);
+
+    const xxe = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">&x;</saml:Issuer></samlp:AuthnRequest>`;
+    const refused = await postForm(`${base}/saml/sso`, { SAMLRequest: Buffer.from(xxe).toString('base64') }, aliceCookie);
+    assert.equal(refused.status, 400);
+    assert.doesNotMatch(refused.text, /root:/);
+    assert.doesNotMatch(refused.text, /SAMLResponse/);
+    const empty = await postForm(`${base}/saml/sso`, {}, aliceCookie);
+    assert.equal(empty.status, 400);
   });
 
   it('sign-in never returns to another site', async () => {
