@@ -35,6 +35,17 @@ void describe('engine bind: names', () => {
     }
   });
 
+  void it('a password with NUL bytes appended is wrong (scrypt alone would accept it)', async () => {
+    const h = await createHarness();
+    const dn = await addUser(h, 'Nul', { password: PASSWORD });
+    for (const password of [`${PASSWORD}\0`, `${PASSWORD}\0\0`]) {
+      const { result } = await bindAs(h.engine, dn, password);
+      assert.equal(result.resultCode, ResultCode.invalidCredentials);
+      assert.equal(subCode(result), '52e');
+    }
+    assert.equal((await bindAs(h.engine, dn, PASSWORD)).result.resultCode, ResultCode.success);
+  });
+
   void it('anonymous only with an empty name and password; a name without a password never succeeds', async () => {
     const h = await createHarness();
     const anonymous = await bindAs(h.engine, '', '');

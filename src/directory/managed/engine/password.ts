@@ -36,7 +36,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [, n, r, p, salt, key] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(key, 'base64url');
   const actual = await scrypt(Buffer.from(password, 'utf8'), Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  // scrypt keys HMAC with the password, and HMAC pads short keys with zeros: "pw" and "pw\0"
+  // give the same hash. No real password holds NUL, so a password with one is simply wrong
+  // (after paying the full cost, like any wrong password).
+  return actual.length === expected.length && timingSafeEqual(actual, expected) && !password.includes('\0');
 }
 
 /**
