@@ -61,14 +61,17 @@ export function createFederation(options: FederationOptions) {
   const replayCache = createReplayCache({ ttlMs: 15 * 60_000, maxEntries: 200_000 });
   const pending = new Map<string, { accepted: AcceptedAuthnRequest<Application>; expiresAt: number }>();
 
-  let byEntityId: { generation: number; map: Map<string, Application> } | null = null;
-  async function applicationByEntityId(id: string): Promise<Application | undefined> {
+  // Looked up on every request: kept until an administrator changes anything.
+  let applications: { generation: number; byEntityId: Map<string, Application>; byId: Map<string, Application> } | null = null;
+  async function currentApplications() {
     const generation = access.generation();
-    if (byEntityId === null || byEntityId.generation !== generation) {
-      byEntityId = { generation, map: new Map((await access.listApplications()).map((app) => [app.entityId, app])) };
+    if (applications === null || applications.generation !== generation) {
+      const list = await access.listApplications();
+      applications = { generation, byEntityId: new Map(list.map((app) => [app.entityId, app])), byId: new Map(list.map((app) => [app.id, app])) };
     }
-    return byEntityId.map.get(id);
+    return applications;
   }
+  const applicationByEntityId = async (entityId: string) => (await currentApplications()).byEntityId.get(entityId);
 
   /** Identifies one portal session to the SPs it signed in to, without revealing the session id. */
   const sessionIndexOf = (session: Session) => `_${createHmac('sha256', nameIdSecret).update(`session-index:${session.id}`).digest('base64url')}`;
@@ -79,8 +82,8 @@ export function createFederation(options: FederationOptions) {
     return user;
   }
 
-  async function refuseNotAssigned(session: Session, target: string, details: Record<string, unknown>, message: string): Promise<never> {
-    await audit.record({ actor: session.data.userName, action: details.accountId ? 'saml.aws_sign_in' : 'saml.sso', target, outcome: 'failure', errorCode: 'access.not_assigned', details });
+  async function refuseNotAssigned(session: Session, action: 'saml.sso' | 'saml.aws_sign_in', target: string, details: Record<string, unknown>, message: string): Promise<never> {
+    await audit.record({ actor: session.data.userName, action, target, outcome: 'failure', errorCode: 'access.not_assigned', details });
     throw new AppError('access.not_assigned', message, { status: 403 });
   }
 
@@ -130,9 +133,7 @@ export function createFederation(options: FederationOptions) {
       return form(accepted.acsUrl, base64, accepted.relayState);
     },
 
-    async applicationById(id: string): Promise<Application | undefined> {
-      return (await access.listApplications()).find((app) => app.id === id);
-    },
+    applicationById: async (id: string): Promise<Application | undefined> => (await currentApplications()).byId.get(id),
 
     /**
      * The signed Response for an application the person is assigned to, SP-initiated (with the
@@ -142,7 +143,7 @@ export function createFederation(options: FederationOptions) {
       const initiatedBy = request.inResponseTo === undefined ? 'idp' : 'sp';
       const { entitlements, groups } = await sessionAccess.forSession(session);
       if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
-        await refuseNotAssigned(session, application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
+        await refuseNotAssigned(session, 'saml.sso', application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
       }
       const user = await userOf(session);
       const built = buildResponse({
@@ -173,7 +174,7 @@ export function createFederation(options: FederationOptions) {
       const { entitlements } = await sessionAccess.forSession(session);
       const entry = entitlements.accounts.find((a) => a.account.id === accountId)?.permissionSets.find((p) => p.permissionSet.id === permissionSetId);
       if (entry === undefined) {
-        await refuseNotAssigned(session, accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
+        await refuseNotAssigned(session, 'saml.aws_sign_in', accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
       }
       const [account, permissionSet, user] = await Promise.all([access.getAccount(accountId), access.getPermissionSet(permissionSetId), userOf(session)]);
       const signIn = aws.signIn(account, permissionSet, user);
