@@ -37,13 +37,14 @@ const multi: Record<string, { sub: string; read: Read }> = {
   addresses: { sub: 'formatted', read: (u) => u.addresses[0]?.formatted ?? null },
 };
 
-const PATHS: Record<string, Read> = { ...single };
+// A Map, not an object: `${path:constructor}` must not find Object.prototype's.
+const PATHS = new Map<string, Read>(Object.entries(single));
 for (const [name, { sub, read }] of Object.entries(multi)) {
-  PATHS[`${name}[primary eq true].${sub}`] = read;
-  PATHS[`${name}[type eq "work"].${sub}`] = read;
+  PATHS.set(`${name}[primary eq true].${sub}`, read);
+  PATHS.set(`${name}[type eq "work"].${sub}`, read);
 }
 
-export const USER_PATHS: readonly string[] = Object.keys(PATHS);
+export const USER_PATHS: readonly string[] = [...PATHS.keys()];
 
 /** A compiled template: the value for a user, or null when a referenced value is missing. */
 export type UserPathTemplate = (user: IdentityUser) => string | null;
@@ -57,9 +58,9 @@ export function compileUserPathTemplate(template: string, what: string): UserPat
   const parts: Array<string | Read> = [];
   let last = 0;
   for (const match of template.matchAll(/\$\{([^}]*)\}/g)) {
-    const reference = match[1] ?? '';
+    const reference = (match[1] ?? '').trim();
     const path = reference.startsWith('path:') ? reference.slice(5).trim() : null;
-    const read = path === null ? undefined : PATHS[path];
+    const read = path === null ? undefined : PATHS.get(path);
     if (read === undefined) {
       throw new AppError('config.invalid', `${what}: \${${reference.slice(0, 80)}} is not one of ${USER_PATHS.map((p) => `\${path:${p}}`).join(', ')}`);
     }
