@@ -61,6 +61,7 @@ void describe('loadConfig: defaults', () => {
       signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } } },
       admin: { groups: [] },
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
+      federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },
     });
   });
 
@@ -170,6 +171,16 @@ void describe('loadConfig: environment variables', () => {
     assert.deepEqual(config.directory?.tls.pinnedSha256, ['ab'.repeat(32)]);
     assert.equal(config.directory?.tls.verify, false);
     assert.equal(config.directory?.timeouts.connectMs, 2500);
+  });
+
+  void it('reads a free-form map (session tags) from a JSON object in one variable', () => {
+    const env = (value: string) => ({ PORTICO_FEDERATION__AWS__ACCESS_CONTROL_ATTRIBUTES: value });
+    const config = loadConfig({ cwd: dir, env: env('{"Department":"${path:enterprise.department}"}') });
+    assert.deepEqual(config.federation.aws.accessControlAttributes, { Department: '${path:enterprise.department}' });
+    for (const bad of ['Department=x', '["x"]']) {
+      const { message } = issuesOf(() => loadConfig({ cwd: dir, env: env(bad) }));
+      assert.match(message, /federation\.aws\.accessControlAttributes: expects a JSON object \(env PORTICO_FEDERATION__AWS__ACCESS_CONTROL_ATTRIBUTES\)/);
+    }
   });
 
   void it('selects PostgreSQL', () => {

@@ -259,6 +259,16 @@ function field(options) {
   return wrapper;
 }
 
+/** A labelled checkbox (read with `checked(form, name)`); options: name, label, hint. */
+function checkbox(options) {
+  const id = uid(options.name);
+  const hintId = options.hint ? `${id}-hint` : null;
+  const control = h('input', { id, name: options.name, type: 'checkbox', 'aria-describedby': hintId });
+  const wrapper = h('div', { class: 'field' }, h('div', { class: 'choice' }, control, h('label', { for: id }, options.label)), hintId ? h('p', { id: hintId, class: 'hint' }, options.hint) : null);
+  wrapper.control = control;
+  return wrapper;
+}
+
 /**
  * A form section: heading, alert, fields, submit button. `submit(form)` returns a message for
  * the flash region (or nothing); API errors land in the alert verbatim, and the field they name
@@ -321,6 +331,11 @@ function markInvalidFields(form, error, alertId) {
 const valueOf = (form, name) => {
   const control = form.elements.namedItem(name);
   return control ? String(control.value).trim() : '';
+};
+
+const checked = (form, name) => {
+  const control = form.elements.namedItem(name);
+  return Boolean(control && control.checked);
 };
 
 /** Optional fields are sent only when filled. */
@@ -877,6 +892,9 @@ const NAME_ID_FORMATS = [
   { value: 'transient', label: 'Transient' },
 ];
 
+const signResponseField = () =>
+  checkbox({ name: 'signResponse', label: 'Sign the Response too', hint: 'The assertion is always signed; some service providers also require a signature on the Response (it costs a second signature).' });
+
 /** Applications: list, add by hand or from SP metadata, delete. */
 async function applicationsPage({ page }) {
   const listRegion = h('div');
@@ -898,6 +916,8 @@ async function applicationsPage({ page }) {
           { label: 'ACS URLs', cell: (a) => h('ul', {}, a.acsUrls.map((url) => h('li', {}, h('span', { class: 'mono' }, url)))) },
           { label: 'Name ID', cell: (a) => a.nameIdFormat },
           { label: 'Signed requests', cell: (a) => (a.signingCertificate ? 'Required' : 'No') },
+          { label: 'Signed Response', cell: (a) => (a.signResponse ? 'Yes' : 'No') },
+          { label: 'Logout URL', cell: (a) => (a.logoutUrl ? h('span', { class: 'mono' }, a.logoutUrl) : '—') },
           {
             label: 'Actions',
             cell: (a) =>
@@ -944,16 +964,18 @@ async function applicationsPage({ page }) {
   });
   const fromMetadata = formCard({
     title: 'Add from SP metadata',
-    intro: 'The entity ID, ACS URLs (HTTP-POST), name ID format and certificates are read from the metadata.',
+    intro: 'The entity ID, ACS URLs (HTTP-POST), name ID format, certificates and logout URL (HTTP-Redirect) are read from the metadata.',
     fields: [
       field({ name: 'name', label: 'Name' }),
       field({ name: 'description', label: 'Description', optional: true }),
       metadataField,
       h('div', { class: 'field' }, h('label', { for: fileId }, 'Or upload the metadata file'), fileInput, fileStatus),
+      signResponseField(),
     ],
     submitLabel: 'Add from metadata',
     submit: async (form) => {
       const application = optional({ name: valueOf(form, 'name') }, 'description', valueOf(form, 'description'));
+      if (checked(form, 'signResponse')) application.signResponse = true;
       const created = await api('POST', '/applications/from-metadata', { metadata: metadataField.control.value, application });
       form.reset();
       fileStatus.textContent = '';
@@ -971,12 +993,22 @@ async function applicationsPage({ page }) {
       field({ name: 'nameIdFormat', label: 'Name ID format', options: NAME_ID_FORMATS }),
       field({ name: 'startUrl', label: 'Start URL', optional: true, type: 'url', hint: 'Where the portal sends people to start (service-provider initiated).' }),
       field({ name: 'sessionDuration', label: 'Session duration', value: 'PT1H', hint: 'ISO-8601, from PT15M to PT12H.' }),
+      field({ name: 'logoutUrl', label: 'Logout URL', optional: true, type: 'url', hint: "The service provider's single-logout URL (HTTP-Redirect): where Portico answers its LogoutRequest." }),
+      signResponseField(),
     ],
     submitLabel: 'Add application',
     submit: async (form) => {
-      const body = { name: valueOf(form, 'name'), entityId: valueOf(form, 'entityId'), acsUrls: lines(valueOf(form, 'acsUrls')), nameIdFormat: valueOf(form, 'nameIdFormat'), sessionDuration: valueOf(form, 'sessionDuration') };
+      const body = {
+        name: valueOf(form, 'name'),
+        entityId: valueOf(form, 'entityId'),
+        acsUrls: lines(valueOf(form, 'acsUrls')),
+        nameIdFormat: valueOf(form, 'nameIdFormat'),
+        sessionDuration: valueOf(form, 'sessionDuration'),
+        signResponse: checked(form, 'signResponse'),
+      };
       optional(body, 'description', valueOf(form, 'description'));
       optional(body, 'startUrl', valueOf(form, 'startUrl'));
+      optional(body, 'logoutUrl', valueOf(form, 'logoutUrl'));
       const created = await api('POST', '/applications', body);
       form.reset();
       await refresh();
@@ -985,6 +1017,142 @@ async function applicationsPage({ page }) {
   });
   append(page, h('p', { class: 'intro' }, 'SAML service providers that people sign in to through Portico.'), listAlert, listRegion, h('div', { class: 'grid-2' }, fromMetadata, byHand));
   await refresh();
+}
+
+const KEY_STATES = {
+  current: { label: 'Current', note: 'Signs now', tone: 'ok' },
+  next: { label: 'Next', note: 'Published, does not sign yet', tone: 'neutral' },
+  previous: { label: 'Previous', note: 'Published, no longer signs', tone: 'neutral' },
+};
+
+/** Identity provider: where service providers find Portico, and the rotation of its signing key. */
+async function identityProviderPage({ page }) {
+  const region = h('div');
+  append(page, h('p', { class: 'intro' }, 'Portico as a SAML identity provider. Give service providers the metadata URL: it carries the entity ID, both endpoints and the signing certificates.'), region);
+  const idp = await load(region, () => api('GET', '/saml'));
+  if (!idp) return;
+  const next = idp.certificates.find((c) => c.state === 'next');
+  const previous = idp.certificates.find((c) => c.state === 'previous');
+  const here = '#/identity-provider';
+  const mono = (text) => h('span', { class: 'mono' }, text);
+
+  const copy = field({ name: 'metadataUrl', label: 'Metadata URL, to copy', value: idp.metadataUrl });
+  copy.control.readOnly = true;
+  copy.control.addEventListener('focus', () => copy.control.select());
+
+  const alert = h('div', { class: 'alert', role: 'alert' });
+  /** Runs a rotation step, then shows the page again with what changed. */
+  async function step(work) {
+    alert.textContent = '';
+    try {
+      navigate(here, await work());
+    } catch (error) {
+      showError(alert, error);
+    }
+  }
+  const stage = h('button', {
+    type: 'button',
+    onclick: () =>
+      void step(async () => {
+        const staged = await api('POST', '/saml/certificates', {});
+        return `Next key staged (SHA-256 ${staged.sha256}). It is in the metadata now: activate it once every service provider has read the metadata again.`;
+      }),
+  }, 'Stage next key');
+  const activate = h('button', {
+    type: 'button',
+    onclick: async () => {
+      alert.textContent = '';
+      const message = `Sign with the next key (SHA-256 ${next.sha256}) from now on? Service providers that have not read the metadata since it was staged will refuse the signatures. The current key stays in the metadata as the previous one.`;
+      if (!(await confirmAction({ title: 'Activate the next key?', message, confirm: 'Activate next key' }))) return;
+      await step(async () => {
+        const activated = await api('POST', '/saml/certificates/activate');
+        return `The next key signs now (SHA-256 ${activated.sha256}). Retire the previous key once every service provider has the current one.`;
+      });
+    },
+  }, 'Activate next key');
+  const retire = h('button', {
+    type: 'button',
+    class: 'danger',
+    onclick: async () => {
+      alert.textContent = '';
+      const message = `Remove the previous key (SHA-256 ${previous.sha256}) from the metadata? It no longer signs; its private key is deleted.`;
+      if (!(await confirmAction({ title: 'Retire the previous key?', message, confirm: 'Retire previous key' }))) return;
+      await step(async () => {
+        const retired = await api('DELETE', '/saml/certificates/previous');
+        return `Previous key retired (SHA-256 ${retired.sha256}): it is no longer in the metadata.`;
+      });
+    },
+  }, 'Retire previous key');
+
+  const ownKey = formCard({
+    title: 'Stage your own key',
+    intro: 'Instead of a generated one: an unencrypted RSA private key of 2048 bits or more and its certificate, not expired, both PEM.',
+    fields: [
+      field({ name: 'keyPem', label: 'Private key (PEM)', rows: 6, mono: true, hint: '-----BEGIN PRIVATE KEY----- … It is sealed in the database and never shown again.' }),
+      field({ name: 'certificatePem', label: 'Certificate (PEM)', rows: 6, mono: true, hint: '-----BEGIN CERTIFICATE----- …' }),
+    ],
+    submitLabel: 'Stage this key',
+    submit: async (form) => {
+      const body = { keyPem: valueOf(form, 'keyPem'), certificatePem: valueOf(form, 'certificatePem') };
+      if (body.keyPem === '') throw new InputError('keyPem: paste the private key', 'keyPem');
+      if (body.certificatePem === '') throw new InputError('certificatePem: paste the certificate', 'certificatePem');
+      const staged = await api('POST', '/saml/certificates', body);
+      navigate(here, `Your key is staged as the next key (SHA-256 ${staged.sha256}). It is in the metadata now: activate it once every service provider has read the metadata again.`);
+    },
+  });
+
+  append(
+    region,
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'idp-endpoints' },
+      h('h2', { id: 'idp-endpoints' }, 'Endpoints'),
+      summary([
+        ['Entity ID', mono(idp.entityId)],
+        ['Metadata', h('a', { href: idp.metadataUrl, class: 'mono' }, idp.metadataUrl)],
+        ['Single sign-on (HTTP-Redirect, HTTP-POST)', mono(idp.ssoUrl)],
+        ['Single logout (HTTP-Redirect)', mono(idp.sloUrl)],
+      ]),
+      h('div', { class: 'copy' }, copy),
+    ),
+    table({
+      caption: `Signing certificates (${idp.certificates.length})`,
+      captionId: 'certificates-caption',
+      empty: 'No signing certificate.',
+      rows: idp.certificates,
+      columns: [
+        { label: 'State', cell: (c) => h('span', {}, badge(KEY_STATES[c.state].label, KEY_STATES[c.state].tone), h('span', { class: 'path' }, KEY_STATES[c.state].note)) },
+        { label: 'SHA-256', cell: (c) => mono(c.sha256) },
+        { label: 'Not after', cell: (c) => time(c.notAfter) },
+        { label: 'Added', cell: (c) => time(c.createdAt) },
+      ],
+    }),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'idp-rotation' },
+      h('h2', { id: 'idp-rotation' }, 'Rotate the signing key'),
+      h(
+        'ol',
+        { class: 'steps' },
+        h('li', {}, h('strong', {}, 'Stage'), ' a next key: it is published in the metadata beside the current one; nothing else changes.'),
+        h('li', {}, 'Let every service provider read the metadata again (some do it on their own, others need it uploaded).'),
+        h('li', {}, h('strong', {}, 'Activate'), ' it: the next key signs; the old one stays in the metadata as the previous key.'),
+        h('li', {}, h('strong', {}, 'Retire'), ' the previous key: it leaves the metadata.'),
+      ),
+      h(
+        'p',
+        {},
+        next
+          ? 'A next key is staged: activate it once every service provider has read the metadata again.'
+          : previous
+            ? 'The previous key is still in the metadata: retire it once every service provider has the current one.'
+            : 'Only the current key is published.',
+      ),
+      alert,
+      h('div', { class: 'actions' }, next ? null : stage, next ? activate : null, previous ? retire : null),
+    ),
+    next ? null : ownKey,
+  );
 }
 
 /**
@@ -1506,6 +1674,7 @@ const ROUTES = {
   accounts: { title: 'Accounts', render: accountsPage },
   'permission-sets': { title: 'Permission sets', render: permissionSetsPage },
   applications: { title: 'Applications', render: applicationsPage },
+  'identity-provider': { title: 'Identity provider', render: identityProviderPage },
   assignments: { title: 'Assignments', render: assignmentsPage },
   access: { title: 'Access', render: accessPage },
   audit: { title: 'Audit log', render: auditPage },
