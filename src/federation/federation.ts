@@ -59,7 +59,7 @@ export function createFederation(options: FederationOptions) {
   const idp = (): IdentityProvider => ({ entityId: entityId(), signing: keys.current() });
   // Request IDs are kept longer than a request stays acceptable (IssueInstant ± 5 minutes).
   const replayCache = createReplayCache({ ttlMs: 15 * 60_000, maxEntries: 200_000 });
-  const pending = new Map<string, { accepted: AcceptedAuthnRequest<Application>; expiresAt: number }>();
+  const pending = new Map<string, { accepted: AcceptedAuthnRequest<Application>; parkedAt: number; expiresAt: number }>();
 
   // Looked up on every request: kept until an administrator changes anything.
   let applications: { generation: number; byEntityId: Map<string, Application>; byId: Map<string, Application> } | null = null;
@@ -115,8 +115,13 @@ export function createFederation(options: FederationOptions) {
       const now = clock().getTime();
       for (const [ref, entry] of pending) if (entry.expiresAt <= now || pending.size >= MAX_PENDING) pending.delete(ref);
       const ref = randomBytes(18).toString('base64url');
-      pending.set(ref, { accepted, expiresAt: now + PENDING_MS });
+      pending.set(ref, { accepted, parkedAt: now, expiresAt: now + PENDING_MS });
       return ref;
+    },
+    /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
+    needsFreshSignIn(ref: string, session: Session): boolean {
+      const entry = pending.get(ref);
+      return entry !== undefined && entry.accepted.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt;
     },
     resume(ref: string): AcceptedAuthnRequest<Application> {
       const entry = pending.get(ref);

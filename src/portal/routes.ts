@@ -82,8 +82,9 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     return found === null ? null : { session: found.session, token };
   }
 
-  function toSignIn(reply: FastifyReply, returnTo: string): FastifyReply {
-    return reply.redirect(`/sign-in?${new URLSearchParams({ returnTo }).toString()}`, 303);
+  /** To the sign-in page and back; `again`: ask for the password even when a session exists. */
+  function toSignIn(reply: FastifyReply, returnTo: string, again = false): FastifyReply {
+    return reply.redirect(`/sign-in?${new URLSearchParams({ returnTo, ...(again ? { prompt: 'login' } : {}) }).toString()}`, 303);
   }
 
   function postPage(reply: FastifyReply, form: Parameters<typeof renderPostPage>[0], name: string): FastifyReply {
@@ -187,9 +188,9 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
   async function singleSignOn(request: FastifyRequest, reply: FastifyReply, message: Parameters<Federation['receiveAuthnRequest']>[0]): Promise<FastifyReply> {
     const accepted = await federation.receiveAuthnRequest(message);
     const current = await sessionOf(request);
-    if (current === null) {
-      if (accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
-      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted) }).toString()}`);
+    if (current === null || accepted.request.forceAuthn) {
+      if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
+      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted) }).toString()}`, current !== null);
     }
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
@@ -201,7 +202,9 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
   scope.get<{ Querystring: { ref?: string } }>(CONTINUE_PATH, async (request, reply) => {
     const current = await sessionOf(request);
     if (current === null) return toSignIn(reply, request.url);
-    const accepted = federation.resume(typeof request.query.ref === 'string' ? request.query.ref : '');
+    const ref = typeof request.query.ref === 'string' ? request.query.ref : '';
+    if (federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
+    const accepted = federation.resume(ref);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
   });

@@ -287,6 +287,24 @@ describe('SAML identity provider against Samba AD', () => {
     assert.equal(empty.status, 400);
   });
 
+  it('ForceAuthn: the password again even with a session, and the assertion says when', async () => {
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const requestedAt = new Date();
+    const first = await get(`${base}/saml/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(authnRequestXml({ ID: '_force1', IssueInstant: requestedAt.toISOString(), ForceAuthn: 'true' }, WIKI))).toString('base64'))}`, cookie);
+    assert.equal(first.status, 303);
+    const signInUrl = new URL(first.location ?? '', base);
+    assert.equal(signInUrl.searchParams.get('prompt'), 'login');
+    const form = await get(signInUrl.href, cookie);
+    assert.equal(form.status, 200, 'the sign-in form, although a session exists');
+    const resume = signInUrl.searchParams.get('returnTo') ?? '';
+    assert.equal((await get(`${base}${resume}`, cookie)).status, 303, 'the old session is not enough');
+    const fresh = await signInCookie(base, alice.upn, alice.password);
+    const page = await get(`${base}${resume}`, fresh);
+    const xml = Buffer.from(postedForm(page.text).fields.SAMLResponse ?? '', 'base64').toString();
+    const authnInstant = new Date(/AuthnInstant="([^"]+)"/.exec(xml)?.[1] ?? 0);
+    assert.ok(authnInstant.getTime() >= requestedAt.getTime() - 1000, `AuthnInstant ${authnInstant.toISOString()} is after the request`);
+  });
+
   it('sign-in never returns to another site', async () => {
     const cookie = await signInCookie(base, alice.upn, alice.password);
     const page = await get(`${base}/sign-in?returnTo=${encodeURIComponent('https://evil.example/')}`, cookie);

@@ -193,7 +193,8 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
 
   scope.get('/sign-in', async (request, reply) => {
     const returnTo = safeReturnTo(queryParam(request, 'returnTo'));
-    if ((await currentSession(request, reply)) !== null) return reply.redirect(returnTo, 303);
+    // prompt=login: the password again even with a session (a service provider's ForceAuthn).
+    if (queryParam(request, 'prompt') !== 'login' && (await currentSession(request, reply)) !== null) return reply.redirect(returnTo, 303);
     return sendSignInPage(request, reply, 200, { returnTo, username: '', error: null });
   });
 
