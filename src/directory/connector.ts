@@ -16,6 +16,8 @@ import {
   sidToString,
 } from './ad-codec.ts';
 import type { DomainPasswordPolicy } from './ad-codec.ts';
+import { createExpiringCache } from './expiring-cache.ts';
+import './ldapts-binary.ts';
 import { parseFilter } from './ldap-filter.ts';
 import { filter, parseSignInName } from './names.ts';
 import type { DirectoryConnectionOptions, GroupResolutionMethod } from './options.ts';
@@ -85,6 +87,13 @@ const groupFilter = '(objectClass=group)';
 /** Objects per OR-filter when resolving many SIDs or DNs in one search. */
 const batchSize = 100;
 const maxNestingDepth = 64;
+/**
+ * Groups by SID, remembered for a few minutes: a sign-in's tokenGroups names the same groups again
+ * and again, and resolving them is the DC's largest cost after the bind. A renamed group shows its
+ * new name within this time; a new membership shows at once (tokenGroups is read every time).
+ */
+const groupCacheTtlMs = 5 * 60_000;
+const groupCacheMaxEntries = 10_000;
 
 export interface ConnectorDependencies {
   events?: PoolEvents;
@@ -93,13 +102,28 @@ export interface ConnectorDependencies {
   warn?: (message: string) => void;
 }
 
+/**
+ * An entry's attributes by lower-cased name (AD names are case-insensitive), built once per entry:
+ * a user entry has ~45 attributes and is read ~45 times, so scanning its keys per read is costly.
+ */
+const attributesByEntry = new WeakMap<Entry, Map<string, Array<string | Buffer>>>();
+
+function attributeMap(entry: Entry): Map<string, Array<string | Buffer>> {
+  let map = attributesByEntry.get(entry);
+  if (map === undefined) {
+    map = new Map();
+    for (const [key, value] of Object.entries(entry)) {
+      const lower = key.toLowerCase();
+      if (!map.has(lower)) map.set(lower, Array.isArray(value) ? value : [value]);
+    }
+    attributesByEntry.set(entry, map);
+  }
+  return map;
+}
+
 /** Case-insensitive attribute access over an ldapts entry. */
 function valuesOf(entry: Entry, name: string): Array<string | Buffer> {
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(entry)) {
-    if (key.toLowerCase() === lower) return Array.isArray(value) ? value : [value];
-  }
-  return [];
+  return attributeMap(entry).get(name.toLowerCase()) ?? [];
 }
 
 function strings(entry: Entry, name: string): string[] {
@@ -152,6 +176,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   const pool = createDomainControllerPool(options, deps.events);
   const now = deps.now ?? (() => new Date());
   let domainInfo: Promise<DomainInfo> | null = null;
+  /** By the SID's bytes in hex; null remembers a SID that is no group of this domain (well-known, foreign). */
+  const groupsBySid = createExpiringCache<DirectoryGroup | null>({ ttlMs: groupCacheTtlMs, maxEntries: groupCacheMaxEntries });
 
   if (options.allowPlainLdap && options.urls.some((u) => u.toLowerCase().startsWith('ldap://')) && !options.tls.startTls) {
     deps.warn?.(
@@ -433,15 +459,29 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return { outcome: 'ok', user, controller: bound.controller };
   }
 
+  /** The groups of these SIDs, from the cache or one batched search per 100 SIDs it lacks. */
   async function resolveBySids(connection: PooledConnection, sids: Buffer[], info: DomainInfo): Promise<DirectoryGroup[]> {
+    const at = now().getTime();
     const groups: DirectoryGroup[] = [];
-    for (let i = 0; i < sids.length; i += batchSize) {
-      const clauses = sids.slice(i, i + batchSize).map((sid) => filter`(objectSid=${sid})`).join('');
+    const unknown: Buffer[] = [];
+    for (const sid of sids) {
+      const cached = groupsBySid.get(sid.toString('hex'), at);
+      if (cached === undefined) unknown.push(sid);
+      else if (cached !== null) groups.push(cached);
+    }
+    for (let i = 0; i < unknown.length; i += batchSize) {
+      const batch = unknown.slice(i, i + batchSize);
+      const clauses = batch.map((sid) => filter`(objectSid=${sid})`).join('');
       const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, groupAttributes);
+      const found = new Map<string, DirectoryGroup>();
       for (const entry of entries) {
         const group = toGroup(entry, info);
-        if (group) groups.push(group);
+        if (!group) continue;
+        groups.push(group);
+        // Frozen: the cached object is handed to every later caller.
+        found.set((binary(entry, 'objectSid') as Buffer).toString('hex'), Object.freeze(group));
       }
+      for (const sid of batch) groupsBySid.set(sid.toString('hex'), found.get(sid.toString('hex')) ?? null, at);
     }
     return groups;
   }

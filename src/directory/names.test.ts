@@ -26,6 +26,11 @@ describe('escaping', () => {
     assert.equal(escapeFilterValue('a\u0000b\\c'), 'a\\00b\\5cc');
     assert.equal(escapeFilterValue(Buffer.from([0x01, 0xff])), '\\01\\ff');
     assert.equal(escapeFilterValue('zoë'), 'zo\\c3\\ab');
+    // Plain values take a shortcut; every ASCII character still gets the escaping rule.
+    for (let b = 0; b < 0x80; b += 1) {
+      const kept = b >= 0x20 && b < 0x7f && !'()*\\'.includes(String.fromCharCode(b));
+      assert.equal(escapeFilterValue(`a${String.fromCharCode(b)}`), `a${kept ? String.fromCharCode(b) : `\\${b.toString(16).padStart(2, '0')}`}`, `byte ${b}`);
+    }
   });
 
   it('escapes values interpolated into a filter template, never the template', () => {

@@ -48,16 +48,24 @@ export function parseSignInName(input: string): SignInName | null {
   return isSamAccountName(name) ? { kind: 'samAccountName', samAccountName: name } : null;
 }
 
+/** Printable ASCII but `(`, `)`, `*` and `\`: the bytes escapeFilterValue keeps as they are. */
+const needsNoFilterEscape = /^[\x20-\x27\x2b-\x5b\x5d-\x7e]*$/;
+
+function hexEscape(byte: number): string {
+  return `\\${byte.toString(16).padStart(2, '0')}`;
+}
+
 /**
  * RFC 4515 escaping of an assertion value: `*`, `(`, `)`, `\` and NUL can never widen a filter.
  * Every byte outside printable ASCII is escaped too (non-ASCII text as its UTF-8 bytes), so the
  * filter text is pure ASCII and each escape stands for exactly one byte on the wire.
  */
 export function escapeFilterValue(value: string | Buffer): string {
-  const hex = (b: number): string => `\\${b.toString(16).padStart(2, '0')}`;
-  if (Buffer.isBuffer(value)) return Array.from(value, hex).join('');
+  if (Buffer.isBuffer(value)) return Array.from(value, hexEscape).join('');
+  // Most values (names, UPNs) need no escape at all: skip the byte-by-byte rebuild for them.
+  if (needsNoFilterEscape.test(value)) return value;
   return Array.from(Buffer.from(value, 'utf8'), (b) =>
-    b < 0x20 || b >= 0x7f || b === 0x28 || b === 0x29 || b === 0x2a || b === 0x5c ? hex(b) : String.fromCharCode(b),
+    b < 0x20 || b >= 0x7f || b === 0x28 || b === 0x29 || b === 0x2a || b === 0x5c ? hexEscape(b) : String.fromCharCode(b),
   ).join('');
 }
 

@@ -1,7 +1,8 @@
 /**
  * The instance's attribute mappings: Identity Center's default table until an administrator
- * saves another. Read at every sign-in (one keyed row), so a change made by the CLI applies to
- * a running server at the next sign-in.
+ * saves another. Read at every sign-in (one keyed row), so a change made by the CLI or another
+ * instance applies to a running server at the next sign-in; only the validation is skipped while
+ * the stored table is the one last validated.
  */
 import type { AuditLog } from '#src/audit/index.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
@@ -19,14 +20,25 @@ export interface MappingSettings {
 }
 
 export function createMappingSettings(settings: SettingsStore, audit: AuditLog, clock: () => Date = () => new Date()): MappingSettings {
+  /**
+   * The last stored table validated, by its JSON. The table is frozen, so that the mapping engine
+   * may keep it compiled (see `compiled` in mappings.ts) and no caller can change it under others.
+   */
+  let validated: { json: string; table: MappingTable } | null = null;
+  const defaultTable: MappingTable = Object.freeze({ ...defaultMappings });
+
   async function current(): Promise<{ table: MappingTable; isDefault: boolean }> {
     const stored = await settings.get(settingName);
-    if (stored === undefined) return { table: { ...defaultMappings }, isDefault: true };
+    if (stored === undefined) return { table: defaultTable, isDefault: true };
     if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
       throw new AppError('storage.corrupt_record', 'the stored attribute mappings are not an object');
     }
+    const json = JSON.stringify(stored);
+    if (validated?.json === json) return { table: validated.table, isDefault: false };
     try {
-      return { table: validateMappings(stored as Record<string, unknown>), isDefault: false };
+      const table = Object.freeze(validateMappings(stored as Record<string, unknown>));
+      validated = { json, table };
+      return { table, isDefault: false };
     } catch (error) {
       if (!isAppError(error, 'identity.mapping_invalid')) throw error;
       throw new AppError('storage.corrupt_record', `the stored attribute mappings are no longer valid: ${error.message}`, { cause: error });
@@ -37,7 +49,7 @@ export function createMappingSettings(settings: SettingsStore, audit: AuditLog, 
     const before = (await current()).table;
     if (table === null) await settings.remove(settingName);
     else await settings.set(settingName, table, clock());
-    const after = table ?? { ...defaultMappings };
+    const after = table ?? defaultTable;
     await audit.record({ actor, action: 'identity.mappings.saved', target: null, outcome: 'success', details: { before, after } });
     return after;
   }

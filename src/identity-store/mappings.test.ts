@@ -108,6 +108,28 @@ describe('default mappings', () => {
     assert.deepEqual(validateMappings({ ...defaultMappings }), defaultMappings);
   });
 
+  it('give the same answers from a frozen table (kept compiled) as from a fresh one, for every user', () => {
+    const frozen = Object.freeze({ ...defaultMappings, department: '${department|"Unassigned"}' });
+    for (const user of [alice(), alice({ displayName: 'Someone Else', attributes: { initials: ['Q'] } }), bare()]) {
+      const fresh = { ...frozen };
+      assert.deepEqual(referencedAttributes(frozen), referencedAttributes(fresh));
+      assert.deepEqual(explainMappings(frozen, user), explainMappings(fresh, user));
+      let fromFresh: unknown;
+      let fromFrozen: unknown;
+      try {
+        fromFresh = applyMappings(fresh, user);
+      } catch (error) {
+        fromFresh = error;
+      }
+      try {
+        fromFrozen = applyMappings(frozen, user);
+      } catch (error) {
+        fromFrozen = error;
+      }
+      assert.deepEqual(fromFrozen, fromFresh);
+    }
+  });
+
   it('map a realistic user', () => {
     const { values, sources } = applyMappings(defaultMappings, alice());
     assert.deepEqual(values, {

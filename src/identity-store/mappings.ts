@@ -360,6 +360,23 @@ function compile(table: Record<string, unknown>): CompiledMapping[] {
 }
 
 /**
+ * Compiled frozen tables (the stored table, the default): a sign-in asks for its table's
+ * attributes and then applies it, which compiled the same table twice per sign-in. Only a frozen
+ * table is kept, since nothing can change it afterwards.
+ */
+const compiledTables = new WeakMap<object, CompiledMapping[]>();
+
+function compiled(table: MappingTable): CompiledMapping[] {
+  if (!Object.isFrozen(table)) return compile(table);
+  let mappings = compiledTables.get(table);
+  if (mappings === undefined) {
+    mappings = compile(table);
+    compiledTables.set(table, mappings);
+  }
+  return mappings;
+}
+
+/**
  * Checks a table read from an administrator or from storage; returns it typed, in the order of
  * `mappingTargets`. Throws identity.mapping_invalid naming the target, template and position.
  */
@@ -377,7 +394,7 @@ export function validateMappings(table: Record<string, unknown>): MappingTable {
 export function referencedAttributes(table: MappingTable): string[] {
   const seen = new Set<string>();
   const names: string[] = [];
-  for (const { parts } of compile(table)) {
+  for (const { parts } of compiled(table)) {
     for (const part of parts) {
       if (part.kind !== 'placeholder') continue;
       for (const alternative of part.alternatives) {
@@ -532,7 +549,7 @@ function evaluate(mapping: CompiledMapping, user: DirectoryUser): Evaluation {
  */
 export function applyMappings(table: MappingTable, user: DirectoryUser): MappingOutcome {
   const outcome: MappingOutcome = { values: {}, sources: {} };
-  for (const mapping of compile(table)) {
+  for (const mapping of compiled(table)) {
     const { value, sources, problem } = evaluate(mapping, user);
     if (problem) throw problem;
     outcome.sources[mapping.target] = sources;
@@ -546,7 +563,7 @@ export function applyMappings(table: MappingTable, user: DirectoryUser): Mapping
  * never thrown. A bad table still throws identity.mapping_invalid.
  */
 export function explainMappings(table: MappingTable, user: DirectoryUser): MappingExplanation[] {
-  return compile(table).map((mapping) => {
+  return compiled(table).map((mapping) => {
     const { value, sources, problem } = evaluate(mapping, user);
     return { target: mapping.target, template: mapping.template, value, sources, error: problem ? problem.message : null };
   });

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDriver from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '#src/config/index.ts';
 import { AppError } from '#src/shared/errors.ts';
@@ -30,7 +30,7 @@ export interface CreateDatabaseOptions {
 export function createDatabase(config: DatabaseConfig, options: CreateDatabaseOptions = {}): Kysely<Database> {
   switch (config.driver) {
     case 'sqlite':
-      return new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(config.sqlite.file) }) });
+      return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(openSqlite(config.sqlite.file)) }) });
     case 'postgres':
       return new Kysely<Database>({ dialect: postgresDialect(config.postgres, options) });
   }
@@ -53,6 +53,35 @@ function openSqlite(file: string): SqliteDriver.Database {
     const code = driverErrorCode(error) ?? (error instanceof Error ? error.message : 'unknown error');
     throw new AppError('storage.unavailable', `cannot open the SQLite database ${file} (${code})`, { cause: error });
   }
+}
+
+/** Distinct SQL texts kept prepared; the program has far fewer, so this only bounds a leak. */
+const maxCachedStatements = 500;
+
+/**
+ * The database as Kysely's SQLite driver sees it, with prepared statements reused: the driver
+ * prepares every query it runs, and preparing costs about as much as running a small statement.
+ * A better-sqlite3 statement can be run again with other parameters; one still being iterated
+ * (a streamed query) cannot, so a second statement is prepared for that run only.
+ */
+export function withStatementCache(database: SqliteDriver.Database, maxStatements = maxCachedStatements): SqliteDatabase {
+  const statements = new Map<string, SqliteDriver.Statement>();
+  return {
+    prepare(sql) {
+      const cached = statements.get(sql);
+      if (cached !== undefined && !cached.busy) return cached;
+      const statement = database.prepare(sql);
+      if (cached === undefined) {
+        if (statements.size >= maxStatements) statements.clear();
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+    close() {
+      statements.clear();
+      database.close();
+    },
+  };
 }
 
 function postgresDialect(

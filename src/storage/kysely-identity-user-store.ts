@@ -58,16 +58,18 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
       translateStorageErrors('provisioning a user', async () => {
         const guid = user.activeDirectory.guid.toLowerCase();
         const emailKey = user.emails[0]?.value.toLowerCase() ?? null;
-        if (emailKey !== null) {
+        const row = await db.selectFrom('identity_users').selectAll().where('guid', '=', guid).executeTakeFirst();
+        // Emails are unique: when the user's own record already holds this one, nobody else can.
+        if (emailKey !== null && row?.email_key !== emailKey) {
           const holder = await db.selectFrom('identity_users').select(['guid', 'user_name']).where('email_key', '=', emailKey).executeTakeFirst();
           if (holder && holder.guid !== guid) throw emailConflict(user, holder.user_name);
         }
-        const row = await db.selectFrom('identity_users').selectAll().where('guid', '=', guid).executeTakeFirst();
+        const recordJson = JSON.stringify(user);
         const columns = {
           user_name: user.userName,
           user_name_key: user.userName.toLowerCase(),
           email_key: emailKey,
-          record_json: JSON.stringify(user),
+          record_json: recordJson,
           provisioned_at: at.toISOString(),
         };
         try {
@@ -87,9 +89,16 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
             return { user: { ...user, userId, createdAt: at, provisionedAt: at }, change: 'reprovisioned', before: toUser(row) };
           }
           const previous = toUser(row);
-          await db.updateTable('identity_users').set(columns).where('user_id', '=', previous.userId).execute();
+          // The same text is the same record; the comparison of parsed records is the fallback.
+          const unchanged = row.record_json === recordJson || sameRecord(previous, user);
+          // Every column but the time derives from the record: an unchanged one only gets the time.
+          await db
+            .updateTable('identity_users')
+            .set(unchanged ? { provisioned_at: columns.provisioned_at } : columns)
+            .where('user_id', '=', previous.userId)
+            .execute();
           const updated: IdentityUser = { ...user, userId: previous.userId, createdAt: previous.createdAt, provisionedAt: at };
-          return { user: updated, change: sameRecord(previous, user) ? 'unchanged' : 'updated', before: previous };
+          return { user: updated, change: unchanged ? 'unchanged' : 'updated', before: previous };
         } catch (error) {
           // A concurrent sign-in took the email between the check and the write.
           if (isUniqueViolation(error) && emailKey !== null) throw emailConflict(user, null);

@@ -52,6 +52,8 @@ export function identityUserStoreContract(factory: () => Promise<IdentityUserSto
         const same = await store.upsert(provisioned(1), T1);
         assert.equal(same.change, 'unchanged');
         assert.equal(same.user.provisionedAt.getTime(), T1.getTime());
+        assert.deepEqual(same.before, first.user);
+        assert.deepEqual(await store.get(first.user.userId), same.user, 'an unchanged record is stored with its new provisioning time');
         const changed = await store.upsert(provisioned(1, { name: 'Renamed', givenName: 'New' }), T1);
         assert.equal(changed.change, 'updated');
         assert.equal(changed.before?.displayName, 'User 1');
@@ -60,6 +62,16 @@ export function identityUserStoreContract(factory: () => Promise<IdentityUserSto
         assert.equal(stored?.name.givenName, 'New');
         assert.equal(stored?.createdAt.getTime(), T0.getTime());
         assert.equal(stored?.provisionedAt.getTime(), T1.getTime());
+      }));
+
+    void it('keeps its own email across provisionings, and refuses to take one another user holds later', () =>
+      withStore(async (store) => {
+        const first = await store.upsert(provisioned(1), T0);
+        await store.upsert(provisioned(2), T0);
+        assert.equal((await store.upsert(provisioned(1, { name: 'Renamed' }), T1)).change, 'updated');
+        await assert.rejects(store.upsert(provisioned(1, { email: 'user2@corp.example.test' }), T1), (error) => isAppError(error, 'identity.email_conflict'));
+        assert.equal((await store.get(first.user.userId))?.displayName, 'Renamed');
+        assert.equal((await store.findByEmail('user2@corp.example.test'))?.userName, 'user2@corp.example.test');
       }));
 
     void it('refuses an email another user holds, naming both, and writes nothing', () =>

@@ -221,6 +221,29 @@ describe(`the connector against ${target.name}`, () => {
       assert.equal(sre?.kind, 'security');
     });
 
+    it('tokenGroups: resolves the SIDs once, then from the cache until it expires, with the same answer', async () => {
+      const events = recorder();
+      let offsetMs = 0;
+      const cached = createAdConnector(options(), { onOperation: events.onOperation, now: () => new Date(Date.now() + offsetMs) });
+      try {
+        const alice = await cached.findUser('alice');
+        assert.ok(alice);
+        const sidSearches = () => events.events.filter((e) => e.filter?.includes('(objectSid=')).length;
+        const first = await cached.groupsOf(alice, 'tokenGroups');
+        const once = sidSearches();
+        assert.ok(once > 0);
+        const second = await cached.groupsOf(alice, 'tokenGroups');
+        assert.equal(sidSearches(), once, 'the second resolution asks the directory for tokenGroups only');
+        assert.deepEqual(second, first);
+        offsetMs += 5 * 60_000;
+        const third = await cached.groupsOf(alice, 'tokenGroups');
+        assert.equal(sidSearches(), 2 * once, 'expired groups are read again');
+        assert.deepEqual(third, first);
+      } finally {
+        await cached.close();
+      }
+    });
+
     for (const method of ['matchingRuleInChain', 'recursive'] as const) {
       it(`${method}: nested security and distribution groups, the primary group, through the cycle`, async () => {
         const alice = await connector.findUser('alice');
