@@ -10,6 +10,7 @@ import type { IdentityUser } from '#src/identity-store/user.ts';
 import { ATTRIBUTE_NAME_FORMATS, type SamlAttribute } from './attributes.ts';
 import { encryptAssertion } from './encryption.ts';
 import type { SigningCredential } from './keys.ts';
+import { c14nAttr, c14nText, signCanonicalElement } from './canonical-signature.ts';
 import { signRoot } from './signature.ts';
 import { NS, STATUS_SUCCESS, attr, instant, newId, refuse, text } from './xml.ts';
 
@@ -111,7 +112,10 @@ export function buildResponse(input: ResponseInput): BuiltResponse {
     sessionNotOnOrAfter: new Date(now.getTime() + sessionMinutes * 60_000),
   };
 
-  const signedAssertion = signRoot(assertionXml(context), 'Assertion', input.idp.signing);
+  const signedAssertion = signCanonicalElement(
+    { xml: assertionXml(context), id: context.assertionId, signatureAfter: '</saml:Issuer>', inclusivePrefixes: ['xs', 'xsi'] },
+    input.idp.signing,
+  );
   const encrypt = input.encryptAssertion ?? input.application.encryptionCertificate !== undefined;
   const certificate = input.application.encryptionCertificate;
   if (encrypt && certificate === undefined) refuse('saml.certificate_invalid', 'the application has no encryption certificate to encrypt the assertion for', 500);
@@ -140,24 +144,28 @@ interface AssertionContext extends ResponseInput {
   sessionNotOnOrAfter: Date;
 }
 
-/** The unsigned assertion, standalone: it declares its own namespaces so it verifies after decryption too. */
+/**
+ * The unsigned assertion, standalone (it declares its own namespaces, so it verifies after
+ * decryption too) and written in its exclusive canonical form for signCanonicalElement: c14n
+ * escaping, attributes in canonical order, no empty-element tags.
+ */
 function assertionXml(c: AssertionContext): string {
   const issued = instant(c.now);
   const notOnOrAfter = instant(new Date(c.now.getTime() + ASSERTION_LIFETIME_MS));
-  const inResponseTo = c.inResponseTo === undefined ? '' : ` InResponseTo="${attr(c.inResponseTo)}"`;
+  const inResponseTo = c.inResponseTo === undefined ? '' : ` InResponseTo="${c14nAttr(c.inResponseTo)}"`;
   return (
-    `<saml:Assertion xmlns:saml="${NS.assertion}" xmlns:xs="${NS.xs}" xmlns:xsi="${NS.xsi}" ID="${c.assertionId}" Version="2.0" IssueInstant="${issued}">` +
-    `<saml:Issuer>${text(c.idp.entityId)}</saml:Issuer>` +
+    `<saml:Assertion xmlns:saml="${NS.assertion}" xmlns:xs="${NS.xs}" xmlns:xsi="${NS.xsi}" ID="${c.assertionId}" IssueInstant="${issued}" Version="2.0">` +
+    `<saml:Issuer>${c14nText(c.idp.entityId)}</saml:Issuer>` +
     `<saml:Subject>` +
     nameIdXml(c) +
     `<saml:SubjectConfirmation Method="${BEARER}">` +
-    `<saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${attr(c.acsUrl)}"/>` +
+    `<saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${c14nAttr(c.acsUrl)}"></saml:SubjectConfirmationData>` +
     `</saml:SubjectConfirmation>` +
     `</saml:Subject>` +
     `<saml:Conditions NotBefore="${instant(new Date(c.now.getTime() - NOT_BEFORE_LEEWAY_MS))}" NotOnOrAfter="${notOnOrAfter}">` +
-    `<saml:AudienceRestriction><saml:Audience>${text(c.application.entityId)}</saml:Audience></saml:AudienceRestriction>` +
+    `<saml:AudienceRestriction><saml:Audience>${c14nText(c.application.entityId)}</saml:Audience></saml:AudienceRestriction>` +
     `</saml:Conditions>` +
-    `<saml:AuthnStatement AuthnInstant="${instant(c.authnInstant)}" SessionIndex="${attr(c.sessionIndex)}" SessionNotOnOrAfter="${instant(c.sessionNotOnOrAfter)}">` +
+    `<saml:AuthnStatement AuthnInstant="${instant(c.authnInstant)}" SessionIndex="${c14nAttr(c.sessionIndex)}" SessionNotOnOrAfter="${instant(c.sessionNotOnOrAfter)}">` +
     `<saml:AuthnContext><saml:AuthnContextClassRef>${PASSWORD_PROTECTED_TRANSPORT}</saml:AuthnContextClassRef></saml:AuthnContext>` +
     `</saml:AuthnStatement>` +
     attributeStatementXml(c.attributes ?? []) +
@@ -167,8 +175,8 @@ function assertionXml(c: AssertionContext): string {
 
 function nameIdXml(c: AssertionContext): string {
   // Qualifiers scope a persistent identifier to this IdP–SP pair (SAML core 8.3.7).
-  const qualifiers = c.application.nameIdFormat === 'persistent' ? ` NameQualifier="${attr(c.idp.entityId)}" SPNameQualifier="${attr(c.application.entityId)}"` : '';
-  return `<saml:NameID Format="${c.nameId.format}"${qualifiers}>${text(c.nameId.value)}</saml:NameID>`;
+  const qualifiers = c.application.nameIdFormat === 'persistent' ? ` NameQualifier="${c14nAttr(c.idp.entityId)}" SPNameQualifier="${c14nAttr(c.application.entityId)}"` : '';
+  return `<saml:NameID Format="${c.nameId.format}"${qualifiers}>${c14nText(c.nameId.value)}</saml:NameID>`;
 }
 
 /** The schema wants at least one Attribute in an AttributeStatement, so none means no statement. */
@@ -176,8 +184,8 @@ function attributeStatementXml(attributes: readonly SamlAttribute[]): string {
   const present = attributes.filter((a) => a.values.length > 0);
   if (present.length === 0) return '';
   const attribute = (a: SamlAttribute) =>
-    `<saml:Attribute Name="${attr(a.name)}" NameFormat="${ATTRIBUTE_NAME_FORMATS[a.nameFormat]}">` +
-    a.values.map((value) => `<saml:AttributeValue xsi:type="xs:string">${text(value)}</saml:AttributeValue>`).join('') +
+    `<saml:Attribute Name="${c14nAttr(a.name)}" NameFormat="${ATTRIBUTE_NAME_FORMATS[a.nameFormat]}">` +
+    a.values.map((value) => `<saml:AttributeValue xsi:type="xs:string">${c14nText(value)}</saml:AttributeValue>`).join('') +
     `</saml:Attribute>`;
   return `<saml:AttributeStatement>${present.map(attribute).join('')}</saml:AttributeStatement>`;
 }

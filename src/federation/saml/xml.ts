@@ -95,7 +95,7 @@ export const attrOf = (element: Element, name: string): string | undefined => (e
 
 // XML 1.0 forbids most control characters even escaped; values from a directory are not trusted to be clean.
 // eslint-disable-next-line no-control-regex
-const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+export const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 /** Escapes character data. */
 export const text = (value: string): string => value.replace(NOT_XML_CHAR, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
