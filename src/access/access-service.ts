@@ -86,27 +86,53 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new AppError('access.invalid', [...new Set(messages)].join('; '), { status: 400, details: { issues: messages } });
 }
 
+interface Snapshot {
+  catalog: Catalog;
+  assignmentsOf: (principalGuids: readonly string[]) => Assignment[];
+}
+
+/** How long the in-memory catalog and assignments serve evaluations without a change made here. */
+const SNAPSHOT_MS = 30_000;
+
 export function createAccessService(options: AccessServiceOptions) {
   const { store, transaction, directory, groupMembership, clock = () => new Date() } = options;
   /** Bumped by every change: cached evaluations made before it are recomputed. */
   let generation = 0;
-  let catalog: Promise<Catalog> | null = null;
+  let snapshot: { loadedAt: number; value: Promise<Snapshot> } | null = null;
 
-  function loadCatalog(): Promise<Catalog> {
-    catalog ??= (async (): Promise<Catalog> => {
-      const index = async (kind: RecordKind) => new Map((await store.listRecords(kind)).map((r) => [r.id, { id: r.id, name: r.name }]));
-      const [accounts, permissionSets, applications] = await Promise.all([index('account'), index('permission_set'), index('application')]);
-      return { account: (id) => accounts.get(id), permissionSet: (id) => permissionSets.get(id), application: (id) => applications.get(id) };
-    })().catch((error: unknown) => {
-      catalog = null;
-      throw error;
-    });
-    return catalog;
+  /**
+   * The catalog's names and every assignment by principal, read once and kept until a change here
+   * or SNAPSHOT_MS (what another instance's changes take to be seen): evaluating a person's access
+   * is then a lookup, not a query.
+   */
+  function loadSnapshot(): Promise<Snapshot> {
+    const now = clock().getTime();
+    if (snapshot === null || now - snapshot.loadedAt >= SNAPSHOT_MS) {
+      const value = (async (): Promise<Snapshot> => {
+        const index = async (kind: RecordKind) => new Map((await store.listRecords(kind)).map((r) => [r.id, { id: r.id, name: r.name }]));
+        const [accounts, permissionSets, applications, assignments] = await Promise.all([index('account'), index('permission_set'), index('application'), store.listAssignments({})]);
+        const byPrincipal = new Map<string, Assignment[]>();
+        for (const assignment of assignments) {
+          const guid = assignment.principal.guid.toLowerCase();
+          byPrincipal.set(guid, [...(byPrincipal.get(guid) ?? []), assignment]);
+        }
+        return {
+          catalog: { account: (id) => accounts.get(id), permissionSet: (id) => permissionSets.get(id), application: (id) => applications.get(id) },
+          assignmentsOf: (guids) => guids.flatMap((guid) => byPrincipal.get(guid.toLowerCase()) ?? []),
+        };
+      })();
+      snapshot = { loadedAt: now, value };
+      value.catch(() => {
+        if (snapshot?.value === value) snapshot = null;
+      });
+    }
+    return snapshot.value;
   }
+  const loadCatalog = async (): Promise<Catalog> => (await loadSnapshot()).catalog;
 
   function changed(): void {
     generation += 1;
-    catalog = null;
+    snapshot = null;
   }
 
   function requireDirectory(): AccessDirectory {
@@ -230,8 +256,8 @@ export function createAccessService(options: AccessServiceOptions) {
   }
 
   async function entitlementsOf(userGuid: string, groups: readonly UserGroup[], truncated: boolean): Promise<Entitlements> {
-    const assignments = await store.listAssignments({ principalGuids: [userGuid, ...groups.map((g) => g.guid)] });
-    return evaluateEntitlements(userGuid, groups, assignments, await loadCatalog(), truncated);
+    const { catalog, assignmentsOf } = await loadSnapshot();
+    return evaluateEntitlements(userGuid, groups, assignmentsOf([userGuid, ...groups.map((g) => g.guid)]), catalog, truncated);
   }
 
   return {
