@@ -46,7 +46,6 @@
  *        [--profile-seconds 20] [--profile-concurrency 8] [--keep]
  */
 import { X509Certificate, constants, createHash, createPrivateKey, randomBytes, sign } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -54,12 +53,12 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { Client } from 'ldapts';
 import { signCanonicalElement } from '#src/federation/saml/canonical-signature.ts';
 import { signRoot } from '#src/federation/saml/signature.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { fixtureUser, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
 import { components as baseComponents, originOf, printSummary, summariseCpuProfile } from './cpu-profile.ts';
+import { benchOptions, dcPids, healthzSide, rawBindSide, WrongPassword, type Side as BenchSide } from './bench-kit.ts';
 import {
   busyShare,
   cpuSeconds,
@@ -74,12 +73,7 @@ import {
   type PorticoProcess,
 } from './portico-process.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number): number => Number(option(name) ?? fallback);
+const { option, num, flag } = benchOptions();
 const seconds = num('seconds', 5);
 const passes = num('passes', 5);
 const levels = (option('concurrency') ?? '1,8,32').split(',').map(Number);
@@ -87,9 +81,9 @@ const userKeys = (option('users') ?? 'alice,bob,carol,hank,jsmith').split(',');
 const poolSize = option('pool');
 const profileSeconds = num('profile-seconds', 20);
 const profileConcurrency = num('profile-concurrency', 8);
-const forceProfile = args.includes('--profile');
-const noProfile = args.includes('--no-profile');
-const keep = args.includes('--keep');
+const forceProfile = flag('profile');
+const noProfile = flag('no-profile');
+const keep = flag('keep');
 /** Portico's CPU budget per complete SAML sign-in (the issue's target). */
 const cpuTargetMs = 2.5;
 
@@ -106,36 +100,6 @@ const users: FixtureUser[] = userKeys.map((key) => {
 });
 const needsOptionalInitials = users.some((u) => u.key !== 'alice');
 
-/**
- * The CORP DC's processes: its root (runtime.json's pid) and every descendant (the samba
- * workers, smbd, winbindd). The partner forest's DC, when it runs, is not counted. Without a pid
- * in runtime.json, every process named samba (as sign-in.bench.ts counts).
- */
-function dcPids(): number[] {
-  const root = (dc as { pid?: number }).pid;
-  if (root === undefined) return execFileSync('pgrep', ['-x', 'samba'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // the process ended
-    }
-  }
-  const pids: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const pid = queue.shift() as number;
-    pids.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return pids;
-}
 
 /** VmHWM and VmRSS of a process, in MiB. */
 function memoryOf(pid: number): { hwm: number; rss: number } {
@@ -207,44 +171,14 @@ const pageGist = (html: string): string => unescapeHtml(/<p class="error"[^>]*>(
 
 // ---------------------------------------------------------------- the two sides
 
-class WrongPassword extends Error {}
 
-interface Side {
-  name: 'raw' | 'saml' | 'healthz';
-  /** One operation for worker `worker` as `user`; throws on a refused password, returns a failure label otherwise. */
-  operate(worker: number, user: FixtureUser): Promise<string | null>;
+interface Side extends BenchSide<'raw' | 'saml' | 'healthz'> {
   /** Called once a pass has been timed and measured: checks what the pass kept aside, returns failure labels. */
   afterPass?(): Promise<string[]>;
   /** Called before a pass starts. */
   beforePass?(): void;
 }
 
-async function rawSide(concurrency: number): Promise<Side & { close(): Promise<void> }> {
-  const ca = readFileSync(dc.caFile);
-  const clients = await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      const client = new Client({ url: dc.ldapsUrl, tlsOptions: { ca } });
-      const user = users[i % users.length] as FixtureUser;
-      await client.bind(user.upn, user.password);
-      return client;
-    }),
-  );
-  return {
-    name: 'raw',
-    async operate(worker, user) {
-      try {
-        await (clients[worker] as Client).bind(user.upn, user.password);
-        return null;
-      } catch (error) {
-        if ((error as { code?: number }).code === 49) throw new WrongPassword(`raw bind of ${user.upn} refused: ${(error as Error).message}`);
-        return `raw ${(error as Error).message}`;
-      }
-    },
-    close: async () => {
-      await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
-    },
-  };
-}
 
 let requestCounter = 0;
 const runTag = randomBytes(6).toString('hex');
@@ -345,24 +279,6 @@ async function validate(validator: SAML, signedIn: SignedIn): Promise<string | n
   }
 }
 
-/** GET /healthz on the same keep-alive client: the floor of one HTTP exchange with Portico. */
-function healthzSide(portico: PorticoProcess, concurrency: number): Side & { close(): void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
-  const { hostname, port } = new URL(portico.url);
-  return {
-    name: 'healthz',
-    operate: () =>
-      new Promise((resolve) => {
-        http
-          .get({ agent, host: hostname, port, path: '/healthz' }, (response) => {
-            response.resume();
-            response.on('end', () => resolve(response.statusCode === 200 ? null : `healthz ${response.statusCode}`));
-          })
-          .on('error', (error) => resolve(`http ${error.message}`));
-      }),
-    close: () => agent.destroy(),
-  };
-}
 
 // ---------------------------------------------------------------- one pass
 
@@ -390,7 +306,7 @@ async function pass(side: Side, concurrency: number, porticoPid: number, duratio
   };
   side.beforePass?.();
   const jiffies = machineJiffies();
-  const dcBefore = cpuSeconds(dcPids());
+  const dcBefore = cpuSeconds(dcPids(dc));
   const porticoBefore = cpuSeconds([porticoPid]);
   const threadsBefore = threadCpuSeconds(porticoPid);
   const clientBefore = process.cpuUsage();
@@ -416,7 +332,7 @@ async function pass(side: Side, concurrency: number, porticoPid: number, duratio
   );
   const elapsed = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
-  const dcAfter = cpuSeconds(dcPids());
+  const dcAfter = cpuSeconds(dcPids(dc));
   const porticoAfter = cpuSeconds([porticoPid]);
   const threadsAfter = threadCpuSeconds(porticoPid);
   const jiffiesAfter = machineJiffies();
@@ -775,7 +691,7 @@ async function profile(validator: SAML): Promise<void> {
 console.log(
   `# SAML sign-in benchmark — ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
-    .join(' ')} at start, DC ${dc.ldapsUrl} (Samba, LDAPS; DC CPU: pids ${dcPids().join(',')})`,
+    .join(' ')} at start, DC ${dc.ldapsUrl} (Samba, LDAPS; DC CPU: pids ${dcPids(dc).join(',')})`,
 );
 console.log(
   `Users: ${users.map((u) => `${u.upn} (${u.memberOf.length} direct groups)`).join(', ')}; mappings: ${needsOptionalInitials ? 'default table with middleName=${dir:initials|""}' : 'default table'}; Portico directory pool: ${poolSize ?? 'default'}; SP ${SP_ENTITY_ID}, assigned to Portico-Users@${dc.domain}.`,
@@ -800,7 +716,7 @@ try {
 
   const rows: Row[] = [];
   for (const concurrency of levels) {
-    const raw = await rawSide(concurrency);
+    const raw = await rawBindSide(dc, users, concurrency);
     const signIns = samlSide(portico, concurrency, validator);
     // Untimed warm-up at this concurrency: TLS sessions, pool connections, JIT, HTTP sockets.
     await pass(raw, concurrency, portico.pid, 1);

@@ -31,14 +31,13 @@
  *        [--users alice,bob,carol,hank,jsmith] [--pool N] [--profile | --no-profile]
  *        [--profile-seconds 20] [--profile-concurrency 8] [--keep]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'ldapts';
 import { fixtureUser, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
 import { printSummary, summariseCpuProfile } from './cpu-profile.ts';
+import { benchOptions, dcPids, healthzSide, rawBindSide, WrongPassword, type Side as BenchSide } from './bench-kit.ts';
 import {
   busyShare,
   cpuSeconds,
@@ -53,12 +52,7 @@ import {
   type PorticoProcess,
 } from './portico-process.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (name: string, fallback: number): number => Number(option(name) ?? fallback);
+const { option, num, flag } = benchOptions();
 const seconds = num('seconds', 5);
 const passes = num('passes', 5);
 const levels = (option('concurrency') ?? '1,8,32').split(',').map(Number);
@@ -66,9 +60,9 @@ const userKeys = (option('users') ?? 'alice,bob,carol,hank,jsmith').split(',');
 const poolSize = option('pool');
 const profileSeconds = num('profile-seconds', 20);
 const profileConcurrency = num('profile-concurrency', 8);
-const forceProfile = args.includes('--profile');
-const noProfile = args.includes('--no-profile');
-const keep = args.includes('--keep');
+const forceProfile = flag('profile');
+const noProfile = flag('no-profile');
+const keep = flag('keep');
 /** Portico's CPU budget per sign-in, SAML aside (the issue's goal). */
 const cpuGoalMs = 1;
 const rateGoal = 0.8;
@@ -81,46 +75,11 @@ const users: FixtureUser[] = userKeys.map((key) => {
 });
 const needsOptionalInitials = users.some((u) => u.key !== 'alice');
 
-function dcPids(): number[] {
-  return execFileSync('pgrep', ['-x', 'samba'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-}
 
 // ---------------------------------------------------------------- the two sides
 
-interface Side {
-  name: 'raw' | 'portico' | 'healthz';
-  /** One operation for worker `worker` as `user`; throws on a wrong password, returns a failure label otherwise. */
-  operate(worker: number, user: FixtureUser): Promise<string | null>;
-}
+type Side = BenchSide<'raw' | 'portico' | 'healthz'>;
 
-class WrongPassword extends Error {}
-
-async function rawSide(concurrency: number): Promise<Side & { close(): Promise<void> }> {
-  const ca = readFileSync(dc.caFile);
-  const clients = await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      const client = new Client({ url: dc.ldapsUrl, tlsOptions: { ca } });
-      const user = users[i % users.length] as FixtureUser;
-      await client.bind(user.upn, user.password);
-      return client;
-    }),
-  );
-  return {
-    name: 'raw',
-    async operate(worker, user) {
-      try {
-        await (clients[worker] as Client).bind(user.upn, user.password);
-        return null;
-      } catch (error) {
-        if ((error as { code?: number }).code === 49) throw new WrongPassword(`raw bind of ${user.upn} refused: ${(error as Error).message}`);
-        return `raw ${(error as Error).message}`;
-      }
-    },
-    close: async () => {
-      await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
-    },
-  };
-}
 
 function porticoSide(portico: PorticoProcess, concurrency: number): Side & { close(): void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
@@ -157,24 +116,6 @@ function porticoSide(portico: PorticoProcess, concurrency: number): Side & { clo
   };
 }
 
-/** GET /healthz on the same keep-alive client: the floor of one HTTP exchange with Portico (Fastify, sockets). */
-function healthzSide(portico: PorticoProcess, concurrency: number): Side & { close(): void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
-  const { hostname, port } = new URL(portico.url);
-  return {
-    name: 'healthz',
-    operate: () =>
-      new Promise((resolve) => {
-        http
-          .get({ agent, host: hostname, port, path: '/healthz' }, (response) => {
-            response.resume();
-            response.on('end', () => resolve(response.statusCode === 200 ? null : `healthz ${response.statusCode}`));
-          })
-          .on('error', (error) => resolve(`http ${error.message}`));
-      }),
-    close: () => agent.destroy(),
-  };
-}
 
 // ---------------------------------------------------------------- one pass
 
@@ -197,7 +138,7 @@ async function pass(side: Side, concurrency: number, porticoPid: number, duratio
   const latencies: number[] = [];
   const failures = new Map<string, number>();
   const jiffies = machineJiffies();
-  const dcBefore = cpuSeconds(dcPids());
+  const dcBefore = cpuSeconds(dcPids(dc));
   const porticoBefore = cpuSeconds([porticoPid]);
   const threadsBefore = threadCpuSeconds(porticoPid);
   const clientBefore = process.cpuUsage();
@@ -223,7 +164,7 @@ async function pass(side: Side, concurrency: number, porticoPid: number, duratio
     perSecond: ops / elapsed,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    dcCpuMs: ((cpuSeconds(dcPids()) - dcBefore) * 1000) / ops,
+    dcCpuMs: ((cpuSeconds(dcPids(dc)) - dcBefore) * 1000) / ops,
     porticoCpuMs: ((cpuSeconds([porticoPid]) - porticoBefore) * 1000) / ops,
     clientCpuMs: (client.user + client.system) / 1000 / ops,
     machineBusy: busyShare(jiffies, machineJiffies()),
@@ -345,7 +286,7 @@ try {
 
   const rows: Row[] = [];
   for (const concurrency of levels) {
-    const raw = await rawSide(concurrency);
+    const raw = await rawBindSide(dc, users, concurrency);
     const signIns = porticoSide(portico, concurrency);
     // Untimed warm-up at this concurrency: TLS sessions, pool connections, JIT of the HTTP sockets.
     await pass(raw, concurrency, portico.pid, 1);

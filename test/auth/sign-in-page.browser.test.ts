@@ -13,24 +13,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { configSchema } from '#src/config/index.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
-import { launchBrowser, saveScreenshot } from '../support/browser.ts';
+import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
 
 const ALICE = 'alice@portico.test';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 740 };
 
-/** What the page reports itself: script errors and CSP violations (not the 401 of a refused sign-in). */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-  });
-  return problems;
-}
-
-/** Page-side code as text: the project's TypeScript has no DOM types. */
-const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
 const focusedId = (page: Page) => inPage<string>(page, "document.activeElement?.id || document.activeElement?.tagName || ''");
 
 /** Moves the focus to `id` with Tab from wherever the page put it (autofocus counts); fails with the path taken. */

@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
-import { launchBrowser, saveScreenshot } from '../support/browser.ts';
+import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
@@ -76,16 +76,6 @@ async function start(): Promise<Started> {
   };
 }
 
-/** Problems the page reports itself: script errors, CSP violations (not the API's 4xx answers, which the tests cause on purpose). */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-  });
-  return problems;
-}
-
 const heading = (page: Page, name: string) => page.getByRole('heading', { level: 1, name, exact: true });
 const flash = (page: Page) => page.locator('#flash');
 
@@ -97,9 +87,6 @@ async function openSection(page: Page, name: string): Promise<void> {
 async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp): Promise<void> {
   await locator.filter({ hasText: expected }).first().waitFor();
 }
-
-/** Evaluates an expression in the page (written as a string: the tests are type-checked without the DOM library). */
-const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
 
 async function noHorizontalScroll(page: Page): Promise<void> {
   const { scrollWidth, clientWidth } = await inPage<{ scrollWidth: number; clientWidth: number }>(

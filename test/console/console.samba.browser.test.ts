@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { CONSOLE_CSP } from '#src/console/routes.ts';
 import { loadConfig } from '#src/config/index.ts';
-import { launchBrowser, saveScreenshot } from '../support/browser.ts';
+import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
@@ -60,16 +60,6 @@ async function start(): Promise<Started> {
   };
 }
 
-/** Problems the page reports itself: script errors, CSP violations (not the API's 4xx answers, which the tests cause on purpose). */
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-  });
-  return problems;
-}
-
 async function signInThroughPage(page: Page, url: string, user: { upn: string; password: string }): Promise<void> {
   await page.goto(`${url}/console`);
   await page.waitForURL(/\/sign-in\?returnTo=%2Fconsole$/);
@@ -91,8 +81,6 @@ async function expectText(locator: ReturnType<Page['locator']>, expected: string
   await locator.filter({ hasText: expected }).first().waitFor();
 }
 
-/** Evaluates an expression in the page (written as a string: the tests are type-checked without the DOM library). */
-const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
 const focusedTag = (page: Page) => inPage<string | undefined>(page, 'document.activeElement?.tagName');
 
 /** The datetime of each event row's time. */

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
-import { launchBrowser, saveScreenshot } from '../support/browser.ts';
+import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
 import { adminApi, get } from '../support/saml-http.ts';
 import { startServiceProvider, type TestServiceProvider } from '../support/saml-sp-server.ts';
@@ -21,17 +21,6 @@ import { startServiceProvider, type TestServiceProvider } from '../support/saml-
 const alice = fixtureUser('alice'); // Eng-Platform-SRE → Eng-Platform → Eng-All
 const bob = fixtureUser('bob'); // Sales-Team
 const PHONE = { width: 375, height: 740 };
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-  });
-  return problems;
-}
-
-const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
 
 describe('the portal in Chromium (Samba AD, a node-saml service provider)', () => {
   let dataDir = '';

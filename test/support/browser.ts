@@ -27,3 +27,16 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** What the page reports itself: script errors and CSP violations (not a refused request's "Failed to load resource"). */
+export function watchProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+}
+
+/** Page-side code as text: the project's TypeScript has no DOM types. */
+export const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
