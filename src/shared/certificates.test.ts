@@ -3,9 +3,16 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
-import { generateSelfSignedCertificate } from './certificates.ts';
+import { certificateSerial, generateSelfSignedCertificate } from './certificates.ts';
 
 describe('self-signed certificates', () => {
+  it('serial numbers are positive and minimal whatever the random bytes (no leading zero byte)', () => {
+    for (const first of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+      const serial = certificateSerial(Buffer.from([first, 0x00, 0x12]));
+      assert.ok((serial[0] ?? 0) > 0 && (serial[0] ?? 0) < 0x80, `from 0x${first.toString(16)}: 0x${serial.toString('hex')}`);
+    }
+  });
+
   it('are valid for the requested names and IPs, with a matching private key', () => {
     const generated = generateSelfSignedCertificate({ commonName: 'portico.example.test', altNames: ['portico.example.test', 'localhost', '127.0.0.1'], validDays: 30 });
     const cert = new X509Certificate(generated.certPem);

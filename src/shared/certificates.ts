@@ -71,12 +71,22 @@ function subjectAltNames(names: string[]): Buffer {
   );
 }
 
+/**
+ * A serial number from random bytes: a positive INTEGER in minimal DER — the top bit clear, and
+ * the first byte never zero (a zero there is padding, which OpenSSL refuses: one random serial
+ * in 128 had it).
+ */
+export function certificateSerial(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+  return serial;
+}
+
 export function generateSelfSignedCertificate(request: CertificateRequest): GeneratedCertificate {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8(request.commonName))));
   const sha256WithRsa = sequence(oid('1.2.840.113549.1.1.11'), der(0x05));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  const serial = certificateSerial(randomBytes(16));
   const notBefore = new Date(Date.now() - 5 * 60_000); // tolerate small clock skew
   const notAfter = new Date(notBefore.getTime() + request.validDays * 86_400_000);
   const tbs = sequence(
