@@ -270,8 +270,17 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http);
-  await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
-  await registerSignInRoutes(http, { signIn, sessions, cookieSecurity: cookieSecurity(config), csrfKey, passwordChange, home: PORTAL_PATH, ...(options.clock ? { clock: options.clock } : {}) });
+  const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  await registerSignInRoutes(http, {
+    signIn,
+    sessions,
+    cookieSecurity: cookieSecurity(config),
+    csrfKey,
+    passwordChange,
+    home: PORTAL_PATH,
+    afterSignIn: portal.afterSignIn,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');

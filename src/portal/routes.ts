@@ -39,13 +39,38 @@ export interface PortalDeps {
 
 const ASSETS: Readonly<Record<string, string>> = { 'portal.js': 'text/javascript; charset=utf-8', 'portal.css': 'text/css; charset=utf-8' };
 
-export async function registerPortal(http: FastifyInstance, deps: PortalDeps): Promise<void> {
+/** Registers the portal and the SAML endpoints; returns what the sign-in form hands back to (see afterSignIn). */
+export async function registerPortal(http: FastifyInstance, deps: PortalDeps): Promise<{ afterSignIn: AfterSignIn }> {
   const assets = new Map<string, Buffer>();
   for (const name of Object.keys(ASSETS)) assets.set(name, await readFile(new URL(name, import.meta.url)));
   await http.register((scope, _options, done) => {
     portalRoutes(scope, deps, assets);
     done();
   });
+  return { afterSignIn: continueSingleSignOn(deps.federation) };
+}
+
+type AfterSignIn = (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+
+/**
+ * A sign-in made for a waiting SAML request answers with the POST page at once, instead of a
+ * redirect to /saml/continue: one exchange less for the browser, one session lookup less here.
+ */
+function continueSingleSignOn(federation: Federation): AfterSignIn {
+  return async (returnTo, session, reply) => {
+    const ref = returnTo.startsWith(`${CONTINUE_PATH}?`) ? new URLSearchParams(returnTo.slice(CONTINUE_PATH.length + 1)).get('ref') : null;
+    if (ref === null || federation.needsFreshSignIn(ref, session)) return null;
+    try {
+      const accepted = federation.resume(ref);
+      const form = await federation.signInToApplication(session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+      reply.header('content-security-policy', POST_PAGE_CSP);
+      return page(reply, 200, renderPostPage(form, accepted.application.name));
+    } catch (error) {
+      if (!isAppError(error) || error.status >= 500) throw error;
+      reply.header('content-security-policy', PORTAL_CSP);
+      return page(reply, error.status, renderRefusalPage(isAppError(error, 'access.not_assigned') ? 'No access' : 'Sign-in request refused', error.message, error.status));
+    }
+  };
 }
 
 function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<string, Buffer>): void {

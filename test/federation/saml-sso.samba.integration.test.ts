@@ -171,6 +171,36 @@ describe('SAML identity provider against Samba AD', () => {
     assert.equal(secondProfile?.nameID, profile.nameID);
   });
 
+  it('through the sign-in form, the POST page comes straight back (no extra redirect); a wrong password keeps the request', async () => {
+    const wiki = sp();
+    const first = await get(await wiki.getAuthorizeUrlAsync('form-state', undefined, {}));
+    const signInPath = first.location ?? '';
+    const form = await get(`${base}${signInPath}`);
+    const csrfCookie = form.setCookie.map((c) => c.split(';')[0]).find((c) => c?.startsWith('portico_csrf=')) ?? '';
+    const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))) ?? '';
+    const post = (password: string, html: string) =>
+      postForm(`${base}/sign-in`, { csrf: field(html, 'csrf'), returnTo: field(html, 'returnTo'), username: alice.upn, password }, csrfCookie);
+
+    const wrong = await post('not-the-password', form.text);
+    assert.equal(wrong.status, 401);
+    assert.match(field(wrong.text, 'returnTo'), /^\/saml\/continue\?ref=/, 'the sign-in page keeps the waiting request');
+    const right = await post(alice.password, wrong.text);
+    assert.equal(right.status, 200);
+    assert.ok(right.setCookie.some((c) => c.startsWith('portico_session=')), 'signed in');
+    const posted = postedForm(right.text);
+    assert.equal(posted.fields.RelayState, 'form-state');
+    const { profile } = await wiki.validatePostResponseAsync(posted.fields);
+    assert.equal(profile?.email, alice.mail);
+
+    // Someone not assigned signs in just as well, and is told there, with nothing signed.
+    const again = await get(`${base}${(await get(await sp().getAuthorizeUrlAsync('', undefined, {}))).location ?? ''}`);
+    const bobCsrf = again.setCookie.map((c) => c.split(';')[0]).find((c) => c?.startsWith('portico_csrf=')) ?? '';
+    const refused = await postForm(`${base}/sign-in`, { csrf: field(again.text, 'csrf'), returnTo: field(again.text, 'returnTo'), username: bob.upn, password: bob.password }, bobCsrf);
+    assert.equal(refused.status, 403);
+    assert.match(refused.text, /No access/);
+    assert.doesNotMatch(refused.text, /SAMLResponse/);
+  });
+
   it('with a session, answers at once; unsigned requests are refused for an application that signs them', async () => {
     const vault = sp({
       issuer: VAULT,

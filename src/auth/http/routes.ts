@@ -52,6 +52,12 @@ export interface SignInRoutesDeps {
   passwordChange?: PasswordChangeService | null;
   /** Where `/` sends a browser (the portal); without it, `/` is a minimal signed-in page. */
   home?: string;
+  /**
+   * Finishes what the sign-in was for in the same response (e.g. the SAML POST page of a pending
+   * request) instead of redirecting to `returnTo`; null to redirect as usual. It sets its own
+   * Content-Security-Policy when its page needs another one.
+   */
+  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
   clock?: () => Date;
 }
 
@@ -113,7 +119,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
   });
 
   scope.addHook('onSend', (_request, reply, payload, done) => {
-    reply.header('content-security-policy', PAGE_CSP);
+    if (reply.getHeader('content-security-policy') === undefined) reply.header('content-security-policy', PAGE_CSP);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
@@ -227,7 +233,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     setSessionCookie(request, reply, result.token, result.session);
     // The pre-session CSRF cookie has done its job.
     clearCookie(request, reply, CSRF_COOKIE);
-    return reply.redirect(returnTo, 303);
+    return (await deps.afterSignIn?.(returnTo, result.session, reply)) ?? reply.redirect(returnTo, 303);
   });
 
   scope.post('/api/sign-in', async (request, reply) => {
