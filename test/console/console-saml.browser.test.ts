@@ -6,18 +6,13 @@
  * application gets "Sign the Response too" and a logout URL through the forms.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
-import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser } from '../support/samba.ts';
+import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 
-const dc = sambaRuntime();
 const alice = fixtureUser('alice');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 740 };
@@ -49,33 +44,6 @@ interface Application {
   logoutUrl?: string;
 }
 
-interface Started {
-  app: PorticoApp;
-  token: string;
-  stop(): Promise<void>;
-}
-
-async function start(): Promise<Started> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'portico-console-saml-'));
-  const env = {
-    PORTICO_DATA_DIR: dataDir,
-    PORTICO_LOG__LEVEL: 'silent',
-    PORTICO_HTTP__PORT: '0',
-    ...sambaDirectoryEnv(dc),
-    PORTICO_ADMIN__GROUPS: JSON.stringify(['Portico-Admins@corp.example.test']),
-  };
-  let token = '';
-  const app = await startApp(loadConfig({ env }), { showBootstrapToken: (t) => (token = t) });
-  return {
-    app,
-    token,
-    async stop() {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
 const heading = (page: Page, name: string) => page.getByRole('heading', { level: 1, name, exact: true });
 const flash = (page: Page) => page.locator('#flash');
 
@@ -100,7 +68,7 @@ async function noHorizontalScroll(page: Page): Promise<void> {
 const base64Of = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 
 void describe('the console’s identity provider page and SAML application fields, in Chromium against the Samba AD DC', () => {
-  let target: Started;
+  let target: SambaPortico;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -137,7 +105,7 @@ void describe('the console’s identity provider page and SAML application field
   const button = (name: string) => page.getByRole('button', { name, exact: true });
 
   before(async () => {
-    target = await start();
+    target = await startSambaPortico();
     url = target.app.url;
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: DESKTOP });

@@ -6,16 +6,12 @@
  * the assignments page fits a phone; bob (no admin group) is told he is not an administrator.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startApp, type PorticoApp } from '#src/app.ts';
 import { CONSOLE_CSP } from '#src/console/routes.ts';
-import { loadConfig } from '#src/config/index.ts';
 import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
-import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 
 const dc = sambaRuntime();
 const alice = fixtureUser('alice');
@@ -32,33 +28,6 @@ const spMetadata = (host: string) => `<?xml version="1.0" encoding="UTF-8"?>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://${host}/saml/acs" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>`;
-
-interface Started {
-  app: PorticoApp;
-  token: string;
-  stop(): Promise<void>;
-}
-
-async function start(): Promise<Started> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'portico-console-'));
-  const env = {
-    PORTICO_DATA_DIR: dataDir,
-    PORTICO_LOG__LEVEL: 'silent',
-    PORTICO_HTTP__PORT: '0',
-    ...sambaDirectoryEnv(dc),
-    PORTICO_ADMIN__GROUPS: JSON.stringify(['Portico-Admins@corp.example.test']),
-  };
-  let token = '';
-  const app = await startApp(loadConfig({ env }), { showBootstrapToken: (t) => (token = t) });
-  return {
-    app,
-    token,
-    async stop() {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function signInThroughPage(page: Page, url: string, user: { upn: string; password: string }): Promise<void> {
   await page.goto(`${url}/console`);
@@ -115,7 +84,7 @@ async function noHorizontalScroll(page: Page): Promise<void> {
 }
 
 void describe('the administrator console in Chromium, against the Samba AD DC', () => {
-  let target: Started;
+  let target: SambaPortico;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -135,7 +104,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
   };
 
   before(async () => {
-    target = await start();
+    target = await startSambaPortico();
     url = target.app.url;
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: DESKTOP });

@@ -7,22 +7,17 @@
  * nothing signed for the wrong party.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { runPortico } from '../support/cli.ts';
 import { assertAccepted, pysaml2Sp } from '../support/pysaml2.ts';
-import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser } from '../support/samba.ts';
+import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 import { adminApi, get, postForm, postedForm, signInCookie } from '../support/saml-http.ts';
 import { authnRequestXml, spEncryptionCert, spSigningCert, stored } from './saml-fixtures.ts';
 
-const dc = sambaRuntime();
 const alice = fixtureUser('alice'); // Eng-Platform-SRE → Eng-Platform → Eng-All
 const bob = fixtureUser('bob'); // Sales-Team: assigned nothing
 const WIKI = 'https://wiki.example.test/saml/metadata';
@@ -33,8 +28,7 @@ const VAULT_ACS = 'http://127.0.0.1:9/vault/acs';
 const ACCOUNT_ID = '111122223333';
 const AWS_SIGN_IN = 'http://127.0.0.1:9/aws/saml';
 
-let app: PorticoApp;
-let dataDir: string;
+let portico: SambaPortico | undefined;
 let token: string;
 let base: string;
 let idpCert: string;
@@ -69,20 +63,11 @@ async function auditEvents(action: string): Promise<Array<{ actor: string; actio
 }
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'portico-saml-'));
-  app = await startApp(
-    loadConfig({
-      env: {
-        PORTICO_DATA_DIR: dataDir,
-        PORTICO_LOG__LEVEL: 'silent',
-        PORTICO_HTTP__PORT: '0',
-        ...sambaDirectoryEnv(dc),
-        PORTICO_FEDERATION__AWS__ACCESSCONTROLATTRIBUTES: JSON.stringify({ Department: '${path:enterprise.department}', CostCenter: '${path:enterprise.costCenter}' }),
-      },
-    }),
-    { showBootstrapToken: (t) => (token = t) },
-  );
-  base = app.url;
+  portico = await startSambaPortico({
+    PORTICO_FEDERATION__AWS__ACCESSCONTROLATTRIBUTES: JSON.stringify({ Department: '${path:enterprise.department}', CostCenter: '${path:enterprise.costCenter}' }),
+  });
+  token = portico.token;
+  base = portico.app.url;
   // Identity Center's default table requires initials (only alice has them) and maps no department.
   const { table } = await adminApi<{ table: Record<string, string> }>(base, token, 'GET', '/mappings');
   await adminApi(base, token, 'PUT', '/mappings', { table: { ...table, middleName: '${dir:initials|""}', department: '${department}' } });
@@ -120,8 +105,7 @@ before(async () => {
 });
 
 after(async () => {
-  await app?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await portico?.stop();
 });
 
 describe('SAML identity provider against Samba AD', () => {

@@ -6,15 +6,11 @@
  * her role, the keyboard alone reaches everything, nothing scrolls sideways at phone width.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
 import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
-import { fixtureUser, sambaDirectoryEnv, sambaRuntime } from '../support/samba.ts';
+import { fixtureUser } from '../support/samba.ts';
+import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 import { adminApi, get } from '../support/saml-http.ts';
 import { startServiceProvider, type TestServiceProvider } from '../support/saml-sp-server.ts';
 
@@ -23,13 +19,12 @@ const bob = fixtureUser('bob'); // Sales-Team
 const PHONE = { width: 375, height: 740 };
 
 describe('the portal in Chromium (Samba AD, a node-saml service provider)', () => {
-  let dataDir = '';
-  let app: PorticoApp | undefined;
+  let portico: SambaPortico | undefined;
   let sp: TestServiceProvider | undefined;
   let browser: Browser | undefined;
   let idpCertificate = '';
   const contexts: BrowserContext[] = [];
-  const url = (path: string) => `${app?.url ?? ''}${path}`;
+  const url = (path: string) => `${portico?.app.url ?? ''}${path}`;
 
   async function newPage(viewport = { width: 1280, height: 800 }): Promise<{ page: Page; problems: string[] }> {
     assert.ok(browser);
@@ -47,12 +42,9 @@ describe('the portal in Chromium (Samba AD, a node-saml service provider)', () =
   }
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portico-portal-'));
-    let token = '';
-    app = await startApp(loadConfig({ env: { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'silent', PORTICO_HTTP__PORT: '0', ...sambaDirectoryEnv(sambaRuntime()) } }), {
-      showBootstrapToken: (t) => (token = t),
-    });
-    const base = app.url;
+    portico = await startSambaPortico();
+    const { token } = portico;
+    const base = portico.app.url;
     idpCertificate = /<ds:X509Certificate>([^<]+)</.exec((await get(`${base}/saml/metadata`)).text)?.[1] ?? '';
     sp = await startServiceProvider({ idpBaseUrl: base, idpCertificates: () => [idpCertificate] });
     const { table } = await adminApi<{ table: Record<string, string> }>(base, token, 'GET', '/mappings');
@@ -84,8 +76,7 @@ describe('the portal in Chromium (Samba AD, a node-saml service provider)', () =
     for (const context of contexts) await context.close();
     await browser?.close();
     await sp?.close();
-    await app?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await portico?.stop();
   });
 
   it('going to the application: sign in at Portico, land on the application with a valid assertion', async () => {
