@@ -57,8 +57,8 @@ import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { signCanonicalElement } from '#src/federation/saml/canonical-signature.ts';
 import { signRoot } from '#src/federation/saml/signature.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
-import { fixtureUser, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
-import { components as baseComponents, originOf, printSummary, summariseCpuProfile } from './cpu-profile.ts';
+import { fixtureUser, sambaDirectoryEnv, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
+import { components as baseComponents, originOf, printSummary, summariseCpuProfile, type CallFrame, type CpuProfile, type ProfileNode } from './cpu-profile.ts';
 import { benchOptions, dcPids, healthzSide, rawBindSide, WrongPassword, type Side as BenchSide } from './bench-kit.ts';
 import {
   busyShare,
@@ -412,12 +412,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'portico-bench-saml-sign-in-'));
 const cliEnv: Record<string, string> = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'warn' };
 const env: Record<string, string> = {
   ...cliEnv,
-  PORTICO_DIRECTORY__DOMAIN: dc.domain,
-  PORTICO_DIRECTORY__URLS: JSON.stringify([dc.ldapsUrl]),
-  PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dc.serviceAccount.username,
-  PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dc.serviceAccount.password,
-  PORTICO_DIRECTORY__TLS__CAFILE: dc.caFile,
-  PORTICO_DIRECTORY__ALLOWSAMBA: 'true',
+  ...sambaDirectoryEnv(dc),
   ...(poolSize ? { PORTICO_DIRECTORY__POOL__SIZE: poolSize } : {}),
 };
 
@@ -519,22 +514,6 @@ function printTable(rows: Row[]): void {
 
 // ---------------------------------------------------------------- where the time goes
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const pathOf = (url: string): string => (url.startsWith('file://') ? relative(repo, fileURLToPath(url)) : url);
