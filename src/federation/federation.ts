@@ -113,7 +113,11 @@ export function createFederation(options: FederationOptions) {
     /** Keeps an accepted request while the person signs in; the returned reference resumes it once. */
     park(accepted: AcceptedAuthnRequest<Application>): string {
       const now = clock().getTime();
-      for (const [ref, entry] of pending) if (entry.expiresAt <= now || pending.size >= MAX_PENDING) pending.delete(ref);
+      // Oldest first (one lifetime for all): drop the expired ones, and the oldest when full.
+      for (const [ref, entry] of pending) {
+        if (entry.expiresAt > now && pending.size < MAX_PENDING) break;
+        pending.delete(ref);
+      }
       const ref = randomBytes(18).toString('base64url');
       pending.set(ref, { accepted, parkedAt: now, expiresAt: now + PENDING_MS });
       return ref;
