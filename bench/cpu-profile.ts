@@ -87,11 +87,15 @@ export function originOf(frame: CallFrame): string {
   return path;
 }
 
-/**
- * Self time by function and by origin. `fromMs`/`toMs` (since the profile's start) keep only the
- * samples of a window, e.g. the measured phase without start-up.
- */
-export function summariseCpuProfile(file: string, window: { fromMs?: number; toMs?: number } = {}): ProfileSummary {
+export interface ReadProfile {
+  byId: Map<number, ProfileNode>;
+  parentOf: Map<number, number>;
+  /** Self time in µs by node id, within the window. */
+  selfUs: Map<number, number>;
+}
+
+/** A .cpuprofile's nodes, their parents, and each node's self time within a window (ms since its start). */
+export function readCpuProfile(file: string, window: { fromMs?: number; toMs?: number } = {}): ReadProfile {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parentOf = new Map<number, number>();
@@ -106,6 +110,15 @@ export function summariseCpuProfile(file: string, window: { fromMs?: number; toM
     const id = profile.samples[i] as number;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
+  return { byId, parentOf, selfUs };
+}
+
+/**
+ * Self time by function and by origin. `fromMs`/`toMs` (since the profile's start) keep only the
+ * samples of a window, e.g. the measured phase without start-up.
+ */
+export function summariseCpuProfile(file: string, window: { fromMs?: number; toMs?: number } = {}): ProfileSummary {
+  const { byId, parentOf, selfUs } = readCpuProfile(file, window);
   const functions = new Map<string, number>();
   const origins = new Map<string, number>();
   const inclusive = new Map<string, number>();

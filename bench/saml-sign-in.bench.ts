@@ -58,7 +58,7 @@ import { signCanonicalElement } from '#src/federation/saml/canonical-signature.t
 import { signRoot } from '#src/federation/saml/signature.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
-import { components as baseComponents, originOf, printSummary, summariseCpuProfile, type CallFrame, type CpuProfile, type ProfileNode } from './cpu-profile.ts';
+import { components as baseComponents, originOf, printSummary, readCpuProfile, summariseCpuProfile, type CallFrame, type ProfileNode } from './cpu-profile.ts';
 import { benchOptions, dcPids, healthzSide, rawBindSide, WrongPassword, type Side as BenchSide } from './bench-kit.ts';
 import {
   busyShare,
@@ -569,18 +569,7 @@ interface Grouped {
 }
 
 function groupProfile(file: string, window: { fromMs: number; toMs: number }): Grouped {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parentOf = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-  const selfUs = new Map<number, number>();
-  let t = 0;
-  for (let i = 0; i < profile.samples.length; i += 1) {
-    t += profile.timeDeltas[i] ?? 0;
-    if (t / 1000 < window.fromMs || t / 1000 > window.toMs) continue;
-    const id = profile.samples[i] as number;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
+  const { byId, parentOf, selfUs } = readCpuProfile(file, window);
   const grouped: Grouped = { busyUs: 0, components: new Map(), signing: new Map(), signingUs: 0 };
   const add = (map: Grouped['components'], name: string, item: string, us: number): void => {
     const entry = map.get(name) ?? { us: 0, items: new Map<string, number>() };

@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { configSchema } from '#src/config/index.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
-import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
+import { inPage, launchBrowser, type OpenedPage, openPage, saveScreenshot } from '../support/browser.ts';
 
 const ALICE = 'alice@portico.test';
 const DESKTOP = { width: 1280, height: 800 };
@@ -38,13 +38,11 @@ describe('the sign-in page in Chromium (managed directory, demo forest)', () => 
   const contexts: BrowserContext[] = [];
 
   const url = (path: string) => `${app?.url ?? ''}${path}`;
-  async function newPage(viewport: { width: number; height: number }): Promise<{ page: Page; context: BrowserContext; problems: string[] }> {
+  async function newPage(viewport: { width: number; height: number }): Promise<OpenedPage> {
     assert.ok(browser);
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    return { page, context, problems: watchProblems(page) };
+    const opened = await openPage(browser, viewport);
+    contexts.push(opened.context);
+    return opened;
   }
 
   before(async () => {

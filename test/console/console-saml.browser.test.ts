@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
-import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
+import { inPage, launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
 import { fixtureUser } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 
@@ -70,7 +70,6 @@ const base64Of = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----
 void describe('the console’s identity provider page and SAML application fields, in Chromium against the Samba AD DC', () => {
   let target: SambaPortico;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let problems: string[];
   let url: string;
@@ -108,10 +107,7 @@ void describe('the console’s identity provider page and SAML application field
     target = await startSambaPortico();
     url = target.app.url;
     browser = await launchBrowser();
-    context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    problems = watchProblems(page);
+    ({ page, problems } = await openPage(browser, DESKTOP));
   });
   after(async () => {
     await browser?.close();

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CONSOLE_CSP } from '#src/console/routes.ts';
-import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
+import { inPage, launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
 import { fixtureUser, sambaRuntime } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 
@@ -86,7 +86,6 @@ async function noHorizontalScroll(page: Page): Promise<void> {
 void describe('the administrator console in Chromium, against the Samba AD DC', () => {
   let target: SambaPortico;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let problems: string[];
   let url: string;
@@ -107,10 +106,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     target = await startSambaPortico();
     url = target.app.url;
     browser = await launchBrowser();
-    context = await browser.newContext({ viewport: DESKTOP });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    problems = watchProblems(page);
+    ({ page, problems } = await openPage(browser, DESKTOP));
   });
   after(async () => {
     await browser?.close();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { inPage, launchBrowser, saveScreenshot, watchProblems } from '../support/browser.ts';
+import { inPage, launchBrowser, type OpenedPage, openPage, saveScreenshot } from '../support/browser.ts';
 import { fixtureUser } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 import { adminApi, get } from '../support/saml-http.ts';
@@ -26,13 +26,11 @@ describe('the portal in Chromium (Samba AD, a node-saml service provider)', () =
   const contexts: BrowserContext[] = [];
   const url = (path: string) => `${portico?.app.url ?? ''}${path}`;
 
-  async function newPage(viewport = { width: 1280, height: 800 }): Promise<{ page: Page; problems: string[] }> {
+  async function newPage(viewport = { width: 1280, height: 800 }): Promise<OpenedPage> {
     assert.ok(browser);
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    return { page, problems: watchProblems(page) };
+    const opened = await openPage(browser, viewport);
+    contexts.push(opened.context);
+    return opened;
   }
 
   async function signIn(page: Page, username: string, password: string): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export function launchBrowser(): Promise<Browser> {
   const executablePath = process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium';
@@ -40,3 +40,18 @@ export function watchProblems(page: Page): string[] {
 
 /** Page-side code as text: the project's TypeScript has no DOM types. */
 export const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate<T>(expression);
+
+export interface OpenedPage {
+  context: BrowserContext;
+  page: Page;
+  /** Script errors and CSP violations the page reports (watchProblems). */
+  problems: string[];
+}
+
+/** A fresh context (its own cookies) with one page, a 15 s default timeout, and its problems watched. */
+export async function openPage(browser: Browser, viewport: { width: number; height: number }): Promise<OpenedPage> {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  return { context, page, problems: watchProblems(page) };
+}
