@@ -178,3 +178,22 @@ export function createFailureFloor(options: FailureFloorOptions = {}): FailureFl
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The floor as configured (`signIn.failureFloor`), or null when it is turned off. */
+export function failureFloorFromConfig(
+  settings: { enabled: boolean; initialMs: number; maxMs: number },
+  log: { warn(details: Record<string, unknown>, message: string): void },
+): FailureFloor | null {
+  if (!settings.enabled) return null;
+  let warnedAt = -Infinity;
+  return createFailureFloor({
+    initialMs: settings.initialMs,
+    maxMs: settings.maxMs,
+    onOverflow(pending) {
+      // Once a minute at most: the flood that causes it must not also flood the log.
+      if (performance.now() - warnedAt < 60_000) return;
+      warnedAt = performance.now();
+      log.warn({ pending }, 'too many failed sign-ins waiting at once: failures answer without the timing floor until fewer wait');
+    },
+  });
+}
