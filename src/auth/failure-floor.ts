@@ -8,8 +8,8 @@
  *
  * How:
  * - `begin(request)` notes when a request started (first thing the flow does); `hold(request, …)`
- *   on its failure path waits until `floor − elapsed`, measured from that start. Successes never
- *   call `hold` and are never delayed.
+ *   on its failure path waits until `floor − elapsed`, measured from that start (the whole floor
+ *   if `begin` did not see that request object). Successes never call `hold` and are never delayed.
  * - The floor is learnt per source (a domain controller's URL; the managed password change uses
  *   its own): the `percentile` (95th) of the elapsed times of recent failures that reached that
  *   source, the last `windowSize` (200) within `maxSampleAgeMs` (an hour), bounded by `maxMs`.
@@ -148,13 +148,15 @@ export function createFailureFloor(options: FailureFloorOptions = {}): FailureFl
     async hold(request, outcome) {
       const started = starts.get(request);
       starts.delete(request);
-      if (started === undefined || outcome.code === 'auth.throttled') return;
+      if (outcome.code === 'auth.throttled') return;
       const at = now();
-      const elapsed = at - started;
+      // A request whose start was not noted (a caller passed another object) waits the whole
+      // floor: too long rather than telling; and it teaches nothing.
+      const elapsed = started === undefined ? 0 : at - started;
       const source = typeof outcome.source === 'string' ? outcome.source : null;
       // Judged against the floor known before this failure; then learnt from.
       const floor = current(source ?? lastSource, at);
-      if (source !== null) observe(source, elapsed, at);
+      if (source !== null && started !== undefined) observe(source, elapsed, at);
       const wait = floor - elapsed;
       if (wait <= 0) return;
       if (waiting >= o.maxPending) {

@@ -125,17 +125,16 @@ void describe('failure floor', () => {
     assert.equal(f.waits.length, 0);
   });
 
-  void it('holds nothing for a request it did not see begin, and only once per request', async () => {
-    const f = fakeFloor({ initialMs: 100 });
-    await f.floor.hold({}, { code: 'auth.invalid_credentials', source: DC });
-    assert.equal(f.waits.length, 0);
-    const request = {};
-    f.floor.begin(request);
-    const first = f.floor.hold(request, { code: 'auth.invalid_credentials' });
-    await f.floor.hold(request, { code: 'auth.invalid_credentials' });
-    assert.equal(f.waits.length, 1);
+  void it('holds a request it did not see begin for the whole floor, and learns nothing from it', async () => {
+    const f = fakeFloor({ initialMs: 100, minSamples: 1 });
+    const held = f.floor.hold({}, { code: 'auth.invalid_credentials', source: DC });
+    await Promise.resolve();
+    assert.deepEqual(f.waits, [100]);
     f.release();
-    await first;
+    await held;
+    assert.equal(f.floor.floorMs(DC), 100, 'no sample of 0 ms was taken');
+    assert.equal(await f.fail(300), null);
+    assert.equal(f.floor.floorMs(DC), 300, 'a sample from a request seen to begin is');
   });
 
   void it('bounds the responses waiting at once: beyond maxPending a failure answers at once and says so', async () => {
