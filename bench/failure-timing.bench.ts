@@ -7,7 +7,8 @@
  * - samba: `POST /api/sign-in` on a Portico connected to the Samba DC (in this process);
  * - managed: the same on a Portico whose identity source is its managed directory (a user created
  *   for the run, so wrong passwords bother nobody);
- * - managed password change: `POST /api/change-password` with an unknown name vs a wrong current password.
+ * - managed password change: `POST /api/change-password` with an unknown name vs a wrong current password;
+ * - success (only with --only success): alice's right password on two Porticos, floor on and off, alternating.
  *
  * The only Samba account given wrong passwords is tlock1, one at a time, each after its
  * badPwdCount is 0 and followed by a reset (test/support/failure-timing.ts): it is never locked.
@@ -19,7 +20,7 @@
  * `--initial-ms N` sets signIn.failureFloor.initialMs (100 by default), e.g. low enough that the floor
  * learns the DC's wrong-password time within the run.
  *
- * Run: node --import tsx bench/failure-timing.bench.ts [--rounds 40] [--no-floor] [--initial-ms 100] [--only raw,samba,managed,change]
+ * Run: node --import tsx bench/failure-timing.bench.ts [--rounds 40] [--no-floor] [--initial-ms 100] [--only raw,samba,managed,change,success]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -117,6 +118,27 @@ if (only.has('samba')) {
   console.log(formatSummary('Portico+Samba sign-in: unknown', summarise(unknown)));
   console.log(formatSummary('Portico+Samba sign-in: wrong', summarise(wrong)));
   console.log(formatSummary('Portico+Samba sign-in: alice right', summarise(right)));
+}
+
+if (only.has('success')) {
+  // Successes are never held: two Porticos on the same DC, floor on and off, alternating.
+  const on = await startSambaPortico({ ...noThrottleByAddress });
+  const off = await startSambaPortico({ ...noThrottleByAddress, PORTICO_SIGNIN__FAILUREFLOOR__ENABLED: 'false' });
+  const times = { on: [] as number[], off: [] as number[] };
+  try {
+    for (const p of [on, off]) expectStatus('warm-up', await post(p.app.url, '/api/sign-in', { username: alice.upn, password: alice.password }), 200);
+    for (let i = 0; i < rounds; i++) {
+      const sides = [['on', on], ['off', off]] as const;
+      for (const [name, p] of i % 2 === 0 ? sides : [...sides].reverse()) {
+        times[name].push(await timed(async () => expectStatus(name, await post(p.app.url, '/api/sign-in', { username: alice.upn, password: alice.password }), 200)));
+      }
+    }
+  } finally {
+    await on.stop();
+    await off.stop();
+  }
+  console.log(formatSummary('alice right, floor on', summarise(times.on)));
+  console.log(formatSummary('alice right, floor off', summarise(times.off)));
 }
 
 if (only.has('managed') || only.has('change')) {
