@@ -30,6 +30,7 @@ import { loadSigningKeys } from '#src/federation/signing-keys.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
+import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
@@ -187,6 +188,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const throttle = createSignInThrottle(await throttleLimits(config, connector, logger));
+  // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
+  const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
   const signIn = createSignInFlow({
     directory: () => connector,
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
@@ -197,13 +200,14 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     audit,
     sessionDurationMs: () => timings.durationMs,
     onError: (error) => logger.error({ err: error }, 'sign-in failed unexpectedly'),
+    failureFloor,
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
   // Where Portico owns the directory, people change their own password on its page; password
   // guessing through that form counts against the sign-in limits (the same throttle).
   const passwordChange =
-    source.kind === 'managed' ? createManagedPasswordChange({ engine: source.managed.engine, throttle, audit, ...(options.clock ? { clock: options.clock } : {}) }) : null;
+    source.kind === 'managed' ? createManagedPasswordChange({ engine: source.managed.engine, throttle, audit, failureFloor, ...(options.clock ? { clock: options.clock } : {}) }) : null;
   // Derived from the instance key, so every instance and every restart accepts the others' forms.
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 

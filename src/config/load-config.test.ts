@@ -58,7 +58,7 @@ void describe('loadConfig: defaults', () => {
         trusts: [],
       },
       sessions: { duration: 'PT8H', recheckMinutes: 5 },
-      signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } } },
+      signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } }, failureFloor: { enabled: true, initialMs: 100, maxMs: 1000 } },
       admin: { groups: [] },
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
       federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },

@@ -113,6 +113,16 @@ export const configInputSchema = z.object({
           perAddress: z.object({ maxFailures: maxFailures.default(20), windowMinutes: windowMinutes.default(15) }).prefault({}),
         })
         .prefault({}),
+      /** Failed sign-ins answer no earlier than a wrong password usually takes (src/auth/failure-floor.ts). */
+      failureFloor: z
+        .object({
+          enabled: z.boolean().default(true),
+          /** The floor until a controller has enough samples to learn its own. */
+          initialMs: z.number().int().min(0).max(10_000).default(100),
+          maxMs: z.number().int().min(0).max(10_000).default(1000),
+        })
+        .refine((f) => f.initialMs <= f.maxMs, { message: 'initialMs must not exceed maxMs', path: ['initialMs'] })
+        .prefault({}),
     })
     .prefault({}),
   /** Who may administer Portico, besides the bootstrap token. */
@@ -197,6 +207,7 @@ export interface Config {
       perUsername: { maxFailures?: number | undefined; windowMinutes: number };
       perAddress: { maxFailures: number; windowMinutes: number };
     };
+    failureFloor: { enabled: boolean; initialMs: number; maxMs: number };
   };
   admin: { groups: string[] };
   access: { groupMembership: 'transitive' | 'direct'; cacheMinutes: number };

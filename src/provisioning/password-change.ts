@@ -6,6 +6,7 @@
  */
 import type { AuditLog } from '#src/audit/index.ts';
 import type { SignInThrottle } from '#src/auth/throttle.ts';
+import type { FailureFloor } from '#src/auth/failure-floor.ts';
 import type { DirectoryBackend } from '#src/directory/managed/backend.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
 
@@ -29,6 +30,8 @@ export function createManagedPasswordChange(deps: {
   throttle: SignInThrottle;
   audit: AuditLog;
   clock?: () => Date;
+  /** Holds failures to the usual wrong-password time (the engine's own source), as at sign-in. */
+  failureFloor?: FailureFloor | null;
 }): PasswordChangeService {
   const clock = deps.clock ?? (() => new Date());
   let sequence = 0;
@@ -42,12 +45,14 @@ export function createManagedPasswordChange(deps: {
       errorCode: result.ok ? null : result.code,
       details: { clientAddress: request.clientAddress, ...details },
     });
+    if (!result.ok) await deps.failureFloor?.hold(request, { code: result.code, source: 'managed-password-change' });
     return result;
   }
   const failure = (code: PasswordChangeFailureCode, message: string, retryAfterSeconds: number | null = null): PasswordChangeResult => ({ ok: false, code, message, retryAfterSeconds });
 
   return {
     async change(request) {
+      deps.failureFloor?.begin(request);
       const username = request.username.trim();
       if (!username || !request.oldPassword || !request.newPassword || username.length > 256 || request.newPassword.length > 256 || request.oldPassword.length > 1024) {
         return done(request, failure('auth.invalid_request', 'Enter your user name, your current password and a new password.'));

@@ -7,6 +7,7 @@
 import type { AuditLog } from '#src/audit/index.ts';
 import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
 import type { SignInThrottle } from '#src/auth/throttle.ts';
+import type { FailureFloor } from '#src/auth/failure-floor.ts';
 import type { DirectoryConnector, DirectoryUser, TransitiveGroups } from '#src/directory/types.ts';
 import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
 import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';
@@ -36,6 +37,8 @@ export interface SignInFlowDependencies {
   sessionDurationMs: () => number;
   clock?: () => Date;
   onError?: (error: unknown) => void;
+  /** Holds failures to the usual wrong-password time, so that timing does not tell which names exist. */
+  failureFloor?: FailureFloor | null;
 }
 
 const maxUsernameLength = 256;
@@ -105,10 +108,12 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
       errorCode: code,
       details: { clientAddress: request.clientAddress, ...details },
     });
+    await deps.failureFloor?.hold(request, { code, source: details.controller });
     return { ok: false, code, message: signInMessage(code, deps.passwordChange, retryAfterSeconds), retryAfterSeconds };
   }
 
   async function signIn(request: SignInRequest): Promise<SignInResult> {
+    deps.failureFloor?.begin(request);
     const username = request.username.trim();
     if (username.length === 0 || username.length > maxUsernameLength || request.password.length === 0 || request.password.length > maxPasswordLength) {
       return fail(request, username.length === 0 || request.password.length === 0 ? 'auth.invalid_request' : 'auth.invalid_credentials');
