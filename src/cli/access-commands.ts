@@ -628,7 +628,8 @@ function registerAccessQueryCommands(program: Command, loadConfig: LoadConfig): 
             ),
           );
         }
-        if (result.truncated) process.stdout.write('warning: a group has more nested groups than are evaluated; the list may be incomplete\n');
+        if (result.groupsTruncated) process.stdout.write('warning: a group has more nested groups than are evaluated; the list may be incomplete\n');
+        if (result.unnamedUsers > 0) process.stdout.write(`warning: ${result.unnamedUsers} of ${result.users.length} users are listed by objectGUID only (names are looked up for the first 500)\n`);
       });
     });
 }
