@@ -258,7 +258,7 @@ export function createAccessService(options: AccessServiceOptions) {
       return walkGroups(direct.slice(0, LIMITS.groupsPerUser), null, LIMITS.groupsPerUser);
     }
     const transitive = await dir.groupsOf(user);
-    if (!withPaths) return { groups: transitive.groups.map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName, path: [g.qualifiedName] })), truncated: transitive.truncated };
+    if (!withPaths) return { groups: securityGroupsOnly(transitive.groups).map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName, path: [g.qualifiedName] })), truncated: transitive.truncated };
     // The set is the directory's (security groups through security groups, in every method); the walk only adds paths.
     const members = new Set(transitive.groups.filter(carriesAccess).map((g) => g.guid));
     const direct = (await dir.directGroupsOf(user)).filter((g) => members.has(g.guid));
