@@ -553,7 +553,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
             const parents = range === null ? [] : range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values);
             if (group) byDn.set(entry.dn.toLowerCase(), { group, parents });
           }
-          for (const group of primary) byDn.set(group.dn.toLowerCase(), { group, parents: byDn.get(group.dn.toLowerCase())?.parents ?? [] });
+          // The primary group itself is not in its own chain: its parents are read here.
+          for (const group of primary) byDn.set(group.dn.toLowerCase(), { group, parents: await readRanged(connection, group.dn, 'memberOf') });
           const direct = await readRanged(connection, user.dn, 'memberOf');
           return securityClosure([...primary.map((g) => g.dn), ...direct], (dn) => byDn.get(dn));
         }
