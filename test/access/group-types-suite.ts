@@ -123,10 +123,14 @@ export function groupTypesSuite({ name, start }: GroupTypesSuiteOptions): void {
           assert.equal(refused.body.error.code, 'access.distribution_group');
           assert.match(refused.body.error.message, new RegExp(`${groupName(key)} is a distribution group.*grant nothing`));
         }
+        // The CLI gets the same refusal: a usage error (exit 2) with the API's message.
+        const cli = await runPortico(['assignments', 'create', '--group', groupName('grp-dist-global'), '--application', applicationId], { PORTICO_URL: target.app.url, PORTICO_ADMIN_TOKEN: target.token, PORTICO_LOG__LEVEL: 'silent' });
+        assert.equal(cli.status, 2, cli.stdout + cli.stderr);
+        assert.match(cli.stderr, /is a distribution group: distribution groups carry no access/);
         assert.equal(await count(), before);
         const audit = await api<{ events: Array<{ outcome: string; errorCode: string | null; target: string }> }>('GET', '/admin/api/audit?action=access.assignment.created');
         const refusals = audit.body.events.filter((e) => e.errorCode === 'access.distribution_group');
-        assert.deepEqual(refusals.map((e) => e.outcome), ['failure', 'failure']);
+        assert.deepEqual(refusals.map((e) => e.outcome), ['failure', 'failure', 'failure']);
       });
 
       it('the picker lists distribution groups marked as granting nothing, security groups of every scope as granting', async () => {
