@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AuditLog } from '#src/audit/index.ts';
+import { carriesAccess, securityGroupsOnly } from '#src/directory/group-rule.ts';
 import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AccessStore, RecordKind, StoredRecord } from './access-store.ts';
@@ -62,8 +63,12 @@ export interface ReachingUser {
 
 export interface WhoCanReach {
   users: ReachingUser[];
-  /** A group had more nested groups than are evaluated. */
+  /** The answer is incomplete: `groupsTruncated`, or `unnamedUsers` > 0. */
   truncated: boolean;
+  /** A group had more nested groups than are evaluated: some users may be missing. */
+  groupsTruncated: boolean;
+  /** Users listed by objectGUID only (userName null): names are looked up for the first MAX_USERS_LOOKED_UP. */
+  unnamedUsers: number;
 }
 
 export interface UserAccess {
@@ -72,7 +77,8 @@ export interface UserAccess {
   entitlements: Entitlements;
 }
 
-const MAX_USERS_LOOKED_UP = 500;
+/** Users whose names `access who` looks up (one read each); the rest are listed by objectGUID and counted. */
+export const MAX_USERS_LOOKED_UP = 500;
 
 type Kind = { kind: RecordKind; label: string; auditName: string };
 const ACCOUNT: Kind = { kind: 'account', label: 'account', auditName: 'access.account' };
@@ -242,16 +248,22 @@ export function createAccessService(options: AccessServiceOptions) {
     return { type, guid: group.guid, name: group.qualifiedName, group };
   }
 
-  /** The user's groups under the configured mode, with nesting paths when `withPaths`. */
+  /**
+   * The user's groups under the configured mode, with nesting paths when `withPaths`. Either way
+   * only security groups reached through security groups count (the group rule, src/directory/group-rule.ts).
+   */
   async function groupsOfUser(dir: AccessDirectory, user: DirectoryUser, withPaths: boolean): Promise<{ groups: UserGroup[]; truncated: boolean }> {
-    if (groupMembership === 'direct') return walkGroups((await dir.directGroupsOf(user)).slice(0, LIMITS.groupsPerUser), null, LIMITS.groupsPerUser);
+    if (groupMembership === 'direct') {
+      const direct = securityGroupsOnly(await dir.directGroupsOf(user));
+      return walkGroups(direct.slice(0, LIMITS.groupsPerUser), null, LIMITS.groupsPerUser);
+    }
     const transitive = await dir.groupsOf(user);
-    if (!withPaths) return { groups: transitive.groups.map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName, path: [g.qualifiedName] })), truncated: transitive.truncated };
-    const direct = await dir.directGroupsOf(user);
-    // The set is the directory's (tokenGroups leaves distribution groups out); the walk only adds paths.
-    const members = new Set(transitive.groups.map((g) => g.guid));
+    if (!withPaths) return { groups: securityGroupsOnly(transitive.groups).map((g) => ({ guid: g.guid, qualifiedName: g.qualifiedName, path: [g.qualifiedName] })), truncated: transitive.truncated };
+    // The set is the directory's (security groups through security groups, in every method); the walk only adds paths.
+    const members = new Set(transitive.groups.filter(carriesAccess).map((g) => g.guid));
+    const direct = (await dir.directGroupsOf(user)).filter((g) => members.has(g.guid));
     const walked = await walkGroups(direct, async (g) => (await dir.parentGroupsOf(g)).filter((p) => members.has(p.guid)), LIMITS.groupsPerUser);
-    const missing = transitive.groups.filter((g) => !walked.groups.some((w) => w.guid === g.guid));
+    const missing = transitive.groups.filter((g) => members.has(g.guid) && !walked.groups.some((w) => w.guid === g.guid));
     return { groups: [...walked.groups, ...missing.map((g) => ({ ...g, path: [g.qualifiedName] }))], truncated: transitive.truncated || walked.truncated };
   }
 
@@ -338,7 +350,7 @@ export function createAccessService(options: AccessServiceOptions) {
       const parsed = parseInput(assignmentInput, input);
       const describe = `${parsed.principal.type} ${parsed.principal.id.slice(0, 100)}`;
       // The directory is read before the transaction opens, so no database lock waits on AD.
-      let principal: Principal;
+      let principal: Awaited<ReturnType<typeof resolvePrincipal>>;
       try {
         principal = await resolvePrincipal(parsed.principal.type, parsed.principal.id);
       } catch (error) {
@@ -346,6 +358,15 @@ export function createAccessService(options: AccessServiceOptions) {
         throw error;
       }
       const { type, guid, name } = principal;
+      if (principal.group !== undefined && !carriesAccess(principal.group)) {
+        // Refused rather than stored: it would grant nothing, in any group-membership mode.
+        const error = new AppError('access.distribution_group', `${name} is a distribution group: distribution groups carry no access in AD, so an assignment to it would grant nothing; assign a security group`, {
+          status: 422,
+          details: { group: name, kind: principal.group.kind, scope: principal.group.scope },
+        });
+        await auditRefusal(actor, 'access.assignment.created', describe, error);
+        throw error;
+      }
       return audited(actor, 'access.assignment.created', describe, async (tx) => {
         const target = await canonicalTarget(parsed.target, tx.store);
         const existing = (await tx.store.listAssignments({ principalGuids: [guid] })).find((a) => sameTarget(a.target, target));
@@ -408,8 +429,10 @@ export function createAccessService(options: AccessServiceOptions) {
           continue;
         }
         const assigned = await dir.findGroup(assignment.principal.guid);
-        if (assigned === null) continue; // deleted from AD: it grants nothing
-        const walked = await walkGroups([assigned], groupMembership === 'direct' ? null : (g) => dir.childGroupsOf(g), LIMITS.groupsPerUser);
+        // Deleted from AD, or converted to a distribution group since it was assigned: it grants nothing.
+        if (assigned === null || !carriesAccess(assigned)) continue;
+        // Downwards through security groups only: a distribution group inside passes nothing on.
+        const walked = await walkGroups([assigned], groupMembership === 'direct' ? null : async (g) => securityGroupsOnly(await dir.childGroupsOf(g)), LIMITS.groupsPerUser);
         truncated ||= walked.truncated;
         for (const group of walked.groups) {
           // Walked downwards: reverse so the path reads from the user's own group up to the assigned one.
@@ -424,7 +447,10 @@ export function createAccessService(options: AccessServiceOptions) {
         entry.userName = found?.userName ?? null;
         entry.displayName = found?.displayName ?? null;
       }
-      return { users: [...users.values()].sort((a, b) => (a.userName ?? a.guid).localeCompare(b.userName ?? b.guid)), truncated };
+      const unnamedUsers = Math.max(0, users.size - MAX_USERS_LOOKED_UP);
+      // Named users first, by name; then those listed by objectGUID only.
+      const sorted = [...users.values()].sort((a, b) => (a.userName === null) !== (b.userName === null) ? (a.userName === null ? 1 : -1) : (a.userName ?? a.guid).localeCompare(b.userName ?? b.guid));
+      return { users: sorted, truncated: truncated || unnamedUsers > 0, groupsTruncated: truncated, unnamedUsers };
     },
   };
 

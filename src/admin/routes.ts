@@ -10,6 +10,7 @@ import { accountInput, accountUpdate, applicationInput, applicationUpdate, assig
 import type { AuditLog } from '#src/audit/index.ts';
 import { MAX_AUDIT_PAGE } from '#src/audit/audit-log.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
+import { carriesAccess } from '#src/directory/group-rule.ts';
 import type { MappingSettings } from '#src/identity-store/mapping-settings.ts';
 import { explainMappings, referencedAttributes } from '#src/identity-store/mappings.ts';
 import { findProvisionedUser, type IdentityUserWriter } from '#src/identity-store/user.ts';
@@ -103,8 +104,8 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
         return {
           principals: found.principals.map((p) =>
             p.type === 'user'
-              ? { type: 'user', guid: p.guid, name: p.userPrincipalName ?? p.samAccountName, displayName: p.displayName, mail: p.mail }
-              : { type: 'group', guid: p.guid, name: p.qualifiedName, displayName: null, mail: null },
+              ? { type: 'user', guid: p.guid, name: p.userPrincipalName ?? p.samAccountName, displayName: p.displayName, mail: p.mail, grantsAccess: true, groupKind: null }
+              : { type: 'group', guid: p.guid, name: p.qualifiedName, displayName: null, mail: null, grantsAccess: carriesAccess(p), groupKind: p.kind },
           ),
           more: found.more,
         };

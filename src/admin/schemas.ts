@@ -49,7 +49,9 @@ export const whoCanReach = z
         grants: z.array(z.object({ permissionSet: entry.nullable(), grant })),
       }),
     ),
-    truncated: z.boolean(),
+    truncated: z.boolean().describe('the list is incomplete: groupsTruncated, or unnamedUsers > 0'),
+    groupsTruncated: z.boolean().describe('a group had more nested groups than are evaluated: some users may be missing'),
+    unnamedUsers: z.number().int().describe('users listed by objectGUID only (userName null): names are looked up for the first 500'),
   })
   .meta({ id: 'WhoCanReach' });
 
@@ -86,6 +88,8 @@ export const directoryPrincipal = z
     name: z.string().describe('UPN for users, name@domain for groups'),
     displayName: z.string().nullable(),
     mail: z.string().nullable(),
+    grantsAccess: z.boolean().describe('false for distribution groups: they carry no access in AD and cannot be assigned'),
+    groupKind: z.enum(['security', 'distribution']).nullable().describe('null for users'),
   })
   .meta({ id: 'DirectoryPrincipal' });
 

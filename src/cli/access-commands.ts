@@ -557,7 +557,7 @@ function registerAssignmentCommands(program: Command, loadConfig: LoadConfig): v
     '\nExamples:\n  portico assignments create --group Engineering@corp.example.com --account 111122223333 --permission-set ReadOnly\n  portico assignments create --user alice@corp.example.com --application Wiki\n',
   )
     .option('--user <upn>', 'an AD user: UPN, DOMAIN\\name or objectGUID')
-    .option('--group <name@domain>', 'an AD group: name@domain or objectGUID (nested members count)')
+    .option('--group <name@domain>', 'an AD security group: name@domain or objectGUID (nested security groups count; a distribution group is refused: it carries no access)')
     .option('--account <id|name>', 'the account (with --permission-set)')
     .option('--permission-set <id|name>', 'the permission set people get in the account')
     .option('--application <id|name>', 'the application (instead of --account)')
@@ -628,7 +628,8 @@ function registerAccessQueryCommands(program: Command, loadConfig: LoadConfig): 
             ),
           );
         }
-        if (result.truncated) process.stdout.write('warning: a group has more nested groups than are evaluated; the list may be incomplete\n');
+        if (result.groupsTruncated) process.stdout.write('warning: a group has more nested groups than are evaluated; the list may be incomplete\n');
+        if (result.unnamedUsers > 0) process.stdout.write(`warning: ${result.unnamedUsers} of ${result.users.length} users are listed by objectGUID only (names are looked up for the first 500)\n`);
       });
     });
 }

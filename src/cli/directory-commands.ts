@@ -124,9 +124,13 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
       'after',
       `
 Methods:
-  tokenGroups          the DC's constructed attribute: security groups only, primary group included (default; fastest)
-  matchingRuleInChain  LDAP_MATCHING_RULE_IN_CHAIN: security and distribution groups, plus the primary group (slow on large domains)
-  recursive            memberOf walked level by level, cycle-safe: security and distribution groups, plus the primary group
+  tokenGroups          the DC's constructed attribute (default; fastest: one read, ~ms)
+  matchingRuleInChain  LDAP_MATCHING_RULE_IN_CHAIN, a diagnostic to cross-check tokenGroups: the DC
+                       evaluates the chain for every group of the domain; on a 2,000-user domain this
+                       took 5-8 s per user, close to the 10 s operation timeout. Never use it for sign-in.
+  recursive            memberOf walked level by level, cycle-safe (one search per nesting level)
+Every method gives the same answer: security groups reached through security groups, primary group
+included. Distribution groups carry no access in AD and are neither listed nor walked through.
 ${exitCodeHelp}`,
     )
     .action(async (name: string, options: { json?: boolean; method?: GroupResolutionMethod }, command: Command) => {

@@ -1205,6 +1205,11 @@ function principalPicker() {
     list.children[index]?.scrollIntoView({ block: 'nearest' });
   }
   function choose(principal) {
+    // Distribution groups carry no access in AD: shown, never chosen (the API refuses them too).
+    if (principal.grantsAccess === false) {
+      count.textContent = `${principal.name} is a distribution group: it grants no access. Choose a security group.`;
+      return;
+    }
     state.chosen = principal;
     input.value = principal.name;
     close();
@@ -1217,11 +1222,12 @@ function principalPicker() {
       ...principals.map((p, index) =>
         h(
           'li',
-          { id: optionId(index), role: 'option', 'aria-selected': 'false', onclick: () => choose(p) },
+          { id: optionId(index), role: 'option', 'aria-selected': 'false', ...(p.grantsAccess === false ? { 'aria-disabled': 'true' } : {}), onclick: () => choose(p) },
           h('span', { class: 'kind' }, p.type === 'group' ? 'Group' : 'User'),
           ' ',
           p.type === 'user' && p.displayName ? `${p.displayName} — ${p.name}` : p.name,
           p.type === 'user' && p.mail && p.mail !== p.name ? h('span', { class: 'secondary-text' }, p.mail) : null,
+          p.grantsAccess === false ? h('span', { class: 'secondary-text' }, 'distribution group — grants no access') : null,
         ),
       ),
     );
@@ -1506,7 +1512,8 @@ async function accessPage({ page, params }) {
     ];
     fill(
       whoResult,
-      result.truncated ? h('p', { class: 'warning' }, 'A group has more nested groups than are evaluated: the list may be incomplete.') : null,
+      result.groupsTruncated ? h('p', { class: 'warning' }, 'A group has more nested groups than are evaluated: the list may be incomplete.') : null,
+      result.unnamedUsers > 0 ? h('p', { class: 'warning' }, `${result.unnamedUsers} of ${result.users.length} people are shown by objectGUID only: names are looked up for the first 500.`) : null,
       table({
         caption: `Who can reach ${type === 'application' ? 'application' : 'account'} ${name} (${result.users.length} ${result.users.length === 1 ? 'person' : 'people'})`,
         captionId: 'who-caption',

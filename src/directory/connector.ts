@@ -17,6 +17,7 @@ import {
 } from './ad-codec.ts';
 import type { DomainPasswordPolicy } from './ad-codec.ts';
 import { createExpiringCache } from './expiring-cache.ts';
+import { carriesAccess, securityClosure } from './group-rule.ts';
 import './ldapts-binary.ts';
 import { parseFilter } from './ldap-filter.ts';
 import { filter, parseSignInName } from './names.ts';
@@ -508,7 +509,9 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
         ]);
         for (const entry of entries) {
           const group = toGroup(entry, info);
-          if (group) found.push(group);
+          // The group rule: distribution groups are neither counted nor walked through (as tokenGroups).
+          if (!group || !carriesAccess(group)) continue;
+          found.push(group);
           const range = rangedValues(entry, 'memberOf');
           if (range) next.push(...(range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values)));
         }
@@ -525,7 +528,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     const groups = await pool.withService(async (connection) => {
       switch (method) {
         case 'tokenGroups': {
-          // Constructed by the DC: the SIDs of every security group, transitively, primary group included.
+          // Constructed by the DC: the SIDs of every security group reached through security groups, primary group included.
           const entry = await searchBase(connection, user.dn, ['tokenGroups']);
           const sids = entry ? valuesOf(entry, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v)) : [];
           const resolved = await resolveBySids(connection, sids, info);
@@ -539,10 +542,21 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
           const primary = await primaryGroup(connection, user, info);
           const chains = await Promise.all(
             [user.dn, ...primary.map((g) => g.dn)].map((dn) =>
-              searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${dn}`}))`, groupAttributes),
+              searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${dn}`}))`, [...groupAttributes, `memberOf;range=0-${options.rangeSize - 1}`]),
             ),
           );
-          return [...primary, ...chains.flat().map((e) => toGroup(e, info)).filter((g) => g !== null)];
+          // The chain ignores group type; the group rule keeps what is reached through security groups only.
+          const byDn = new Map<string, { group: DirectoryGroup; parents: string[] }>();
+          for (const entry of chains.flat()) {
+            const group = toGroup(entry, info);
+            const range = rangedValues(entry, 'memberOf');
+            const parents = range === null ? [] : range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values);
+            if (group) byDn.set(entry.dn.toLowerCase(), { group, parents });
+          }
+          // The primary group itself is not in its own chain: its parents are read here.
+          for (const group of primary) byDn.set(group.dn.toLowerCase(), { group, parents: await readRanged(connection, group.dn, 'memberOf') });
+          const direct = await readRanged(connection, user.dn, 'memberOf');
+          return securityClosure([...primary.map((g) => g.dn), ...direct], (dn) => byDn.get(dn));
         }
         case 'recursive': {
           const primary = await primaryGroup(connection, user, info);

@@ -54,6 +54,7 @@ export type ErrorCode =
   | 'access.limit_exceeded'
   | 'access.metadata_invalid'
   | 'access.principal_not_found'
+  | 'access.distribution_group'
   | 'admin.unauthenticated'
   | 'admin.forbidden'
   | 'api.invalid_request'

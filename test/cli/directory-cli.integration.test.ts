@@ -64,12 +64,22 @@ describe('portico directory (CLI)', () => {
     assert.deepEqual(JSON.parse(run.stdout), { error: { code: 'directory.user_not_found', message: 'no user matches "nobody"' } });
   });
 
-  it('groups-of lists nested groups by the chosen method', () => {
+  it('groups-of lists nested groups by the chosen method: security groups only, as tokenGroups', () => {
     const run = portico(['directory', 'groups-of', 'alice', '--method', 'recursive'], lab);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Eng-Platform-SRE@corp\.example\.test/);
-    assert.match(run.stdout, /All-Staff@corp\.example\.test\s+distribution/);
+    assert.doesNotMatch(run.stdout, /All-Staff@corp\.example\.test/);
+    assert.doesNotMatch(run.stdout, /\sdistribution\s/);
     assert.match(run.stdout, /groups by recursive in \d+ ms/);
+  });
+
+  it('groups-of --help keeps tokenGroups the default and calls matchingRuleInChain a diagnostic, with its cost', () => {
+    const run = portico(['directory', 'groups-of', '--help'], {});
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /tokenGroups\s+the DC's constructed attribute \(default/);
+    assert.match(run.stdout, /matchingRuleInChain\s+LDAP_MATCHING_RULE_IN_CHAIN, a diagnostic/);
+    assert.match(run.stdout, /5-8 s per user, close to the 10 s operation timeout/);
+    assert.match(run.stdout, /Distribution groups carry no access/);
   });
 
   it('exits 2 naming the bad key for invalid configuration', () => {

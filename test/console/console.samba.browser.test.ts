@@ -299,6 +299,22 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     await shoot('console-assignments');
   });
 
+  it('assignments: the picker shows a distribution group marked as granting no access and will not choose it', async () => {
+    await openSection(page, 'Assignments');
+    const picker = page.getByRole('combobox', { name: 'User or group' });
+    await picker.fill('Grp-Dist');
+    const option = page.getByRole('option', { name: /Group\s+Grp-Dist-Global@corp\.example\.test/ });
+    await option.waitFor();
+    await expectText(option, 'distribution group — grants no access');
+    assert.equal(await option.getAttribute('aria-disabled'), 'true');
+    // Playwright will not click a disabled option; the keyboard can still reach it, and Enter must not choose it.
+    await picker.press('ArrowDown');
+    await picker.press('Enter');
+    await expectText(page.locator('.picker [role="status"]'), 'Grp-Dist-Global@corp.example.test is a distribution group: it grants no access. Choose a security group.');
+    assert.equal(((await page.locator('.chosen').textContent()) ?? '').trim(), '');
+    await picker.fill('');
+  });
+
   it('assignments at phone width (375 × 740): no horizontal scroll, the picker still works', async () => {
     await page.setViewportSize(PHONE);
     try {

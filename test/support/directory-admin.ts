@@ -24,6 +24,8 @@ export interface TestUser {
 
 export interface DirectoryAdmin {
   createUser(sam: string, attributes?: Record<string, string>): Promise<TestUser>;
+  /** A group in CN=Users (deleted at close); `groupType` as AD's signed integer (-2147483640: universal security). */
+  createGroup(sam: string, groupType: number): Promise<{ dn: string; qualifiedName: string }>;
   replace(dn: string, attribute: string, value: string): Promise<void>;
   /** lockoutTime in the past or accountExpires, as FILETIME. */
   expire(dn: string): Promise<void>;
@@ -60,6 +62,12 @@ export async function directoryAdmin(target: DirectoryAdminTarget): Promise<Dire
         new Change({ operation: 'replace', modification: new Attribute({ type: 'userAccountControl', values: ['512'] }) }),
       ]);
       return { sam, upn, dn, password };
+    },
+    async createGroup(sam, groupType) {
+      const dn = `CN=${sam},CN=Users,${target.baseDn}`;
+      await client.add(dn, { objectClass: ['top', 'group'], sAMAccountName: sam, groupType: String(groupType | 0) });
+      created.push(dn);
+      return { dn, qualifiedName: `${sam}@${target.domain}` };
     },
     async replace(dn, attribute, value) {
       await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: attribute, values: [value] }) }));

@@ -64,6 +64,41 @@ export async function startManagedFixture(): Promise<ManagedFixture> {
     logger: pino({ level: 'silent' }),
     clock: () => new Date(Date.now() + offsetMs),
   });
+  const loaded = await loadManagedFixture(directory, (ms) => (offsetMs = ms));
+  const base = fixture.domain.baseDn;
+
+  const caFile = join(dataDir, 'ca.pem');
+  writeFileSync(caFile, directory.certificatePem);
+  const runtime: SambaRuntime = {
+    ldapsUrl: directory.ldapsUrl,
+    ldapUrl: directory.ldapUrl,
+    caFile,
+    certSha256: directory.certificateSha256,
+    baseDn: base,
+    domain: fixture.domain.dnsName,
+    netbiosName: fixture.domain.netbiosName,
+    admin: { username: directory.administrator.upn, password: fixture.adminPassword },
+    serviceAccount: { username: fixture.serviceAccount.upn, password: fixture.serviceAccount.password },
+  };
+  return {
+    runtime,
+    directory,
+    resetBadPasswordCounts: loaded.resetBadPasswordCounts,
+    async stop() {
+      await directory.close();
+      await db.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Loads the fixture into a managed directory already running (for instance the one a Portico
+ * started in managed mode for corp.example.test serves): `setClockOffset` moves that directory's
+ * clock for the expired-password user when the caller controls it.
+ */
+export async function loadManagedFixture(directory: ManagedDirectory, setClockOffset: (ms: number) => void = () => {}): Promise<Pick<ManagedFixture, 'resetBadPasswordCounts'>> {
+  const fixture = JSON.parse(await readFile(new URL('../samba/fixture.json', import.meta.url), 'utf8')) as RawFixture;
   const backend: DirectoryBackend = directory.engine;
   const admin: Session = { id: 'fixture-admin', boundDn: directory.administrator.dn, secure: true, remoteAddress: 'fixture' };
   const base = fixture.domain.baseDn;
@@ -99,9 +134,9 @@ export async function startManagedFixture(): Promise<ManagedFixture> {
   await addUser({ ...fixture.serviceAccount, uac: 0x200 | 0x10000 });
   for (const user of fixture.users) {
     // The expired-password user's password was set before the maximum age: time moves back for it.
-    if (user.passwordAgeDays) offsetMs = -user.passwordAgeDays * day;
+    if (user.passwordAgeDays) setClockOffset(-user.passwordAgeDays * day);
     await addUser({ dn: user.dn, sAMAccountName: user.sAMAccountName, upn: user.upn, password: user.password, attributes: user, uac: user.state === 'disabled' ? 0x202 : 0x200 });
-    offsetMs = 0;
+    setClockOffset(0);
     if (user.state === 'expired' && user.accountExpires) {
       await ok(`${user.key} expiry`, backend.modify(admin, user.dn, [{ operation: 'replace', type: 'accountExpires', values: text(dateToFiletime(new Date(user.accountExpires)).toString()) }]));
     }
@@ -157,33 +192,12 @@ export async function startManagedFixture(): Promise<ManagedFixture> {
       await backend.bind({ id: `lock-${attempt}`, boundDn: null, secure: true, remoteAddress: 'fixture' }, user.upn, Buffer.from('Wrong-Password-0!'));
     }
   }
-
-  const caFile = join(dataDir, 'ca.pem');
-  writeFileSync(caFile, directory.certificatePem);
-  const runtime: SambaRuntime = {
-    ldapsUrl: directory.ldapsUrl,
-    ldapUrl: directory.ldapUrl,
-    caFile,
-    certSha256: directory.certificateSha256,
-    baseDn: base,
-    domain: fixture.domain.dnsName,
-    netbiosName: fixture.domain.netbiosName,
-    admin: { username: directory.administrator.upn, password: fixture.adminPassword },
-    serviceAccount: { username: fixture.serviceAccount.upn, password: fixture.serviceAccount.password },
-  };
   return {
-    runtime,
-    directory,
     async resetBadPasswordCounts(keys) {
       for (const key of keys) {
         const user = fixture.users.find((u) => u.key === key);
         if (user) await ok(`unlock ${key}`, backend.modify(admin, user.dn, [{ operation: 'replace', type: 'lockoutTime', values: text('0') }]));
       }
-    },
-    async stop() {
-      await directory.close();
-      await db.destroy();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

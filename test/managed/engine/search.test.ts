@@ -410,3 +410,20 @@ void describe('engine search: indexes', () => {
     assert.ok(session().id !== session().id);
   });
 });
+
+void describe('engine search: tokenGroups and distribution groups', () => {
+  void it('a security group reached only through a distribution group is not in tokenGroups (as on the Samba DC)', async () => {
+    // Alice is in the distribution group Newsletter; Newsletter is put in a security group.
+    const via = await addGroup(h, 'Via Newsletter', { members: [distribution] });
+    try {
+      const [entry] = (await search(h.engine, h.admin, { baseObject: alice, scope: 'base', attributes: ['tokenGroups', 'objectSid'] })).entries;
+      const sids = rawValues(entry, 'tokenGroups').map((b) => sidToString(b));
+      const [viaEntry] = (await search(h.engine, h.admin, { baseObject: via, scope: 'base', attributes: ['objectSid'] })).entries;
+      assert.ok(!sids.includes(sidToString(rawValues(viaEntry, 'objectSid')[0] as Buffer)));
+      // The chain itself ignores group type, as AD's LDAP_MATCHING_RULE_IN_CHAIN does.
+      assert.ok(names(await q(`(member:1.2.840.113556.1.4.1941:=${alice})`)).includes(via));
+    } finally {
+      assert.equal((await h.engine.delete(h.admin, via)).resultCode, 0);
+    }
+  });
+});

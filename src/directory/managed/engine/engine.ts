@@ -345,11 +345,19 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   async function tokenGroupEntries(entry: StoredEntry, reads: DirectoryReads = store): Promise<StoredEntry[]> {
     const { domainSid } = await currentPolicy(reads);
     const primary = await primaryGroupOf(entry, domainSid, reads);
-    const start = [entry.guid, ...(primary ? [primary.guid] : [])];
-    const groups = await groupsAbove(start, reads);
-    if (primary) groups.add(primary.guid);
-    groups.delete(entry.guid);
-    return reads.getByGuids([...groups]);
+    // As AD builds a token: only security groups, reached through security groups only (a
+    // security group the entry is in only by way of a distribution group is not in it).
+    const found = new Map<string, StoredEntry>(primary ? [[primary.guid, primary]] : []);
+    let frontier = [entry.guid, ...(primary ? [primary.guid] : [])];
+    while (frontier.length > 0) {
+      const above = [...new Set((await reads.linksOfMembers(frontier)).map((link) => link.group))].filter((guid) => !found.has(guid) && guid !== entry.guid);
+      const read: StoredEntry[] = [];
+      for (let i = 0; i < above.length; i += 500) read.push(...(await reads.getByGuids(above.slice(i, i + 500))));
+      const security = read.filter((g) => (int(g.attributes, 'groupType') >>> 0) & groupTypeBits.security);
+      for (const group of security) found.set(group.guid, group);
+      frontier = security.map((g) => g.guid);
+    }
+    return [...found.values()];
   }
 
   async function isAdministrator(session: Session): Promise<StoredEntry | null> {
