@@ -13,7 +13,7 @@ import type { MappingTarget } from './user.ts';
 
 export const defaultCheckLimit = 1000;
 export const maxCheckLimit = 10_000;
-const examplesPerProblem = 5;
+const defaultExamples = 5;
 
 export interface MappingCheckProblem {
   reason: 'empty' | 'tooLong';
@@ -64,7 +64,8 @@ function describe(reason: 'empty' | 'tooLong', attributes: string[]): string {
 }
 
 /** Samples the directory and applies `table` to every enabled user of the sample. */
-export async function checkMappings(directory: DirectoryConnector, table: MappingTable, options: { limit: number; isDefault: boolean }): Promise<MappingCheckReport> {
+export async function checkMappings(directory: DirectoryConnector, table: MappingTable, options: { limit: number; isDefault: boolean; examples?: number }): Promise<MappingCheckReport> {
+  const examples = options.examples ?? defaultExamples;
   const sample = await directory.sampleUsers({ limit: options.limit, attributes: referencedAttributes(table) });
   const rows = new Map<MappingTarget, MappingCheckRow>(Object.entries(table).map(([target, template]) => [target as MappingTarget, { target: target as MappingTarget, template: template ?? '', refused: 0, problems: [] }]));
   let disabled = 0;
@@ -87,7 +88,7 @@ export async function checkMappings(directory: DirectoryConnector, table: Mappin
         row.problems.push(problem);
       }
       problem.users += 1;
-      if (problem.examples.length < examplesPerProblem) problem.examples.push(mappingUserLabel(user));
+      if (problem.examples.length < examples) problem.examples.push(mappingUserLabel(user));
     }
   }
   return {
