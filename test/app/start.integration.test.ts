@@ -79,7 +79,7 @@ describe('portico start', () => {
     try {
       const [event] = await createKyselyAuditLog(db).list({ limit: 1, action: 'auth.sign_in' });
       assert.equal(event?.errorCode, 'auth.directory_refused');
-      assert.match(String(event?.details.reason), /Simple AD \(Samba4\) is not supported/, 'the audit says why the directory was refused');
+      assert.match(event?.details.reason as string, /Simple AD \(Samba4\) is not supported/, 'the audit says why the directory was refused');
     } finally {
       await db.destroy();
     }
