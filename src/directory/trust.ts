@@ -221,7 +221,12 @@ export function createTrustingDirectory(
       // The local domain first, then each usable forest with what is left of the budget.
       const sample = await local.sampleUsers(options);
       for (const forest of forests.filter((f) => !f.refused)) {
-        if (sample.more || sample.users.length >= options.limit) break;
+        if (sample.more) break;
+        if (sample.users.length >= options.limit) {
+          // The budget is spent before this forest was read: it has users (at least its accounts).
+          sample.more = true;
+          break;
+        }
         const more = await forest.connector.sampleUsers({ ...options, limit: options.limit - sample.users.length });
         sample.users.push(...more.users);
         sample.more = more.more;
