@@ -323,7 +323,7 @@ function registerMappingCommands(program: Command, loadConfig: LoadConfig): void
 
   mappings
     .command('set [assignments...]')
-    .description('change mappings: `attribute=template` pairs (merged into the table), --file for a whole table, --unset to stop mapping an attribute, --reset for the default')
+    .description('change mappings: `attribute=template` pairs (merged into the table), --file for a whole table, --unset to stop mapping an attribute, --preset for a named table, --reset for the default')
     .option('-f, --file <file>', 'the whole table as YAML or JSON (replaces it)')
     .option('--unset <attribute...>', 'stop mapping these attributes')
     .option('--reset', "go back to Portico's default table (the same as --preset default)")
