@@ -192,6 +192,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
   const signIn = createSignInFlow({
     directory: () => connector,
+    refusedBecause: () => (source.kind === 'connector' && source.state === 'refused' ? source.reason : null),
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
     mappings: async () => (await mappings.current()).table,
     throttle,

@@ -13,6 +13,7 @@ import type { DirectoryConnector } from '#src/directory/types.ts';
 import { carriesAccess } from '#src/directory/group-rule.ts';
 import type { MappingSettings } from '#src/identity-store/mapping-settings.ts';
 import { explainMappings, referencedAttributes } from '#src/identity-store/mappings.ts';
+import { defaultCheckLimit, maxCheckLimit, runMappingCheck } from '#src/identity-store/mapping-check.ts';
 import { findProvisionedUser, type IdentityUserWriter } from '#src/identity-store/user.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
@@ -134,6 +135,14 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
         if (!user) throw new AppError('directory.user_not_found', `no user "${body.user.slice(0, 100)}" in the identity source`, { status: 404 });
         return { rows: explainMappings(table, user).map(({ target, template, value, error }) => ({ target, template, value, error })) };
       },
+    }),
+
+    route({
+      method: 'POST', path: '/mappings/check', operationId: 'checkMappings', tag: 'identity',
+      summary: 'Apply the current table to a sample of the directory\'s users (paged, at most `limit`): per mapping, how many it would refuse at sign-in and why',
+      body: z.strictObject({ limit: z.number().int().min(1).max(maxCheckLimit).default(defaultCheckLimit) }),
+      response: schemas.mappingCheckReport,
+      handler: async ({ body, admin }) => runMappingCheck({ directory: directory(), mappings, audit }, { limit: body.limit, actor: admin.actor, trigger: 'on-demand' }),
     }),
 
     // ---- provisioned users ----

@@ -99,3 +99,31 @@ export const mappingExplanation = z.object({
   value: z.string().nullable(),
   error: z.string().nullable(),
 });
+
+export const mappingCheckReport = z
+  .object({
+    isDefault: z.boolean(),
+    limit: z.number().int(),
+    sampled: z.number().int().describe('users read from the directory'),
+    more: z.boolean().describe('the directory has more users than the sample'),
+    disabled: z.number().int().describe('disabled accounts of the sample, not counted'),
+    checked: z.number().int(),
+    refusedUsers: z.number().int().describe('users at least one mapping refuses'),
+    mappings: z.array(
+      z.object({
+        target: z.string(),
+        template: z.string(),
+        refused: z.number().int(),
+        problems: z.array(
+          z.object({
+            reason: z.enum(['empty', 'tooLong']),
+            attributes: z.array(z.string()),
+            description: z.string(),
+            users: z.number().int(),
+            examples: z.array(z.string()).describe('a few of those users, by UPN'),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'MappingCheckReport' });

@@ -24,6 +24,7 @@ export type SignInFailureCode =
   | 'auth.not_permitted'
   | 'auth.throttled'
   | 'auth.directory_unavailable'
+  | 'auth.directory_refused'
   | 'directory.trust_unavailable'
   | 'identity.mapping_value_missing'
   | 'identity.email_conflict'

@@ -67,7 +67,7 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
         const check = await connector.check();
         const trusts = 'trusts' in check ? (check as ForestCheck).trusts : [];
         const usable = managed || check.verdict.accepted;
-        if (json) printJson({ ...check, managed, trusts: trusts.map(({ domain, ok, reason }) => ({ domain, ok, reason })) });
+        if (json) printJson({ ...check, canReadUsers: managed || check.verdict.accepted ? check.canReadUsers : null, managed, trusts: trusts.map(({ domain, ok, reason }) => ({ domain, ok, reason })) });
         else {
           const { info, verdict } = check;
           const headline = managed ? `MANAGED: Portico's managed directory ${info.domain}` : `${verdict.accepted ? 'ACCEPTED' : 'REFUSED'}: ${verdict.reason}`;
@@ -87,7 +87,8 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
             ['capabilities', info.rootDse.supportedCapabilities.length],
             ['controls', info.rootDse.supportedControls.length],
             ['lockout threshold', info.lockoutThreshold],
-            ...(managed ? [] : ([['service account reads users', check.canReadUsers]] as Array<[string, boolean]>)),
+            // Read access is tried only on an accepted directory: a refused one was not tested.
+            ...(managed ? [] : ([['service account reads users', verdict.accepted ? check.canReadUsers : 'not tested (the directory was refused)']] as Array<[string, boolean | string]>)),
           ]);
           if (!managed) printTable(check.controllers.map((c) => ({ controller: c.url, state: c.up ? 'up' : 'down', error: c.lastError ?? '' })));
           for (const trust of trusts) process.stdout.write(`trust ${trust.domain}: ${trust.ok ? 'OK' : 'BROKEN'}: ${trust.reason}\n`);

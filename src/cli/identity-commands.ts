@@ -11,7 +11,8 @@ import { connectDirectory } from '#src/directory/connector.ts';
 import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
 import { changeIdentitySource, chooseIdentitySource, describeChoice, type IdentitySourceChoice } from '#src/identity-source/identity-source.ts';
-import { explainMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
+import { checkLimit, defaultCheckLimit, maxCheckLimit, runMappingCheck, type MappingCheckReport } from '#src/identity-store/mapping-check.ts';
+import { explainMappings, mappingPresetNames, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
 import { findProvisionedUser, type IdentityUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { readStdinPassword } from './directory-admin-commands.ts';
@@ -104,11 +105,14 @@ function registerIdentitySourceCommands(program: Command, loadConfig: LoadConfig
     .option('--pinned-sha256 <fingerprint...>', 'pin controller certificates by SHA-256')
     .option('--password-stdin', "read the service account's password from standard input (required for a domain)")
     .option('--delete-existing-users', 'confirm that changing the identity source deletes every provisioned user and their sessions')
+    .option('--no-mapping-check', 'do not run `portico mappings check` on the newly connected source')
+    .option('--check-limit <n>', `users the mapping check samples (1 to ${maxCheckLimit})`, String(defaultCheckLimit))
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nThe password is stored encrypted with the instance key. Restart Portico to sign in with the new source.')
-    .action(async (options: { managed?: boolean; file?: string; domain?: string; url?: string[]; serviceAccount?: string; caFile?: string; pinnedSha256?: string[]; passwordStdin?: boolean; deleteExistingUsers?: boolean; json?: boolean }, command: Command) => {
+    .addHelpText('after', '\nThe password is stored encrypted with the instance key. Restart Portico to sign in with the new source.\nOnce connected, the attribute mappings are checked against a sample of its users (see `portico mappings check`);\na failed check does not undo the connection.')
+    .action(async (options: { managed?: boolean; file?: string; domain?: string; url?: string[]; serviceAccount?: string; caFile?: string; pinnedSha256?: string[]; passwordStdin?: boolean; deleteExistingUsers?: boolean; mappingCheck: boolean; checkLimit: string; json?: boolean }, command: Command) => {
       const json = options.json ?? false;
       await withInstance(command, loadConfig, json, async (instance) => {
+        const limit = checkLimit(options.checkLimit);
         let to: { kind: 'managed' } | { kind: 'connector'; options: DirectoryConnectionOptions };
         if (options.managed) to = { kind: 'managed' };
         else {
@@ -131,10 +135,25 @@ function registerIdentitySourceCommands(program: Command, loadConfig: LoadConfig
           { to, confirmDeletion: options.deleteExistingUsers ?? false, actor: cliActor },
         );
         const now = to.kind === 'managed' ? 'the managed directory' : `the AD domain ${to.options.domain}`;
-        if (json) printJson({ identitySource: to.kind === 'managed' ? { kind: 'managed' } : { kind: 'connector', domain: to.options.domain }, changed: result.changed, deletedUsers: result.deletedUsers, verdict: result.check?.verdict ?? null });
+        // The connection is made; a check that cannot run is reported, never undoes it.
+        let mappingCheck: MappingCheckReport | { error: { code: string; message: string } } | null = null;
+        if (options.mappingCheck) {
+          try {
+            const { connector } = await instance.openSource();
+            mappingCheck = await runMappingCheck({ directory: connector, mappings: instance.mappings, audit: instance.audit }, { limit, actor: cliActor, trigger: 'identity-source-connect' });
+          } catch (error) {
+            mappingCheck = { error: { code: error instanceof AppError ? error.code : 'internal', message: error instanceof Error ? error.message : String(error) } };
+          }
+        }
+        if (json) printJson({ identitySource: to.kind === 'managed' ? { kind: 'managed' } : { kind: 'connector', domain: to.options.domain }, changed: result.changed, deletedUsers: result.deletedUsers, verdict: result.check?.verdict ?? null, mappingCheck });
         else {
           process.stdout.write(`${result.changed ? 'Connected' : 'Updated'}: the identity source is ${now}${result.check ? ` (${result.check.verdict.reason})` : ''}.\n`);
           if (result.deletedUsers > 0) process.stdout.write(`Deleted ${result.deletedUsers} provisioned user(s) of ${describeChoice(result.from)}.\n`);
+          if (mappingCheck && 'error' in mappingCheck) process.stdout.write(`The mapping check could not run: ${mappingCheck.error.message}\n`);
+          else if (mappingCheck) {
+            process.stdout.write('\nAttribute mappings, checked against its users:\n');
+            printMappingCheck(mappingCheck);
+          }
           process.stdout.write('Restart Portico for the server to use it.\n');
         }
         return exitCodes.ok;
@@ -248,7 +267,24 @@ function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
 
 function printTableOf(table: MappingTable, isDefault: boolean): void {
   printTable(Object.entries(table).map(([target, template]) => ({ attribute: target, value: template ?? '' })));
-  if (isDefault) process.stdout.write("(Identity Center's default table)\n");
+  if (isDefault) process.stdout.write("(Portico's default table; `--preset identity-center` for Identity Center's)\n");
+}
+
+/** One row per mapping and reason: how many users of the sample it refuses, and a few of them. */
+export function printMappingCheck(report: MappingCheckReport): void {
+  const rows: Array<Record<string, string>> = [];
+  for (const mapping of report.mappings) {
+    if (mapping.problems.length === 0) rows.push({ attribute: mapping.target, template: mapping.template, refused: '0', why: '', examples: '' });
+    for (const problem of mapping.problems) {
+      rows.push({ attribute: mapping.target, template: mapping.template, refused: String(problem.users), why: problem.description, examples: problem.examples.join(', ') });
+    }
+  }
+  printTable(rows);
+  const n = (v: number) => v.toLocaleString('en');
+  const sample = report.more ? `a sample of ${n(report.sampled)} users (the directory has more; raise --limit to read more)` : `all ${n(report.sampled)} users`;
+  const disabled = report.disabled > 0 ? `, ${n(report.disabled)} disabled not counted` : '';
+  process.stdout.write(`Checked ${sample}${disabled}: `);
+  process.stdout.write(report.refusedUsers === 0 ? 'no user would be refused at sign-in.\n' : `${n(report.refusedUsers)} of ${n(report.checked)} would be refused at sign-in.\n`);
 }
 
 async function readMappingFile(file: string): Promise<Record<string, unknown>> {
@@ -287,17 +323,22 @@ function registerMappingCommands(program: Command, loadConfig: LoadConfig): void
 
   mappings
     .command('set [assignments...]')
-    .description('change mappings: `attribute=template` pairs (merged into the table), --file for a whole table, --unset to stop mapping an attribute, --reset for the default')
+    .description('change mappings: `attribute=template` pairs (merged into the table), --file for a whole table, --unset to stop mapping an attribute, --preset for a named table, --reset for the default')
     .option('-f, --file <file>', 'the whole table as YAML or JSON (replaces it)')
     .option('--unset <attribute...>', 'stop mapping these attributes')
-    .option('--reset', "go back to Identity Center's default table")
+    .option('--reset', "go back to Portico's default table (the same as --preset default)")
+    .option('--preset <name>', `a named table: ${mappingPresetNames.join(', ')} (Identity Center's own table, which refuses users without initials)`)
     .option('--json', 'machine-readable output')
-    .addHelpText('after', "\nExample: portico mappings set 'email=${dir:email|windowsUpn}' 'name=${dir:lastname}, ${dir:firstname}'")
-    .action(async (assignments: string[], options: { file?: string; unset?: string[]; reset?: boolean; json?: boolean }, command: Command) => {
+    .addHelpText('after', "\nExamples:\n  portico mappings set 'email=${dir:email|windowsUpn}' 'name=${dir:lastname}, ${dir:firstname}'\n  portico mappings set --preset identity-center")
+    .action(async (assignments: string[], options: { file?: string; unset?: string[]; reset?: boolean; preset?: string; json?: boolean }, command: Command) => {
       const json = options.json ?? false;
       await withInstance(command, loadConfig, json, async (instance) => {
         let table: MappingTable;
-        if (options.reset) table = await instance.mappings.reset(cliActor);
+        if (options.preset !== undefined && (options.reset || options.file || assignments.length > 0 || options.unset)) {
+          throw new AppError('config.invalid', '--preset replaces the whole table: give it alone', { status: 400 });
+        }
+        if (options.preset !== undefined) table = await instance.mappings.usePreset(options.preset, cliActor);
+        else if (options.reset) table = await instance.mappings.reset(cliActor);
         else {
           const next: Record<string, unknown> = options.file ? await readMappingFile(options.file) : { ...(await instance.mappings.current()).table };
           for (const assignment of assignments) {
@@ -309,7 +350,7 @@ function registerMappingCommands(program: Command, loadConfig: LoadConfig): void
           table = await instance.mappings.save(next, cliActor);
         }
         if (json) printJson({ mappings: table });
-        else printTableOf(table, options.reset ?? false);
+        else printTableOf(table, (options.reset ?? false) || options.preset === 'default');
         return exitCodes.ok;
       });
     });
@@ -331,6 +372,28 @@ function registerMappingCommands(program: Command, loadConfig: LoadConfig): void
           if (failing > 0) process.stdout.write(`${failing} mapping(s) fail for this user: their sign-in would be refused.\n`);
         }
         return failing === 0 ? exitCodes.ok : exitCodes.refused;
+      });
+    });
+
+  registerMappingCheck(mappings, loadConfig);
+}
+
+function registerMappingCheck(mappings: Command, loadConfig: LoadConfig): void {
+  mappings
+    .command('check')
+    .description('apply the mapping table to a sample of the directory\u2019s users and count, per mapping, the users it would refuse at sign-in and why')
+    .option('--limit <n>', `at most this many users, read with a paged search (1 to ${maxCheckLimit})`, String(defaultCheckLimit))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExit code 3 when some user of the sample would be refused. Disabled accounts are not counted.')
+    .action(async (options: { limit: string; json?: boolean }, command: Command) => {
+      const json = options.json ?? false;
+      await withInstance(command, loadConfig, json, async (instance) => {
+        const limit = checkLimit(options.limit);
+        const { connector } = await instance.openSource();
+        const report = await runMappingCheck({ directory: connector, mappings: instance.mappings, audit: instance.audit }, { limit, actor: cliActor, trigger: 'on-demand' });
+        if (json) printJson(report);
+        else printMappingCheck(report);
+        return report.refusedUsers === 0 ? exitCodes.ok : exitCodes.refused;
       });
     });
 }

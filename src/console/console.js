@@ -546,7 +546,7 @@ async function mappingsPage({ page }) {
   for (const [target, template] of Object.entries(current.table)) addRow(target, template);
 
   const addButton = h('button', { type: 'button', class: 'secondary', onclick: () => addRow().querySelector('input').focus() }, 'Add a row');
-  const defaultNote = h('p', { class: 'hint' }, current.isDefault ? "This is Identity Center's default table: nothing has been saved yet." : 'A saved table (not the default).');
+  const defaultNote = h('p', { class: 'hint' }, current.isDefault ? "This is Portico's default table: nothing has been saved yet. Identity Center's own table (it refuses users without initials) is the identity-center preset of portico mappings set." : 'A saved table (not the default).');
   const editor = formCard({
     title: 'Mapping table',
     fields: [
@@ -594,7 +594,50 @@ async function mappingsPage({ page }) {
       return null;
     },
   });
-  append(region, editor, append(preview, previewResult));
+  // The check reads a sample of the directory with the saved table: what sign-ins would meet.
+  const checkResult = h('div', { 'aria-live': 'polite', class: 'mapping-check' });
+  const limitField = field({ name: 'limit', label: 'Users to sample', hint: 'At most this many users, read a page at a time (1 to 10,000). Disabled accounts are read but not counted.', value: '1000', inputmode: 'numeric' });
+  const check = formCard({
+    title: 'Check against the directory',
+    intro: 'Applies the saved table to a sample of the directory\u2019s users and counts, per mapping, the users it would refuse at sign-in and why.',
+    fields: [limitField],
+    submitLabel: 'Check mappings',
+    submit: async (form) => {
+      checkResult.replaceChildren();
+      const text = valueOf(form, 'limit');
+      const limit = Number(text);
+      if (!/^\d+$/.test(text) || limit < 1 || limit > 10000) throw new InputError('limit: a whole number from 1 to 10,000', 'limit');
+      const report = await api('POST', '/mappings/check', { limit });
+      const rows = report.mappings.flatMap((m) =>
+        m.problems.length === 0 ? [{ target: m.target, template: m.template, users: 0, description: null, examples: [] }] : m.problems.map((p) => ({ target: m.target, template: m.template, users: p.users, description: p.description, examples: p.examples })),
+      );
+      const sample = report.more ? `a sample of ${report.sampled.toLocaleString('en')} users (the directory has more)` : `all ${report.sampled.toLocaleString('en')} users`;
+      const disabled = report.disabled > 0 ? `, ${report.disabled.toLocaleString('en')} disabled not counted` : '';
+      fill(
+        checkResult,
+        h(
+          'p',
+          { class: report.refusedUsers > 0 ? 'warning' : 'note', 'data-summary': 'mapping-check' },
+          `Checked ${sample}${disabled}: `,
+          report.refusedUsers > 0 ? `${report.refusedUsers.toLocaleString('en')} of ${report.checked.toLocaleString('en')} would be refused at sign-in.` : 'no user would be refused at sign-in.',
+        ),
+        table({
+          caption: 'Users each mapping would refuse',
+          empty: 'No targets are mapped.',
+          rows,
+          columns: [
+            { label: 'Target', cell: (r) => r.target },
+            { label: 'Template', cell: (r) => h('code', {}, r.template) },
+            { label: 'Refused', cell: (r) => String(r.users) },
+            { label: 'Why', cell: (r) => (r.description ? h('span', { class: 'error-text' }, r.description) : 'None') },
+            { label: 'Examples', cell: (r) => (r.examples.length > 0 ? r.examples.join(', ') : '') },
+          ],
+        }),
+      );
+      return null;
+    },
+  });
+  append(region, editor, append(preview, previewResult), append(check, checkResult));
 }
 
 /** Users: search provisioned users by user-name prefix. */
@@ -1588,7 +1631,7 @@ const AUDIT_ACTIONS = [
   'access.assignment.created', 'access.assignment.deleted',
   'admin.bootstrap_token.disabled', 'admin.bootstrap_token.issued',
   'auth.sign_in', 'auth.password_change', 'session.signed_out', 'session.revoked',
-  'identity.mappings.saved', 'identity.user.removed', 'identity_source.change',
+  'identity.mappings.saved', 'identity.mappings.checked', 'identity.user.removed', 'identity_source.change',
   'identitystore.api.refused', 'identitystore.credential.created', 'identitystore.credential.revoked',
   'directory.connect', 'directory.trust.validate',
 ];

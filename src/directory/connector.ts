@@ -40,6 +40,8 @@ import type {
   PrincipalSearchResult,
   TransitiveGroups,
   UserReadOptions,
+  UserSample,
+  UserSampleOptions,
 } from './types.ts';
 
 export const userAttributes = [
@@ -670,6 +672,22 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     });
   }
 
+  /** A bounded sample for `portico mappings check`: the paged search is left after `limit` users. */
+  async function sampleUsers({ limit, ...read }: UserSampleOptions): Promise<UserSample> {
+    const info = await discover();
+    const attributes = attributesToRead(read);
+    return pool.withService(async (connection) => {
+      const users: DirectoryUser[] = [];
+      for await (const page of searchPaged(connection, info.baseDn, userFilter, [...attributes], Math.min(options.pageSize, limit + 1))) {
+        for (const entry of page) {
+          if (users.length === limit) return { users, more: true };
+          users.push(toUser(entry, info, attributes));
+        }
+      }
+      return { users, more: false };
+    });
+  }
+
   function toPrincipal(entry: Entry, info: DomainInfo): DirectoryPrincipal | null {
     if (strings(entry, 'objectClass').some((c) => c.toLowerCase() === 'group')) {
       const group = toGroup(entry, info);
@@ -720,6 +738,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     groupMembers,
     searchPrincipals,
     listGroups,
+    sampleUsers,
     groupUserGuids,
     directGroupsOf,
     parentGroupsOf,

@@ -217,6 +217,22 @@ export function createTrustingDirectory(
         more: groups.length > options.limit || results.some((r) => r.status === 'fulfilled' && r.value.more),
       };
     },
+    async sampleUsers(options) {
+      // The local domain first, then each usable forest with what is left of the budget.
+      const sample = await local.sampleUsers(options);
+      for (const forest of forests.filter((f) => !f.refused)) {
+        if (sample.more) break;
+        if (sample.users.length >= options.limit) {
+          // The budget is spent before this forest was read: it has users (at least its accounts).
+          sample.more = true;
+          break;
+        }
+        const more = await forest.connector.sampleUsers({ ...options, limit: options.limit - sample.users.length });
+        sample.users.push(...more.users);
+        sample.more = more.more;
+      }
+      return sample;
+    },
     groupUserGuids(group) {
       const forest = forestOfGroup(group);
       return forest ? viaForest(forest, (c) => c.groupUserGuids(group)) : local.groupUserGuids(group);

@@ -92,6 +92,16 @@ export interface GroupListPage {
   more: boolean;
 }
 
+export interface UserSampleOptions extends UserReadOptions {
+  limit: number;
+}
+
+export interface UserSample {
+  users: DirectoryUser[];
+  /** True when the directory has users beyond the sample. */
+  more: boolean;
+}
+
 export interface DomainInfo {
   rootDse: RootDse;
   baseDn: string;
@@ -145,6 +155,8 @@ export interface DirectoryConnector {
   searchPrincipals(prefix: string, options?: PrincipalSearchOptions): Promise<PrincipalSearchResult>;
   /** Every group of the directory, a page at a time (for integrated applications' listings). */
   listGroups(options: GroupListOptions): Promise<GroupListPage>;
+  /** Up to `limit` users in the directory's order, read with a paged search that stops there. */
+  sampleUsers(options: UserSampleOptions): Promise<UserSample>;
   /** objectGUIDs of the users directly in a group: its members, and users whose primary group it is. */
   groupUserGuids(group: DirectoryGroup): Promise<string[]>;
   /** The groups a user is directly in (memberOf and the primary group), without nesting. */

@@ -4,7 +4,7 @@ import type { AuditEvent, AuditLog } from '#src/audit/index.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { createMappingSettings } from './mapping-settings.ts';
-import { defaultMappings } from './mappings.ts';
+import { defaultMappings, identityCenterMappings } from './mappings.ts';
 
 /** Settings as a shared database holds them: what one instance writes, another reads. */
 function memorySettings(): SettingsStore & { reads: number } {
@@ -51,6 +51,27 @@ describe('mapping settings', () => {
 
     await other.reset('admin');
     assert.deepEqual(await mine.current(), { table: defaultMappings, isDefault: true });
+  });
+
+  it('keeps a table saved before the default changed; an instance that never saved one uses the new default', async () => {
+    const saved = memorySettings();
+    // What an earlier version stored when an administrator saved Identity Center's table.
+    await saved.set('attribute_mappings', { ...identityCenterMappings }, new Date());
+    assert.deepEqual(await createMappingSettings(saved, audit).current(), { table: identityCenterMappings, isDefault: false });
+    assert.deepEqual(await createMappingSettings(memorySettings(), audit).current(), { table: defaultMappings, isDefault: true });
+  });
+
+  it('chooses a preset by name: identity-center is saved, default removes the stored table', async () => {
+    const settings = memorySettings();
+    const events: Array<{ action: string; details: unknown }> = [];
+    const watched: AuditLog = { ...audit, record: (input) => (events.push({ action: input.action, details: input.details }), audit.record(input)) };
+    const mappings = createMappingSettings(settings, watched);
+    assert.deepEqual(await mappings.usePreset('identity-center', 'admin'), identityCenterMappings);
+    assert.deepEqual(await mappings.current(), { table: identityCenterMappings, isDefault: false });
+    assert.deepEqual(events.at(-1), { action: 'identity.mappings.saved', details: { before: defaultMappings, after: identityCenterMappings } });
+    assert.deepEqual(await mappings.usePreset('default', 'admin'), defaultMappings);
+    assert.deepEqual(await mappings.current(), { table: defaultMappings, isDefault: true });
+    await assert.rejects(mappings.usePreset('okta', 'admin'), (error) => isAppError(error, 'identity.mapping_invalid') && /unknown preset "okta" \(known: default, identity-center\)/.test(error.message));
   });
 
   it('still refuses a stored table that is no longer valid', async () => {

@@ -1,13 +1,14 @@
 /**
- * The instance's attribute mappings: Identity Center's default table until an administrator
- * saves another. Read at every sign-in (one keyed row), so a change made by the CLI or another
+ * The instance's attribute mappings: Portico's default table (mappings.ts) until an administrator
+ * saves another. An instance that never saved a table follows the default of the version it runs;
+ * a saved table (a preset included) is kept as saved. Read at every sign-in (one keyed row), so a change made by the CLI or another
  * instance applies to a running server at the next sign-in; only the validation is skipped while
  * the stored table is the one last validated.
  */
 import type { AuditLog } from '#src/audit/index.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
-import { defaultMappings, validateMappings, type MappingTable } from './mappings.ts';
+import { defaultMappings, mappingPresetNames, mappingPresets, validateMappings, type MappingTable } from './mappings.ts';
 
 const settingName = 'attribute_mappings';
 
@@ -15,8 +16,10 @@ export interface MappingSettings {
   current(): Promise<{ table: MappingTable; isDefault: boolean }>;
   /** Validates and saves a whole table (the targets it omits are no longer mapped). */
   save(table: Record<string, unknown>, actor: string): Promise<MappingTable>;
-  /** Back to Identity Center's default table. */
+  /** Back to the default table (the stored table is removed, so later defaults apply). */
   reset(actor: string): Promise<MappingTable>;
+  /** A named table: `default` is `reset`; any other is saved as a table of its own. */
+  usePreset(name: string, actor: string): Promise<MappingTable>;
 }
 
 export function createMappingSettings(settings: SettingsStore, audit: AuditLog, clock: () => Date = () => new Date()): MappingSettings {
@@ -68,5 +71,12 @@ export function createMappingSettings(settings: SettingsStore, audit: AuditLog, 
       return write(table, actor);
     },
     reset: (actor) => write(null, actor),
+    async usePreset(name, actor) {
+      if (!Object.hasOwn(mappingPresets, name)) {
+        throw new AppError('identity.mapping_invalid', `unknown preset "${name.slice(0, 100)}" (known: ${mappingPresetNames.join(', ')})`, { status: 400 });
+      }
+      if (name === 'default') return write(null, actor);
+      return write(validateMappings({ ...mappingPresets[name as keyof typeof mappingPresets] }), actor);
+    },
   };
 }

@@ -8,6 +8,10 @@ import {
   defaultMappings,
   directorySourceNames,
   explainMappings,
+  identityCenterMappings,
+  mappingPresets,
+  mappingRefusals,
+  mappingUserLabel,
   parseTemplate,
   referencedAttributes,
   validateMappings,
@@ -90,22 +94,25 @@ function missing(check: (error: AppError) => void) {
 const value = (template: string, user: DirectoryUser = alice()): string | undefined => applyMappings({ title: template }, user).values.title;
 
 describe('default mappings', () => {
-  it("are Identity Center's table", () => {
+  it("are Identity Center's table with fallbacks for the names the identity store requires", () => {
     assert.deepEqual(
       { ...defaultMappings },
       {
         AD_GUID: '${dir:guid}',
         email: '${dir:windowsUpn}',
-        familyName: '${dir:lastname}',
-        givenName: '${dir:firstname}',
-        middleName: '${dir:initials}',
-        name: '${dir:displayname}',
-        preferredUsername: '${dir:displayname}',
+        familyName: '${dir:lastname|displayname|samAccountName}',
+        givenName: '${dir:firstname|displayname|samAccountName}',
+        middleName: '${dir:initials|""}',
+        name: '${dir:displayname|fullname|samAccountName}',
+        preferredUsername: '${dir:displayname|fullname|samAccountName}',
         subject: '${dir:windowsUpn}',
+        formattedName: '${dir:fullname|displayname|samAccountName}',
       },
     );
     assert.ok(Object.isFrozen(defaultMappings));
     assert.deepEqual(validateMappings({ ...defaultMappings }), defaultMappings);
+    assert.deepEqual(mappingPresets, { default: defaultMappings, 'identity-center': identityCenterMappings });
+    assert.deepEqual(validateMappings({ ...identityCenterMappings }), identityCenterMappings);
   });
 
   it('give the same answers from a frozen table (kept compiled) as from a fresh one, for every user', () => {
@@ -141,6 +148,7 @@ describe('default mappings', () => {
       name: 'Alice Martin',
       preferredUsername: 'Alice Martin',
       subject: 'alice@corp.example.test',
+      formattedName: 'Alice Martin',
     });
     assert.deepEqual(sources.email, [{ placeholder: '${dir:windowsUpn}', attribute: 'userPrincipalName', value: 'alice@corp.example.test' }]);
     assert.deepEqual(sources.AD_GUID, [{ placeholder: '${dir:guid}', attribute: 'objectGUID', value: guid }]);
@@ -152,10 +160,29 @@ describe('default mappings', () => {
     assert.deepEqual(record.emails, [{ value: 'alice@corp.example.test', type: 'work', primary: true }]);
   });
 
-  it('stop a user without initials, as Identity Center does', () => {
+  it("give every user Identity Center's table accepts the same values (and the name it computed)", () => {
+    const users = [
+      alice(),
+      alice({ displayName: 'Dr. A. Martin', attributes: { ...alice().attributes, displayName: ['Dr. A. Martin'], initials: ['Q'] } }),
+      alice({ givenName: 'Zoë', surname: "O'Brien-Łukasz", displayName: 'Zoë O.', attributes: { initials: ['Z'] } }),
+    ];
+    for (const user of users) {
+      const ic = applyMappings(identityCenterMappings, user).values;
+      const ours = applyMappings(defaultMappings, user).values;
+      const { formattedName, ...rest } = ours;
+      assert.deepEqual(rest, ic);
+      const identity = { guid, sid: 'S-1-5-21-1-2-3-1105', userPrincipalName: 'alice@corp.example.test', domain: 'corp.example.test' };
+      assert.equal(formattedName, toProvisionedUser(identity, ic).name.formatted, 'the formatted name is the one computed before');
+    }
+  });
+
+  it('leave middleName unset for a user without initials, where the identity-center preset refuses them', () => {
     const user = alice({ attributes: { ...alice().attributes, initials: [] } });
+    const { values } = applyMappings(defaultMappings, user);
+    assert.equal(values.middleName, undefined);
+    assert.equal(values.givenName, 'Alice');
     assert.throws(
-      () => applyMappings(defaultMappings, user),
+      () => applyMappings(identityCenterMappings, user),
       missing((error) => {
         assert.equal(error.message, 'the attribute "initials" (${dir:initials}) of alice@corp.example.test is empty, and the mapping "middleName" needs it');
         assert.deepEqual(error.details, {
@@ -167,6 +194,75 @@ describe('default mappings', () => {
         });
       }),
     );
+  });
+
+  it('fall back for the display name: displayName, then "givenName sn", then sAMAccountName', () => {
+    const noDisplay = alice({ displayName: null, attributes: { givenName: ['Alice'], sn: ['Martin'] } });
+    const outcome = applyMappings(defaultMappings, noDisplay);
+    assert.equal(outcome.values.name, 'Alice Martin');
+    assert.equal(outcome.values.preferredUsername, 'Alice Martin');
+    assert.deepEqual(outcome.sources.name, [{ placeholder: '${dir:displayname|fullname|samAccountName}', attribute: 'givenName', value: 'Alice Martin' }]);
+    assert.equal(outcome.values.givenName, 'Alice');
+    assert.equal(outcome.values.familyName, 'Martin');
+
+    const onlySurname = alice({ displayName: null, givenName: null, attributes: { sn: ['Martin'] } });
+    const partial = applyMappings(defaultMappings, onlySurname).values;
+    assert.equal(partial.name, 'Martin');
+    assert.deepEqual(applyMappings(defaultMappings, onlySurname).sources.name?.[0]?.attribute, 'sn');
+    assert.equal(partial.givenName, 'alice', 'no givenName and no displayName: the account name');
+    assert.equal(partial.familyName, 'Martin');
+
+    const nothing = bare();
+    const minimal = applyMappings(defaultMappings, nothing);
+    assert.deepEqual(minimal.values, {
+      AD_GUID: guid,
+      email: 'svc-backup@corp.example.test',
+      familyName: 'svc-backup',
+      givenName: 'svc-backup',
+      name: 'svc-backup',
+      preferredUsername: 'svc-backup',
+      subject: 'svc-backup@corp.example.test',
+      formattedName: 'svc-backup',
+    });
+    assert.deepEqual(minimal.sources.name, [{ placeholder: '${dir:displayname|fullname|samAccountName}', attribute: 'sAMAccountName', value: 'svc-backup' }]);
+  });
+
+  it('fill the given and family names from the display name when AD has none', () => {
+    const cher = alice({ displayName: 'Cher', givenName: null, surname: null, attributes: { displayName: ['Cher'] } });
+    const { values } = applyMappings(defaultMappings, cher);
+    assert.equal(values.givenName, 'Cher');
+    assert.equal(values.familyName, 'Cher');
+    assert.equal(values.name, 'Cher');
+    assert.equal(values.formattedName, 'Cher', 'not "Cher Cher"');
+  });
+
+  it('refuse nobody for an empty attribute: every required name ends with an attribute every account has', () => {
+    for (const user of [alice(), bare(), alice({ givenName: '  ', surname: null, displayName: ' ', attributes: {} })]) {
+      assert.deepEqual(mappingRefusals(defaultMappings, user), []);
+      const { values } = applyMappings(defaultMappings, user);
+      for (const required of ['givenName', 'familyName', 'name'] as const) assert.ok(values[required], `${required} is set`);
+    }
+  });
+});
+
+describe('mappingRefusals', () => {
+  it('lists every refusing mapping with its empty attributes', () => {
+    const user = bare();
+    const refusals = mappingRefusals(identityCenterMappings, user);
+    assert.deepEqual(
+      refusals.map((r) => [r.target, r.reason, r.attributes]),
+      [
+        ['familyName', 'empty', ['sn']],
+        ['givenName', 'empty', ['givenName']],
+        ['middleName', 'empty', ['initials']],
+        ['name', 'empty', ['displayName']],
+        ['preferredUsername', 'empty', ['displayName']],
+      ],
+    );
+    assert.match(refusals[0]?.message ?? '', /of svc-backup@corp\.example\.test is empty/);
+    const tooLong = mappingRefusals({ title: '${info}' }, alice({ attributes: { info: ['y'.repeat(1025)] } }));
+    assert.deepEqual(tooLong.map((r) => [r.target, r.reason, r.attributes]), [['title', 'tooLong', []]]);
+    assert.equal(mappingUserLabel(user), 'svc-backup@corp.example.test');
   });
 });
 
@@ -192,6 +288,8 @@ describe('templates', () => {
       guid: [guid, 'objectGUID'],
       initials: ['J', 'initials'],
       lastname: ['Martin', 'sn'],
+      fullname: ['Alice Martin', 'givenName'],
+      samAccountName: ['alice', 'sAMAccountName'],
       proxyAddresses: ['smtp:alice@corp.example.test', 'proxyAddresses'],
       'proxyAddresses:SMTP': ['alice.martin@example.com', 'proxyAddresses'],
       'proxyAddresses:smtp': ['alice@corp.example.test', 'proxyAddresses'],
@@ -343,7 +441,7 @@ describe('missing values', () => {
   it('name the attribute, its placeholder, the user and the target', () => {
     const user = alice({ givenName: null, attributes: { ...alice().attributes, givenName: [] } });
     assert.throws(
-      () => applyMappings({ ...defaultMappings }, user),
+      () => applyMappings({ ...identityCenterMappings }, user),
       missing((error) => {
         assert.equal(error.message, 'the attribute "givenName" (${dir:firstname}) of alice@corp.example.test is empty, and the mapping "givenName" needs it');
         assert.deepEqual(error.details, {
@@ -383,7 +481,7 @@ describe('missing values', () => {
 });
 
 describe('template errors', () => {
-  const known = 'email, displayname, distinguishedName, firstname, guid, initials, lastname, proxyAddresses, proxyAddresses:SMTP, proxyAddresses:smtp, windowsUpn';
+  const known = 'email, displayname, distinguishedName, firstname, guid, initials, lastname, fullname, samAccountName, proxyAddresses, proxyAddresses:SMTP, proxyAddresses:smtp, windowsUpn';
 
   it('name the target, the template and the position', () => {
     assert.throws(
@@ -596,7 +694,8 @@ describe('explainMappings', () => {
 
 describe('referencedAttributes', () => {
   it('resolves directory sources to AD attributes, once each', () => {
-    assert.deepEqual(referencedAttributes(defaultMappings), ['objectGUID', 'userPrincipalName', 'sAMAccountName', 'sn', 'givenName', 'initials', 'displayName']);
+    assert.deepEqual(referencedAttributes(identityCenterMappings), ['objectGUID', 'userPrincipalName', 'sAMAccountName', 'sn', 'givenName', 'initials', 'displayName']);
+    assert.deepEqual(referencedAttributes(defaultMappings), ['objectGUID', 'userPrincipalName', 'sAMAccountName', 'sn', 'displayName', 'givenName', 'initials']);
   });
 
   it('adds raw names, deduplicated case-insensitively', () => {

@@ -11,8 +11,12 @@ import type { MappedAttributes, MappingTarget } from './user.ts';
 /** Target → template. A target absent from the table is not filled. */
 export type MappingTable = Partial<Record<MappingTarget, string>>;
 
-/** Identity Center's default table for an AD identity source. */
-export const defaultMappings: Readonly<MappingTable> = Object.freeze({
+/**
+ * Identity Center's default table for an AD identity source, kept by name (the
+ * `identity-center` preset): it refuses every user whose `initials`, `givenName`, `sn` or
+ * `displayName` is empty, as Identity Center does.
+ */
+export const identityCenterMappings: Readonly<MappingTable> = Object.freeze({
   AD_GUID: '${dir:guid}',
   email: '${dir:windowsUpn}',
   familyName: '${dir:lastname}',
@@ -22,6 +26,30 @@ export const defaultMappings: Readonly<MappingTable> = Object.freeze({
   preferredUsername: '${dir:displayname}',
   subject: '${dir:windowsUpn}',
 });
+
+/**
+ * Portico's default: Identity Center's table, made to work on a typical AD. The identity store
+ * needs a user name, a display name, a given and a family name (AWS's CreateUser refuses a user
+ * without them), so those fall back, in order, to other attributes that AD always has
+ * (sAMAccountName last); optional attributes (initials) are left unset when empty. A user that
+ * Identity Center's table accepts gets exactly the same values from this one.
+ */
+export const defaultMappings: Readonly<MappingTable> = Object.freeze({
+  AD_GUID: '${dir:guid}',
+  email: '${dir:windowsUpn}',
+  familyName: '${dir:lastname|displayname|samAccountName}',
+  givenName: '${dir:firstname|displayname|samAccountName}',
+  middleName: '${dir:initials|""}',
+  name: '${dir:displayname|fullname|samAccountName}',
+  preferredUsername: '${dir:displayname|fullname|samAccountName}',
+  subject: '${dir:windowsUpn}',
+  formattedName: '${dir:fullname|displayname|samAccountName}',
+});
+
+/** Tables an administrator can choose by name (`portico mappings set --preset <name>`). */
+export const mappingPresets = Object.freeze({ default: defaultMappings, 'identity-center': identityCenterMappings });
+export type MappingPreset = keyof typeof mappingPresets;
+export const mappingPresetNames = Object.keys(mappingPresets) as MappingPreset[];
 
 /** Identity-store strings hold at most 1,024 characters (AWS's limit); templates share it. */
 export const maxTemplateLength = 1024;
@@ -39,15 +67,31 @@ interface DirectorySourceSpec {
   read(user: DirectoryUser): SourceReading;
 }
 
-// Names and meanings are Identity Center's; their case is significant, as AWS documents them.
+const givenNameSource = field('givenName', (u) => u.givenName);
+const surnameSource = field('sn', (u) => u.surname);
+
+// Names and meanings are Identity Center's (but those marked Portico); their case is significant,
+// as AWS documents them.
 const directorySources = {
   email: field('mail', (u) => u.mail),
   displayname: field('displayName', (u) => u.displayName),
   distinguishedName: field('distinguishedName', (u) => u.dn),
-  firstname: field('givenName', (u) => u.givenName),
+  firstname: givenNameSource,
   guid: field('objectGUID', (u) => u.guid),
   initials: field('initials', () => null),
-  lastname: field('sn', (u) => u.surname),
+  lastname: surnameSource,
+  // Portico: "givenName sn" (whichever are set), as AD tools build a display name.
+  fullname: {
+    attributes: ['givenName', 'sn'],
+    read(user) {
+      const given = givenNameSource.read(user).value;
+      const sn = surnameSource.read(user).value;
+      const value = [given, sn].filter(hasText).map((v) => v.trim()).join(' ');
+      return { value: value === '' ? null : value, attribute: hasText(given) ? 'givenName' : hasText(sn) ? 'sn' : 'givenName' };
+    },
+  },
+  // Portico: every AD account has one, so it is the last fallback of a required name.
+  samAccountName: field('sAMAccountName', (u) => u.samAccountName),
   // AD keeps no order among values; the primary (SMTP:) form is the reliable one.
   proxyAddresses: proxyAddress(null),
   'proxyAddresses:SMTP': proxyAddress('SMTP:'),
@@ -567,4 +611,37 @@ export function explainMappings(table: MappingTable, user: DirectoryUser): Mappi
     const { value, sources, problem } = evaluate(mapping, user);
     return { target: mapping.target, template: mapping.template, value, sources, error: problem ? problem.message : null };
   });
+}
+
+/** Why one mapping refuses one user, in the terms `portico mappings check` groups by. */
+export interface MappingRefusal {
+  target: MappingTarget;
+  template: string;
+  /** The AD attributes that are all empty (the first placeholder with no value); empty for `tooLong`. */
+  attributes: string[];
+  reason: 'empty' | 'tooLong';
+  message: string;
+}
+
+/** Every mapping that would refuse this user at sign-in (none: the user can be provisioned). */
+export function mappingRefusals(table: MappingTable, user: DirectoryUser): MappingRefusal[] {
+  const refusals: MappingRefusal[] = [];
+  for (const mapping of compiled(table)) {
+    const { problem } = evaluate(mapping, user);
+    if (!problem) continue;
+    const attributes = problem.details?.attributes;
+    refusals.push({
+      target: mapping.target,
+      template: mapping.template,
+      attributes: Array.isArray(attributes) ? (attributes as string[]) : [],
+      reason: Array.isArray(attributes) ? 'empty' : 'tooLong',
+      message: problem.message,
+    });
+  }
+  return refusals;
+}
+
+/** The name a user is shown by in reports: their UPN, the implicit one included. */
+export function mappingUserLabel(user: DirectoryUser): string {
+  return userLabel(user);
 }

@@ -28,6 +28,8 @@ export type TransactionRunner = <T>(work: (tx: SignInTransaction) => Promise<T>)
 export interface SignInFlowDependencies {
   /** The identity source's connector, or null while it is not connected. */
   directory: () => DirectoryConnector | null;
+  /** Why the configured directory was refused at connect time (failed validation); null otherwise. */
+  refusedBecause?: () => string | null;
   /** How this directory tells people to change a password (the managed directory offers a page). */
   passwordChange: 'portico' | 'active-directory';
   mappings: () => Promise<MappingTable>;
@@ -65,6 +67,8 @@ export function signInMessage(code: SignInFailureCode, passwordChange: 'portico'
       return `Too many failed sign-ins. Try again in ${formatWait(retryAfterSeconds ?? 60)}.`;
     case 'auth.directory_unavailable':
       return 'The directory cannot be reached right now. Try again in a few minutes.';
+    case 'auth.directory_refused':
+      return "Sign-in is unavailable: the directory was refused by Portico's configuration (it failed validation). Contact your administrator.";
     case 'directory.trust_unavailable':
       return "Your organisation's directory cannot be reached right now. Try again in a few minutes.";
     case 'identity.mapping_value_missing':
@@ -127,7 +131,10 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     }
 
     const directory = deps.directory();
-    if (directory === null) return fail(request, 'auth.directory_unavailable', { reason: 'the identity source is not connected' });
+    if (directory === null) {
+      const refused = deps.refusedBecause?.() ?? null;
+      return refused === null ? fail(request, 'auth.directory_unavailable', { reason: 'the identity source is not connected' }) : fail(request, 'auth.directory_refused', { reason: refused });
+    }
 
     const mappings = await deps.mappings();
     let user: DirectoryUser;

@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'auth.not_permitted'
   | 'auth.throttled'
   | 'auth.directory_unavailable'
+  | 'auth.directory_refused'
   | 'auth.session_invalid'
   | 'auth.csrf_failed'
   | 'auth.invalid_request'

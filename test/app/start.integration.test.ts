@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { startApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
-import { sambaRuntime } from '../support/samba.ts';
+import { createDatabase, createKyselyAuditLog } from '#src/storage/index.ts';
+import { fixtureUser, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
 const dirs: string[] = [];
@@ -50,10 +51,19 @@ after(() => {
 });
 
 describe('portico start', () => {
-  it('starts, refuses the Samba directory by default, and says so on /status', async () => {
+  it('starts, refuses the Samba directory by default, and says so on /status and to whoever signs in', async () => {
     const logs = logSink();
-    const app = await startApp(configFor({}), { logDestination: logs.stream });
+    const config = configFor({});
+    const app = await startApp(config, { logDestination: logs.stream });
     try {
+      // The right password: the refusal is Portico's configuration, not the DC's answer.
+      const alice = fixtureUser('alice');
+      const signIn = await fetch(`${app.url}/api/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: alice.upn, password: alice.password }) });
+      assert.equal(signIn.status, 503);
+      const { error } = (await signIn.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'auth.directory_refused');
+      assert.match(error.message, /the directory was refused by Portico's configuration/);
+      assert.doesNotMatch(error.message, /cannot be reached/);
       const health = await fetch(`${app.url}/healthz`);
       assert.equal(health.status, 200);
       const status = (await (await fetch(`${app.url}/status`)).json()) as { directory: { state: string; code: string; reason: string } };
@@ -65,6 +75,14 @@ describe('portico start', () => {
     }
     assert.ok(!logs.text().includes(dc.serviceAccount.password), 'the service-account password is not logged');
     assert.match(logs.text(), /"password":"\*\*\*"/);
+    const db = createDatabase(config.database);
+    try {
+      const [event] = await createKyselyAuditLog(db).list({ limit: 1, action: 'auth.sign_in' });
+      assert.equal(event?.errorCode, 'auth.directory_refused');
+      assert.match(event?.details.reason as string, /Simple AD \(Samba4\) is not supported/, 'the audit says why the directory was refused');
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('connects the directory under the lab override and reports its controllers', async () => {

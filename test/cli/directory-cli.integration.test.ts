@@ -34,6 +34,9 @@ describe('portico directory (CLI)', () => {
     const run = portico(['directory', 'check']);
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stdout, /^REFUSED: Simple AD \(Samba4\) is not supported as a connected directory/);
+    // A refused directory's read access is not tried: saying "false" would be a guess.
+    assert.match(run.stdout, /service account reads users\s+not tested \(the directory was refused\)/);
+    assert.equal((JSON.parse(portico(['directory', 'check', '--json']).stdout) as { canReadUsers: unknown }).canReadUsers, null);
     assert.ok(!run.stdout.includes(dc.serviceAccount.password) && !run.stderr.includes(dc.serviceAccount.password));
   });
 
@@ -42,6 +45,7 @@ describe('portico directory (CLI)', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^ACCEPTED: Accepted under the lab override/);
     assert.match(run.stdout, /NetBIOS name\s+CORP/);
+    assert.match(run.stdout, /service account reads users\s+true/);
     assert.match(run.stderr, /WARNING: the lab override allowSamba is on/);
     const json = portico(['directory', 'check', '--json'], lab);
     const parsed = JSON.parse(json.stdout) as { verdict: { accepted: boolean }; info: { baseDn: string } };

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { toProvisionedUser } from '#src/identity-store/user.ts';
-import { createDatabase, createKyselyIdentityUserStore, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createKyselyAuditLog, createKyselyIdentityUserStore, migrateToLatest } from '#src/storage/index.ts';
 import { runPortico } from '../support/cli.ts';
-import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+import { fixture, fixtureUser, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-identity-cli-'));
@@ -49,10 +49,16 @@ describe('portico identity-source, mappings and users', () => {
     assert.equal(json((await portico(['identity-source', 'show', '--json'])).stdout).kind, 'managed');
   });
 
-  it('connects the domain (lab override), validates it, and previews the mappings for a real user', async () => {
-    const connected = await portico(['identity-source', 'connect', '--file', connection({ allowSamba: true }), '--password-stdin', '--json'], dc.serviceAccount.password);
+  it('connects the domain (lab override), validates it, checks the mappings against its users, and previews them for a real user', async () => {
+    const connected = await portico(['identity-source', 'connect', '--file', connection({ allowSamba: true }), '--password-stdin', '--check-limit', '5000', '--json'], dc.serviceAccount.password);
     assert.equal(connected.status, 0, connected.stderr);
     assert.equal(json(connected.stdout).changed, true);
+    // The default table fits the domain: the check run at connect time says so.
+    const check = json(connected.stdout).mappingCheck as { sampled: number; more: boolean; refusedUsers: number; limit: number };
+    assert.equal(check.limit, 5000);
+    assert.equal(check.more, false);
+    assert.ok(check.sampled > fixture.users.length, `sampled ${check.sampled}`);
+    assert.equal(check.refusedUsers, 0);
     const shown = json((await portico(['identity-source', 'show', '--json'])).stdout) as Record<string, unknown>;
     assert.equal(shown.kind, 'connector');
     assert.equal(shown.domain, dc.domain);
@@ -67,10 +73,57 @@ describe('portico identity-source, mappings and users', () => {
     assert.equal(row('email')?.sources[0]?.attribute, 'userPrincipalName');
     assert.equal(row('familyName')?.value, fixtureUser('alice').sn);
 
-    // bob has no initials: the default middleName mapping fails for him, and preview says so.
-    const bob = await portico(['mappings', 'preview', 'bob']);
-    assert.equal(bob.status, 3);
-    assert.match(bob.stdout, /initials/);
+    // bob has no initials: the default table leaves middleName unset for him.
+    const bob = await portico(['mappings', 'preview', 'bob', '--json']);
+    assert.equal(bob.status, 0, bob.stdout);
+    assert.equal((json(bob.stdout).mappings ?? []).find((r) => r.target === 'middleName')?.value, null);
+  });
+
+  it("mappings check: Identity Center's preset refuses the users without initials, with examples; --json, --limit, exit codes, audit", async () => {
+    const preset = await portico(['mappings', 'set', '--preset', 'identity-center', '--json']);
+    assert.equal(preset.status, 0, preset.stderr);
+    assert.equal(json(preset.stdout).mappings?.middleName, '${dir:initials}');
+    assert.equal(json((await portico(['mappings', 'show', '--json'])).stdout).isDefault, false);
+    assert.equal((await portico(['mappings', 'preview', 'bob'])).status, 3, 'bob has no initials');
+
+    const text = await portico(['mappings', 'check', '--limit', '5000']);
+    assert.equal(text.status, 3, text.stderr);
+    assert.match(text.stdout, /^ATTRIBUTE\s+TEMPLATE\s+REFUSED\s+WHY\s+EXAMPLES$/m);
+    assert.match(text.stdout, /^middleName\s+\$\{dir:initials\}\s+\d+\s+"initials" is empty\s+\S+@/m);
+    assert.match(text.stdout, /^email\s+\$\{dir:windowsUpn\}\s+0$/m);
+    assert.match(text.stdout, /Checked all [\d,]+ users, [\d,]+ disabled not counted: \d+ of \d+ would be refused at sign-in\.$/m);
+
+    const report = json((await portico(['mappings', 'check', '--limit', '5000', '--json'])).stdout) as unknown as { refusedUsers: number; mappings: Array<{ target: string; refused: number; problems: Array<{ attributes: string[]; users: number; examples: string[] }> }> };
+    const middleName = report.mappings.find((m) => m.target === 'middleName');
+    const withoutInitials = fixture.users.filter((u) => u.state !== 'disabled' && !(u as { initials?: string }).initials).length;
+    assert.ok((middleName?.refused ?? 0) >= withoutInitials, `middleName refuses ${middleName?.refused}`);
+    assert.deepEqual(middleName?.problems[0]?.attributes, ['initials']);
+    assert.equal(middleName?.problems[0]?.examples.length, 5);
+    assert.ok(!middleName?.problems[0]?.examples.includes(fixtureUser('alice').upn), 'alice has initials');
+
+    const small = json((await portico(['mappings', 'check', '--limit', '2', '--json'])).stdout) as unknown as { sampled: number; more: boolean };
+    assert.deepEqual({ sampled: small.sampled, more: small.more }, { sampled: 2, more: true });
+    const bad = await portico(['mappings', 'check', '--limit', '0']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /from 1 to 10,000/);
+
+    const db = createDatabase({ driver: 'sqlite', sqlite: { file: join(dataDir, 'portico.db') } });
+    try {
+      const events = await createKyselyAuditLog(db).list({ limit: 10, action: 'identity.mappings.checked' });
+      const onDemand = events.filter((e) => e.details.trigger === 'on-demand' && e.outcome === 'success');
+      assert.ok(onDemand.length >= 3);
+      assert.ok(onDemand.some((e) => e.details.limit === 5000 && e.details.refusedUsers === report.refusedUsers && e.details.sampled === json(JSON.stringify(report)).sampled));
+      assert.ok(events.some((e) => e.details.trigger === 'identity-source-connect'), 'the check run at connect time is audited too');
+      assert.ok(events.every((e) => e.actor.startsWith('cli:')), events.map((e) => e.actor).join(', '));
+    } finally {
+      await db.destroy();
+    }
+
+    const back = await portico(['mappings', 'set', '--preset', 'default', '--json']);
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(json((await portico(['mappings', 'show', '--json'])).stdout).isDefault, true);
+    assert.equal((await portico(['mappings', 'check', '--limit', '5000'])).status, 0);
+    assert.equal((await portico(['mappings', 'set', '--preset', 'nope'])).status, 2);
   });
 
   it('validates a mapping when it is saved, pointing at the character', async () => {

@@ -86,6 +86,19 @@ describe('a directory trusting the PARTNER forest (lab override: Samba accepted 
     assert.ok(names.includes('paula@corp.example.test'));
   });
 
+  it('samples users of the local domain first, then of the trusted forest, within one limit', async () => {
+    const all = await directory.sampleUsers({ limit: 10_000 });
+    assert.equal(all.more, false);
+    const domains = all.users.map((u) => u.domain);
+    assert.ok(domains.includes('partner.example.test') && domains.includes('corp.example.test'));
+    assert.equal(domains.indexOf('partner.example.test'), domains.lastIndexOf('corp.example.test') + 1, 'the local domain comes first');
+    const local = domains.filter((d) => d === 'corp.example.test').length;
+    const cut = await directory.sampleUsers({ limit: local + 1 });
+    assert.equal(cut.users.length, local + 1);
+    assert.equal(cut.users.at(-1)?.domain, 'partner.example.test');
+    assert.equal(cut.more, true);
+  });
+
   it('lists the groups of both forests in one order, and reads memberships where each lives', async () => {
     const all = await directory.listGroups({ limit: 10_000 });
     const names = all.groups.map((g) => g.qualifiedName);

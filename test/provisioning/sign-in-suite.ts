@@ -87,7 +87,7 @@ export function signInSuite({ name, start }: SignInSuiteOptions): void {
       const stored = await target.app.users.findByUserName(user.upn);
       assert.ok(stored);
       assert.equal(result.body.userId, stored.userId);
-      // Identity Center's default table.
+      // The default table: Identity Center's values, and the formatted name it computed.
       assert.deepEqual(stored.attributes, {
         AD_GUID: stored.activeDirectory.guid,
         email: user.upn,
@@ -97,6 +97,7 @@ export function signInSuite({ name, start }: SignInSuiteOptions): void {
         name: 'Grace Hopper first',
         preferredUsername: 'Grace Hopper first',
         subject: user.upn,
+        formattedName: 'Grace Hopperfirst',
       });
       assert.equal(stored.userName, user.upn);
       assert.equal(stored.displayName, 'Grace Hopper first');
@@ -209,26 +210,39 @@ export function signInSuite({ name, start }: SignInSuiteOptions): void {
       assert.equal((await signIn(user.upn, user.password)).status, 429);
     });
 
-    it('refuses a user whose mapped attribute is empty, naming it, until the mapping gives a fallback', async () => {
+    it('signs in a user without initials with the default table; the identity-center preset refuses them, naming the attribute', async () => {
       const user = await admin.createUser(sam('noinit'), { givenName: 'No', sn: 'Initials', displayName: 'No Initials' });
-      const refused = await signIn(user.upn, user.password);
-      assert.equal(refused.status, 403);
-      assert.equal((refused.body as unknown as ErrorBody).error.code, 'identity.mapping_value_missing');
-      const events = await target.app.audit.list({ limit: 20, action: 'auth.sign_in' });
-      const event = events.find((e) => e.target === user.upn && e.errorCode === 'identity.mapping_value_missing');
-      assert.ok(event, 'the failure is audited');
-      assert.match(JSON.stringify(event.details), /initials/);
-      assert.match(JSON.stringify(event.details), /middleName/);
+      const accepted = await signIn(user.upn, user.password);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const stored = await target.app.users.findByUserName(user.upn);
+      assert.equal(stored?.name.middleName, null);
+      assert.equal(stored?.attributes.middleName, undefined, 'an empty optional attribute is left out');
 
-      const set = await cli(['mappings', 'set', 'middleName=${dir:initials|""}']);
+      const set = await cli(['mappings', 'set', '--preset', 'identity-center']);
       assert.equal(set.status, 0, set.stderr);
       try {
-        const accepted = await signIn(user.upn, user.password);
-        assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-        assert.equal((await target.app.users.findByUserName(user.upn))?.name.middleName, null);
+        const refused = await signIn(user.upn, user.password);
+        assert.equal(refused.status, 403);
+        assert.equal((refused.body as unknown as ErrorBody).error.code, 'identity.mapping_value_missing');
+        const events = await target.app.audit.list({ limit: 20, action: 'auth.sign_in' });
+        const event = events.find((e) => e.target === user.upn && e.errorCode === 'identity.mapping_value_missing');
+        assert.ok(event, 'the failure is audited');
+        assert.match(JSON.stringify(event.details), /initials/);
+        assert.match(JSON.stringify(event.details), /middleName/);
       } finally {
         assert.equal((await cli(['mappings', 'set', '--reset'])).status, 0);
       }
+      assert.equal((await signIn(user.upn, user.password)).status, 200, 'the default table applies again');
+    });
+
+    it('signs in an account with no names at all: the required names fall back to the account name', async () => {
+      const user = await admin.createUser(sam('bare'), {});
+      const accepted = await signIn(user.upn, user.password);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const stored = await target.app.users.findByUserName(user.upn);
+      assert.ok(stored);
+      assert.equal(stored.displayName, user.sam);
+      assert.deepEqual(stored.name, { formatted: user.sam, givenName: user.sam, familyName: user.sam, middleName: null });
     });
 
     it('keeps emails unique: a duplicate fails that sign-in, is audited, and leaves the previous record intact', async () => {

@@ -71,6 +71,8 @@ const failureStatus: Record<SignInFailureCode, number> = {
   'auth.not_permitted': 401,
   'auth.throttled': 429,
   'auth.directory_unavailable': 503,
+  // Only an administrator can fix it (the directory failed validation at start).
+  'auth.directory_refused': 503,
   'directory.trust_unavailable': 503,
   // The password was right, but Portico cannot provision the user: only an administrator can fix it.
   'identity.mapping_value_missing': 403,

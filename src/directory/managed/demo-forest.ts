@@ -75,7 +75,7 @@ export async function seedDemoForest(backend: DirectoryBackend, administratorDn:
           { type: 'userPrincipalName', values: text(`${user.sam}@${domain}`) },
           { type: 'givenName', values: text(user.given) },
           { type: 'sn', values: text(user.surname) },
-          // Identity Center's default mappings read initials into middleName, and refuse sign-in without it.
+          // Mappings read initials into middleName (the identity-center preset refuses sign-in without it).
           { type: 'initials', values: text(user.surname.charAt(0)) },
           { type: 'displayName', values: text(cn) },
           { type: 'mail', values: text(`${user.sam}@${domain}`) },
