@@ -203,7 +203,15 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   // Where Portico owns the directory, people change their own password on its page; password
   // guessing through that form counts against the sign-in limits (the same throttle).
   const passwordChange =
-    source.kind === 'managed' ? createManagedPasswordChange({ engine: source.managed.engine, throttle, audit, ...(options.clock ? { clock: options.clock } : {}) }) : null;
+    source.kind === 'managed'
+      ? createManagedPasswordChange({
+          engine: source.managed.engine,
+          resolveAccount: async (name) => (connector ? connector.resolveAccount(name) : null),
+          throttle,
+          audit,
+          ...(options.clock ? { clock: options.clock } : {}),
+        })
+      : null;
   // Derived from the instance key, so every instance and every restart accepts the others' forms.
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 
