@@ -7,12 +7,15 @@
  * says which account it designates.
  */
 import { isGuid } from './ad-codec.ts';
-import { tryNormalizeDn } from './managed/engine/dn.ts';
+import { formatDn, normalizeRdns, parseDn } from './managed/engine/dn.ts';
 import { parseSignInName, type SignInName } from './names.ts';
 
 export type AccountName =
   | SignInName
-  /** A distinguished name, with `ndn` its normalised form (case and spacing do not matter). */
+  /**
+   * A distinguished name: `dn` re-written in the display form (spacing as typed does not reach
+   * the directory), `ndn` its normalised form (case and spacing do not matter).
+   */
   | { kind: 'dn'; dn: string; ndn: string }
   | { kind: 'guid'; guid: string };
 
@@ -24,8 +27,12 @@ export function parseAccountName(input: string): AccountName | null {
   // Neither a UPN nor a sAMAccountName may contain '=': a name with one can only be a DN.
   if (name.includes('=')) {
     if (name.length > maxDnLength || /[\u0000-\u001f\u007f]/.test(name)) return null; // eslint-disable-line no-control-regex -- control characters are refused
-    const ndn = tryNormalizeDn(name);
-    return ndn === null || ndn === '' ? null : { kind: 'dn', dn: name, ndn };
+    try {
+      const rdns = parseDn(name);
+      return rdns.length === 0 ? null : { kind: 'dn', dn: formatDn(rdns), ndn: normalizeRdns(rdns) };
+    } catch {
+      return null;
+    }
   }
   // A GUID is 36 characters; a sAMAccountName has at most 20, so a GUID-shaped name is a GUID.
   if (isGuid(name)) return { kind: 'guid', guid: name.toLowerCase() };
