@@ -197,6 +197,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   const unknownNames = createExpiringCache<true>({ ttlMs: unknownNameTtlMs, maxEntries: accountCacheMaxEntries });
   /** msDS-LockoutThreshold by PSO DN (lower-cased); null when the PSO cannot be read. */
   const psoThresholds = createExpiringCache<number | null>({ ttlMs: accountCacheTtlMs, maxEntries: 1_000 });
+  /** PSOs already warned about (bounded by the number of PSOs of the domain). */
+  const unreadablePsos = new Set<string>();
   let serviceGuid: Promise<string | null> | null = null;
   const serviceName = parseAccountName(options.serviceAccount.username);
 
@@ -503,6 +505,12 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     const entry = await pool.withService((c) => searchBase(c, psoDn, ['msDS-LockoutThreshold'])).catch(() => null);
     const raw = entry ? first(entry, 'msDS-LockoutThreshold') : null;
     const threshold = raw === null || !/^\d+$/.test(raw) ? null : Number(raw);
+    if (threshold === null && !unreadablePsos.has(key)) {
+      unreadablePsos.add(key);
+      deps.warn?.(
+        `the service account cannot read msDS-LockoutThreshold of the password settings object ${psoDn}; the sign-in throttle uses the domain's lockout threshold for its users. Grant the service account read access to it, or set signIn.throttle.perUsername.maxFailures below its threshold`,
+      );
+    }
     psoThresholds.set(key, threshold, at);
     return threshold;
   }
