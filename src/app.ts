@@ -337,7 +337,7 @@ async function throttleLimits(config: Config, connector: DirectoryConnector | nu
   const derived = threshold !== null && threshold > 0 ? Math.max(1, threshold - 1) : threshold === 0 ? 10 : 4;
   const maxFailures = perUsername.maxFailures ?? derived;
   if (threshold !== null && threshold > 0 && maxFailures >= threshold) {
-    logger.warn({ maxFailures, lockoutThreshold: threshold }, 'signIn.throttle.perUsername.maxFailures reaches the domain lockout threshold: failed sign-ins through Portico can lock AD accounts');
+    logger.warn({ maxFailures, lockoutThreshold: threshold }, 'signIn.throttle.perUsername.maxFailures reaches the domain lockout threshold: each account is limited to its own lockout threshold − 1 instead');
   }
   logger.info({ perUsername: maxFailures, lockoutThreshold: threshold }, 'sign-in throttle');
   return {
