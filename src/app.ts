@@ -208,7 +208,16 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   // Where Portico owns the directory, people change their own password on its page; password
   // guessing through that form counts against the sign-in limits (the same throttle).
   const passwordChange =
-    source.kind === 'managed' ? createManagedPasswordChange({ engine: source.managed.engine, throttle, audit, failureFloor, ...(options.clock ? { clock: options.clock } : {}) }) : null;
+    source.kind === 'managed'
+      ? createManagedPasswordChange({
+          engine: source.managed.engine,
+          resolveAccount: async (name) => (connector ? connector.resolveAccount(name) : null),
+          throttle,
+          audit,
+          failureFloor,
+          ...(options.clock ? { clock: options.clock } : {}),
+        })
+      : null;
   // Derived from the instance key, so every instance and every restart accepts the others' forms.
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 
@@ -334,7 +343,7 @@ async function throttleLimits(config: Config, connector: DirectoryConnector | nu
   const derived = threshold !== null && threshold > 0 ? Math.max(1, threshold - 1) : threshold === 0 ? 10 : 4;
   const maxFailures = perUsername.maxFailures ?? derived;
   if (threshold !== null && threshold > 0 && maxFailures >= threshold) {
-    logger.warn({ maxFailures, lockoutThreshold: threshold }, 'signIn.throttle.perUsername.maxFailures reaches the domain lockout threshold: failed sign-ins through Portico can lock AD accounts');
+    logger.warn({ maxFailures, lockoutThreshold: threshold }, 'signIn.throttle.perUsername.maxFailures reaches the domain lockout threshold: each account is limited to its own lockout threshold − 1 instead');
   }
   logger.info({ perUsername: maxFailures, lockoutThreshold: threshold }, 'sign-in throttle');
   return {

@@ -7,10 +7,10 @@
  * holds `maxFailures` failures; it becomes possible again when the oldest of them leaves the window.
  *
  * Keys:
- * - User names are compared lower-cased and trimmed, nothing more: `CORP\alice`,
- *   `alice@corp.example.test` and `alice` are three different keys. The caller passes one
- *   canonical key per person (the sign-in flow resolves the name to the user's UPN where it can),
- *   otherwise the per-name limit can be sidestepped by switching spellings.
+ * - Subjects are compared lower-cased and trimmed, nothing more. The callers pass
+ *   `accountSubject(objectGUID)` for a name that resolves to a directory account, whatever its
+ *   spelling (UPN, DOMAIN\sam, DN …), so switching spellings cannot sidestep the per-account
+ *   limit; `nameSubject(spelling)` for a name that designates no account.
  * - IPv6 addresses are counted per /64 (one host usually owns a whole /64); IPv4-mapped IPv6
  *   addresses count as their IPv4 address.
  *
@@ -40,19 +40,32 @@ export type ThrottleScope = 'username' | 'address';
 
 export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterMs: number; scope: ThrottleScope };
 
+export interface ThrottleFailureDetails {
+  /** What an administrator sees in the throttled list: the account's UPN, or the spelling typed. */
+  label?: string;
+  /** The per-subject limit when it is lower than the configured one (a fine-grained password policy). */
+  maxFailures?: number;
+}
+
 export interface SignInThrottle {
-  check(username: string, address: string | null, now: Date): ThrottleDecision;
+  /** `maxFailures`: the subject's own limit when lower than the configured one. */
+  check(username: string, address: string | null, now: Date, maxFailures?: number): ThrottleDecision;
   /** Counts a failed attempt (wrong password and the like), unless that key is already throttled. */
-  recordFailure(username: string, address: string | null, now: Date): void;
+  recordFailure(username: string, address: string | null, now: Date, details?: ThrottleFailureDetails): void;
   /** Clears the user name's failures after a successful sign-in. */
   recordSuccess(username: string, address: string | null): void;
 }
 
 export const DEFAULT_MAX_TRACKED_KEYS = 100_000;
 
+/** The throttle subject of a directory account: failures count against the account whatever spelling reached it. */
+export function accountSubject(guid: string): string { return `account:${guid.toLowerCase()}`; }
+/** The subject of a spelling that designates no account (still counted, so unknown names stay indistinguishable). */
+export function nameSubject(spelling: string): string { return `name:${spelling.trim().toLowerCase()}`; }
+
 interface SlidingWindow {
-  retryAfterMs(key: string, now: number): number;
-  recordFailure(key: string, now: number): void;
+  retryAfterMs(key: string, now: number, limit?: number): number;
+  recordFailure(key: string, now: number, limit?: number): void;
   clear(key: string): void;
 }
 
@@ -71,16 +84,17 @@ function slidingWindow({ maxFailures, windowMs }: ThrottleLimit, maxKeys: number
   }
 
   return {
-    retryAfterMs(key, now) {
+    retryAfterMs(key, now, limit) {
+      const max = effectiveLimit(maxFailures, limit);
       const live = recent(key, now);
-      if (live.length < maxFailures) return 0;
-      // Allowed again once all but maxFailures - 1 of them left the window.
-      const oldestThatMatters = live[live.length - maxFailures] ?? now;
+      if (live.length < max) return 0;
+      // Allowed again once all but max - 1 of them left the window.
+      const oldestThatMatters = live[live.length - max] ?? now;
       return Math.max(1, oldestThatMatters + windowMs - now);
     },
-    recordFailure(key, now) {
+    recordFailure(key, now, limit) {
       const live = recent(key, now);
-      if (live.length >= maxFailures) return;
+      if (live.length >= effectiveLimit(maxFailures, limit)) return;
       failures.delete(key);
       failures.set(key, [...live, now]);
       for (const oldest of failures.keys()) {
@@ -92,6 +106,11 @@ function slidingWindow({ maxFailures, windowMs }: ThrottleLimit, maxKeys: number
       failures.delete(key);
     },
   };
+}
+
+/** A subject's own limit only ever lowers the configured one. */
+function effectiveLimit(configured: number, own: number | undefined): number {
+  return own !== undefined && Number.isInteger(own) && own >= 1 ? Math.min(configured, own) : configured;
 }
 
 function checkLimit(name: string, limit: ThrottleLimit): void {
@@ -108,18 +127,18 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
   const byAddress = slidingWindow(options.perAddress, maxKeys);
 
   return {
-    check(username, address, now) {
+    check(username, address, now, maxFailures) {
       const at = now.getTime();
-      const nameWait = byName.retryAfterMs(usernameKey(username), at);
+      const nameWait = byName.retryAfterMs(usernameKey(username), at, maxFailures);
       const addressKey = address === null ? null : clientAddressKey(address);
       const addressWait = addressKey === null ? 0 : byAddress.retryAfterMs(addressKey, at);
       if (nameWait === 0 && addressWait === 0) return { allowed: true };
       // The longer wait is the one that decides when the next attempt can work.
       return nameWait >= addressWait ? { allowed: false, retryAfterMs: nameWait, scope: 'username' } : { allowed: false, retryAfterMs: addressWait, scope: 'address' };
     },
-    recordFailure(username, address, now) {
+    recordFailure(username, address, now, details) {
       const at = now.getTime();
-      byName.recordFailure(usernameKey(username), at);
+      byName.recordFailure(usernameKey(username), at, details?.maxFailures);
       const addressKey = address === null ? null : clientAddressKey(address);
       if (addressKey !== null) byAddress.recordFailure(addressKey, at);
     },

@@ -100,8 +100,8 @@ export function registerDirectoryCommands(program: Command, loadConfig: LoadConf
 
   directory
     .command('find-user')
-    .description('look a user up by UPN, DOMAIN\\sAMAccountName, sAMAccountName or objectGUID')
-    .argument('<user>', 'alice@corp.example.test, CORP\\alice, alice or a GUID')
+    .description('look a user up by UPN (explicit or implicit sAMAccountName@domain), DOMAIN\\sAMAccountName, sAMAccountName, DN or objectGUID')
+    .argument('<user>', 'alice@corp.example.test, CORP\\alice, CORP.EXAMPLE.TEST\\alice, alice, a DN or a GUID')
     .option('--json', 'print JSON')
     .addHelpText('after', exitCodeHelp)
     .action(async (name: string, options: { json?: boolean }, command: Command) => {

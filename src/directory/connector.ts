@@ -20,7 +20,9 @@ import { createExpiringCache } from './expiring-cache.ts';
 import { carriesAccess, securityClosure } from './group-rule.ts';
 import './ldapts-binary.ts';
 import { parseFilter } from './ldap-filter.ts';
-import { filter, parseSignInName } from './names.ts';
+import { accountNameKey, parseAccountName, type AccountName } from './account-name.ts';
+import { tryNormalizeDn } from './managed/engine/dn.ts';
+import { filter } from './names.ts';
 import type { DirectoryConnectionOptions, GroupResolutionMethod } from './options.ts';
 import { createDomainControllerPool, isConnectionFailure } from './pool.ts';
 import type { PoolEvents, PooledConnection } from './pool.ts';
@@ -38,6 +40,7 @@ import type {
   LdapOperationEvent,
   PrincipalSearchOptions,
   PrincipalSearchResult,
+  ResolvedAccount,
   TransitiveGroups,
   UserReadOptions,
   UserSample,
@@ -97,6 +100,17 @@ const maxNestingDepth = 64;
  */
 const groupCacheTtlMs = 5 * 60_000;
 const groupCacheMaxEntries = 10_000;
+/**
+ * Spelling → account, so that a repeat sign-in resolves its name with no round trip to the DC
+ * (the entry is read alongside the bind anyway, and corrects a stale resolution). An account
+ * renamed or deleted is seen within this time; a spelling that named nobody is retried sooner.
+ */
+const accountCacheTtlMs = 10 * 60_000;
+const unknownNameTtlMs = 60_000;
+const accountCacheMaxEntries = 10_000;
+/** What resolving a spelling reads: the account's keys and the fine-grained policy that applies to it. */
+const accountAttributes = ['objectGUID', 'sAMAccountName', 'userPrincipalName', 'sAMAccountType', 'msDS-ResultantPSO'];
+const normalUserAccountType = '805306368';
 
 export interface ConnectorDependencies {
   events?: PoolEvents;
@@ -181,6 +195,15 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   let domainInfo: Promise<DomainInfo> | null = null;
   /** By the SID's bytes in hex; null remembers a SID that is no group of this domain (well-known, foreign). */
   const groupsBySid = createExpiringCache<DirectoryGroup | null>({ ttlMs: groupCacheTtlMs, maxEntries: groupCacheMaxEntries });
+  /** By accountNameKey; unknownNames remembers spellings that designate no account, for less long. */
+  const accounts = createExpiringCache<ResolvedAccount>({ ttlMs: accountCacheTtlMs, maxEntries: accountCacheMaxEntries });
+  const unknownNames = createExpiringCache<true>({ ttlMs: unknownNameTtlMs, maxEntries: accountCacheMaxEntries });
+  /** msDS-LockoutThreshold by PSO DN (lower-cased); null when the PSO cannot be read. */
+  const psoThresholds = createExpiringCache<number | null>({ ttlMs: accountCacheTtlMs, maxEntries: 1_000 });
+  /** PSOs already warned about (bounded by the number of PSOs of the domain). */
+  const unreadablePsos = new Set<string>();
+  let serviceGuid: Promise<string | null> | null = null;
+  const serviceName = parseAccountName(options.serviceAccount.username);
 
   if (options.allowPlainLdap && options.urls.some((u) => u.toLowerCase().startsWith('ldap://')) && !options.tls.startTls) {
     deps.warn?.(
@@ -376,23 +399,62 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     };
   }
 
-  /** The filter that finds the user a sign-in name designates in this domain, or null if it cannot. */
-  function userFilterFor(name: string, info: DomainInfo): string | null {
-    const parsed = parseSignInName(name);
-    if (!parsed) return null;
-    switch (parsed.kind) {
-      case 'upn':
-        // AD also accepts the implicit UPN sAMAccountName@dnsdomain when no explicit UPN matches.
-        return parsed.suffix === info.domain
-          ? `(&${userFilter}${filter`(|(userPrincipalName=${parsed.upn})(&(!(userPrincipalName=*))(sAMAccountName=${parsed.upn.slice(0, -parsed.suffix.length - 1)})))`})`
-          : `(&${userFilter}${filter`(userPrincipalName=${parsed.upn})`})`;
+  /** Whether a spelling can designate an account of this domain (a down-level or DN name may name another). */
+  function belongsHere(name: AccountName, info: DomainInfo): boolean {
+    switch (name.kind) {
       case 'downLevel':
-        return parsed.netbiosName.toUpperCase() === info.netbiosName
-          ? `(&${userFilter}${filter`(sAMAccountName=${parsed.samAccountName})`})`
-          : null;
-      case 'samAccountName':
-        return `(&${userFilter}${filter`(sAMAccountName=${parsed.samAccountName})`})`;
+        return name.domain.toUpperCase() === info.netbiosName || name.domain.toLowerCase() === info.domain;
+      case 'dn': {
+        const base = tryNormalizeDn(info.baseDn);
+        return base !== null && (name.ndn === base || name.ndn.endsWith(`,${base}`));
+      }
+      default:
+        return true;
     }
+  }
+
+  /** The filter that finds the user a spelling designates in this domain; null for a DN (read by a base search). */
+  function userFilterFor(name: AccountName, info: DomainInfo): string | null {
+    switch (name.kind) {
+      case 'upn': {
+        if (name.suffix !== info.domain) return `(&${userFilter}${filter`(userPrincipalName=${name.upn})`})`;
+        // Every account also answers to its implicit UPN sAMAccountName@<DNS domain>, whatever
+        // its explicit UPN (AD binds it); when both match different accounts the explicit one wins.
+        const prefix = name.upn.slice(0, -name.suffix.length - 1);
+        return `(&${userFilter}${filter`(|(userPrincipalName=${name.upn})(sAMAccountName=${prefix}))`})`;
+      }
+      case 'downLevel':
+      case 'samAccountName':
+        return `(&${userFilter}${filter`(sAMAccountName=${name.samAccountName})`})`;
+      case 'guid':
+        return `(&${userFilter}${filter`(objectGUID=${guidToBytes(name.guid)})`})`;
+      case 'dn':
+        return null;
+    }
+  }
+
+  /** Of the entries a spelling's filter matched, the one AD would bind: an explicit UPN before an implicit one. */
+  function pickEntry(entries: Entry[], name: AccountName): Entry | null {
+    if (entries.length <= 1) return entries[0] ?? null;
+    if (name.kind === 'upn') {
+      const upn = name.upn.toLowerCase();
+      const explicit = entries.filter((entry) => first(entry, 'userPrincipalName')?.toLowerCase() === upn);
+      if (explicit.length === 1) return explicit[0] as Entry;
+    }
+    throw new AppError('directory.ambiguous_user', `${entries.length} users match; refusing to guess`, { status: 409 });
+  }
+
+  /** The user entry a spelling designates in this domain: one indexed search (or a base search for a DN). */
+  async function readUserEntry(name: AccountName, info: DomainInfo, read: readonly string[]): Promise<Entry | null> {
+    if (!belongsHere(name, info)) return null;
+    const search = userFilterFor(name, info);
+    if (search === null) {
+      const dn = (name as Extract<AccountName, { kind: 'dn' }>).dn;
+      const entry = await pool.withService((c) => searchBase(c, dn, [...read, 'sAMAccountType']));
+      return entry && first(entry, 'sAMAccountType') === normalUserAccountType ? entry : null;
+    }
+    const entries = await pool.withService((c) => searchAll(c, info.baseDn, search, [...read]));
+    return pickEntry(entries, name);
   }
 
   /** The connector's attributes plus those asked for, without duplicates (AD names are case-insensitive). */
@@ -401,40 +463,124 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return extra.length === 0 ? userAttributes : [...userAttributes, ...new Set(extra)];
   }
 
-  async function findOneUser(userSearch: string, info: DomainInfo, options: UserReadOptions = {}): Promise<DirectoryUser | null> {
+  async function findOneUser(name: AccountName, info: DomainInfo, options: UserReadOptions = {}): Promise<DirectoryUser | null> {
     const read = attributesToRead(options);
-    const entries = await pool.withService((c) => searchAll(c, info.baseDn, userSearch, [...read]));
-    if (entries.length > 1) {
-      throw new AppError('directory.ambiguous_user', `${entries.length} users match; refusing to guess`, { status: 409 });
-    }
-    return entries[0] ? toUser(entries[0], info, read) : null;
+    const entry = await readUserEntry(name, info, read);
+    return entry ? toUser(entry, info, read) : null;
   }
 
   async function findUser(name: string, options?: UserReadOptions): Promise<DirectoryUser | null> {
     const info = await discover();
-    const userSearch = userFilterFor(name, info);
-    return userSearch ? findOneUser(userSearch, info, options) : null;
+    const parsed = parseAccountName(name);
+    return parsed ? findOneUser(parsed, info, options) : null;
   }
 
   async function findUserByGuid(guid: string, options?: UserReadOptions): Promise<DirectoryUser | null> {
     if (!isGuid(guid)) return null;
     const info = await discover();
-    return findOneUser(`(&${userFilter}${filter`(objectGUID=${guidToBytes(guid)})`})`, info, options);
+    return findOneUser({ kind: 'guid', guid: guid.toLowerCase() }, info, options);
   }
 
-  async function authenticate(name: string, password: string, options?: UserReadOptions): Promise<AuthenticationResult> {
-    // Windows treats a bind with an empty password as an anonymous bind that "succeeds".
-    if (password.length === 0) return { outcome: 'invalidCredentials', subCode: null, controller: null };
+  /** The objectGUID of the connector's own service account (read once, by its configured name). */
+  function serviceAccountGuid(info: DomainInfo): Promise<string | null> {
+    serviceGuid ??= (async () => {
+      const entry = serviceName ? await readUserEntry(serviceName, info, ['objectGUID']) : null;
+      const guid = entry ? binary(entry, 'objectGUID') : null;
+      return guid ? guidToString(guid) : null;
+    })().catch((error: unknown) => {
+      serviceGuid = null;
+      throw error;
+    });
+    return serviceGuid;
+  }
+
+  function isServiceName(name: AccountName, info: DomainInfo): boolean {
+    return serviceName !== null && belongsHere(serviceName, info) && accountNameKey(serviceName) === accountNameKey(name);
+  }
+
+  /** The lockout threshold of a fine-grained password policy; null when the service account cannot read it. */
+  async function psoThreshold(psoDn: string): Promise<number | null> {
+    const key = psoDn.toLowerCase();
+    const at = now().getTime();
+    const cached = psoThresholds.get(key, at);
+    if (cached !== undefined) return cached;
+    // AD lets only administrators read PSOs by default: an unreadable one falls back to the domain's threshold.
+    const entry = await pool.withService((c) => searchBase(c, psoDn, ['msDS-LockoutThreshold'])).catch(() => null);
+    const raw = entry ? first(entry, 'msDS-LockoutThreshold') : null;
+    const threshold = raw === null || !/^\d+$/.test(raw) ? null : Number(raw);
+    if (threshold === null && !unreadablePsos.has(key)) {
+      unreadablePsos.add(key);
+      deps.warn?.(
+        `the service account cannot read msDS-LockoutThreshold of the password settings object ${psoDn}; the sign-in throttle uses the domain's lockout threshold for its users. Grant the service account read access to it, or set signIn.throttle.perUsername.maxFailures below its threshold`,
+      );
+    }
+    psoThresholds.set(key, threshold, at);
+    return threshold;
+  }
+
+  async function toAccount(entry: Entry, info: DomainInfo): Promise<ResolvedAccount | null> {
+    const guidBytes = binary(entry, 'objectGUID');
+    if (!guidBytes) return null;
+    const guid = guidToString(guidBytes);
+    const pso = first(entry, 'msDS-ResultantPSO');
+    const fromPso = pso ? await psoThreshold(pso) : null;
+    return {
+      guid,
+      dn: entry.dn,
+      samAccountName: first(entry, 'sAMAccountName') ?? '',
+      userPrincipalName: first(entry, 'userPrincipalName'),
+      domain: info.domain,
+      lockoutThreshold: fromPso ?? info.lockoutThreshold,
+      serviceAccount: guid === (await serviceAccountGuid(info)),
+    };
+  }
+
+  async function resolveAccount(name: string): Promise<ResolvedAccount | null> {
+    const parsed = parseAccountName(name);
+    if (!parsed) return null;
     const info = await discover();
-    const parsed = parseSignInName(name);
-    const userSearch = userFilterFor(name, info);
-    if (!parsed || !userSearch) return { outcome: 'invalidCredentials', subCode: null, controller: null };
+    if (!belongsHere(parsed, info)) return null;
+    const key = accountNameKey(parsed);
+    const at = now().getTime();
+    const cached = accounts.get(key, at);
+    if (cached !== undefined) return cached;
+    if (unknownNames.get(key, at)) return null;
+    const entry = await readUserEntry(parsed, info, accountAttributes);
+    const account = entry ? await toAccount(entry, info) : null;
+    if (account) accounts.set(key, Object.freeze(account), at);
+    else unknownNames.set(key, true, at);
+    return account;
+  }
+
+  async function authenticate(
+    name: string,
+    password: string,
+    options: UserReadOptions & { account?: ResolvedAccount | null } = {},
+  ): Promise<AuthenticationResult> {
+    const refused: AuthenticationResult = { outcome: 'invalidCredentials', subCode: null, controller: null };
+    // Windows treats a bind with an empty password as an anonymous bind that "succeeds".
+    if (password.length === 0) return refused;
+    const info = await discover();
+    const parsed = parseAccountName(name);
+    if (!parsed || !belongsHere(parsed, info)) return refused;
+    // A DN or GUID is no bind name AD accepts from everyone: those bind as the account they resolve to.
+    const account = options.account !== undefined || (parsed.kind !== 'dn' && parsed.kind !== 'guid') ? options.account : await resolveAccount(name);
+    // Portico's own identity is never bound as a user: a wrong password would count towards its lockout.
+    if (account?.serviceAccount || isServiceName(parsed, info)) return { ...refused, ...(account ? { guid: account.guid } : {}) };
     // The name handed to the controller is rebuilt from the parsed form, never the raw input.
-    const bindName = parsed.kind === 'upn' ? parsed.upn : `${info.netbiosName}\\${parsed.samAccountName}`;
+    const bindName =
+      parsed.kind === 'upn'
+        ? parsed.upn
+        : parsed.kind === 'downLevel' || parsed.kind === 'samAccountName'
+          ? `${info.netbiosName}\\${parsed.samAccountName}`
+          : account
+            ? `${info.netbiosName}\\${account.samAccountName}`
+            : null;
+    if (bindName === null) return refused;
 
     // The entry is read while the bind is in flight: one round trip of latency instead of two.
-    const lookup = findOneUser(userSearch, info, options);
-    lookup.catch(() => undefined); // a failed bind discards the lookup, and its error with it
+    const lookup = findOneUser(parsed, info, options);
+    lookup.catch(() => undefined); // a failed bind discards the lookup's error
     const bound = await pool.withBind(async (connection) => {
       try {
         await timed(connection, { operation: 'bind' }, () => connection.client.bind(bindName, password));
@@ -451,12 +597,20 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
         return { ok: false as const, controller: connection.url, ...bindOutcomeFromDiagnostic((error as Error).message) };
       }
     });
-    if (!bound.ok) return { outcome: bound.outcome === 'ok' ? 'invalidCredentials' : bound.outcome, subCode: bound.subCode, controller: bound.controller };
-
-    const user = await lookup;
+    const user = bound.ok ? await lookup : await lookup.catch(() => null);
+    // The entry read now is the truth: a cached resolution that names another account (renamed,
+    // recreated) or none is forgotten, so the next attempt resolves the spelling afresh.
+    if ((user?.guid ?? null) !== (account?.guid ?? null) && options.account !== undefined) {
+      accounts.delete(accountNameKey(parsed));
+      unknownNames.delete(accountNameKey(parsed));
+    }
+    if (!bound.ok) {
+      const guid = user?.guid ?? account?.guid;
+      return { outcome: bound.outcome === 'ok' ? 'invalidCredentials' : bound.outcome, subCode: bound.subCode, controller: bound.controller, ...(guid ? { guid } : {}) };
+    }
     if (!user) {
-      // The controller accepted the password of a name this domain's search cannot see (an
-      // alternative UPN suffix, another domain of the forest): not a user Portico can key.
+      // The controller accepted the password of a name this domain's search cannot see (another
+      // domain of the forest): not a user Portico can key.
       return { outcome: 'invalidCredentials', subCode: null, controller: bound.controller };
     }
     return { outcome: 'ok', user, controller: bound.controller };
@@ -732,6 +886,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     check,
     findUser,
     findUserByGuid,
+    resolveAccount,
     authenticate,
     groupsOf,
     findGroup,

@@ -6,6 +6,7 @@ export interface ExpiringCache<V> {
   /** The value, or undefined when it is absent or expired. */
   get(key: string, nowMs: number): V | undefined;
   set(key: string, value: V, nowMs: number): void;
+  delete(key: string): void;
   clear(): void;
   readonly size: number;
 }
@@ -31,6 +32,7 @@ export function createExpiringCache<V>({ ttlMs, maxEntries }: { ttlMs: number; m
       }
       entries.set(key, { value, expiresAt: nowMs + ttlMs });
     },
+    delete: (key) => void entries.delete(key),
     clear: () => entries.clear(),
     get size() {
       return entries.size;

@@ -5,7 +5,8 @@
 
 export type SignInName =
   | { kind: 'upn'; upn: string; suffix: string }
-  | { kind: 'downLevel'; netbiosName: string; samAccountName: string }
+  /** `DOMAIN\\sam`, the domain being the NetBIOS name (CORP) or the DNS name (CORP.EXAMPLE.TEST). */
+  | { kind: 'downLevel'; domain: string; samAccountName: string }
   | { kind: 'samAccountName'; samAccountName: string };
 
 // Control characters (NUL included) never occur in AD names.
@@ -17,6 +18,7 @@ const samForbidden = /["/\\[\]:;|=,+*?<>@]/;
 const upnLocalForbidden = /[,=\\"<>;]/;
 const dnsSuffix = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
 const netbios = /^[^\\/:*?"<>|.\s][^\\/:*?"<>|]{0,14}$/;
+const maxDnsNameLength = 253;
 
 const maxNameLength = 256;
 
@@ -31,10 +33,11 @@ export function parseSignInName(input: string): SignInName | null {
 
   const backslash = name.indexOf('\\');
   if (backslash >= 0) {
-    const netbiosName = name.slice(0, backslash);
+    const domain = name.slice(0, backslash);
     const samAccountName = name.slice(backslash + 1);
-    if (!netbios.test(netbiosName) || !isSamAccountName(samAccountName)) return null;
-    return { kind: 'downLevel', netbiosName, samAccountName };
+    const isDomain = netbios.test(domain) || (domain.length <= maxDnsNameLength && dnsSuffix.test(domain));
+    if (!isDomain || !isSamAccountName(samAccountName)) return null;
+    return { kind: 'downLevel', domain, samAccountName };
   }
 
   const at = name.lastIndexOf('@');

@@ -10,7 +10,7 @@ import { AppError, isAppError } from '#src/shared/errors.ts';
 import { isGuid } from './ad-codec.ts';
 import { compareGroups, createAdConnector } from './connector.ts';
 import type { ConnectorDependencies } from './connector.ts';
-import { parseSignInName } from './names.ts';
+import { domainOfDn, parseAccountName } from './account-name.ts';
 import { directoryConnectionOptionsSchema } from './options.ts';
 import type { DirectoryCheck, DirectoryConnector, DirectoryGroup, DirectoryUser, PrincipalSearchResult } from './types.ts';
 
@@ -123,13 +123,32 @@ export function createTrustingDirectory(
     return forest.netbiosName;
   }
 
-  /** The forest a sign-in name belongs to; null for the local directory. */
+  /**
+   * The forest a spelling belongs to; null for the local directory (a bare sAMAccountName, or a
+   * GUID, which the callers look for in each directory). `PARTNER\\bob`, `PARTNER.TEST\\bob`, a UPN
+   * with one of the forest's suffixes and a DN under its domain all route to the forest.
+   */
   async function forestOf(name: string): Promise<Forest | null> {
-    const parsed = parseSignInName(name);
-    if (!parsed || parsed.kind === 'samAccountName') return null;
+    const parsed = parseAccountName(name);
+    if (!parsed || parsed.kind === 'samAccountName' || parsed.kind === 'guid') return null;
     for (const forest of forests) {
       if (parsed.kind === 'upn' && forest.suffixes.has(parsed.suffix)) return forest;
-      if (parsed.kind === 'downLevel' && parsed.netbiosName.toUpperCase() === (await netbiosOf(forest))) return forest;
+      if (parsed.kind === 'dn' && domainOfDn(parsed.dn) === forest.domain) return forest;
+      if (parsed.kind === 'downLevel') {
+        if (parsed.domain.toLowerCase() === forest.domain) return forest;
+        if (parsed.domain.toUpperCase() === (await netbiosOf(forest))) return forest;
+      }
+    }
+    return null;
+  }
+
+  /** A GUID names no forest: it is looked for in the local directory, then in each forest. */
+  async function acrossForests<T>(work: (connector: DirectoryConnector) => Promise<T | null>): Promise<T | null> {
+    const own = await work(local);
+    if (own) return own;
+    for (const forest of forests) {
+      const found = await viaForest(forest, work);
+      if (found) return found;
     }
     return null;
   }
@@ -153,20 +172,28 @@ export function createTrustingDirectory(
     },
     async findUser(name, options) {
       const forest = await forestOf(name);
-      return forest ? viaForest(forest, (c) => c.findUser(name, options)) : local.findUser(name, options);
+      if (forest) return viaForest(forest, (c) => c.findUser(name, options));
+      return isGuid(name.trim()) ? acrossForests((c) => c.findUser(name, options)) : local.findUser(name, options);
     },
-    async findUserByGuid(guid, options) {
-      const own = await local.findUserByGuid(guid, options);
-      if (own) return own;
-      for (const forest of forests) {
-        const found = await viaForest(forest, (c) => c.findUserByGuid(guid, options));
-        if (found) return found;
-      }
-      return null;
+    findUserByGuid(guid, options) {
+      return acrossForests((c) => c.findUserByGuid(guid, options));
+    },
+    async resolveAccount(name) {
+      // Each forest resolves (and caches) its own users' spellings, and knows its own service account.
+      const forest = await forestOf(name);
+      if (forest) return viaForest(forest, (c) => c.resolveAccount(name));
+      return isGuid(name.trim()) ? acrossForests((c) => c.resolveAccount(name)) : local.resolveAccount(name);
     },
     async authenticate(name, password, options) {
       const forest = await forestOf(name);
-      return forest ? viaForest(forest, (c) => c.authenticate(name, password, options)) : local.authenticate(name, password, options);
+      if (forest) return viaForest(forest, (c) => c.authenticate(name, password, options));
+      if (isGuid(name.trim())) {
+        // The directory that resolves the GUID binds it; none does: a wrong name, like any other.
+        const account = options?.account ?? (await acrossForests((c) => c.resolveAccount(name)));
+        const owner = account ? forests.find((f) => f.domain === account.domain) : undefined;
+        return owner ? viaForest(owner, (c) => c.authenticate(name, password, { ...options, account })) : local.authenticate(name, password, { ...options, account });
+      }
+      return local.authenticate(name, password, options);
     },
     groupsOf(user, method) {
       const forest = forestOfUser(user);

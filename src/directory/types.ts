@@ -54,7 +54,34 @@ export type AuthenticationResult =
       /** AD's sub-code (52e, 533 …) for the audit log; never shown to the person signing in. */
       subCode: string | null;
       controller: string | null;
+      /**
+       * The objectGUID of the account the name designated when the bind was answered, when the
+       * entry read alongside found one: a failure counts against it (it may differ from a stale
+       * cached resolution).
+       */
+      guid?: string;
     };
+
+/**
+ * The directory account a spelling designates (UPN in any case, alternative UPN suffix, implicit
+ * UPN, NETBIOS\sam, DNS-DOMAIN\sam, sAMAccountName, DN, objectGUID), resolved before any bind so
+ * that the sign-in throttle counts per account whatever the spelling.
+ */
+export interface ResolvedAccount {
+  guid: string;
+  dn: string;
+  samAccountName: string;
+  userPrincipalName: string | null;
+  /** DNS name of the account's domain. */
+  domain: string;
+  /**
+   * The lockout threshold that applies to this account: its fine-grained password policy's
+   * (msDS-ResultantPSO) where the directory exposes it, else the domain's; 0 never locks; null unknown.
+   */
+  lockoutThreshold: number | null;
+  /** The connector's own service account: never bound as a user, never to be locked through Portico. */
+  serviceAccount: boolean;
+}
 
 export type DirectoryPrincipal =
   | {
@@ -146,7 +173,17 @@ export interface DirectoryConnector {
   check(): Promise<DirectoryCheck>;
   findUser(name: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
   findUserByGuid(guid: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
-  authenticate(name: string, password: string, options?: UserReadOptions): Promise<AuthenticationResult>;
+  /**
+   * The account any spelling designates, from a bounded expiring cache or one indexed search;
+   * null when it designates none. Ambiguity is resolved as AD binds: an explicit UPN wins over an
+   * implicit one (sAMAccountName@domain).
+   */
+  resolveAccount(name: string): Promise<ResolvedAccount | null>;
+  /**
+   * Binds as the user. With `account` (from resolveAccount), a DN or GUID spelling binds as that
+   * account, and a resolution that turns out stale is corrected in the cache.
+   */
+  authenticate(name: string, password: string, options?: UserReadOptions & { account?: ResolvedAccount | null }): Promise<AuthenticationResult>;
   groupsOf(user: DirectoryUser, method?: GroupResolutionMethod): Promise<TransitiveGroups>;
   findGroup(name: string): Promise<DirectoryGroup | null>;
   /** Member DNs of a group, read in ranges however many there are. */

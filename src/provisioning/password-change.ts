@@ -3,12 +3,16 @@
  * out for a person told "your password has expired" or "you must change your password", who
  * cannot bind until they do. RFC 3062 Password Modify with the old password, as the user, on
  * the engine in-process. A connected AD is never written to: its users change passwords in AD.
+ * Like sign-in, the name is resolved to its account first and failures count against the account
+ * whatever the spelling (UPN, DOMAIN\sam, DN …); the service account is never changed here.
  */
 import type { AuditLog } from '#src/audit/index.ts';
 import type { SignInThrottle } from '#src/auth/throttle.ts';
 import type { FailureFloor } from '#src/auth/failure-floor.ts';
 import type { DirectoryBackend } from '#src/directory/managed/backend.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
+import type { ResolvedAccount } from '#src/directory/types.ts';
+import { throttleTarget } from './throttle-target.ts';
 
 export interface PasswordChangeRequest {
   username: string;
@@ -27,6 +31,8 @@ export interface PasswordChangeService {
 
 export function createManagedPasswordChange(deps: {
   engine: Pick<DirectoryBackend, 'passwordModify'>;
+  /** The directory's resolution of any spelling to its account (the connector's resolveAccount). */
+  resolveAccount: (name: string) => Promise<ResolvedAccount | null>;
   throttle: SignInThrottle;
   audit: AuditLog;
   clock?: () => Date;
@@ -58,15 +64,24 @@ export function createManagedPasswordChange(deps: {
         return done(request, failure('auth.invalid_request', 'Enter your user name, your current password and a new password.'));
       }
       const now = clock();
-      const gate = deps.throttle.check(username, request.clientAddress, now);
+      const wrong = failure('auth.invalid_credentials', 'The user name or current password is incorrect.');
+      const account = await deps.resolveAccount(username);
+      if (account?.serviceAccount) {
+        // Portico's own identity: a wrong old password would count towards its lockout. Answered as a wrong password.
+        return done(request, wrong, { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
+      }
+      const target = throttleTarget(username, account);
+      const gate = deps.throttle.check(target.subject, request.clientAddress, now, target.maxFailures);
       if (!gate.allowed) {
         const seconds = Math.ceil(gate.retryAfterMs / 1000);
-        return done(request, failure('auth.throttled', `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds));
+        return done(request, failure('auth.throttled', `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds), { subject: target.subject });
       }
       const session = { id: `password-change-${++sequence}`, boundDn: null, secure: true, remoteAddress: request.clientAddress ?? 'portico' };
-      const { result } = await deps.engine.passwordModify(session, { userIdentity: username, oldPassword: request.oldPassword, newPassword: request.newPassword });
+      // The account throttled is the account changed: it is named by its DN, not by the spelling typed.
+      const userIdentity = account?.dn ?? username;
+      const { result } = await deps.engine.passwordModify(session, { userIdentity, oldPassword: request.oldPassword, newPassword: request.newPassword });
       if (result.resultCode === ResultCode.success) {
-        deps.throttle.recordSuccess(username, request.clientAddress);
+        deps.throttle.recordSuccess(target.subject, request.clientAddress);
         return done(request, { ok: true });
       }
       const diagnostic = result.diagnosticMessage ?? '';
@@ -76,8 +91,8 @@ export function createManagedPasswordChange(deps: {
         const rule = diagnostic.replace(/^0000052D: Constraint violation - check_password_restrictions: /, '');
         return done(request, failure('auth.password_rejected', `The new password does not meet the password policy: ${rule}.`), { rule });
       }
-      deps.throttle.recordFailure(username, request.clientAddress, now);
-      return done(request, failure('auth.invalid_credentials', 'The user name or current password is incorrect.'), { resultCode: result.resultCode });
+      deps.throttle.recordFailure(target.subject, request.clientAddress, now, target.details);
+      return done(request, wrong, { resultCode: result.resultCode, subject: target.subject });
     },
   };
 }

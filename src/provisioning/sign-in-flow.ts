@@ -1,6 +1,7 @@
 /**
  * Sign-in with AD credentials and just-in-time provisioning:
- * throttle → one bind as the user (the entry read alongside) → attribute mappings → transitive
+ * resolve the name to its account (cached) → throttle that account → one bind as the user (the
+ * entry read alongside) → attribute mappings → transitive
  * groups → in one transaction: upsert the identity-store record, open the session, audit.
  * A failure at any step leaves the previous record as it was.
  */
@@ -8,12 +9,13 @@ import type { AuditLog } from '#src/audit/index.ts';
 import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
 import type { SignInThrottle } from '#src/auth/throttle.ts';
 import type { FailureFloor } from '#src/auth/failure-floor.ts';
-import type { DirectoryConnector, DirectoryUser, TransitiveGroups } from '#src/directory/types.ts';
+import type { DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
 import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
 import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';
 import type { Session, SessionStore } from '#src/sessions/index.ts';
 import { prepareSession } from '#src/sessions/index.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
+import { throttleTarget } from './throttle-target.ts';
 
 /** What the flow writes atomically. */
 export interface SignInTransaction {
@@ -124,25 +126,40 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     }
     const address = request.clientAddress;
     const now = clock();
-    const gate = deps.throttle.check(username, address, now);
-    if (!gate.allowed) {
-      // Never reaches the directory: Portico cannot be used to lock AD accounts.
-      return fail(request, 'auth.throttled', { scope: gate.scope }, Math.ceil(gate.retryAfterMs / 1000));
-    }
-
     const directory = deps.directory();
     if (directory === null) {
       const refused = deps.refusedBecause?.() ?? null;
       return refused === null ? fail(request, 'auth.directory_unavailable', { reason: 'the identity source is not connected' }) : fail(request, 'auth.directory_refused', { reason: refused });
     }
 
+    // Failures count against the account whatever spelling reached it (a repeat name costs no round trip).
+    let account: ResolvedAccount | null;
+    try {
+      account = await directory.resolveAccount(username);
+    } catch (error) {
+      return fail(request, directoryFailure(error), { reason: reasonOf(error) });
+    }
+    if (account?.serviceAccount) {
+      // Portico's own identity never signs in as a user: wrong passwords would lock it and take
+      // sign-in down for everyone. Answered as a wrong password; the reason is for admins only.
+      return fail(request, 'auth.invalid_credentials', { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
+    }
+    const target = throttleTarget(username, account);
+    const gate = deps.throttle.check(target.subject, address, now, target.maxFailures);
+    if (!gate.allowed) {
+      // Never reaches the directory: Portico cannot be used to lock AD accounts.
+      return fail(request, 'auth.throttled', { scope: gate.scope, subject: target.subject }, Math.ceil(gate.retryAfterMs / 1000));
+    }
+
     const mappings = await deps.mappings();
     let user: DirectoryUser;
     try {
-      const result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings) });
+      const result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings), account });
       if (result.outcome !== 'ok') {
-        if (result.outcome === 'invalidCredentials') deps.throttle.recordFailure(username, address, now);
-        return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller });
+        // Counted against the account the directory checked the password of (the entry read alongside).
+        const counted = throttleTarget(username, account, result.guid ?? account?.guid);
+        if (result.outcome === 'invalidCredentials') deps.throttle.recordFailure(counted.subject, address, now, counted.details);
+        return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller, subject: counted.subject });
       }
       user = result.user;
     } catch (error) {
@@ -152,7 +169,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     if (user.account.state !== 'ok') {
       return fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
     }
-    deps.throttle.recordSuccess(username, address);
+    deps.throttle.recordSuccess(throttleTarget(username, account, user.guid).subject, address);
 
     let groups: TransitiveGroups;
     let provisioned;

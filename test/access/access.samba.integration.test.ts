@@ -189,6 +189,25 @@ void describe('access against the Samba AD DC', () => {
     assert.ok(who.body.users.some((u) => u.userName === alice.upn));
   });
 
+  it('assigns and explains a user by the implicit UPN: the same account as the explicit UPN and DOMAIN\\sam', async () => {
+    const ursula = fixtureUser('ursula'); // UPN u.keller@corpmail.example, sAMAccountName ursula
+    const application = await api<{ id: string }>('POST', '/admin/api/applications', { name: 'Implicit', entityId: 'https://implicit.corp.example.test/saml', acsUrls: ['https://implicit.corp.example.test/saml/acs'] });
+    assert.equal(application.status, 201, JSON.stringify(application.body));
+    const assigned = await api<{ assignment: { principal: { guid: string; name: string } } }>('POST', '/admin/api/assignments', {
+      principal: { type: 'user', id: 'ursula@corp.example.test' },
+      target: { type: 'application', applicationId: application.body.id },
+    });
+    assert.equal(assigned.status, 201, JSON.stringify(assigned.body));
+    const byGuid = await target.app.directory?.findUser(ursula.upn);
+    assert.equal(assigned.body.assignment.principal.guid, byGuid?.guid, 'the assignment keys the account, not the spelling');
+    assert.equal(assigned.body.assignment.principal.name, ursula.upn, 'and names it by its explicit UPN');
+    for (const spelling of ['ursula@corp.example.test', ursula.upn, 'CORP.EXAMPLE.TEST\\ursula', 'CORP\\ursula']) {
+      const explained = await api<{ entitlements: Access }>('GET', `/admin/api/access/users/${encodeURIComponent(spelling)}`);
+      assert.equal(explained.status, 200, `${spelling}: ${JSON.stringify(explained.body)}`);
+      assert.ok(explained.body.entitlements.applications.some((a) => a.application.name === 'Implicit'), spelling);
+    }
+  });
+
   it('refuses bad input precisely and writes nothing', async () => {
     const count = async () => (await api<{ assignments: unknown[] }>('GET', '/admin/api/assignments')).body.assignments.length;
     const before = await count();

@@ -189,7 +189,8 @@ describe(`the connector against ${target.name}`, () => {
     });
 
     it('refuses injection attempts as names without reaching AD with them', async () => {
-      for (const name of ['*', '*)(objectClass=*', 'CN=Administrator,CN=Users,DC=corp,DC=example,DC=test', 'a\u0000b']) {
+      // (A DN is a spelling of an account now: one that names nobody is refused without a bind.)
+      for (const name of ['*', '*)(objectClass=*', 'CN=Nobody Here,CN=Users,DC=corp,DC=example,DC=test', 'a\u0000b']) {
         const result = await connector.authenticate(name, 'whatever-1!');
         assert.equal(result.outcome, 'invalidCredentials', name);
       }
@@ -201,6 +202,129 @@ describe(`the connector against ${target.name}`, () => {
       await connector.authenticate(alice.upn, alice.password);
       const during = ops.events.slice(before);
       assert.equal(during.filter((e) => e.operation === 'bind').length, 1);
+    });
+  });
+
+  describe('account resolution: every spelling names one account (issues 12 and 13)', () => {
+    const binds = (from: number): number => ops.events.slice(from).filter((e) => e.operation === 'bind').length;
+
+    it('resolves every spelling of an account to its objectGUID, with the lockout threshold that applies', async () => {
+      const tara = fixtureUser('tlock2'); // UPN tara.lock@…, sAMAccountName tlock2
+      const expected = await connector.findUser(tara.upn);
+      assert.ok(expected);
+      const dn = expected.dn;
+      const spellings = [
+        tara.upn,
+        tara.upn.toUpperCase(),
+        'tlock2@corp.example.test', // the implicit UPN
+        'TLock2@Corp.Example.Test',
+        'CORP\\tlock2',
+        'corp\\TLOCK2',
+        'CORP.EXAMPLE.TEST\\tlock2',
+        'corp.example.test\\tlock2',
+        'tlock2',
+        'TLOCK2',
+        dn,
+        dn.toLowerCase(),
+        dn.toUpperCase().replaceAll(',', ' , '),
+        expected.guid,
+        expected.guid.toUpperCase(),
+      ];
+      for (const spelling of spellings) {
+        const account = await connector.resolveAccount(spelling);
+        assert.equal(account?.guid, expected.guid, spelling);
+        assert.equal(account.userPrincipalName, tara.upn, spelling);
+        assert.equal(account.samAccountName, 'tlock2', spelling);
+        assert.equal(account.serviceAccount, false, spelling);
+        assert.equal(account.lockoutThreshold, 5, spelling);
+      }
+    });
+
+    it('resolves the implicit UPN of accounts with an explicit UPN of another prefix or suffix, and alternative suffixes', async () => {
+      for (const key of ['ursula', 'carol']) {
+        const user = fixtureUser(key);
+        const byUpn = await connector.findUser(user.upn);
+        assert.ok(byUpn, user.upn);
+        for (const spelling of [`${user.sAMAccountName}@corp.example.test`, `${user.sAMAccountName.toUpperCase()}@CORP.EXAMPLE.TEST`, user.upn.toUpperCase()]) {
+          assert.equal((await connector.resolveAccount(spelling))?.guid, byUpn.guid, spelling);
+          const found = await connector.findUser(spelling);
+          assert.equal(found?.guid, byUpn.guid, spelling);
+          assert.equal(found.userPrincipalName, user.upn, 'the explicit UPN stays the user name');
+        }
+      }
+      assert.equal(fixtureUser('ursula').upn, 'u.keller@corpmail.example');
+    });
+
+    it('signs in with the implicit UPN and with an alternative UPN suffix (right passwords only)', async () => {
+      for (const [key, spellings] of [
+        ['ursula', ['ursula@corp.example.test', 'u.keller@corpmail.example', 'U.Keller@CorpMail.Example']],
+        ['carol', ['cdavis@corp.example.test', 'CDavis@corp.example.test']],
+      ] as const) {
+        const user = fixtureUser(key);
+        const expected = await connector.findUser(user.upn);
+        for (const spelling of spellings) {
+          const account = await connector.resolveAccount(spelling);
+          const result = await connector.authenticate(spelling, user.password, { account });
+          assert.equal(result.outcome, 'ok', spelling);
+          assert.equal(result.outcome === 'ok' ? result.user.guid : null, expected?.guid, spelling);
+          assert.equal(result.outcome === 'ok' ? result.user.userPrincipalName : null, user.upn, spelling);
+        }
+      }
+    });
+
+    it('answers a repeated spelling from its cache: no round trip before the bind, one search alongside it', async () => {
+      const tom = fixtureUser('tlock1');
+      const spelling = 'Corp\\TLock1';
+      const first = await connector.resolveAccount(spelling);
+      assert.ok(first);
+      const before = ops.events.length;
+      const again = await connector.resolveAccount(spelling);
+      assert.equal(ops.events.length, before, 'a cached spelling costs no LDAP operation');
+      assert.equal(again, first);
+      const result = await connector.authenticate(spelling, tom.password, { account: again });
+      assert.equal(result.outcome, 'ok');
+      const during = ops.events.slice(before);
+      const shown = JSON.stringify(during.map((e) => [e.operation, e.filter ?? e.base, e.entries]));
+      assert.equal(binds(before), 1, shown);
+      // One search (a paged search's closing `done` is recorded as an empty operation).
+      const searches = new Set(during.filter((e) => e.operation === 'search').map((e) => e.filter ?? e.base));
+      assert.equal(searches.size, 1, shown);
+      assert.equal(during.filter((e) => e.operation === 'search' && (e.entries ?? 0) > 0).length, 1, shown);
+    });
+
+    it('resolves names of nobody, and of other domains, to no account', async () => {
+      for (const spelling of [
+        'nobody@corp.example.test',
+        'OTHER\\alice',
+        'other.example.test\\alice',
+        'CN=Nobody Here,CN=Users,DC=corp,DC=example,DC=test',
+        'CN=alice,DC=other,DC=test',
+        'CN=Users,DC=corp,DC=example,DC=test', // an entry, but no user
+        '00000000-0000-0000-0000-000000000000',
+        '*)(objectClass=*',
+      ]) {
+        assert.equal(await connector.resolveAccount(spelling), null, spelling);
+      }
+    });
+
+    it('knows its own service account by every spelling, and never binds as it', async () => {
+      const configured = target.runtime().serviceAccount.username;
+      const service = await connector.findUser(configured);
+      assert.ok(service);
+      const sam = service.samAccountName;
+      const spellings = [configured, configured.toUpperCase(), `CORP\\${sam}`, `corp.example.test\\${sam}`, sam, `${sam}@corp.example.test`, service.dn, service.dn.toLowerCase(), service.guid];
+      for (const spelling of spellings) {
+        const account = await connector.resolveAccount(spelling);
+        assert.equal(account?.serviceAccount, true, spelling);
+        const before = ops.events.length;
+        const result = await connector.authenticate(spelling, 'Not-The-Service-Password-1!', { account });
+        assert.equal(result.outcome, 'invalidCredentials', spelling);
+        assert.equal(binds(before), 0, `${spelling}: no bind`);
+        // Even without a resolution handed in, the configured name is refused before a bind.
+        const unresolved = ops.events.length;
+        assert.equal((await connector.authenticate(configured, 'Not-The-Service-Password-1!')).outcome, 'invalidCredentials');
+        assert.equal(binds(unresolved), 0);
+      }
     });
   });
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAdConnector } from '#src/directory/connector.ts';
 import { connectTrustedForest, createTrustingDirectory, openTrustedForests, trustedForestSchema } from '#src/directory/trust.ts';
 import type { TrustingDirectory } from '#src/directory/trust.ts';
+import type { LdapOperationEvent } from '#src/directory/types.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { fixtureUser, partnerFixture, partnerRuntime, sambaOptions } from '../support/samba.ts';
 
@@ -58,6 +59,60 @@ describe('a directory trusting the PARTNER forest (lab override: Samba accepted 
     }
     const quinn = partnerUser('quinn');
     assert.equal((await directory.authenticate(`PARTNER\\${quinn.sAMAccountName}`, quinn.password)).outcome, 'ok');
+  });
+
+  it('resolves every spelling of a trusted user to its account in that forest, the implicit UPN included (right passwords only)', async () => {
+    const quinn = partnerUser('quinn'); // UPN quinn.larsen@…, sAMAccountName qlarsen
+    const expected = await directory.findUser(quinn.upn);
+    assert.ok(expected);
+    assert.equal(expected.domain, 'partner.example.test');
+    const implicit = `${quinn.sAMAccountName}@partner.example.test`;
+    for (const spelling of [
+      quinn.upn,
+      quinn.upn.toUpperCase(),
+      implicit,
+      `PARTNER\\${quinn.sAMAccountName}`,
+      `PARTNER.EXAMPLE.TEST\\${quinn.sAMAccountName}`,
+      `partner.example.test\\${quinn.sAMAccountName.toUpperCase()}`,
+      expected.dn,
+      expected.dn.toLowerCase(),
+      expected.guid,
+    ]) {
+      const account = await directory.resolveAccount(spelling);
+      assert.equal(account?.guid, expected.guid, spelling);
+      assert.equal(account.domain, 'partner.example.test', spelling);
+      assert.equal(account.serviceAccount, false, spelling);
+    }
+    // A bare sAMAccountName names a user of the local domain, as in AD.
+    assert.equal(await directory.resolveAccount(quinn.sAMAccountName), null);
+    for (const spelling of [implicit, `PARTNER.EXAMPLE.TEST\\${quinn.sAMAccountName}`, expected.guid]) {
+      const result = await directory.authenticate(spelling, quinn.password, { account: await directory.resolveAccount(spelling) });
+      assert.equal(result.outcome === 'ok' && result.user.guid, expected.guid, spelling);
+      assert.equal(result.outcome === 'ok' && result.user.userPrincipalName, quinn.upn, spelling);
+    }
+  });
+
+  it("refuses the trusted forest's own service account under any spelling, without a bind", async () => {
+    const events: LdapOperationEvent[] = [];
+    const options = partnerOptions();
+    const trusting = createTrustingDirectory(createAdConnector(sambaOptions()), [
+      { options, connector: createAdConnector(options.connection, { onOperation: (event) => events.push(event) }) },
+    ]);
+    try {
+      const configured = partner.serviceAccount.username;
+      const service = await trusting.findUser(configured);
+      assert.ok(service);
+      for (const spelling of [configured, `PARTNER\\${service.samAccountName}`, `partner.example.test\\${service.samAccountName}`, service.dn, service.guid]) {
+        const account = await trusting.resolveAccount(spelling);
+        assert.equal(account?.serviceAccount, true, spelling);
+        const before = events.length;
+        const result = await trusting.authenticate(spelling, 'Not-The-Service-Password-1!', { account });
+        assert.equal(result.outcome, 'invalidCredentials', spelling);
+        assert.equal(events.slice(before).filter((e) => e.operation === 'bind').length, 0, `${spelling}: no bind`);
+      }
+    } finally {
+      await trusting.close();
+    }
   });
 
   it('reports the trusted forest account states and wrong passwords as that forest says', async () => {

@@ -874,7 +874,8 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     if (at > 0) {
       const explicit = users(await reads.lookup('userPrincipalName', indexKey('userPrincipalName', trimmed)));
       if (explicit) return explicit;
-      // AD also accepts sAMAccountName@<dns domain> for users without that explicit UPN.
+      // AD also accepts the implicit UPN sAMAccountName@<dns domain>, whatever the account's own
+      // UPN (another prefix or suffix); an explicit UPN that matches wins, as above.
       if (trimmed.slice(at + 1).toLowerCase() === dnsName) return users(await reads.lookup('sAMAccountName', indexKey('sAMAccountName', trimmed.slice(0, at))));
     }
     // A bare sAMAccountName is not a bind name for AD's simple bind.
