@@ -40,7 +40,8 @@ const audit: AuditLog = {
 const throttle = () => createSignInThrottle({ perUsername: { maxFailures: 2, windowMs: 60_000 }, perAddress: { maxFailures: 100, windowMs: 60_000 } });
 
 function flow(floor: FailureFloor, authenticate: () => Promise<AuthenticationResult>, connected = true) {
-  const directory = { authenticate } as unknown as DirectoryConnector;
+  // Every name designates no account: the throttle counts it as typed.
+  const directory = { authenticate, resolveAccount: () => Promise.resolve(null) } as unknown as DirectoryConnector;
   return createSignInFlow({
     directory: () => (connected ? directory : null),
     passwordChange: 'active-directory',
@@ -94,6 +95,7 @@ void describe('the failure floor in the sign-in flow and the password change', (
     let ok = false;
     const change = createManagedPasswordChange({
       engine: { passwordModify: () => Promise.resolve({ result: ok ? { resultCode: ResultCode.success } : { resultCode: ResultCode.invalidCredentials, diagnosticMessage: '8009030C: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1' } }) },
+      resolveAccount: () => Promise.resolve(null),
       throttle: throttle(),
       audit,
       failureFloor: floor,
