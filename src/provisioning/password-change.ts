@@ -53,7 +53,7 @@ export function createManagedPasswordChange(deps: {
         return done(request, failure('auth.invalid_request', 'Enter your user name, your current password and a new password.'));
       }
       const now = clock();
-      const gate = deps.throttle.check(username, request.clientAddress, now);
+      const gate = await deps.throttle.check(username, request.clientAddress, now);
       if (!gate.allowed) {
         const seconds = Math.ceil(gate.retryAfterMs / 1000);
         return done(request, failure('auth.throttled', `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds));
@@ -61,7 +61,7 @@ export function createManagedPasswordChange(deps: {
       const session = { id: `password-change-${++sequence}`, boundDn: null, secure: true, remoteAddress: request.clientAddress ?? 'portico' };
       const { result } = await deps.engine.passwordModify(session, { userIdentity: username, oldPassword: request.oldPassword, newPassword: request.newPassword });
       if (result.resultCode === ResultCode.success) {
-        deps.throttle.recordSuccess(username, request.clientAddress);
+        await deps.throttle.recordSuccess(username, request.clientAddress);
         return done(request, { ok: true });
       }
       const diagnostic = result.diagnosticMessage ?? '';
@@ -71,7 +71,7 @@ export function createManagedPasswordChange(deps: {
         const rule = diagnostic.replace(/^0000052D: Constraint violation - check_password_restrictions: /, '');
         return done(request, failure('auth.password_rejected', `The new password does not meet the password policy: ${rule}.`), { rule });
       }
-      deps.throttle.recordFailure(username, request.clientAddress, now);
+      await deps.throttle.recordFailure(username, request.clientAddress, now);
       return done(request, failure('auth.invalid_credentials', 'The user name or current password is incorrect.'), { resultCode: result.resultCode });
     },
   };

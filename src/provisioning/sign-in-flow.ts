@@ -115,7 +115,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     }
     const address = request.clientAddress;
     const now = clock();
-    const gate = deps.throttle.check(username, address, now);
+    const gate = await deps.throttle.check(username, address, now);
     if (!gate.allowed) {
       // Never reaches the directory: Portico cannot be used to lock AD accounts.
       return fail(request, 'auth.throttled', { scope: gate.scope }, Math.ceil(gate.retryAfterMs / 1000));
@@ -129,7 +129,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     try {
       const result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings) });
       if (result.outcome !== 'ok') {
-        if (result.outcome === 'invalidCredentials') deps.throttle.recordFailure(username, address, now);
+        if (result.outcome === 'invalidCredentials') await deps.throttle.recordFailure(username, address, now);
         return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller });
       }
       user = result.user;
@@ -140,7 +140,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     if (user.account.state !== 'ok') {
       return fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
     }
-    deps.throttle.recordSuccess(username, address);
+    await deps.throttle.recordSuccess(username, address);
 
     let groups: TransitiveGroups;
     let provisioned;
