@@ -21,7 +21,7 @@ export const THROTTLE_CLEARED = 'auth.throttle.cleared';
 
 export const throttleEntry = z
   .object({
-    kind: z.enum(['account', 'name', 'address']).describe('account: a directory account (whatever spelling was typed); name: a spelling that designates no account; address: a client IPv4 address or IPv6 /64'),
+    kind: z.enum(['account', 'name', 'address']).describe('account: a directory account (whatever spelling was typed); name: a user name counted by its spelling (it designates no account); address: a client IPv4 address or IPv6 /64'),
     key: z.string().describe('what failures are counted under: account:<objectGUID>, name:<spelling>, or the address'),
     label: z.string().describe("the account's UPN or the spelling typed, or the address"),
     failures: z.number().int().describe('failures still inside the window'),
