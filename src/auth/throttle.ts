@@ -107,11 +107,16 @@ export interface ThrottleStore {
   addFailure(scope: ThrottleStoreScope, key: string, failure: ThrottleFailure): Promise<boolean>;
   /** Forgets every failure of the key; how many were removed. */
   clear(scope: ThrottleStoreScope, key: string): Promise<number>;
-  /** The failures still counting at `now`, at most `limit` of them, grouped by key (scope, key, then expiry order). */
-  listLive(now: Date, limit: number): Promise<StoredThrottleFailure[]>;
+  /**
+   * The failures still counting at `now`, at most `limit` of them, grouped by key (scope, key,
+   * then expiry order); only one key's, or only subjects whose label is `label` (any case), when asked.
+   */
+  listLive(now: Date, limit: number, only?: ThrottleListFilter): Promise<StoredThrottleFailure[]>;
   /** Deletes failures expired at `now` and enforces the store's row cap; how many were removed. */
   prune(now: Date): Promise<number>;
 }
+
+export type ThrottleListFilter = { scope: ThrottleStoreScope; key: string } | { label: string };
 
 // ---- pure window arithmetic ----
 
@@ -198,8 +203,7 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
     };
   }
 
-  async function list(now: Date): Promise<ThrottleEntry[]> {
-    const rows = await store.listLive(now, MAX_LISTED_FAILURES);
+  function entries(rows: StoredThrottleFailure[], now: Date): ThrottleEntry[] {
     const groups = new Map<string, StoredThrottleFailure[]>();
     for (const row of rows) {
       const id = `${row.scope} ${row.key}`;
@@ -207,8 +211,11 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       if (group === undefined) groups.set(id, [row]);
       else group.push(row);
     }
-    const entries = [...groups.values()].map((group) => toEntry(group, now.getTime()));
-    return entries.sort(
+    return [...groups.values()].map((group) => toEntry(group, now.getTime()));
+  }
+
+  async function list(now: Date): Promise<ThrottleEntry[]> {
+    return entries(await store.listLive(now, MAX_LISTED_FAILURES), now).sort(
       (a, b) =>
         Number(b.throttledUntil !== null) - Number(a.throttledUntil !== null) ||
         b.lastFailureAt.getTime() - a.lastFailureAt.getTime() ||
@@ -258,12 +265,20 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       const wanted = target.trim();
       if (wanted === '') return [];
       const lowered = wanted.toLowerCase();
-      const addressKey = net.isIP(wanted) !== 0 ? clientAddressKey(wanted) : null;
-      const matches = (await list(now)).filter((entry) =>
-        entry.scope === 'address'
-          ? entry.key === lowered || entry.key === addressKey
-          : entry.key === lowered || entry.label.toLowerCase() === lowered || entry.key === `name:${lowered}` || entry.key === `account:${lowered}`,
-      );
+      // Looked up key by key (not in the listing, which is bounded): every reading of the target.
+      const filters: ThrottleListFilter[] = [
+        { scope: 'subject', key: lowered },
+        { scope: 'subject', key: `name:${lowered}` },
+        { scope: 'subject', key: `account:${lowered}` },
+        { label: lowered },
+        { scope: 'address', key: lowered },
+      ];
+      if (net.isIP(wanted) !== 0) filters.push({ scope: 'address', key: clientAddressKey(wanted) });
+      const found = new Map<string, ThrottleEntry>();
+      for (const filter of filters) {
+        for (const entry of entries(await store.listLive(now, MAX_LISTED_FAILURES, filter), now)) found.set(`${entry.scope} ${entry.key}`, entry);
+      }
+      const matches = [...found.values()];
       for (const entry of matches) await store.clear(entry.scope, entry.key);
       return matches;
     },
@@ -338,9 +353,11 @@ export function createMemoryThrottleStore({ maxKeys = DEFAULT_MAX_TRACKED_KEYS }
       keys.delete(id(scope, key));
       return Promise.resolve(entry === undefined ? 0 : entry.slots.filter((slot) => slot !== undefined).length);
     },
-    listLive(now, limit) {
+    listLive(now, limit, only) {
       const rows: StoredThrottleFailure[] = [];
-      const sorted = [...keys.values()].sort((a, b) => a.scope.localeCompare(b.scope) || a.key.localeCompare(b.key));
+      const sorted = [...keys.values()]
+        .filter((entry) => only === undefined || ('label' in only ? entry.scope === 'subject' && entry.slots.some((slot) => slot?.label.toLowerCase() === only.label.toLowerCase()) : entry.scope === only.scope && entry.key === only.key))
+        .sort((a, b) => a.scope.localeCompare(b.scope) || a.key.localeCompare(b.key));
       for (const entry of sorted) {
         for (const slot of live(entry.slots, now.getTime())) rows.push({ scope: entry.scope, key: entry.key, ...slot });
       }

@@ -8,7 +8,7 @@
  * writer of the same slot waits, then sees the slot taken); SQLite runs one writer at a time.
  * So two instances never take the same slot, and a key never holds more live failures than slots.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { StoredThrottleFailure, ThrottleStore } from '#src/auth/throttle.ts';
 import { translateStorageErrors } from './errors.ts';
 import type { Database } from './tables.ts';
@@ -72,12 +72,17 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
         return Number(result.numDeletedRows);
       }),
 
-    listLive: (now, limit) =>
+    listLive: (now, limit, only) =>
       translateStorageErrors('listing sign-in failures', async () => {
-        const rows = await db
-          .selectFrom('sign_in_failures')
-          .selectAll()
-          .where('expires_at', '>', now.toISOString())
+        let query = db.selectFrom('sign_in_failures').selectAll().where('expires_at', '>', now.toISOString());
+        if (only !== undefined && 'label' in only) {
+          // Every failure of the subjects that any failure labels so (an administrator's lookup: no index needed).
+          const labelled = db.selectFrom('sign_in_failures').select('key').where('scope', '=', 'subject').where(sql<string>`lower(label)`, '=', only.label.toLowerCase());
+          query = query.where('scope', '=', 'subject').where('key', 'in', labelled);
+        } else if (only !== undefined) {
+          query = query.where('scope', '=', only.scope).where('key', '=', only.key);
+        }
+        const rows = await query
           .orderBy('scope')
           .orderBy('key')
           .orderBy('expires_at')

@@ -187,6 +187,15 @@ void describe('sign-in throttle', () => {
     assert.deepEqual(await t.list(at(16 * MINUTE)), []);
   });
 
+  void it('clears a subject even when the listing (bounded) does not reach it', async () => {
+    const t = throttle({ perUsername: { maxFailures: 1, windowMs: 30 * MINUTE } });
+    for (let i = 0; i < 10_001; i += 1) await t.recordFailure(`user${String(i).padStart(5, '0')}`, null, at(0));
+    await t.recordFailure('zz-last', null, at(0));
+    assert.equal((await t.list(at(1))).some((entry) => entry.key === 'zz-last'), false);
+    assert.deepEqual((await t.clear('zz-last', at(1))).map((entry) => entry.key), ['zz-last']);
+    assert.equal((await t.check('zz-last', null, at(2))).allowed, true);
+  });
+
   void it('prunes expired failures from its store as failures arrive', async () => {
     const store = createMemoryThrottleStore();
     const t = createSignInThrottle({ perUsername: { maxFailures: 3, windowMs: MINUTE }, perAddress: { maxFailures: 5, windowMs: MINUTE }, store, pruneIntervalMs: MINUTE });

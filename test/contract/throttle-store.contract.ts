@@ -98,6 +98,11 @@ export function throttleStoreContract(factory: ThrottleStoreFactory): void {
           ],
         );
         assert.equal((await store.listLive(at(2000), 2)).length, 2);
+        // One key's, or the subjects labelled so (any case).
+        assert.deepEqual((await store.listLive(at(2000), 100, { scope: 'subject', key: 'account:a' })).map((row) => row.failedAt.getTime() - T0), [1000, 5000]);
+        assert.deepEqual(await store.listLive(at(2000), 100, { scope: 'address', key: 'account:a' }), []);
+        assert.deepEqual((await store.listLive(at(2000), 100, { label: 'ALICE@corp.TEST' })).map((row) => row.key), ['account:a', 'account:a']);
+        assert.deepEqual((await store.listLive(at(2000), 100, { label: '192.0.2.1' })).map((row) => row.key), [], 'labels of subjects only');
       }));
 
     void it('prunes expired failures, and beyond its row cap drops the failures expiring soonest', () =>
