@@ -21,12 +21,17 @@
  * - Growth is bounded: a key holds at most `maxFailures` failures (one per slot, see the store),
  *   expired failures are pruned, and the store caps its total number of rows.
  *
- * Concurrency (several instances on one database): counting a failure claims one of the key's
- * `maxFailures` slots with a single conditional write, so however many instances fail at once,
- * a key never holds more than `maxFailures` live failures, and once it holds them every instance
- * refuses. What cannot be prevented with check-then-bind: attempts that all passed `check` before
- * any of them was recorded reach the directory together, so a subject can see at most
- * (maxFailures − 1) + (attempts in flight at that moment) wrong binds inside one window.
+ * Concurrency (parallel requests, several instances on one database): every slot is taken with a
+ * single conditional write, atomic on the store, so a key never holds more than `maxFailures`
+ * slots. An attempt `check` lets through takes a subject slot at once as a hold (pending), which
+ * its `recordFailure` turns into the failure and `recordSuccess` clears; so attempts in flight
+ * count against the limit before their binds end, and N parallel wrong passwords for one subject
+ * reach the directory at most `maxFailures` times within the window, whichever instances they hit.
+ * What is not guaranteed: an attempt still in flight after its hold expired (`attemptHoldMs`,
+ * 60 s by default, far above a bind's timeouts) is no longer held; a success clears the holds of
+ * the subject's other attempts in flight (their failures then count from zero, as after any
+ * success). An attempt that ends neither way (the directory down, a disabled account) keeps its
+ * hold until it expires. Addresses are counted when failures are recorded, without holds.
  */
 import net from 'node:net';
 
@@ -45,6 +50,8 @@ export interface SignInThrottleOptions {
   store?: ThrottleStore;
   /** How often expired failures are pruned from the store (at the next failure after it). */
   pruneIntervalMs?: number;
+  /** How long an admitted attempt holds its subject slot while its bind is in flight. */
+  attemptHoldMs?: number;
 }
 
 export type ThrottleScope = 'username' | 'address';
@@ -83,6 +90,8 @@ export interface ThrottleFailure {
   label: string;
   /** The limit in force for this key when the failure was counted (shown to administrators). */
   maxFailures: number;
+  /** A hold on an attempt in flight rather than a failure (addFailure turns a hold into the failure). */
+  pending?: boolean;
 }
 
 export interface StoredThrottleFailure {
@@ -92,18 +101,23 @@ export interface StoredThrottleFailure {
   maxFailures: number;
   failedAt: Date;
   expiresAt: Date;
+  pending: boolean;
 }
 
 /**
  * Where failures are kept. Each key has `maxFailures` slots; a failure takes a slot that is free
  * (never used, or expired at the failure's time). Implementations must make taking a slot atomic
  * against concurrent writers (another instance on the same database): two writers never both
- * take the same slot.
+ * take the same slot, and two failures never both turn the same hold into a failure.
  */
 export interface ThrottleStore {
   /** Expiry times (epoch ms) of the key's failures still counting at `now`, ascending. */
   liveExpiries(scope: ThrottleStoreScope, key: string, now: Date): Promise<number[]>;
-  /** Counts the failure in a free slot among the first `maxFailures`; false when none was free. */
+  /**
+   * Puts the failure (or hold, when `pending`) in a slot: a failure first turns one of the key's
+   * live holds into it; otherwise a free slot among the first `maxFailures` is taken. False when
+   * none was free.
+   */
   addFailure(scope: ThrottleStoreScope, key: string, failure: ThrottleFailure): Promise<boolean>;
   /** Forgets every failure of the key; how many were removed. */
   clear(scope: ThrottleStoreScope, key: string): Promise<number>;
@@ -162,6 +176,7 @@ export interface ThrottleAdmin {
 export const MAX_LISTED_FAILURES = 10_000;
 export const DEFAULT_MAX_TRACKED_KEYS = 100_000;
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
+export const DEFAULT_ATTEMPT_HOLD_MS = 60_000;
 /** Labels are typed by strangers: kept short. */
 export const MAX_LABEL_LENGTH = 256;
 
@@ -182,13 +197,17 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError('maxTrackedKeys must be a positive integer');
   const store = options.store ?? createMemoryThrottleStore({ maxKeys });
   const pruneIntervalMs = options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS;
+  const holdMs = Math.min(options.attemptHoldMs ?? DEFAULT_ATTEMPT_HOLD_MS, options.perUsername.windowMs);
+  if (!Number.isFinite(holdMs) || holdMs <= 0) throw new RangeError('attemptHoldMs must be a positive number');
   let lastPrune = Number.NEGATIVE_INFINITY;
 
   const limitOf = (scope: ThrottleStoreScope): ThrottleLimit => (scope === 'subject' ? options.perUsername : options.perAddress);
 
+  /** One key's live rows (holds included: they occupy slots) as an administrator sees them. */
   function toEntry(rows: StoredThrottleFailure[], now: number): ThrottleEntry {
     const first = rows[0] as StoredThrottleFailure;
-    const latest = rows.reduce((a, b) => (b.failedAt > a.failedAt ? b : a));
+    const failures = rows.filter((row) => !row.pending);
+    const latest = (failures.length > 0 ? failures : rows).reduce((a, b) => (b.failedAt > a.failedAt ? b : a));
     const maxFailures = Math.min(...rows.map((row) => row.maxFailures), limitOf(first.scope).maxFailures);
     const wait = retryAfterMs(rows.map((row) => row.expiresAt.getTime()), maxFailures, now);
     return {
@@ -196,7 +215,7 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       kind: first.scope === 'address' ? 'address' : first.key.startsWith('account:') ? 'account' : 'name',
       key: first.key,
       label: latest.label,
-      failures: rows.length,
+      failures: failures.length,
       maxFailures,
       lastFailureAt: latest.failedAt,
       throttledUntil: wait === 0 ? null : new Date(now + wait),
@@ -211,7 +230,8 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       if (group === undefined) groups.set(id, [row]);
       else group.push(row);
     }
-    return [...groups.values()].map((group) => toEntry(group, now.getTime()));
+    // Keys with holds only are attempts in flight, not failed sign-ins.
+    return [...groups.values()].filter((group) => group.some((row) => !row.pending)).map((group) => toEntry(group, now.getTime()));
   }
 
   async function list(now: Date): Promise<ThrottleEntry[]> {
@@ -231,9 +251,18 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
         store.liveExpiries('subject', subjectKey(subject), now),
         addressKey === null ? Promise.resolve([]) : store.liveExpiries('address', addressKey, now),
       ]);
-      const subjectWait = retryAfterMs(subjectLive, effectiveLimit(options.perUsername.maxFailures, maxFailures), at);
+      const limit = effectiveLimit(options.perUsername.maxFailures, maxFailures);
+      const subjectWait = retryAfterMs(subjectLive, limit, at);
       const addressWait = retryAfterMs(addressLive, options.perAddress.maxFailures, at);
-      if (subjectWait === 0 && addressWait === 0) return { allowed: true };
+      if (subjectWait === 0 && addressWait === 0) {
+        // Admitted: hold a slot while the bind is in flight, so parallel attempts count at once.
+        const key = subjectKey(subject);
+        const held = await store.addFailure('subject', key, { failedAt: now, expiresAt: new Date(at + holdMs), label: key.replace(/^(account|name):/, '').slice(0, MAX_LABEL_LENGTH), maxFailures: limit, pending: true });
+        if (held) return { allowed: true };
+        // Another attempt took the last slot meanwhile.
+        const wait = retryAfterMs(await store.liveExpiries('subject', key, now), limit, at);
+        return { allowed: false, retryAfterMs: Math.max(1, wait), scope: 'username' };
+      }
       // The longer wait is the one that decides when the next attempt can work.
       return subjectWait >= addressWait ? { allowed: false, retryAfterMs: subjectWait, scope: 'username' } : { allowed: false, retryAfterMs: addressWait, scope: 'address' };
     },
@@ -334,10 +363,12 @@ export function createMemoryThrottleStore({ maxKeys = DEFAULT_MAX_TRACKED_KEYS }
     addFailure(scope, key, failure) {
       const entry = keys.get(id(scope, key)) ?? { scope, key, slots: [] };
       const at = failure.failedAt.getTime();
-      for (let slot = 0; slot < failure.maxFailures; slot += 1) {
+      const stored = { ...failure, pending: failure.pending === true };
+      const hold = stored.pending ? -1 : entry.slots.findIndex((slot) => slot?.pending === true && slot.expiresAt.getTime() > at);
+      for (let slot = hold >= 0 ? hold : 0; slot < (hold >= 0 ? hold + 1 : failure.maxFailures); slot += 1) {
         const taken = entry.slots[slot];
-        if (taken !== undefined && taken.expiresAt.getTime() > at) continue;
-        entry.slots[slot] = failure;
+        if (hold < 0 && taken !== undefined && taken.expiresAt.getTime() > at) continue;
+        entry.slots[slot] = stored;
         keys.delete(id(scope, key));
         keys.set(id(scope, key), entry);
         for (const oldest of keys.keys()) {
@@ -359,7 +390,7 @@ export function createMemoryThrottleStore({ maxKeys = DEFAULT_MAX_TRACKED_KEYS }
         .filter((entry) => only === undefined || ('label' in only ? entry.scope === 'subject' && entry.slots.some((slot) => slot?.label.toLowerCase() === only.label.toLowerCase()) : entry.scope === only.scope && entry.key === only.key))
         .sort((a, b) => a.scope.localeCompare(b.scope) || a.key.localeCompare(b.key));
       for (const entry of sorted) {
-        for (const slot of live(entry.slots, now.getTime())) rows.push({ scope: entry.scope, key: entry.key, ...slot });
+        for (const slot of live(entry.slots, now.getTime())) rows.push({ scope: entry.scope, key: entry.key, label: slot.label, maxFailures: slot.maxFailures, failedAt: slot.failedAt, expiresAt: slot.expiresAt, pending: slot.pending === true });
       }
       return Promise.resolve(rows.slice(0, limit));
     },

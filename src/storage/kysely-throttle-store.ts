@@ -40,6 +40,25 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
     addFailure: (scope, key, failure) =>
       translateStorageErrors('recording a sign-in failure', async () => {
         const at = failure.failedAt.toISOString();
+        const pending = failure.pending === true ? 1 : 0;
+        const values = { label: failure.label, max_failures: failure.maxFailures, failed_at: at, expires_at: failure.expiresAt.toISOString(), pending: 0 };
+        if (pending === 0) {
+          // A failure turns a live hold of its key into the failure: one conditional update per
+          // hold, so two failures never both take the same hold.
+          const holds = await db.selectFrom('sign_in_failures').select('slot').where('scope', '=', scope).where('key', '=', key).where('pending', '=', 1).where('expires_at', '>', at).orderBy('slot').execute();
+          for (const { slot } of holds) {
+            const result = await db
+              .updateTable('sign_in_failures')
+              .set(values)
+              .where('scope', '=', scope)
+              .where('key', '=', key)
+              .where('slot', '=', slot)
+              .where('pending', '=', 1)
+              .where('expires_at', '>', at)
+              .executeTakeFirst();
+            if (Number(result.numUpdatedRows) > 0) return true;
+          }
+        }
         // A hint only (which slots look free); the upsert below decides atomically.
         const taken = new Set(
           (await db.selectFrom('sign_in_failures').select('slot').where('scope', '=', scope).where('key', '=', key).where('expires_at', '>', at).execute()).map((row) => Number(row.slot)),
@@ -48,7 +67,7 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
           if (taken.has(slot)) continue;
           const result = await db
             .insertInto('sign_in_failures')
-            .values({ scope, key, slot, label: failure.label, max_failures: failure.maxFailures, failed_at: at, expires_at: failure.expiresAt.toISOString() })
+            .values({ scope, key, slot, ...values, pending })
             .onConflict((conflict) =>
               conflict
                 .columns(['scope', 'key', 'slot'])
@@ -57,6 +76,7 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
                   max_failures: eb.ref('excluded.max_failures'),
                   failed_at: eb.ref('excluded.failed_at'),
                   expires_at: eb.ref('excluded.expires_at'),
+                  pending: eb.ref('excluded.pending'),
                 }))
                 .where('sign_in_failures.expires_at', '<=', at),
             )
@@ -96,6 +116,7 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
             maxFailures: Number(row.max_failures),
             failedAt: new Date(row.failed_at),
             expiresAt: new Date(row.expires_at),
+            pending: Number(row.pending) === 1,
           }),
         );
       }),

@@ -158,4 +158,6 @@ export interface SignInFailuresTable {
   max_failures: number;
   failed_at: string;
   expires_at: string;
+  /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
+  pending: ColumnType<number, number | undefined, number>;
 }

@@ -8,6 +8,7 @@ const at = (ms: number): Date => new Date(T0 + ms);
 
 function throttle(overrides: Partial<SignInThrottleOptions> = {}) {
   return createSignInThrottle({
+    attemptHoldMs: MINUTE,
     perUsername: { maxFailures: 3, windowMs: 30 * MINUTE },
     perAddress: { maxFailures: 5, windowMs: 15 * MINUTE },
     ...overrides,
@@ -110,8 +111,9 @@ void describe('sign-in throttle', () => {
     await t.recordFailure('c', null, at(2));
     assert.equal((await t.check('a', null, at(3))).allowed, false);
     await t.recordFailure('d', null, at(4));
-    assert.equal((await t.check('a', null, at(5))).allowed, true, 'a was the oldest and is forgotten');
     for (const key of ['b', 'c', 'd']) assert.equal((await t.check(key, null, at(5))).allowed, false, key);
+    // (Checked last: an admitted attempt's hold is a key too, and would evict the next oldest.)
+    assert.equal((await t.check('a', null, at(5))).allowed, true, 'a was the oldest and is forgotten');
   });
 
   void it('keeps at most maxFailures timestamps per key however many failures arrive', async () => {
@@ -194,6 +196,31 @@ void describe('sign-in throttle', () => {
     assert.equal((await t.list(at(1))).some((entry) => entry.key === 'zz-last'), false);
     assert.deepEqual((await t.clear('zz-last', at(1))).map((entry) => entry.key), ['zz-last']);
     assert.equal((await t.check('zz-last', null, at(2))).allowed, true);
+  });
+
+  void it('holds a slot for each admitted attempt, so parallel attempts cannot exceed the limit', async () => {
+    const t = throttle();
+    // Five attempts at once: three are admitted (the limit), two refused before any bind.
+    const decisions = await Promise.all(Array.from({ length: 5 }, () => t.check('account:a', '192.0.2.1', at(0))));
+    assert.equal(decisions.filter((d) => d.allowed).length, 3);
+    const refused = decisions.find((d) => !d.allowed);
+    assert.ok(refused && !refused.allowed && refused.scope === 'username' && refused.retryAfterMs === MINUTE, JSON.stringify(refused));
+    // Their failures take the holds' places: still three, now for the whole window.
+    for (let i = 0; i < 3; i += 1) await t.recordFailure('account:a', '192.0.2.1', at(10), { label: 'alice@corp.test' });
+    assert.deepEqual((await t.list(at(20))).find((e) => e.key === 'account:a')?.failures, 3);
+    assert.deepEqual(await t.check('account:a', null, at(2 * MINUTE)), { allowed: false, retryAfterMs: 30 * MINUTE + 10 - 2 * MINUTE, scope: 'username' });
+  });
+
+  void it('lets an attempt that ended neither way (directory down) hold its slot only until the hold expires', async () => {
+    const t = throttle();
+    for (let i = 0; i < 3; i += 1) assert.equal((await t.check('account:a', null, at(i))).allowed, true);
+    assert.equal((await t.check('account:a', null, at(10))).allowed, false);
+    // Holds are attempts in flight, not failures: not listed.
+    assert.deepEqual(await t.list(at(10)), []);
+    assert.equal((await t.check('account:a', null, at(MINUTE + 2))).allowed, true);
+    // A success clears the holds too.
+    await t.recordSuccess('account:a', null);
+    assert.equal((await t.check('account:a', null, at(MINUTE + 3))).allowed, true);
   });
 
   void it('prunes expired failures from its store as failures arrive', async () => {

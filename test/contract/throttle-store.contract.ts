@@ -134,6 +134,48 @@ export function throttleStoreContract(factory: ThrottleStoreFactory): void {
         }
       }));
 
+    void it('turns a live hold into the failure, once per hold, and frees an expired hold', () =>
+      withStore(async ({ store, other }) => {
+        const hold = (ms: number) => failure(ms, { pending: true, expiresAt: at(ms + MINUTE) });
+        assert.equal(await store.addFailure('subject', 'k', hold(0)), true);
+        assert.equal(await store.addFailure('subject', 'k', hold(1)), true);
+        assert.equal(await store.addFailure('subject', 'k', hold(2)), true);
+        assert.equal(await store.addFailure('subject', 'k', hold(3)), false, 'holds occupy slots');
+        assert.deepEqual((await store.listLive(at(5), 10)).map((row) => row.pending), [true, true, true]);
+        const second = await other();
+        try {
+          // Six failures at once through two instances: the three holds become failures, no more.
+          const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : second.store).addFailure('subject', 'k', failure(10))));
+          assert.equal(results.filter(Boolean).length, 3);
+        } finally {
+          await second.dispose();
+        }
+        const rows = await store.listLive(at(20), 10);
+        assert.deepEqual(rows.map((row) => [row.pending, row.expiresAt.getTime() - T0]), [[false, 10 * MINUTE + 10], [false, 10 * MINUTE + 10], [false, 10 * MINUTE + 10]]);
+        // An expired hold is a free slot, not something a failure turns into itself.
+        assert.equal(await store.addFailure('subject', 'h', hold(0)), true);
+        assert.equal(await store.addFailure('subject', 'h', failure(2 * MINUTE, { maxFailures: 1 })), true);
+        assert.deepEqual((await store.listLive(at(2 * MINUTE), 10, { scope: 'subject', key: 'h' })).map((row) => row.pending), [false]);
+      }));
+
+    void it('admits at most the limit of parallel attempts for one subject across two instances (holds)', () =>
+      withStore(async ({ store, other }) => {
+        const limits = { perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 100, windowMs: 15 * MINUTE } };
+        const second = await other();
+        try {
+          const one = createSignInThrottle({ ...limits, store });
+          const two = createSignInThrottle({ ...limits, store: second.store });
+          const decisions = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? one : two).check('account:race', '192.0.2.1', at(0))));
+          assert.equal(decisions.filter((d) => d.allowed).length, 3);
+          // Their wrong passwords are recorded: three failures, and both instances refuse.
+          await Promise.all([one, two, one].map((throttle) => throttle.recordFailure('account:race', '192.0.2.1', at(5))));
+          for (const throttle of [one, two]) assert.equal((await throttle.check('account:race', '192.0.2.1', at(10))).allowed, false);
+          assert.equal((await one.list(at(10))).find((e) => e.key === 'account:race')?.failures, 3);
+        } finally {
+          await second.dispose();
+        }
+      }));
+
     void it('shares a throttle between two instances, and a new store on the same storage sees the counts (restart)', () =>
       withStore(async ({ store, other }) => {
         const limits = { perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 10, windowMs: 15 * MINUTE } };

@@ -2,7 +2,8 @@
  * Sign-in throttle counters (src/auth/throttle.ts), kept in the database so that they survive a
  * restart and are shared by every instance on one database. One row per counted failure slot:
  * a key has at most maxFailures slots, so a key never grows beyond its limit, and taking a slot
- * is one conditional upsert on the primary key (atomic on SQLite and PostgreSQL alike).
+ * is one conditional upsert on the primary key (atomic on SQLite and PostgreSQL alike). A slot is
+ * either a counted failure or (pending = 1) a short hold on an attempt still in flight.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 
@@ -18,6 +19,7 @@ export const signInThrottle: Migration = {
       .addColumn('max_failures', 'integer', (column) => column.notNull())
       .addColumn('failed_at', 'text', (column) => column.notNull())
       .addColumn('expires_at', 'text', (column) => column.notNull())
+      .addColumn('pending', 'integer', (column) => column.notNull().defaultTo(0))
       .addPrimaryKeyConstraint('sign_in_failures_pkey', ['scope', 'key', 'slot'])
       .addCheckConstraint('sign_in_failures_scope_check', sql`scope in ('subject', 'address')`)
       .execute();
