@@ -23,15 +23,19 @@
  *
  * Concurrency (parallel requests, several instances on one database): every slot is taken with a
  * single conditional write, atomic on the store, so a key never holds more than `maxFailures`
- * slots. An attempt `check` lets through takes a subject slot at once as a hold (pending), which
- * its `recordFailure` turns into the failure and `recordSuccess` clears; so attempts in flight
- * count against the limit before their binds end, and N parallel wrong passwords for one subject
- * reach the directory at most `maxFailures` times within the window, whichever instances they hit.
- * What is not guaranteed: an attempt still in flight after its hold expired (`attemptHoldMs`,
- * 60 s by default, far above a bind's timeouts) is no longer held; a success clears the holds of
- * the subject's other attempts in flight (their failures then count from zero, as after any
- * success). An attempt that ends neither way (the directory down, a disabled account) keeps its
- * hold until it expires. Addresses are counted when failures are recorded, without holds.
+ * slots: however many instances record failures at once, none is counted beyond the limit, and
+ * once a key is full every instance refuses it.
+ * What is NOT guaranteed by default: attempts that passed `check` before any of them was
+ * recorded reach the directory together, so within one window a subject can see up to
+ * (maxFailures − 1) + (attempts in flight at that moment) wrong binds — parallel requests can
+ * still push an account past the lockout threshold.
+ * `attemptHoldMs` closes that gap: an admitted attempt takes a subject slot at once as a hold
+ * (pending), which its `recordFailure` turns into the failure and `recordSuccess` clears, so N
+ * parallel attempts are admitted at most `maxFailures` times across every instance. It is off by
+ * default because the callers do not settle every admitted attempt yet: an attempt that ends
+ * neither way (a must-change or disabled account, a password refused by policy, the directory
+ * down) would keep its hold until it expires and make the person wait. Turning it on needs a
+ * "settle" call at those exits (a change to the agreed interface).
  */
 import net from 'node:net';
 
@@ -50,7 +54,7 @@ export interface SignInThrottleOptions {
   store?: ThrottleStore;
   /** How often expired failures are pruned from the store (at the next failure after it). */
   pruneIntervalMs?: number;
-  /** How long an admitted attempt holds its subject slot while its bind is in flight. */
+  /** How long an admitted attempt holds its subject slot while its bind is in flight; off when absent (see above). */
   attemptHoldMs?: number;
 }
 
@@ -176,7 +180,6 @@ export interface ThrottleAdmin {
 export const MAX_LISTED_FAILURES = 10_000;
 export const DEFAULT_MAX_TRACKED_KEYS = 100_000;
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
-export const DEFAULT_ATTEMPT_HOLD_MS = 60_000;
 /** Labels are typed by strangers: kept short. */
 export const MAX_LABEL_LENGTH = 256;
 
@@ -197,8 +200,8 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError('maxTrackedKeys must be a positive integer');
   const store = options.store ?? createMemoryThrottleStore({ maxKeys });
   const pruneIntervalMs = options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS;
-  const holdMs = Math.min(options.attemptHoldMs ?? DEFAULT_ATTEMPT_HOLD_MS, options.perUsername.windowMs);
-  if (!Number.isFinite(holdMs) || holdMs <= 0) throw new RangeError('attemptHoldMs must be a positive number');
+  const holdMs = options.attemptHoldMs === undefined ? null : Math.min(options.attemptHoldMs, options.perUsername.windowMs);
+  if (holdMs !== null && (!Number.isFinite(holdMs) || holdMs <= 0)) throw new RangeError('attemptHoldMs must be a positive number');
   let lastPrune = Number.NEGATIVE_INFINITY;
 
   const limitOf = (scope: ThrottleStoreScope): ThrottleLimit => (scope === 'subject' ? options.perUsername : options.perAddress);
@@ -255,6 +258,7 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       const subjectWait = retryAfterMs(subjectLive, limit, at);
       const addressWait = retryAfterMs(addressLive, options.perAddress.maxFailures, at);
       if (subjectWait === 0 && addressWait === 0) {
+        if (holdMs === null) return { allowed: true };
         // Admitted: hold a slot while the bind is in flight, so parallel attempts count at once.
         const key = subjectKey(subject);
         const held = await store.addFailure('subject', key, { failedAt: now, expiresAt: new Date(at + holdMs), label: key.replace(/^(account|name):/, '').slice(0, MAX_LABEL_LENGTH), maxFailures: limit, pending: true });

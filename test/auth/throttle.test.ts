@@ -198,7 +198,7 @@ void describe('sign-in throttle', () => {
     assert.equal((await t.check('zz-last', null, at(2))).allowed, true);
   });
 
-  void it('holds a slot for each admitted attempt, so parallel attempts cannot exceed the limit', async () => {
+  void it('holds a slot for each admitted attempt (attemptHoldMs), so parallel attempts cannot exceed the limit', async () => {
     const t = throttle();
     // Five attempts at once: three are admitted (the limit), two refused before any bind.
     const decisions = await Promise.all(Array.from({ length: 5 }, () => t.check('account:a', '192.0.2.1', at(0))));
@@ -209,6 +209,14 @@ void describe('sign-in throttle', () => {
     for (let i = 0; i < 3; i += 1) await t.recordFailure('account:a', '192.0.2.1', at(10), { label: 'alice@corp.test' });
     assert.deepEqual((await t.list(at(20))).find((e) => e.key === 'account:a')?.failures, 3);
     assert.deepEqual(await t.check('account:a', null, at(2 * MINUTE)), { allowed: false, retryAfterMs: 30 * MINUTE + 10 - 2 * MINUTE, scope: 'username' });
+  });
+
+  void it('admits parallel attempts beyond the limit without attemptHoldMs (the documented default gap)', async () => {
+    const t = createSignInThrottle({ perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 5, windowMs: 15 * MINUTE } });
+    const decisions = await Promise.all(Array.from({ length: 5 }, () => t.check('account:a', null, at(0))));
+    assert.equal(decisions.filter((d) => d.allowed).length, 5);
+    // A must-change or disabled outcome (neither recorded) leaves nothing behind.
+    assert.equal((await t.check('account:a', null, at(1))).allowed, true);
   });
 
   void it('lets an attempt that ended neither way (directory down) hold its slot only until the hold expires', async () => {

@@ -158,9 +158,9 @@ export function throttleStoreContract(factory: ThrottleStoreFactory): void {
         assert.deepEqual((await store.listLive(at(2 * MINUTE), 10, { scope: 'subject', key: 'h' })).map((row) => row.pending), [false]);
       }));
 
-    void it('admits at most the limit of parallel attempts for one subject across two instances (holds)', () =>
+    void it('admits at most the limit of parallel attempts for one subject across two instances (holds, when enabled)', () =>
       withStore(async ({ store, other }) => {
-        const limits = { perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 100, windowMs: 15 * MINUTE } };
+        const limits = { perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 100, windowMs: 15 * MINUTE }, attemptHoldMs: MINUTE };
         const second = await other();
         try {
           const one = createSignInThrottle({ ...limits, store });
