@@ -42,11 +42,12 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
         const at = failure.failedAt.toISOString();
         const pending = failure.pending === true ? 1 : 0;
         const values = { label: failure.label, max_failures: failure.maxFailures, failed_at: at, expires_at: failure.expiresAt.toISOString(), pending: 0 };
+        // A hint only (which slots look held or free); the conditional writes below decide atomically.
+        const live = await db.selectFrom('sign_in_failures').select(['slot', 'pending']).where('scope', '=', scope).where('key', '=', key).where('expires_at', '>', at).orderBy('slot').execute();
         if (pending === 0) {
           // A failure turns a live hold of its key into the failure: one conditional update per
           // hold, so two failures never both take the same hold.
-          const holds = await db.selectFrom('sign_in_failures').select('slot').where('scope', '=', scope).where('key', '=', key).where('pending', '=', 1).where('expires_at', '>', at).orderBy('slot').execute();
-          for (const { slot } of holds) {
+          for (const { slot } of live.filter((row) => Number(row.pending) === 1)) {
             const result = await db
               .updateTable('sign_in_failures')
               .set(values)
@@ -59,10 +60,7 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
             if (Number(result.numUpdatedRows) > 0) return true;
           }
         }
-        // A hint only (which slots look free); the upsert below decides atomically.
-        const taken = new Set(
-          (await db.selectFrom('sign_in_failures').select('slot').where('scope', '=', scope).where('key', '=', key).where('expires_at', '>', at).execute()).map((row) => Number(row.slot)),
-        );
+        const taken = new Set(live.map((row) => Number(row.slot)));
         for (let slot = 0; slot < failure.maxFailures; slot += 1) {
           if (taken.has(slot)) continue;
           const result = await db
