@@ -16,6 +16,7 @@ import {
   createKyselyIdentityUserStore,
   createKyselySessionStore,
   createKyselySettingsStore,
+  createKyselyThrottleStore,
   migrateToLatest,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
@@ -187,7 +188,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     log: logger,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const throttle = createSignInThrottle(await throttleLimits(config, connector, logger));
+  // Counters in the database: kept across restarts, shared by every instance on it.
+  const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db) });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
   const signIn = createSignInFlow({
@@ -280,6 +282,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     saml: () => ({ keys: signingKeys, endpoints: () => federation.endpoints() }),
     audit,
     settings,
+    throttle,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });

@@ -22,6 +22,8 @@ import { disableBootstrapToken, type AdminAuth } from './admin-auth.ts';
 import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
+import { throttleAdminRoutes } from './throttle-routes.ts';
+import type { ThrottleAdmin } from '#src/auth/throttle.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import * as schemas from './schemas.ts';
 
@@ -44,6 +46,8 @@ export interface AdminApiDeps {
   status: () => Record<string, unknown>;
   audit: AuditLog;
   settings: SettingsStore;
+  /** The sign-in throttle's counters, for the help desk. */
+  throttle: ThrottleAdmin;
   clock?: () => Date;
 }
 
@@ -344,6 +348,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- SAML identity provider (saml-routes.ts) ----
     ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
+
+    // ---- sign-in throttle (throttle-routes.ts) ----
+    ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),
   ];
 }
 

@@ -10,6 +10,7 @@ import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
+import { registerThrottleCommands } from './throttle-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command('portico')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAccessCommands(program, load);
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
+  registerThrottleCommands(program, load);
   return program;
 }
 

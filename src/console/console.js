@@ -1634,6 +1634,7 @@ const AUDIT_ACTIONS = [
   'identity.mappings.saved', 'identity.mappings.checked', 'identity.user.removed', 'identity_source.change',
   'identitystore.api.refused', 'identitystore.credential.created', 'identitystore.credential.revoked',
   'directory.connect', 'directory.trust.validate',
+  'auth.throttle.cleared',
 ];
 
 /** Audit log: newest first, filtered by action, paged with `before`. */
@@ -1715,6 +1716,70 @@ async function auditPage({ page, params }) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Throttled sign-ins
+
+// 'name': counted by the spelling typed, because it designates no account.
+const THROTTLE_KINDS = { account: 'Account', name: 'User name as typed', address: 'Client address' };
+
+/** "14 min", "45 s": how long until the next attempt is allowed. */
+function waitText(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  return seconds >= 120 ? `${Math.ceil(seconds / 60)} min` : `${seconds} s`;
+}
+
+/** Failed sign-ins Portico holds back (per account, unknown name and client address), with a clear button each. */
+async function throttlePage({ page }) {
+  const here = '#/throttle';
+  const alert = h('div', { class: 'alert', role: 'alert' });
+  const region = h('div');
+  append(
+    page,
+    h('p', { class: 'intro' }, 'Accounts, user names and client addresses with recent failed sign-ins. Past the limit, Portico refuses their attempts before they reach Active Directory until the oldest failure leaves the window, so that nobody can lock AD accounts through Portico. Clearing lets them try again now; it does not unlock an account that Active Directory itself has locked.'),
+    alert,
+    region,
+  );
+  const found = await load(region, () => api('GET', '/throttle'));
+  if (!found) return;
+
+  function clearButton(entry) {
+    return h('button', {
+      type: 'button',
+      class: 'secondary small',
+      onclick: async () => {
+        alert.textContent = '';
+        const message = `Forget the ${entry.failures} failed sign-in${entry.failures === 1 ? '' : 's'} of ${entry.label}? ${entry.kind === 'address' ? 'Sign-ins from this address' : 'This user'} can try again at once. The change is recorded in the audit log.`;
+        if (!(await confirmAction({ title: 'Clear failed sign-ins?', message, confirm: 'Clear' }))) return;
+        try {
+          const { cleared } = await api('POST', '/throttle/clear', { target: entry.key });
+          navigate(here, `Cleared the failed sign-ins of ${cleared.map((c) => c.label).join(', ')}.`);
+        } catch (error) {
+          showError(alert, error);
+        }
+      },
+    }, 'Clear', hidden(` ${entry.label}`));
+  }
+
+  const throttled = found.entries.filter((entry) => entry.throttled).length;
+  append(
+    region,
+    table({
+      caption: `Recent failed sign-ins (${found.entries.length}; ${throttled} throttled)`,
+      empty: 'No recent failed sign-ins.',
+      rows: found.entries,
+      columns: [
+        { label: 'Who', cell: (e) => h('span', {}, e.label, e.key === e.label ? null : h('span', { class: 'path mono' }, e.key)) },
+        { label: 'Kind', cell: (e) => THROTTLE_KINDS[e.kind] ?? e.kind },
+        { label: 'Failures', cell: (e) => `${e.failures} of ${e.maxFailures}` },
+        { label: 'State', cell: (e) => (e.throttled ? badge('Throttled', 'bad') : badge('Counting', 'neutral')) },
+        { label: 'Retry after', cell: (e) => (e.throttled ? h('span', {}, waitText(e.retryAfterSeconds), ' (', time(e.throttledUntil), ')') : '—') },
+        { label: 'Last failure', cell: (e) => time(e.lastFailureAt) },
+        { label: 'Actions', hideLabel: true, cell: (e) => clearButton(e) },
+      ],
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Routing and start-up
 
 const ROUTES = {
@@ -1728,6 +1793,7 @@ const ROUTES = {
   assignments: { title: 'Assignments', render: assignmentsPage },
   access: { title: 'Access', render: accessPage },
   audit: { title: 'Audit log', render: auditPage },
+  throttle: { title: 'Throttled sign-ins', render: throttlePage },
 };
 
 function parseHash() {

@@ -71,7 +71,7 @@ export function createManagedPasswordChange(deps: {
         return done(request, wrong, { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
       }
       const target = throttleTarget(username, account);
-      const gate = deps.throttle.check(target.subject, request.clientAddress, now, target.maxFailures);
+      const gate = await deps.throttle.check(target.subject, request.clientAddress, now, target.maxFailures);
       if (!gate.allowed) {
         const seconds = Math.ceil(gate.retryAfterMs / 1000);
         return done(request, failure('auth.throttled', `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds), { subject: target.subject });
@@ -81,7 +81,7 @@ export function createManagedPasswordChange(deps: {
       const userIdentity = account?.dn ?? username;
       const { result } = await deps.engine.passwordModify(session, { userIdentity, oldPassword: request.oldPassword, newPassword: request.newPassword });
       if (result.resultCode === ResultCode.success) {
-        deps.throttle.recordSuccess(target.subject, request.clientAddress);
+        await deps.throttle.recordSuccess(target.subject, request.clientAddress);
         return done(request, { ok: true });
       }
       const diagnostic = result.diagnosticMessage ?? '';
@@ -91,7 +91,7 @@ export function createManagedPasswordChange(deps: {
         const rule = diagnostic.replace(/^0000052D: Constraint violation - check_password_restrictions: /, '');
         return done(request, failure('auth.password_rejected', `The new password does not meet the password policy: ${rule}.`), { rule });
       }
-      deps.throttle.recordFailure(target.subject, request.clientAddress, now, target.details);
+      await deps.throttle.recordFailure(target.subject, request.clientAddress, now, target.details);
       return done(request, wrong, { resultCode: result.resultCode, subject: target.subject });
     },
   };

@@ -145,7 +145,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
       return fail(request, 'auth.invalid_credentials', { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
     }
     const target = throttleTarget(username, account);
-    const gate = deps.throttle.check(target.subject, address, now, target.maxFailures);
+    const gate = await deps.throttle.check(target.subject, address, now, target.maxFailures);
     if (!gate.allowed) {
       // Never reaches the directory: Portico cannot be used to lock AD accounts.
       return fail(request, 'auth.throttled', { scope: gate.scope, subject: target.subject }, Math.ceil(gate.retryAfterMs / 1000));
@@ -158,7 +158,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
       if (result.outcome !== 'ok') {
         // Counted against the account the directory checked the password of (the entry read alongside).
         const counted = throttleTarget(username, account, result.guid ?? account?.guid);
-        if (result.outcome === 'invalidCredentials') deps.throttle.recordFailure(counted.subject, address, now, counted.details);
+        if (result.outcome === 'invalidCredentials') await deps.throttle.recordFailure(counted.subject, address, now, counted.details);
         return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller, subject: counted.subject });
       }
       user = result.user;
@@ -169,7 +169,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     if (user.account.state !== 'ok') {
       return fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
     }
-    deps.throttle.recordSuccess(throttleTarget(username, account, user.guid).subject, address);
+    await deps.throttle.recordSuccess(throttleTarget(username, account, user.guid).subject, address);
 
     let groups: TransitiveGroups;
     let provisioned;

@@ -39,15 +39,15 @@ describe('what a failed attempt counts against', () => {
     assert.equal(throttleTarget('nobody', null, 'AAAAAAAA-8B86-D011-B42D-00C04FC964FF').subject, 'account:aaaaaaaa-8b86-d011-b42d-00c04fc964ff');
   });
 
-  it("the throttle applies an account's own lower limit, never a higher one", () => {
+  it("the throttle applies an account's own lower limit, never a higher one", async () => {
     const throttle = createSignInThrottle({ perUsername: { maxFailures: 4, windowMs: 60_000 }, perAddress: { maxFailures: 100, windowMs: 60_000 } });
     const now = new Date();
     const subject = accountSubject(tara.guid);
-    for (let i = 0; i < 2; i++) throttle.recordFailure(subject, '198.51.100.1', now, { label: 'tara', maxFailures: 2 });
-    assert.equal(throttle.check(subject, '198.51.100.2', now, 2).allowed, false);
-    assert.equal(throttle.check(subject, '198.51.100.2', now).allowed, true, 'the configured limit alone is 4');
+    for (let i = 0; i < 2; i++) await throttle.recordFailure(subject, '198.51.100.1', now, { label: 'tara', maxFailures: 2 });
+    assert.equal((await throttle.check(subject, '198.51.100.2', now, 2)).allowed, false);
+    assert.equal((await throttle.check(subject, '198.51.100.2', now)).allowed, true, 'the configured limit alone is 4');
     const other = accountSubject('00000000-0000-0000-0000-000000000001');
-    for (let i = 0; i < 4; i++) throttle.recordFailure(other, '198.51.100.3', now, { maxFailures: 9 });
-    assert.equal(throttle.check(other, '198.51.100.3', now, 9).allowed, false, 'a higher own limit does not raise the configured one');
+    for (let i = 0; i < 4; i++) await throttle.recordFailure(other, '198.51.100.3', now, { maxFailures: 9 });
+    assert.equal((await throttle.check(other, '198.51.100.3', now, 9)).allowed, false, 'a higher own limit does not raise the configured one');
   });
 });

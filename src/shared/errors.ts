@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'auth.csrf_failed'
   | 'auth.invalid_request'
   | 'auth.password_rejected'
+  | 'auth.throttle_not_found'
   | 'access.invalid'
   | 'access.not_found'
   | 'access.conflict'

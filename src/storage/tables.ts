@@ -19,6 +19,7 @@ export interface Database {
   access_records: AccessRecordsTable;
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
+  sign_in_failures: SignInFailuresTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -146,4 +147,17 @@ export interface AccessProvisionedTable {
   account_id: string;
   permission_set_id: string;
   provisioned_at: string;
+}
+
+/** One counted sign-in failure in one of its key's slots; see src/auth/throttle.ts. */
+export interface SignInFailuresTable {
+  scope: 'subject' | 'address';
+  key: string;
+  slot: number;
+  label: string;
+  max_failures: number;
+  failed_at: string;
+  expires_at: string;
+  /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
+  pending: ColumnType<number, number | undefined, number>;
 }

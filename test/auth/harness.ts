@@ -104,7 +104,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       calls.push(request);
       const now = clock.now;
       const key = request.username.toLowerCase();
-      const decision = throttle.check(key, request.clientAddress ?? 'unknown', now);
+      const decision = await throttle.check(key, request.clientAddress ?? 'unknown', now);
       if (!decision.allowed) {
         return { ok: false, code: 'auth.throttled', message: 'Too many failed sign-ins. Try again later.', retryAfterSeconds: Math.ceil(decision.retryAfterMs / 1000) };
       }
@@ -112,7 +112,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         return { ok: false, code: 'auth.directory_unavailable', message: 'The directory cannot be reached right now. Try again in a moment.', retryAfterSeconds: 30 };
       }
       if (request.password !== PASSWORD) {
-        throttle.recordFailure(key, request.clientAddress ?? 'unknown', now);
+        await throttle.recordFailure(key, request.clientAddress ?? 'unknown', now);
         return { ok: false, code: 'auth.invalid_credentials', message: 'The user name or password is incorrect.', retryAfterSeconds: null };
       }
       if (key === 'locked@corp.example.test') {
@@ -121,7 +121,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (key === 'mustchange@corp.example.test') {
         return { ok: false, code: 'auth.password_must_change', message: 'You must change your password before you sign in.', retryAfterSeconds: null };
       }
-      throttle.recordSuccess(key, request.clientAddress ?? 'unknown');
+      await throttle.recordSuccess(key, request.clientAddress ?? 'unknown');
       const user = fakeUser(request.username);
       const prepared = prepareSession(
         {

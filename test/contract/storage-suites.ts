@@ -17,6 +17,8 @@ import {
   createKyselyIdentityUserStore,
   createKyselySettingsStore,
   createKyselySessionStore,
+  createKyselyThrottleStore,
+  createDatabase,
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
@@ -28,8 +30,9 @@ import { connectionOptions, directoryConnectionStoreContract } from './directory
 import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
+import { throttleStoreContract } from './throttle-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -85,6 +88,21 @@ export function runStorageSuites(target: DatabaseTarget): void {
     identityUserStoreContract(async () => {
       const database = await target.open();
       return { store: createKyselyIdentityUserStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
+  void describe(`${target.name}: sign-in throttle`, () => {
+    throttleStoreContract(async (options) => {
+      const database = await target.open();
+      return {
+        store: createKyselyThrottleStore(database.db, options),
+        other: () => {
+          // Another instance: its own connections to the same database.
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyThrottleStore(db, options), dispose: () => db.destroy() });
+        },
+        dispose: () => database.dispose(),
+      };
     });
   });
 
@@ -221,7 +239,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });

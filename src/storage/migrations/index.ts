@@ -10,10 +10,12 @@ import { initial } from './0001-initial.ts';
 import { managedDirectory } from './0002-managed-directory.ts';
 import { identity } from './0003-identity.ts';
 import { access } from './0004-access.ts';
+import { signInThrottle } from './0005-sign-in-throttle.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_managed_directory': managedDirectory,
   '0003_identity': identity,
   '0004_access': access,
+  '0005_sign_in_throttle': signInThrottle,
 };
