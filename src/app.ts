@@ -188,8 +188,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     log: logger,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  // Counters in the database: kept across restarts, shared by every instance on it.
-  const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db) });
+  // Counters in the database: kept across restarts, shared by every instance on it. Each admitted
+  // attempt holds a slot while its bind is in flight (longer than any bind with failover takes).
+  const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db), attemptHoldMs: ATTEMPT_HOLD_MS });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
   const signIn = createSignInFlow({
@@ -335,6 +336,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
  * The per-username limit stays below the domain's lockout threshold, so that password spraying
  * through Portico cannot lock AD accounts; without a readable policy, below AD's common 5.
  */
+const ATTEMPT_HOLD_MS = 2 * 60_000;
+
 async function throttleLimits(config: Config, connector: DirectoryConnector | null, logger: Logger): Promise<SignInThrottleOptions> {
   const { perUsername, perAddress } = config.signIn.throttle;
   let threshold: number | null = null;

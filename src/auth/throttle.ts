@@ -25,17 +25,14 @@
  * single conditional write, atomic on the store, so a key never holds more than `maxFailures`
  * slots: however many instances record failures at once, none is counted beyond the limit, and
  * once a key is full every instance refuses it.
- * What is NOT guaranteed by default: attempts that passed `check` before any of them was
- * recorded reach the directory together, so within one window a subject can see up to
- * (maxFailures − 1) + (attempts in flight at that moment) wrong binds — parallel requests can
- * still push an account past the lockout threshold.
- * `attemptHoldMs` closes that gap: an admitted attempt takes a subject slot at once as a hold
- * (pending), which its `recordFailure` turns into the failure and `recordSuccess` clears, so N
- * parallel attempts are admitted at most `maxFailures` times across every instance. It is off by
- * default because the callers do not settle every admitted attempt yet: an attempt that ends
- * neither way (a must-change or disabled account, a password refused by policy, the directory
- * down) would keep its hold until it expires and make the person wait. Turning it on needs a
- * "settle" call at those exits (a change to the agreed interface).
+ * Attempts in flight: `attemptHoldMs` makes an admitted attempt take a subject slot at once, as
+ * a hold (pending), which its `recordFailure` turns into the failure, `recordSuccess` clears, and
+ * `release` gives back when the attempt ended neither way (a disabled account, a password refused
+ * by policy, the directory down). So however many parallel attempts arrive, at any instance, at
+ * most `maxFailures` are admitted: N parallel wrong passwords cannot push an account past the
+ * lockout threshold. A hold that is never settled (a crash) expires after `attemptHoldMs`.
+ * Without `attemptHoldMs` (unit tests, tools) attempts that passed `check` before any of them was
+ * recorded reach the directory together.
  */
 import net from 'node:net';
 
@@ -75,6 +72,8 @@ export interface SignInThrottle {
   recordFailure(subject: string, address: string | null, now: Date, details?: ThrottleFailureDetails): Promise<void>;
   /** Clears the subject's failures after a successful sign-in. */
   recordSuccess(subject: string, address: string | null): Promise<void>;
+  /** Ends an admitted attempt that was neither a failure nor a success: gives its hold back. */
+  release(subject: string, now: Date): Promise<void>;
 }
 
 /** The throttle subject of a directory account: failures count against the account whatever spelling reached it. */
@@ -123,6 +122,8 @@ export interface ThrottleStore {
    * none was free.
    */
   addFailure(scope: ThrottleStoreScope, key: string, failure: ThrottleFailure): Promise<boolean>;
+  /** Removes one live hold of the key (an attempt that ended neither way); false when it had none. */
+  releaseHold(scope: ThrottleStoreScope, key: string, now: Date): Promise<boolean>;
   /** Forgets every failure of the key; how many were removed. */
   clear(scope: ThrottleStoreScope, key: string): Promise<number>;
   /**
@@ -292,6 +293,10 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       await store.clear('subject', subjectKey(subject));
     },
 
+    async release(subject, now) {
+      if (holdMs !== null) await store.releaseHold('subject', subjectKey(subject), now);
+    },
+
     list,
 
     async clear(target, now) {
@@ -382,6 +387,13 @@ export function createMemoryThrottleStore({ maxKeys = DEFAULT_MAX_TRACKED_KEYS }
         return Promise.resolve(true);
       }
       return Promise.resolve(false);
+    },
+    releaseHold(scope, key, now) {
+      const entry = keys.get(id(scope, key));
+      const slot = entry?.slots.findIndex((held) => held?.pending === true && held.expiresAt.getTime() > now.getTime()) ?? -1;
+      if (entry === undefined || slot < 0) return Promise.resolve(false);
+      entry.slots[slot] = undefined;
+      return Promise.resolve(true);
     },
     clear(scope, key) {
       const entry = keys.get(id(scope, key));

@@ -76,23 +76,31 @@ export function createManagedPasswordChange(deps: {
         const seconds = Math.ceil(gate.retryAfterMs / 1000);
         return done(request, failure('auth.throttled', `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds), { subject: target.subject });
       }
-      const session = { id: `password-change-${++sequence}`, boundDn: null, secure: true, remoteAddress: request.clientAddress ?? 'portico' };
-      // The account throttled is the account changed: it is named by its DN, not by the spelling typed.
-      const userIdentity = account?.dn ?? username;
-      const { result } = await deps.engine.passwordModify(session, { userIdentity, oldPassword: request.oldPassword, newPassword: request.newPassword });
-      if (result.resultCode === ResultCode.success) {
-        await deps.throttle.recordSuccess(target.subject, request.clientAddress);
-        return done(request, { ok: true });
+      // The admitted attempt holds a throttle slot until it is settled or released (see the sign-in flow).
+      let settled = false;
+      try {
+        const session = { id: `password-change-${++sequence}`, boundDn: null, secure: true, remoteAddress: request.clientAddress ?? 'portico' };
+        // The account throttled is the account changed: it is named by its DN, not by the spelling typed.
+        const userIdentity = account?.dn ?? username;
+        const { result } = await deps.engine.passwordModify(session, { userIdentity, oldPassword: request.oldPassword, newPassword: request.newPassword });
+        if (result.resultCode === ResultCode.success) {
+          await deps.throttle.recordSuccess(target.subject, request.clientAddress);
+          settled = true;
+          return await done(request, { ok: true });
+        }
+        const diagnostic = result.diagnosticMessage ?? '';
+        if (diagnostic.startsWith('00000775')) return await done(request, failure('auth.account_locked', 'Your account is locked after too many failed attempts. Try again later, or ask your administrator to unlock it.'));
+        if (diagnostic.startsWith('0000052D')) {
+          // The policy's own words: length, complexity, history or minimum age.
+          const rule = diagnostic.replace(/^0000052D: Constraint violation - check_password_restrictions: /, '');
+          return await done(request, failure('auth.password_rejected', `The new password does not meet the password policy: ${rule}.`), { rule });
+        }
+        await deps.throttle.recordFailure(target.subject, request.clientAddress, now, target.details);
+        settled = true;
+        return await done(request, wrong, { resultCode: result.resultCode, subject: target.subject });
+      } finally {
+        if (!settled) await deps.throttle.release(target.subject, now);
       }
-      const diagnostic = result.diagnosticMessage ?? '';
-      if (diagnostic.startsWith('00000775')) return done(request, failure('auth.account_locked', 'Your account is locked after too many failed attempts. Try again later, or ask your administrator to unlock it.'));
-      if (diagnostic.startsWith('0000052D')) {
-        // The policy's own words: length, complexity, history or minimum age.
-        const rule = diagnostic.replace(/^0000052D: Constraint violation - check_password_restrictions: /, '');
-        return done(request, failure('auth.password_rejected', `The new password does not meet the password policy: ${rule}.`), { rule });
-      }
-      await deps.throttle.recordFailure(target.subject, request.clientAddress, now, target.details);
-      return done(request, wrong, { resultCode: result.resultCode, subject: target.subject });
     },
   };
 }

@@ -9,7 +9,7 @@ import type { AuditLog } from '#src/audit/index.ts';
 import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
 import type { SignInThrottle } from '#src/auth/throttle.ts';
 import type { FailureFloor } from '#src/auth/failure-floor.ts';
-import type { DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
+import type { AuthenticationResult, DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
 import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
 import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';
 import type { Session, SessionStore } from '#src/sessions/index.ts';
@@ -152,24 +152,37 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     }
 
     const mappings = await deps.mappings();
+    // The admitted attempt holds a throttle slot until it is settled (a failure, a success), or
+    // released: parallel attempts cannot put more wrong passwords in flight than the limit.
+    let settled = false;
     let user: DirectoryUser;
     try {
-      const result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings), account });
+      let result: AuthenticationResult;
+      try {
+        result = await directory.authenticate(username, request.password, { attributes: referencedAttributes(mappings), account });
+      } catch (error) {
+        return await fail(request, directoryFailure(error), { reason: reasonOf(error) });
+      }
       if (result.outcome !== 'ok') {
         // Counted against the account the directory checked the password of (the entry read alongside).
         const counted = throttleTarget(username, account, result.guid ?? account?.guid);
-        if (result.outcome === 'invalidCredentials') await deps.throttle.recordFailure(counted.subject, address, now, counted.details);
-        return fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller, subject: counted.subject });
+        if (result.outcome === 'invalidCredentials') {
+          await deps.throttle.recordFailure(counted.subject, address, now, counted.details);
+          settled = counted.subject === target.subject;
+        }
+        return await fail(request, bindFailures[result.outcome] ?? 'auth.invalid_credentials', { subCode: result.subCode, controller: result.controller, subject: counted.subject });
       }
       user = result.user;
-    } catch (error) {
-      return fail(request, directoryFailure(error), { reason: reasonOf(error) });
+      // The bind is the authority, but an account AD reports unusable is not let in either.
+      if (user.account.state !== 'ok') {
+        return await fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
+      }
+      const succeeded = throttleTarget(username, account, user.guid).subject;
+      await deps.throttle.recordSuccess(succeeded, address);
+      settled = succeeded === target.subject;
+    } finally {
+      if (!settled) await deps.throttle.release(target.subject, now);
     }
-    // The bind is the authority, but an account AD reports unusable is not let in either.
-    if (user.account.state !== 'ok') {
-      return fail(request, bindFailures[user.account.state] ?? 'auth.not_permitted', { guid: user.guid, from: 'attributes' });
-    }
-    await deps.throttle.recordSuccess(throttleTarget(username, account, user.guid).subject, address);
 
     let groups: TransitiveGroups;
     let provisioned;

@@ -84,6 +84,18 @@ export function createKyselyThrottleStore(db: Kysely<Database>, { maxRows = DEFA
         return false;
       }),
 
+    releaseHold: (scope, key, now) =>
+      translateStorageErrors('releasing a sign-in attempt', async () => {
+        const at = now.toISOString();
+        const holds = await db.selectFrom('sign_in_failures').select('slot').where('scope', '=', scope).where('key', '=', key).where('pending', '=', 1).where('expires_at', '>', at).execute();
+        // One conditional delete per hold: two releases never both give back the same hold.
+        for (const { slot } of holds) {
+          const result = await db.deleteFrom('sign_in_failures').where('scope', '=', scope).where('key', '=', key).where('slot', '=', slot).where('pending', '=', 1).executeTakeFirst();
+          if (Number(result.numDeletedRows) > 0) return true;
+        }
+        return false;
+      }),
+
     clear: (scope, key) =>
       translateStorageErrors('clearing sign-in failures', async () => {
         const result = await db.deleteFrom('sign_in_failures').where('scope', '=', scope).where('key', '=', key).executeTakeFirst();

@@ -231,6 +231,18 @@ void describe('sign-in throttle', () => {
     assert.equal((await t.check('account:a', null, at(MINUTE + 3))).allowed, true);
   });
 
+  void it('gives a hold back when the attempt is released (a disabled account, a refused password): the next attempt is admitted', async () => {
+    const t = throttle();
+    for (let i = 0; i < 3; i += 1) assert.equal((await t.check('account:a', null, at(i))).allowed, true);
+    assert.equal((await t.check('account:a', null, at(10))).allowed, false);
+    await t.release('account:a', at(11));
+    assert.equal((await t.check('account:a', null, at(12))).allowed, true);
+    // A failure still takes a held slot; releasing a subject without holds changes nothing.
+    await t.recordFailure('account:a', null, at(13));
+    await t.release('account:b', at(14));
+    assert.equal((await t.list(at(15))).find((e) => e.key === 'account:a')?.failures, 1);
+  });
+
   void it('prunes expired failures from its store as failures arrive', async () => {
     const store = createMemoryThrottleStore();
     const t = createSignInThrottle({ perUsername: { maxFailures: 3, windowMs: MINUTE }, perAddress: { maxFailures: 5, windowMs: MINUTE }, store, pruneIntervalMs: MINUTE });

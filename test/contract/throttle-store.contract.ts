@@ -158,6 +158,26 @@ export function throttleStoreContract(factory: ThrottleStoreFactory): void {
         assert.deepEqual((await store.listLive(at(2 * MINUTE), 10, { scope: 'subject', key: 'h' })).map((row) => row.pending), [false]);
       }));
 
+    void it('releases one live hold per call, never a failure, and each hold once across two instances', () =>
+      withStore(async ({ store, other }) => {
+        const hold = (ms: number) => failure(ms, { pending: true, expiresAt: at(ms + MINUTE) });
+        assert.equal(await store.addFailure('subject', 'r', failure(0)), true);
+        assert.equal(await store.addFailure('subject', 'r', hold(1)), true);
+        assert.equal(await store.addFailure('subject', 'r', hold(2)), true);
+        const second = await other();
+        try {
+          // Three releases at once through two instances: the two holds go, the failure stays.
+          const released = await Promise.all([store, second.store, store].map((s) => s.releaseHold('subject', 'r', at(5))));
+          assert.equal(released.filter(Boolean).length, 2);
+        } finally {
+          await second.dispose();
+        }
+        assert.deepEqual((await store.listLive(at(5), 10, { scope: 'subject', key: 'r' })).map((row) => row.pending), [false]);
+        // An expired hold is not released (it already stopped counting).
+        assert.equal(await store.addFailure('subject', 'x', hold(0)), true);
+        assert.equal(await store.releaseHold('subject', 'x', at(2 * MINUTE)), false);
+      }));
+
     void it('admits at most the limit of parallel attempts for one subject across two instances (holds, when enabled)', () =>
       withStore(async ({ store, other }) => {
         const limits = { perUsername: { maxFailures: 3, windowMs: 30 * MINUTE }, perAddress: { maxFailures: 100, windowMs: 15 * MINUTE }, attemptHoldMs: MINUTE };
