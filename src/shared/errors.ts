@@ -61,6 +61,7 @@ export type ErrorCode =
   | 'api.not_found'
   | 'saml.request_malformed'
   | 'saml.request_too_large'
+  | 'saml.relay_state_too_long'
   | 'saml.request_dtd_forbidden'
   | 'saml.unknown_application'
   | 'saml.acs_url_not_registered'
