@@ -106,7 +106,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const status = isAppError(error) ? error.status : (error as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'portal route failed');
     const message = status >= 500 || (isAppError(error) && !error.expose) ? 'Portico could not complete this request. Try again, or tell your administrator.' : error.message;
-    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : 'Sign-in request refused';
+    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : request.url.startsWith(SLO_PATH) ? 'Sign-out request refused' : 'Sign-in request refused';
     return page(reply, status, renderRefusalPage(title, message, status));
   });
 
