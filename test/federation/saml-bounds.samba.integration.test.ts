@@ -169,7 +169,8 @@ describe('bounded work for unauthenticated SAML requests', () => {
     assert.ok([400, 413].includes(last.status), `refused (${last.status})`);
     assert.doesNotMatch(last.text, /SAMLResponse/);
     assert.ok(Math.min(...timings) < 50, `refused in ${Math.min(...timings).toFixed(1)} ms`);
-    assert.ok(Math.max(...health) < 100, `/healthz answered in ${Math.max(...health).toFixed(1)} ms`);
+    // Before the bounds /healthz waited 4.7 s behind this request; 250 ms leaves room for a busy test machine.
+    assert.ok(Math.max(...health) < 250, `/healthz answered in ${Math.max(...health).toFixed(1)} ms`);
   });
 
   it('a POST with 12,000 elements within the size limit is refused for its element count before any signature work', async (t) => {

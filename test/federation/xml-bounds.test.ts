@@ -89,12 +89,14 @@ void describe('enveloped signature checks before any digest', () => {
     const checks = t.mock.method(SignedXml.prototype, 'checkSignature');
     const timings: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const started = performance.now();
+      // CPU time, not wall time: the machine running the tests may be busy with other work.
+      const started = process.cpuUsage();
       await assert.rejects(acceptAuthnRequest(message, { findApplication: finder(signedApp) }), (error) => isAppError(error, 'saml.signature_invalid'));
-      timings.push(performance.now() - started);
+      const used = process.cpuUsage(started);
+      timings.push((used.user + used.system) / 1000);
     }
     assert.equal(checks.mock.callCount(), 0, 'xml-crypto never walked the references');
-    assert.ok(Math.min(...timings) < 50, `${timings.map((m) => m.toFixed(1)).join(', ')} ms`);
+    assert.ok(Math.min(...timings) < 50, `${timings.map((m) => m.toFixed(1)).join(', ')} ms of CPU`);
   });
 
   it('refuses inclusive canonicalisation of SignedInfo', async () => {

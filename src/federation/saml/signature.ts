@@ -5,8 +5,8 @@
  * the document — because every extra freedom is a known signature-wrapping attack. Callers read
  * the message from the XML returned here (what was signed), not from the document they parsed.
  */
-import { constants, createPublicKey, verify } from 'node:crypto';
-import { SignedXml } from 'xml-crypto';
+import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { ExclusiveCanonicalization, ExclusiveCanonicalizationWithComments, SignedXml } from 'xml-crypto';
 import type { Document, Element } from '@xmldom/xmldom';
 import { certificatePem, privateKeyOf, type SigningCredential } from './keys.ts';
 import { unsupportedAlgorithm } from './binding.ts';
@@ -28,6 +28,33 @@ const SIGNATURE_HASH: Record<string, 'sha256' | 'sha512'> = { [RSA_SHA256]: 'sha
 /** xml-crypto's own canonicalisation of SignedInfo (not public API, hence the narrow view). */
 interface SignedInfoCanonicalizer {
   getCanonSignedInfoXml(doc: Document): string;
+}
+
+/**
+ * SignedInfo in exclusive c14n, as xml-crypto computes it, without its XPath search of the whole
+ * document for ancestor namespaces — they matter only to an InclusiveNamespaces prefix list, which
+ * SAML signers rarely use; then xml-crypto's own (slower, still bounded) method is used.
+ */
+function canonicalSignedInfo(signature: Element, verifier: SignedXml, doc: Document): string {
+  const signedInfo = childElements(signature, NS.dsig, 'SignedInfo')[0];
+  const method = signedInfo ? childElements(signedInfo, NS.dsig, 'CanonicalizationMethod')[0] : undefined;
+  if (signedInfo === undefined || method === undefined) throw new Error('no SignedInfo');
+  const inclusive = Array.from(method.childNodes).some((node) => node.nodeType === 1 && (node as Element).localName === 'InclusiveNamespaces');
+  if (inclusive) return (verifier as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(doc);
+  const c14n = method.getAttribute('Algorithm')?.endsWith('WithComments') ? new ExclusiveCanonicalizationWithComments() : new ExclusiveCanonicalization();
+  return c14n.process(signedInfo.cloneNode(true), { defaultNsForPrefix: SignedXml.defaultNsForPrefix, ancestorNamespaces: [] }).toString();
+}
+
+// Parsing a certificate's key costs about a millisecond: kept for the few certificates in use.
+const publicKeys = new Map<string, KeyObject>();
+function publicKeyOf(certificate: string): KeyObject {
+  let key = publicKeys.get(certificate);
+  if (key === undefined) {
+    key = createPublicKey(certificatePem(certificate));
+    if (publicKeys.size >= 64) publicKeys.clear();
+    publicKeys.set(certificate, key);
+  }
+  return key;
 }
 
 /**
@@ -80,10 +107,9 @@ export function verifyEnvelopedSignature(xml: string, root: Element, signature: 
     // SignatureValue over SignedInfo first: a few microseconds, and a forged signature stops here.
     // xml-crypto checks the references (canonicalising and digesting the document) before it
     // looks at the signature value, so on its own it would do that work for any forgery.
-    const canonicalSignedInfo = (verifier as unknown as SignedInfoCanonicalizer).getCanonSignedInfoXml(root.ownerDocument as Document);
+    const signedInfo = canonicalSignedInfo(signature, verifier, root.ownerDocument as Document);
     const value = Buffer.from(childElements(signature, NS.dsig, 'SignatureValue')[0]?.textContent?.replace(/\s+/g, '') ?? '', 'base64');
-    const key = createPublicKey(certificatePem(certificate));
-    if (value.length === 0 || !verify(SIGNATURE_HASH[method] ?? 'sha256', Buffer.from(canonicalSignedInfo, 'utf8'), { key, padding: constants.RSA_PKCS1_PADDING }, value)) {
+    if (value.length === 0 || !verify(SIGNATURE_HASH[method] ?? 'sha256', Buffer.from(signedInfo, 'utf8'), { key: publicKeyOf(certificate), padding: constants.RSA_PKCS1_PADDING }, value)) {
       throw new Error('the signature value does not verify');
     }
     valid = verifier.checkSignature(xml);
