@@ -270,6 +270,11 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
     const text = (name: string): string | undefined => (typeof body[name] === 'string' ? body[name] : undefined);
+    if (text('SAMLRequest') !== undefined) {
+      const refusal = new AppError('saml.binding_unsupported', 'Portico receives LogoutRequests over HTTP-Redirect only, not HTTP-POST', { status: 400 });
+      await federation.auditRefusal('saml.logout', refusal);
+      throw refusal;
+    }
     const pending: PendingLogout = { applicationId: text('applicationId') ?? '', inResponseTo: text('inResponseTo') ?? '', relayState: text('relayState') };
     if (current === null) return page(reply, 200, renderRefusalPage('Already signed out', 'You are not signed in to Portico.', 200));
     if (!verifySessionCsrfToken(current.session, logoutPurpose(pending), text('csrf'))) {

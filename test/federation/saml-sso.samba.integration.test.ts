@@ -383,6 +383,9 @@ describe('SAML identity provider against Samba AD', () => {
     assert.equal(forged.status, 403);
     const tampered = await postForm(`${base}/saml/slo`, { ...fields, relayState: 'https://evil.example.test/' }, cookie);
     assert.equal(tampered.status, 403, 'the token is bound to this logout');
+    const posted = await postForm(`${base}/saml/slo`, { SAMLRequest: 'PHNhbWxwOkxvZ291dFJlcXVlc3QvPg==' }, cookie);
+    assert.equal(posted.status, 400, 'the HTTP-POST logout binding is not served');
+    assert.match(posted.text, /HTTP-Redirect only/);
     assert.equal((await fetch(`${base}/api/session`, { headers: { cookie } })).status, 200);
 
     const answer = await postForm(`${base}/saml/slo`, fields, cookie);
