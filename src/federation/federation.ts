@@ -17,7 +17,7 @@ import type { AwsFederation } from './aws.ts';
 import { assertionAttributes } from './saml/attributes.ts';
 import { acceptAuthnRequest, createReplayCache, type AcceptedAuthnRequest } from './saml/authn-request.ts';
 import type { ReceivedMessage } from './saml/binding.ts';
-import { createPendingRequests, type PendingLimits } from './pending-requests.ts';
+import { clientKey, createPendingRequests, type PendingLimits } from './pending-requests.ts';
 import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
 import { buildIdpMetadata } from './saml/metadata.ts';
 import { STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
@@ -150,12 +150,12 @@ export function createFederation(options: FederationOptions) {
 
     /**
      * Keeps an accepted request while the person signs in, counted against the sending client's
-     * address; the returned reference resumes it once.
+     * address (`client`: its IP; IPv6 counts by /64); the returned reference resumes it once.
      */
     park(accepted: AcceptedAuthnRequest<Application>, client: string): string {
       // Copies: strings read out of the parsed message can keep the whole message alive.
       const kept: AcceptedAuthnRequest<Application> = { ...accepted, request: structuredClone(accepted.request), ...(accepted.relayState === undefined ? {} : { relayState: structuredClone(accepted.relayState) }) };
-      return pending.park(kept, client);
+      return pending.park(kept, clientKey(client));
     },
     /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
     needsFreshSignIn(ref: string, session: Session): boolean {

@@ -38,6 +38,24 @@ export interface PendingRequests<T> {
   stats(): { entries: number; bytes: number; clients: number };
 }
 
+/**
+ * The client a waiting request counts against: the IPv4 address, or the /64 network of an IPv6
+ * one (a single IPv6 host usually has a whole /64 to pick addresses from).
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('%')[0]?.split('::') ?? [''];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 export function createPendingRequests<T>(limits: PendingLimits, sizeOf: (value: T) => number, now: () => number): PendingRequests<T> {
   // Insertion order is time order (one lifetime for all), so the first entry is the oldest.
   const entries = new Map<string, Stored<T>>();

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPendingRequests } from '#src/federation/pending-requests.ts';
+import { clientKey, createPendingRequests } from '#src/federation/pending-requests.ts';
 
 function store(limits: Partial<Parameters<typeof createPendingRequests>[0]> = {}) {
   let now = 0;
@@ -46,5 +46,15 @@ void describe('waiting SAML requests', () => {
     assert.ok(pending.peek(refs[50] ?? '') !== undefined);
     pending.park({ size: 9_500, name: 'huge' }, '10.0.3.1');
     assert.ok(pending.stats().bytes <= 10_000, `${pending.stats().bytes} bytes`);
+  });
+
+  it('counts IPv4 by address and IPv6 by /64 network', () => {
+    assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
+    assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('2001:0db8:0001:0002:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(clientKey('::1'), '0:0:0:0::/64');
+    assert.equal(clientKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
   });
 });
