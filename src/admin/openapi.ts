@@ -32,6 +32,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], prefix: string
       summary: route.summary,
       tags: [route.tag],
       ...(parameters.length > 0 ? { parameters } : {}),
+      // Changes take JSON or no body: anything else is 415 api.unsupported_media_type.
       ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body, 'input') } } } } : {}),
       responses: {
         [status]: status === '204' ? { description: 'Done' } : { description: 'OK', content: { 'application/json': { schema: toSchema(route.response, 'output') } } },
@@ -49,7 +50,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], prefix: string
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: {
         bootstrapToken: { type: 'http', scheme: 'bearer', description: 'The bootstrap token printed at first start' },
-        session: { type: 'apiKey', in: 'cookie', name: 'portico_session', description: "An administrator's portal session (member of admin.groups)" },
+        session: { type: 'apiKey', in: 'cookie', name: 'portico_session', description: "An administrator's portal session (member of admin.groups); changes made with it must carry an Origin (or, without one, a Referer) naming Portico's own site" },
       },
     },
     security: [{ bootstrapToken: [] }, { session: [] }],

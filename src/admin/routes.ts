@@ -3,7 +3,7 @@
  * (api-route.ts) so that the OpenAPI document at /admin/api/openapi.json is generated from the
  * same declarations that validate requests. Changes are audited by the services they call.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccessService } from '#src/access/access-service.ts';
 import { accountInput, accountUpdate, applicationInput, applicationUpdate, assignmentInput, permissionSetInput, permissionSetUpdate } from '#src/access/model.ts';
@@ -18,7 +18,8 @@ import { findProvisionedUser, type IdentityUserWriter } from '#src/identity-stor
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
-import { disableBootstrapToken, type AdminAuth } from './admin-auth.ts';
+import { requestSite } from '#src/auth/http/same-origin.ts';
+import { disableBootstrapToken, type AdminAuth, type AdminIdentity } from './admin-auth.ts';
 import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
@@ -362,7 +363,11 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
   const document = buildOpenApiDocument(routes, ADMIN_API_PREFIX);
   await http.register(
     (scope, _options, done) => {
-      scope.removeContentTypeParser('application/json');
+      // JSON only: no other parser, and a change with another body is refused before it is read (415).
+      scope.removeAllContentTypeParsers();
+      scope.addHook('onRequest', (request, _reply, next) => {
+        next(CHANGES.has(request.method) ? unsupportedBody(request.headers['content-type'], request.headers['content-length'], request.headers['transfer-encoding']) : undefined);
+      });
       scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, parsed) => {
         const text = (body as string).trim();
         if (text === '') return parsed(null, undefined);
@@ -379,7 +384,7 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
       });
       scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
         let status = errorStatus(error);
-        let code: string = isAppError(error) ? error.code : status === 415 ? 'api.invalid_request' : status === 413 ? 'api.invalid_request' : 'internal';
+        let code: string = isAppError(error) ? error.code : status === 415 ? 'api.unsupported_media_type' : status === 413 ? 'api.invalid_request' : 'internal';
         let message = isAppError(error) ? (error.expose ? error.message : 'internal error') : status < 500 ? error.message : 'internal error';
         if (code === 'storage.unavailable') [status, message] = [503, 'the database is unavailable'];
         if (status >= 500) {
@@ -397,7 +402,7 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
           url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
           handler: async (request, reply) => {
             const admin = await deps.auth.authenticate(request);
-            if (admin.via === 'session' && request.method !== 'GET') refuseForeignOrigin(request.headers.origin, request.headers.host);
+            if (admin.via === 'session' && CHANGES.has(request.method)) await refuseForeignOrigin(request, admin, deps.audit);
             const result = await definition.handler({
               params: validate(definition.params, request.params, 'path'),
               query: validate(definition.query, request.query, 'query'),
@@ -416,14 +421,42 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
   );
 }
 
-/** Cookie-authenticated changes must come from Portico's own pages (defence in depth beside SameSite and the JSON content type). */
-function refuseForeignOrigin(origin: string | undefined, host: string | undefined): void {
-  if (origin === undefined) return;
-  let originHost: string | null = null;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    originHost = null;
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A change carries a JSON body or none: a cross-site HTML form can send only form-encoded,
+ * multipart or text/plain bodies, so refusing those (and a body without a type) leaves such a
+ * form nothing to drive. A DELETE, or a POST that needs no input, may come without a body.
+ */
+function unsupportedBody(contentType: string | undefined, contentLength: string | undefined, transferEncoding: string | undefined): AppError | undefined {
+  if (contentType === undefined) {
+    const hasBody = transferEncoding !== undefined || (contentLength !== undefined && contentLength !== '0');
+    return hasBody ? new AppError('api.unsupported_media_type', 'send the request body as JSON (Content-Type: application/json)', { status: 415 }) : undefined;
   }
-  if (originHost === null || originHost !== host) throw new AppError('admin.forbidden', 'cross-origin requests are refused', { status: 403 });
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json' ? undefined : new AppError('api.unsupported_media_type', `the admin API accepts only application/json bodies, not ${mediaType === '' ? 'an empty Content-Type' : (mediaType ?? '')}`.slice(0, 200), { status: 415 });
+}
+
+/**
+ * Cookie-authenticated changes must come from Portico's own pages: the browser's Origin header,
+ * or its Referer when Origin is absent, must name this host; neither is refused too (defence in
+ * depth beside SameSite cookies and the JSON content type). Bearer-token callers (the CLI) are
+ * not cookie-authenticated and are not asked.
+ */
+async function refuseForeignOrigin(request: FastifyRequest, admin: AdminIdentity, audit: AuditLog): Promise<void> {
+  const site = requestSite(request);
+  if (site.verdict === 'same') return;
+  const message =
+    site.verdict === 'absent'
+      ? 'a change made with a session cookie must carry an Origin or Referer header naming this site'
+      : `cross-origin changes are refused (the request came from ${site.origin ?? 'an opaque origin'})`;
+  await audit.record({
+    actor: admin.actor,
+    action: 'admin.request',
+    target: null,
+    outcome: 'failure',
+    errorCode: 'admin.origin_refused',
+    details: { method: request.method, path: request.url.split('?')[0], ...(site.verdict === 'foreign' ? { source: site.source, origin: site.origin } : { source: 'none' }) },
+  });
+  throw new AppError('admin.origin_refused', message, { status: 403 });
 }

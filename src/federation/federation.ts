@@ -5,7 +5,7 @@
  * permission set), the assertion carries their identity-store record — and audits each decision.
  * The HTTP faces (src/portal/routes.ts) render its results.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { AccessService } from '#src/access/access-service.ts';
 import type { Application } from '#src/access/model.ts';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
@@ -17,6 +17,7 @@ import type { AwsFederation } from './aws.ts';
 import { assertionAttributes } from './saml/attributes.ts';
 import { acceptAuthnRequest, createReplayCache, type AcceptedAuthnRequest } from './saml/authn-request.ts';
 import type { ReceivedMessage } from './saml/binding.ts';
+import { clientKey, createPendingRequests, type PendingLimits } from './pending-requests.ts';
 import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
 import { buildIdpMetadata } from './saml/metadata.ts';
 import { STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
@@ -44,12 +45,36 @@ export interface FederationOptions {
   clock?: () => Date;
 }
 
+/** An accepted logout waiting for the person's confirmation: what the LogoutResponse needs. */
+export interface PendingLogout {
+  applicationId: string;
+  inResponseTo: string;
+  relayState: string | undefined;
+}
+
+export type LogoutOutcome =
+  | { kind: 'done'; redirect: string | null; application: Application; ended: boolean }
+  | { kind: 'confirm'; application: Application; pending: PendingLogout };
+
 export const SSO_PATH = '/saml/sso';
 export const SLO_PATH = '/saml/slo';
 export const METADATA_PATH = '/saml/metadata';
-/** How long an accepted AuthnRequest waits for the person to sign in. */
-const PENDING_MS = 10 * 60_000;
-const MAX_PENDING = 10_000;
+/**
+ * Accepted AuthnRequests waiting for their person to sign in: 10 minutes each, at most 10,000 and
+ * 32 MiB (estimated) in all, a tenth of either per client address (pending-requests.ts).
+ */
+export const PENDING_LIMITS: PendingLimits = { ttlMs: 10 * 60_000, maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, clientShare: 0.1 };
+
+/** A received message, or the decoding that produces it (its refusals are then audited too). */
+export type IncomingMessage = ReceivedMessage | (() => ReceivedMessage);
+const decoded = (message: IncomingMessage): ReceivedMessage => (typeof message === 'function' ? message() : message);
+
+/** What a waiting request keeps (strings counted at two bytes a character; the application is shared, not counted). */
+function pendingSize(accepted: AcceptedAuthnRequest<Application>): number {
+  const { request } = accepted;
+  const strings = [accepted.relayState, accepted.acsUrl, request.id, request.issuer, request.acsUrl, request.protocolBinding, request.nameIdPolicyFormat, request.destination];
+  return 256 + strings.reduce((sum, value) => sum + 2 * (value?.length ?? 0), 0);
+}
 
 export type Federation = ReturnType<typeof createFederation>;
 
@@ -59,7 +84,7 @@ export function createFederation(options: FederationOptions) {
   const idp = (): IdentityProvider => ({ entityId: entityId(), signing: keys.current() });
   // Request IDs are kept longer than a request stays acceptable (IssueInstant ± 5 minutes).
   const replayCache = createReplayCache({ ttlMs: 15 * 60_000, maxEntries: 200_000 });
-  const pending = new Map<string, { accepted: AcceptedAuthnRequest<Application>; parkedAt: number; expiresAt: number }>();
+  const pending = createPendingRequests(PENDING_LIMITS, pendingSize, () => clock().getTime());
 
   // Looked up on every request: kept until an administrator changes anything.
   let applications: { generation: number; byEntityId: Map<string, Application>; byId: Map<string, Application> } | null = null;
@@ -94,14 +119,22 @@ export function createFederation(options: FederationOptions) {
     sloUrl: `${options.baseUrl()}${SLO_PATH}`,
   });
 
+  function logoutAnswer(application: Application, pendingLogout: PendingLogout): { redirect: string | null; application: Application } {
+    const redirect =
+      application.logoutUrl === undefined
+        ? null
+        : logoutResponseUrl({ idp: idp(), destination: application.logoutUrl, inResponseTo: pendingLogout.inResponseTo, relayState: pendingLogout.relayState, now: clock() });
+    return { redirect, application };
+  }
+
   return {
     endpoints,
     metadata: () => buildIdpMetadata({ ...endpoints(), signingCertificates: keys.published() }),
 
-    /** Checks an AuthnRequest; refusals are audited with their code and rethrown. */
-    async receiveAuthnRequest(message: ReceivedMessage): Promise<AcceptedAuthnRequest<Application>> {
+    /** Checks an AuthnRequest; refusals (decoding included) are audited with their code and rethrown. */
+    async receiveAuthnRequest(message: IncomingMessage): Promise<AcceptedAuthnRequest<Application>> {
       try {
-        return await acceptAuthnRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().ssoUrl], now: clock() });
+        return await acceptAuthnRequest(decoded(message), { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().ssoUrl], now: clock() });
       } catch (error) {
         if (isAppError(error)) {
           await audit.record({ actor: 'anonymous', action: 'saml.request', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
@@ -110,31 +143,34 @@ export function createFederation(options: FederationOptions) {
       }
     },
 
-    /** Keeps an accepted request while the person signs in; the returned reference resumes it once. */
-    park(accepted: AcceptedAuthnRequest<Application>): string {
-      const now = clock().getTime();
-      // Oldest first (one lifetime for all): drop the expired ones, and the oldest when full.
-      for (const [ref, entry] of pending) {
-        if (entry.expiresAt > now && pending.size < MAX_PENDING) break;
-        pending.delete(ref);
-      }
-      const ref = randomBytes(18).toString('base64url');
-      pending.set(ref, { accepted, parkedAt: now, expiresAt: now + PENDING_MS });
-      return ref;
+    /** Audits a refusal made before a message reached the checks above (the HTTP layer's size limit). */
+    async auditRefusal(action: 'saml.request' | 'saml.logout', error: AppError): Promise<void> {
+      await audit.record({ actor: 'anonymous', action, target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+    },
+
+    /**
+     * Keeps an accepted request while the person signs in, counted against the sending client's
+     * address (`client`: its IP; IPv6 counts by /64); the returned reference resumes it once.
+     */
+    park(accepted: AcceptedAuthnRequest<Application>, client: string): string {
+      // Copies: strings read out of the parsed message can keep the whole message alive.
+      const kept: AcceptedAuthnRequest<Application> = { ...accepted, request: structuredClone(accepted.request), ...(accepted.relayState === undefined ? {} : { relayState: structuredClone(accepted.relayState) }) };
+      return pending.park(kept, clientKey(client));
     },
     /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
     needsFreshSignIn(ref: string, session: Session): boolean {
-      const entry = pending.get(ref);
-      return entry !== undefined && entry.accepted.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt;
+      const entry = pending.peek(ref);
+      return entry !== undefined && entry.value.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt;
     },
     resume(ref: string): AcceptedAuthnRequest<Application> {
-      const entry = pending.get(ref);
-      pending.delete(ref);
-      if (entry === undefined || entry.expiresAt <= clock().getTime()) {
+      const accepted = pending.take(ref);
+      if (accepted === undefined) {
         throw new AppError('saml.request_unknown', 'this sign-in request expired or was already used: start again from the application', { status: 400 });
       }
-      return entry.accepted;
+      return accepted;
     },
+    /** Entries and estimated bytes of the waiting requests (for tests and the bench). */
+    pendingStats: () => pending.stats(),
 
     /** IsPassive and nobody signed in: the SP hears NoPassive, without a sign-in page. */
     noPassive(accepted: AcceptedAuthnRequest<Application>): PostForm {
@@ -212,34 +248,46 @@ export function createFederation(options: FederationOptions) {
      * An SP's LogoutRequest (HTTP-Redirect, through the browser): ends the browser's portal session
      * when it is the one named, and answers with a signed LogoutResponse to the application's
      * logout URL (null when it registered none).
+     *
+     * An unsigned request (from an application without a signing certificate) proves nothing about
+     * who sent it: any web page could make the browser fetch it. Unless the browser says it came
+     * from Portico's own site (`sameSite`), such a request that would end the session is not acted
+     * on; the caller asks the person to confirm, then calls `finishLogout` with what is returned.
      */
-    async logout(message: ReceivedMessage, session: Session | null, endSession: () => Promise<void>): Promise<{ redirect: string | null; application: Application; ended: boolean }> {
+    async logout(message: IncomingMessage, session: Session | null, endSession: () => Promise<void>, options: { sameSite: boolean } = { sameSite: false }): Promise<LogoutOutcome> {
       let accepted;
       try {
-        accepted = await acceptLogoutRequest(message, { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().sloUrl], now: clock() });
+        accepted = await acceptLogoutRequest(decoded(message), { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().sloUrl], now: clock() });
       } catch (error) {
         if (isAppError(error)) await audit.record({ actor: 'anonymous', action: 'saml.logout', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
         throw error;
       }
       const { request, application } = accepted;
-      let ended = false;
+      let named = false;
       if (session !== null) {
         const user = await users.get(session.userId);
-        const named =
+        named =
           request.sessionIndexes.length > 0
             ? request.sessionIndexes.includes(sessionIndexOf(session))
             : user !== undefined && application.nameIdFormat !== 'transient' && nameIdFor(application.nameIdFormat, user, application.entityId, nameIdSecret).value === request.nameId.value;
-        if (named) {
-          await endSession();
-          ended = true;
-        }
       }
-      await audit.record({ actor: session?.data.userName ?? 'anonymous', action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: ended } });
-      const redirect =
-        application.logoutUrl === undefined
-          ? null
-          : logoutResponseUrl({ idp: idp(), destination: application.logoutUrl, inResponseTo: request.id, relayState: accepted.relayState, now: clock() });
-      return { redirect, application, ended };
+      const pendingLogout: PendingLogout = { applicationId: application.id, inResponseTo: request.id, relayState: accepted.relayState };
+      if (named && session !== null && !accepted.signed && !options.sameSite) {
+        await audit.record({ actor: session.data.userName, action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: false, confirmation: 'asked', signed: false } });
+        return { kind: 'confirm', application, pending: pendingLogout };
+      }
+      if (named) await endSession();
+      await audit.record({ actor: session?.data.userName ?? 'anonymous', action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: named, signed: accepted.signed } });
+      return { kind: 'done', ...logoutAnswer(application, pendingLogout), ended: named };
+    },
+
+    /** The person confirmed an unsigned logout (the caller checked that the confirmation came from them). */
+    async finishLogout(session: Session, pendingLogout: PendingLogout, endSession: () => Promise<void>): Promise<LogoutOutcome & { kind: 'done' }> {
+      const application = (await currentApplications()).byId.get(pendingLogout.applicationId);
+      if (application === undefined) throw new AppError('saml.unknown_application', 'the application that asked for this sign-out is no longer registered', { status: 400 });
+      await endSession();
+      await audit.record({ actor: session.data.userName, action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: true, confirmation: 'confirmed', signed: false } });
+      return { kind: 'done', ...logoutAnswer(application, pendingLogout), ended: true };
     },
   };
 }

@@ -204,6 +204,26 @@ export function renderRefusalPage(title: string, message: string, status: number
   );
 }
 
+/**
+ * An unsigned LogoutRequest from another site: the person decides. The form posts back to Portico
+ * with a token bound to their session and to this logout, so no other page can submit it.
+ */
+export function renderLogoutConfirmPage(applicationName: string, action: string, fields: Record<string, string>): string {
+  const hidden = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('\n');
+  return layout(
+    'Sign out of Portico?',
+    `<h1>Sign out of Portico?</h1>
+<p>${escapeHtml(applicationName)} asks to sign you out of Portico. Other applications you opened through Portico stay signed in until you sign out of them.</p>
+<form method="post" action="${escapeHtml(action)}">
+${hidden}
+<button type="submit">Sign out</button>
+</form>
+<p><a href="/portal">Stay signed in</a></p>`,
+  );
+}
+
 export function renderSignedOutPage(applicationName: string): string {
   return layout('Signed out', `<h1>Signed out</h1>\n<p>${escapeHtml(applicationName)} signed you out of Portico.</p>\n<p><a href="/sign-in">Sign in again</a></p>`);
 }

@@ -13,18 +13,23 @@ import type { AccessService } from '#src/access/access-service.ts';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
 import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
 import { serializeCookie } from '#src/auth/http/cookies.ts';
-import { METADATA_PATH, SLO_PATH, SSO_PATH, type Federation } from '#src/federation/federation.ts';
-import { decodePost, decodeRedirect } from '#src/federation/saml/binding.ts';
+import { requestSite } from '#src/auth/http/same-origin.ts';
+import { METADATA_PATH, SLO_PATH, SSO_PATH, type Federation, type LogoutOutcome, type PendingLogout } from '#src/federation/federation.ts';
+import { MAX_INFLATED_BYTES, MAX_RELAY_STATE_BYTES, decodePost, decodeRedirect } from '#src/federation/saml/binding.ts';
 import { ASSERTION_LIFETIME_MS } from '#src/federation/saml/response.ts';
 import type { Session } from '#src/sessions/session-store.ts';
-import { sessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
+import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
-import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderPortalPage, renderPostPage, renderRefusalPage, renderSignedOutPage, type PortalAccount } from './pages.ts';
+import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderLogoutConfirmPage, renderPortalPage, renderPostPage, renderRefusalPage, renderSignedOutPage, type PortalAccount } from './pages.ts';
 
 export const PORTAL_PATH = '/portal';
 const CONTINUE_PATH = '/saml/continue';
-/** A POST-binding AuthnRequest: base64 of at most MAX_INFLATED_BYTES of XML, with room for RelayState. */
-const SAML_BODY_LIMIT = 512 * 1024;
+/**
+ * A POST-binding AuthnRequest: base64 of at most MAX_INFLATED_BYTES of XML and a RelayState of at
+ * most MAX_RELAY_STATE_BYTES, each form-encoded (at worst three characters a byte), and a little
+ * room. Larger bodies are refused (413) before they are read in full.
+ */
+const SAML_BODY_LIMIT = 3 * Math.ceil(MAX_INFLATED_BYTES / 3) * 4 + 3 * MAX_RELAY_STATE_BYTES + 4 * 1024;
 const MAX_QUERY = 200;
 
 export interface PortalDeps {
@@ -91,12 +96,17 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     done(null, payload);
   });
 
-  scope.setErrorHandler((error: Error, request, reply) => {
+  scope.setErrorHandler(async (error: Error, request, reply) => {
     if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
+      // Refused before our code saw the message: audited like every other refusal of a SAML request.
+      error = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
+      await federation.auditRefusal(request.url.startsWith(SSO_PATH) ? 'saml.request' : 'saml.logout', error as AppError);
+    }
     const status = isAppError(error) ? error.status : (error as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'portal route failed');
     const message = status >= 500 || (isAppError(error) && !error.expose) ? 'Portico could not complete this request. Try again, or tell your administrator.' : error.message;
-    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : 'Sign-in request refused';
+    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : request.url.startsWith(SLO_PATH) ? 'Sign-out request refused' : 'Sign-in request refused';
     return page(reply, status, renderRefusalPage(title, message, status));
   });
 
@@ -215,14 +225,15 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     if (current === null || accepted.request.forceAuthn) {
       if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
-      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted) }).toString()}`, current !== null);
+      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted, request.ip) }).toString()}`, current !== null);
     }
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
   }
 
-  scope.get(SSO_PATH, (request, reply) => singleSignOn(request, reply, decodeRedirect(rawQuery(request))));
-  scope.post(SSO_PATH, (request, reply) => singleSignOn(request, reply, decodePost(formFields(request))));
+  // Decoding is handed over unevaluated, so that its refusals are audited with the others.
+  scope.get(SSO_PATH, (request, reply) => singleSignOn(request, reply, () => decodeRedirect(rawQuery(request))));
+  scope.post(SSO_PATH, (request, reply) => singleSignOn(request, reply, () => decodePost(formFields(request))));
 
   scope.get<{ Querystring: { ref?: string } }>(CONTINUE_PATH, async (request, reply) => {
     const current = await sessionOf(request);
@@ -234,16 +245,54 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     return postPage(reply, form, accepted.application.name);
   });
 
-  scope.get(SLO_PATH, async (request, reply) => {
-    const current = await sessionOf(request);
-    const result = await federation.logout(decodeRedirect(rawQuery(request)), current?.session ?? null, async () => {
-      if (current !== null) await sessions.signOut(current.token);
-    });
+  function loggedOut(request: FastifyRequest, reply: FastifyReply, result: LogoutOutcome & { kind: 'done' }): FastifyReply {
     if (result.ended) reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: deps.cookieSecurity === 'always' || request.protocol === 'https' }));
     if (result.redirect !== null) return reply.redirect(result.redirect, 303);
     return page(reply, 200, renderSignedOutPage(result.application.name));
+  }
+
+  scope.get(SLO_PATH, async (request, reply) => {
+    const current = await sessionOf(request);
+    const endSession = async () => {
+      if (current !== null) await sessions.signOut(current.token);
+    };
+    // An unsigned request ends the session at once only when the browser says it came from this site.
+    const sameSite = requestSite(request, { useFetchMetadata: true }).verdict === 'same';
+    const result = await federation.logout(() => decodeRedirect(rawQuery(request)), current?.session ?? null, endSession, { sameSite });
+    if (result.kind === 'done') return loggedOut(request, reply, result);
+    if (current === null) throw new AppError('auth.session_invalid', 'sign in again', { status: 401 });
+    const fields = { ...logoutFields(result.pending), csrf: sessionCsrfToken(current.session, logoutPurpose(result.pending)) };
+    return page(reply, 200, renderLogoutConfirmPage(result.application.name, SLO_PATH, fields));
+  });
+
+  // The confirmation of an unsigned logout: the token binds it to this session and to this logout.
+  scope.post(SLO_PATH, async (request, reply) => {
+    const current = await sessionOf(request);
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const text = (name: string): string | undefined => (typeof body[name] === 'string' ? body[name] : undefined);
+    if (text('SAMLRequest') !== undefined) {
+      const refusal = new AppError('saml.binding_unsupported', 'Portico receives LogoutRequests over HTTP-Redirect only, not HTTP-POST', { status: 400 });
+      await federation.auditRefusal('saml.logout', refusal);
+      throw refusal;
+    }
+    const pending: PendingLogout = { applicationId: text('applicationId') ?? '', inResponseTo: text('inResponseTo') ?? '', relayState: text('relayState') };
+    if (current === null) return page(reply, 200, renderRefusalPage('Already signed out', 'You are not signed in to Portico.', 200));
+    if (!verifySessionCsrfToken(current.session, logoutPurpose(pending), text('csrf'))) {
+      const refusal = new AppError('auth.csrf_failed', 'this sign-out form expired or did not come from Portico; nothing was changed', { status: 403 });
+      await federation.auditRefusal('saml.logout', refusal);
+      throw refusal;
+    }
+    const result = await federation.finishLogout(current.session, pending, () => sessions.signOut(current.token).then(() => undefined));
+    return loggedOut(request, reply, result);
   });
 }
+
+function logoutFields(pending: PendingLogout): Record<string, string> {
+  return { applicationId: pending.applicationId, inResponseTo: pending.inResponseTo, ...(pending.relayState === undefined ? {} : { relayState: pending.relayState }) };
+}
+
+/** The confirmation token's purpose names the logout, so a token cannot confirm another one. */
+const logoutPurpose = (pending: PendingLogout): string => `saml-logout\n${pending.applicationId}\n${pending.inResponseTo}\n${pending.relayState === undefined ? '-' : `=${pending.relayState}`}`;
 
 function page(reply: FastifyReply, status: number, html: string): FastifyReply {
   return reply.status(status).type('text/html; charset=utf-8').send(html);

@@ -59,7 +59,11 @@ function client(target: Started) {
   return async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, auth: { token?: string; cookie?: string } = { token: target.token }): Promise<Reply<T>> {
     const headers: Record<string, string> = {};
     if (auth.token) headers.authorization = `Bearer ${auth.token}`;
-    if (auth.cookie) headers.cookie = auth.cookie;
+    if (auth.cookie) {
+      headers.cookie = auth.cookie;
+      // As the console's fetch does: cookie-authenticated changes must name Portico's origin.
+      headers.origin = new URL(target.app.url).origin;
+    }
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(`${target.app.url}${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
     const text = await response.text();

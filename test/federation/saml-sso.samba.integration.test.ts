@@ -360,14 +360,35 @@ describe('SAML identity provider against Samba AD', () => {
     assert.ok(events.some((e) => e.actor === bob.upn && e.outcome === 'failure' && e.errorCode === 'access.not_assigned'));
   });
 
-  it('single logout: the SP’s LogoutRequest ends the portal session and gets a signed LogoutResponse', async () => {
+  it('single logout: an unsigned LogoutRequest from another site only asks; confirmed, it ends the portal session and gets a signed LogoutResponse', async () => {
     const cookie = await signInCookie(base, alice.upn, alice.password);
     const wiki = sp();
     const form = postedForm((await get(await wiki.getAuthorizeUrlAsync('', undefined, {}), cookie)).text);
     const { profile } = await wiki.validatePostResponseAsync(form.fields);
     assert.ok(profile);
     const logoutUrl = await wiki.getLogoutUrlAsync(profile, 'back-home', {});
-    const answer = await get(logoutUrl, cookie);
+    // Any page can make the browser fetch this URL: the session survives, the person is asked.
+    const asked = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie, 'sec-fetch-site': 'cross-site', referer: 'https://evil.example.test/' } });
+    const page = await asked.text();
+    assert.equal(asked.status, 200);
+    assert.match(page, /Sign out of Portico\?/);
+    assert.equal(asked.headers.getSetCookie().length, 0);
+    assert.equal((await fetch(`${base}/api/session`, { headers: { cookie } })).status, 200, 'the session survives a cross-site LogoutRequest');
+    const fields: Record<string, string> = {};
+    for (const match of page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) fields[match[1] ?? ''] = (match[2] ?? '').replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
+    assert.ok(fields.csrf);
+
+    // A forged confirmation (another page cannot know the token) changes nothing.
+    const forged = await postForm(`${base}/saml/slo`, { ...fields, csrf: 'forged' }, cookie);
+    assert.equal(forged.status, 403);
+    const tampered = await postForm(`${base}/saml/slo`, { ...fields, relayState: 'https://evil.example.test/' }, cookie);
+    assert.equal(tampered.status, 403, 'the token is bound to this logout');
+    const posted = await postForm(`${base}/saml/slo`, { SAMLRequest: 'PHNhbWxwOkxvZ291dFJlcXVlc3QvPg==' }, cookie);
+    assert.equal(posted.status, 400, 'the HTTP-POST logout binding is not served');
+    assert.match(posted.text, /HTTP-Redirect only/);
+    assert.equal((await fetch(`${base}/api/session`, { headers: { cookie } })).status, 200);
+
+    const answer = await postForm(`${base}/saml/slo`, fields, cookie);
     assert.equal(answer.status, 303);
     const location = new URL(answer.location ?? '');
     assert.equal(`${location.origin}${location.pathname}`, WIKI_SLO);
@@ -378,6 +399,41 @@ describe('SAML identity provider against Samba AD', () => {
     const session = await fetch(`${base}/api/session`, { headers: { cookie } });
     assert.equal(session.status, 401, 'the portal session ended');
     assert.equal((await get(`${base}/portal`, aliceCookie)).status, 200, 'other sessions of the person are not touched');
+    const events = await auditEvents('saml.logout');
+    assert.ok(events.some((e) => e.outcome === 'success' && e.details.confirmation === 'asked' && e.details.sessionEnded === false));
+    assert.ok(events.some((e) => e.outcome === 'success' && e.details.confirmation === 'confirmed' && e.details.sessionEnded === true));
+    assert.ok(events.some((e) => e.outcome === 'failure' && e.errorCode === 'auth.csrf_failed'));
+  });
+
+  it('single logout: an unsigned LogoutRequest the browser says comes from Portico itself ends the session at once', async () => {
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const wiki = sp();
+    const { profile } = await wiki.validatePostResponseAsync(postedForm((await get(await wiki.getAuthorizeUrlAsync('', undefined, {}), cookie)).text).fields);
+    assert.ok(profile);
+    const answer = await fetch(await wiki.getLogoutUrlAsync(profile, '', {}), { redirect: 'manual', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(answer.status, 303);
+    assert.equal((await fetch(`${base}/api/session`, { headers: { cookie } })).status, 401);
+  });
+
+  it('single logout: a signed LogoutRequest from a registered SP ends the session at once, from any site', async () => {
+    const cookie = await signInCookie(base, alice.upn, alice.password);
+    const vault = sp({
+      issuer: VAULT,
+      audience: VAULT,
+      callbackUrl: VAULT_ACS,
+      privateKey: spSigningCert.keyPem,
+      decryptionPvk: spEncryptionCert.keyPem,
+      identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      wantAuthnResponseSigned: true,
+    });
+    const { profile } = await vault.validatePostResponseAsync(postedForm((await get(await vault.getAuthorizeUrlAsync('', undefined, {}), cookie)).text).fields);
+    assert.ok(profile);
+    const logoutUrl = await vault.getLogoutUrlAsync(profile, '', {});
+    assert.match(logoutUrl, /Signature=/);
+    const answer = await fetch(logoutUrl, { redirect: 'manual', headers: { cookie, 'sec-fetch-site': 'cross-site' } });
+    assert.equal(answer.status, 200);
+    assert.match(await answer.text(), /signed you out of Portico/);
+    assert.equal((await fetch(`${base}/api/session`, { headers: { cookie } })).status, 401, 'the signed request ended the session');
   });
 
   it('the portal lists exactly what is assigned', async () => {

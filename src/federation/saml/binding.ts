@@ -6,11 +6,18 @@
  */
 import { constants, sign, verify, type X509Certificate } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { clip, refuse } from './xml.ts';
+import { XML_BOUNDS, clip, refuse } from './xml.ts';
 import { privateKeyOf } from './keys.ts';
 
 export const MAX_COMPRESSED_BYTES = 64 * 1024;
-export const MAX_INFLATED_BYTES = 256 * 1024;
+/** The decoded message, whichever the binding (inflated for HTTP-Redirect): the XML bounds' size. */
+export const MAX_INFLATED_BYTES = XML_BOUNDS.maxBytes;
+/**
+ * RelayState, in UTF-8 bytes. The SAML bindings (3.4.3, 3.5.3) say 80 bytes; service providers
+ * commonly send more (a return URL), so Portico accepts up to 1 KiB and refuses beyond — the
+ * value is kept with a waiting request and echoed back, so it must stay small.
+ */
+export const MAX_RELAY_STATE_BYTES = 1024;
 // base64 of the largest message, and room for its percent-encoding (at most 3 characters a byte).
 const MAX_BASE64_CHARS = Math.ceil(MAX_INFLATED_BYTES / 3) * 4;
 const MAX_QUERY_CHARS = 3 * (Math.ceil(MAX_COMPRESSED_BYTES / 3) * 4) + 8 * 1024;
@@ -61,7 +68,7 @@ export function decodeRedirect(rawQuery: string, parameter: MessageParameter = '
   return {
     binding: 'redirect',
     xml: inflate(compressed, parameter),
-    relayState: relayState === undefined ? undefined : formDecode(relayState, 'RelayState'),
+    relayState: relayState === undefined ? undefined : checkRelayState(formDecode(relayState, 'RelayState')),
     querySignature:
       sigAlg === undefined || signature === undefined
         ? undefined
@@ -80,9 +87,17 @@ export function decodePost(fields: Record<string, unknown>, parameter: MessagePa
   const relayState = fields.RelayState;
   if (typeof message !== 'string') refuse('saml.request_malformed', `the form carries no single ${parameter} field`);
   if (relayState !== undefined && typeof relayState !== 'string') refuse('saml.request_malformed', 'the form carries more than one RelayState');
+  if (relayState !== undefined) checkRelayState(relayState);
   const xml = base64Bytes(message, parameter);
   if (xml.length > MAX_INFLATED_BYTES) refuse('saml.request_too_large', `the ${parameter} is larger than ${MAX_INFLATED_BYTES / 1024} KiB`);
   return { binding: 'post', xml: xml.toString('utf8'), relayState };
+}
+
+function checkRelayState(relayState: string): string {
+  if (relayState.length > MAX_RELAY_STATE_BYTES || Buffer.byteLength(relayState, 'utf8') > MAX_RELAY_STATE_BYTES) {
+    refuse('saml.relay_state_too_long', `the RelayState is longer than ${MAX_RELAY_STATE_BYTES} bytes; the SAML bindings allow 80`);
+  }
+  return relayState;
 }
 
 /**

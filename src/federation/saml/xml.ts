@@ -40,14 +40,85 @@ export function clip(value: string): string {
 }
 
 /**
- * Parses a SAML message from outside. A DOCTYPE or entity declaration is refused before the
- * parser sees it — SAML never needs one, and refusing outright shuts out entity expansion and
- * external entities whatever the parser would do with them.
+ * Bounds on a SAML message from outside, checked by a linear scan before any parser or signature
+ * code sees it. A real AuthnRequest or LogoutRequest, signed and with extensions, has a few dozen
+ * elements, a depth under 10 and a few KiB; the bounds leave a wide margin and still keep the
+ * parser's and xml-crypto's work (which grows with the element count) to a millisecond or two.
+ */
+export const XML_BOUNDS = {
+  /** UTF-8 bytes of the decoded (inflated) message. */
+  maxBytes: 64 * 1024,
+  maxElements: 512,
+  maxDepth: 24,
+  /** Per element, namespace declarations included. */
+  maxAttributes: 32,
+} as const;
+
+/**
+ * Refuses a message over XML_BOUNDS, in one pass over its characters without building anything.
+ * It only counts: well-formedness is the parser's job, after this check passed.
+ */
+export function checkXmlBounds(xml: string): void {
+  if (xml.length > XML_BOUNDS.maxBytes || Buffer.byteLength(xml, 'utf8') > XML_BOUNDS.maxBytes) {
+    refuse('saml.request_too_large', `the SAML message is larger than ${XML_BOUNDS.maxBytes / 1024} KiB`);
+  }
+  const tooComplex = (what: string): never => refuse('saml.request_too_large', `the SAML message has ${what}; a SAML request needs far fewer`);
+  let elements = 0;
+  let depth = 0;
+  let i = 0;
+  const n = xml.length;
+  const skipPast = (end: string, from: number): number => {
+    const at = xml.indexOf(end, from);
+    return at === -1 ? n : at + end.length;
+  };
+  while (i < n) {
+    const lt = xml.indexOf('<', i);
+    if (lt === -1) break;
+    const next = xml.charCodeAt(lt + 1);
+    if (next === 0x21 /* ! */) {
+      i = xml.startsWith('<!--', lt) ? skipPast('-->', lt + 4) : xml.startsWith('<![CDATA[', lt) ? skipPast(']]>', lt + 9) : skipPast('>', lt + 2);
+      continue;
+    }
+    if (next === 0x3f /* ? */) {
+      i = skipPast('?>', lt + 2);
+      continue;
+    }
+    if (next === 0x2f /* / */) {
+      depth--;
+      i = skipPast('>', lt + 2);
+      continue;
+    }
+    // A start tag: count it, then its attributes (each one `=` outside quotes) up to its end.
+    if (++elements > XML_BOUNDS.maxElements) tooComplex(`more than ${XML_BOUNDS.maxElements} elements`);
+    if (++depth > XML_BOUNDS.maxDepth) tooComplex(`elements nested more than ${XML_BOUNDS.maxDepth} deep`);
+    let attributes = 0;
+    let j = lt + 1;
+    for (; j < n; j++) {
+      const c = xml.charCodeAt(j);
+      if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
+        const close = xml.indexOf(c === 0x22 ? '"' : "'", j + 1);
+        j = close === -1 ? n : close;
+      } else if (c === 0x3d /* = */) {
+        if (++attributes > XML_BOUNDS.maxAttributes) tooComplex(`an element with more than ${XML_BOUNDS.maxAttributes} attributes`);
+      } else if (c === 0x3e /* > */) {
+        if (xml.charCodeAt(j - 1) === 0x2f /* / */) depth--;
+        break;
+      }
+    }
+    i = j + 1;
+  }
+}
+
+/**
+ * Parses a SAML message from outside, within XML_BOUNDS. A DOCTYPE or entity declaration is
+ * refused before the parser sees it — SAML never needs one, and refusing outright shuts out
+ * entity expansion and external entities whatever the parser would do with them.
  */
 export function parseSamlXml(xml: string): Document {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) {
     refuse('saml.request_dtd_forbidden', 'the SAML message contains a DOCTYPE or entity declaration, which is not allowed');
   }
+  checkXmlBounds(xml);
   let problem: string | undefined;
   const parser = new DOMParser({
     onError: (_level, message) => {
