@@ -92,6 +92,7 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     domain: { dnsName: options.domain, netbiosName: options.netbiosName },
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
+    lockOutAdministrator: options.lockOutAdministrator,
     ...(input.clock ? { clock: input.clock } : {}),
   });
 
