@@ -107,13 +107,14 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger });
+  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets });
   const local = createAdConnector(
     directoryConnectionOptionsSchema.parse({
       domain: options.domain,
       netbiosName: options.netbiosName,
       urls: [managed.ldapsUrl.replace('0.0.0.0', '127.0.0.1')],
-      serviceAccount: { username: managed.administrator.upn, password: await managed.administratorPassword() },
+      // Its own least-privilege account, never the Administrator (which Portico then cannot lock).
+      serviceAccount: { username: managed.serviceAccount.upn, password: await managed.serviceAccountPassword() },
       tls: { verify: false, pinnedSha256: [managed.certificateSha256] },
     }),
   );
