@@ -85,6 +85,26 @@ describe('unauthenticated LDAP connections are bounded', { timeout: 120_000 }, (
     assert.ok(grew < 64 * 2 ** 20, `RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB`);
   });
 
+  it(`${CONNECTIONS} unbound connections each holding a partial message just under the 64 KiB cap: RSS stays bounded`, async () => {
+    const before = await rss();
+    const payload = partialMessage(60 * 1024, 60 * 1024 - 100);
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < CONNECTIONS; i += 1) {
+      const socket = await connect();
+      socket.on('error', () => {});
+      socket.on('data', () => {});
+      socket.write(payload);
+      sockets.push(socket);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const during = await rss();
+    const grew = during - before;
+    process.stdout.write(`# RSS before ${(before / 2 ** 20).toFixed(1)} MiB, with ${CONNECTIONS} partial 60 KiB messages held ${(during / 2 ** 20).toFixed(1)} MiB (+${(grew / 2 ** 20).toFixed(1)} MiB)\n`);
+    for (const socket of sockets) socket.destroy();
+    // The worst an unbound client can hold: what is under the cap, per connection (they close after 30 s idle).
+    assert.ok(grew < 64 * 2 ** 20, `RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB`);
+  });
+
   it('a burst of malformed messages writes a bounded number of log lines', async () => {
     // Counted from the start: the oversized messages above are malformed messages too.
     const logged = (): number => stderr.split('\n').filter((line) => line.includes('malformed')).length;
