@@ -277,7 +277,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       source.kind === 'managed'
         ? { engine: source.managed.engine, administrator: source.managed.administrator, baseDn: source.managed.engine.baseDn, domain: config.managedDirectory.domain }
         : null,
-    status: () => describe(source),
+    status: () => describeWithHealth(source, serviceAccountProbe),
     saml: () => ({ keys: signingKeys, endpoints: () => federation.endpoints() }),
     audit,
     settings,

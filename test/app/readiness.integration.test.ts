@@ -92,6 +92,8 @@ describe('readiness with the managed directory', { timeout: 120_000 }, () => {
     assert.equal(ready.body.status, 'not_ready');
     assert.match(ready.body.directory?.reason ?? '', /disabled/);
     assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'liveness is not readiness');
+    const admin = (await (await fetch(`${app.url}/admin/api/directory`, { headers: { authorization: `Bearer ${token}` } })).json()) as DirectoryStatus;
+    assert.equal(admin.health, 'failing', 'the admin API (and the console) show it too');
 
     assert.equal(await api('enable'), 200);
     later();
