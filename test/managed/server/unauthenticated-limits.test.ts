@@ -94,6 +94,23 @@ describe('limits for connections that have not bound', { timeout: 30_000 }, () =
     });
   });
 
+  it('one address may hold only so many unbound connections; binding frees a place', async () => {
+    await withServer({ maxUnauthenticatedPerAddress: 2 }, async (h, clients) => {
+      const first = await connect(h, clients);
+      await connect(h, clients);
+      const third = await connect(h, clients);
+      await third.until(() => third.closed, 3000);
+      first.send(bind(1));
+      await first.until(() => first.response(1) !== undefined);
+      assert.equal(resultCode(first.response(1)), ResultCode.success);
+      const fourth = await connect(h, clients);
+      fourth.send(bind(1));
+      await fourth.until(() => fourth.response(1) !== undefined);
+      assert.equal(resultCode(fourth.response(1)), ResultCode.success, 'a place was free again once the first connection bound');
+      assert.equal(h.logs.filter((line) => line.message.includes('too many unbound')).length, 1);
+    });
+  });
+
   it('malformed-message warnings: a few lines, then one summary line per interval', async () => {
     await withServer({ warningIntervalMs: 400, warningBurst: 2 }, async (h, clients) => {
       for (let i = 0; i < 10; i += 1) {

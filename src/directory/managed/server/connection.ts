@@ -48,6 +48,8 @@ export interface ConnectionSettings {
   logger: LdapServerLogger;
   /** Warnings any client can provoke at will go through here, rate-limited. */
   warnings: Pick<WarningLimiter, 'warn'>;
+  /** Told when a connection starts or stops counting as unbound (+1/−1), for the per-address cap. */
+  countUnbound?: (remoteAddress: string, delta: 1 | -1) => void;
 }
 
 /** Thrown into a backend's SearchSink.entry once the search can no longer deliver entries. */
@@ -106,6 +108,7 @@ export class LdapConnection {
   ) {
     this.socket = socket;
     this.session = { id: randomUUID(), boundDn: null, secure, remoteAddress: socket.remoteAddress ?? 'unknown' };
+    this.settings.countUnbound?.(this.session.remoteAddress, 1);
     this.attach(socket);
     socket.on('data', this.onData);
     this.settings.logger.debug({ session: this.session.id, remoteAddress: this.session.remoteAddress, secure }, 'ldap connection opened');
@@ -140,7 +143,9 @@ export class LdapConnection {
 
   /** Sets the bound identity and the idle timeout that goes with it. */
   private setBoundDn(dn: string | null): void {
+    const wasBound = this.session.boundDn !== null;
     this.session.boundDn = dn;
+    if (!this.closed && wasBound !== (dn !== null)) this.settings.countUnbound?.(this.session.remoteAddress, dn === null ? 1 : -1);
     if (!this.closed && !this.upgrading) this.socket.setTimeout(this.limits().idleTimeoutMs);
   }
 
@@ -494,6 +499,7 @@ export class LdapConnection {
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.session.boundDn === null) this.settings.countUnbound?.(this.session.remoteAddress, -1);
     this.buffer = Buffer.alloc(0);
     for (const search of this.searches.values()) {
       if (!search.controller.signal.aborted) {

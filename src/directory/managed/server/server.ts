@@ -30,6 +30,11 @@ export interface LdapServerLimits {
   unauthenticatedMaxMessageBytes: number;
   /** Close a connection that has not bound after this long without reads or writes (default 30 s). */
   unauthenticatedIdleTimeoutMs: number;
+  /**
+   * Connections not bound at one time from one address (default 100): one host cannot fill
+   * maxConnections with connections that never bind.
+   */
+  maxUnauthenticatedPerAddress: number;
   /** Interval of the rate-limited warnings (malformed messages, refused connections; default 60 s). */
   warningIntervalMs: number;
   /** Warnings of one kind logged one by one per interval; the rest are summed up (default 5). */
@@ -64,6 +69,7 @@ export const defaultLimits: LdapServerLimits = {
   maxFilterDepth: defaultMaxFilterDepth,
   unauthenticatedMaxMessageBytes: 64 * 1024,
   unauthenticatedIdleTimeoutMs: 30_000,
+  maxUnauthenticatedPerAddress: 100,
   warningIntervalMs: 60_000,
   warningBurst: 5,
 };
@@ -77,6 +83,12 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
     throw new AppError('config.invalid', 'an LDAPS port needs a TLS key and certificate', { status: 500 });
   }
   const warnings = createWarningLimiter({ logger, intervalMs: limits.warningIntervalMs, burst: limits.warningBurst });
+  const unbound = new Map<string, number>();
+  const countUnbound = (address: string, delta: 1 | -1): void => {
+    const next = (unbound.get(address) ?? 0) + delta;
+    if (next > 0) unbound.set(address, next);
+    else unbound.delete(address);
+  };
   const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }) : undefined;
   const settings: ConnectionSettings = {
     backend: options.backend,
@@ -93,12 +105,19 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
     },
     logger,
     warnings,
+    countUnbound,
   };
 
   const connections = new Set<LdapConnection>();
   const accept = (socket: net.Socket, secure: boolean): void => {
     if (connections.size >= limits.maxConnections) {
       warnings.warn('connection-limit', { remoteAddress: socket.remoteAddress, maxConnections: limits.maxConnections }, 'ldap connection limit reached, refusing');
+      socket.destroy();
+      return;
+    }
+    const address = socket.remoteAddress ?? 'unknown';
+    if ((unbound.get(address) ?? 0) >= limits.maxUnauthenticatedPerAddress) {
+      warnings.warn('unbound-per-address', { remoteAddress: address, maxUnauthenticatedPerAddress: limits.maxUnauthenticatedPerAddress }, 'too many unbound ldap connections from one address, refusing');
       socket.destroy();
       return;
     }
