@@ -17,7 +17,8 @@ import { sidToString } from '#src/directory/ad-codec.ts';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
-import { SERVICE_ACCOUNT_NAME } from '#src/directory/managed/service-account.ts';
+import { SERVICE_ACCOUNT_NAME, ensureServiceAccount } from '#src/directory/managed/service-account.ts';
+import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { createDatabase, createKyselySettingsStore, migrateToLatest } from '#src/storage/index.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-service-account-'));
@@ -145,6 +146,26 @@ describe("Portico's service account in its managed directory", { timeout: 120_00
     const upgraded = await directory.serviceAccountPassword();
     assert.notEqual(upgraded, password);
     await (await client(directory.serviceAccount.upn, upgraded)).unbind();
+    writeFileSync(caFile, directory.certificatePem);
+  });
+});
+
+describe('two Portico instances provisioning the account at once', { timeout: 60_000 }, () => {
+  it('agree on one account and one password', async () => {
+    const admin = { id: 'test', boundDn: directory.administrator.dn, secure: true, remoteAddress: 'test' };
+    const settings = createKyselySettingsStore(db);
+    assert.equal((await directory.engine.delete(admin, directory.serviceAccount.dn)).resultCode, 0);
+    assert.ok(await settings.remove('managed_directory_service_account'));
+    const box = createSecretBox((await loadOrCreateSecretKey({ dataDir, secrets: {} })).key);
+    const input = { backend: directory.engine, admin, baseDn: base, domain: 'portico.test', settings, box, logger };
+    const [a, b] = await Promise.all([ensureServiceAccount(input), ensureServiceAccount(input)]);
+    assert.equal(a.password, b.password);
+    assert.equal(a.dn, b.dn);
+    await (await client(a.upn, a.password)).unbind();
+    // The next start finds both and changes nothing.
+    await directory.close();
+    directory = await start();
+    assert.equal(await directory.serviceAccountPassword(), a.password);
     writeFileSync(caFile, directory.certificatePem);
   });
 });

@@ -80,7 +80,7 @@ async function findAccount(input: EnsureServiceAccountInput): Promise<string | n
 
 /**
  * Makes sure the service account exists and that its password is the sealed one, creating either
- * as needed. An account an administrator disabled or locked stays so (health reports it); one
+ * as needed (two instances starting together on one database agree: the add that succeeds wins). An account an administrator disabled or locked stays so (health reports it); one
  * that was deleted is created again, and a password that cannot be unsealed (another instance
  * key) is replaced — Portico owns this directory, so it never ends up without a way to read it.
  */
@@ -100,13 +100,11 @@ export async function ensureServiceAccount(input: EnsureServiceAccountInput): Pr
   const existing = await findAccount(input);
   if (password !== null && existing !== null) return { dn: existing, upn, password };
 
-  const fresh = password === null;
-  if (password === null) {
-    password = generatePassword();
-    // Sealed before the directory changes: a crash in between leaves a password we set next start.
-    await settings.set(SETTING, { sealedPassword: box.seal(password, SEAL_CONTEXT) } satisfies Stored, now());
-  }
+  const seal = async (value: string): Promise<void> => settings.set(SETTING, { sealedPassword: box.seal(value, SEAL_CONTEXT) } satisfies Stored, now());
   if (existing === null) {
+    // The directory decides who provisions: the add that succeeds seals its password. A crash in
+    // between leaves an account without a readable password, which the next start resets.
+    const created = password ?? generatePassword();
     const dn = `CN=${escapeDnValue(SERVICE_ACCOUNT_NAME)},CN=Users,${input.baseDn}`;
     const result = await backend.add(admin, {
       entry: dn,
@@ -116,18 +114,42 @@ export async function ensureServiceAccount(input: EnsureServiceAccountInput): Pr
         { type: 'userPrincipalName', values: text(upn) },
         { type: 'displayName', values: text('Portico service account') },
         { type: 'description', values: text('Portico reads the directory as this account: no administrative rights. Created and kept by Portico.') },
-        { type: 'unicodePwd', values: unicodePwd(password) },
+        { type: 'unicodePwd', values: unicodePwd(created) },
         { type: 'userAccountControl', values: text(String(UAC)) },
       ],
     });
+    if (result.resultCode === ResultCode.entryAlreadyExists || result.resultCode === ResultCode.constraintViolation) {
+      // Another Portico on the same database created it a moment ago: use the password it seals.
+      const theirs = await waitForSealedPassword(input);
+      const found = await findAccount(input);
+      if (theirs !== null && found !== null) return { dn: found, upn, password: theirs };
+    }
     if (result.resultCode !== ResultCode.success) throw failed(`creating ${dn}`, result);
+    if (created !== password) await seal(created);
     logger.info({ account: upn, dn }, 'created the managed directory service account Portico binds as');
-    return { dn, upn, password };
+    return { dn, upn, password: created };
   }
-  if (fresh) {
-    const result = await backend.modify(admin, existing, [{ operation: 'replace', type: 'unicodePwd', values: unicodePwd(password) }]);
-    if (result.resultCode !== ResultCode.success) throw failed(`setting the password of ${existing}`, result);
-    logger.info({ account: upn, dn: existing }, 'set a new password for the managed directory service account');
+  // The account exists but its password is not ours to read: set a new one.
+  const fresh = generatePassword();
+  const result = await backend.modify(admin, existing, [{ operation: 'replace', type: 'unicodePwd', values: unicodePwd(fresh) }]);
+  if (result.resultCode !== ResultCode.success) throw failed(`setting the password of ${existing}`, result);
+  await seal(fresh);
+  logger.info({ account: upn, dn: existing }, 'set a new password for the managed directory service account');
+  return { dn: existing, upn, password: fresh };
+}
+
+/** Polls the settings store for a few seconds while another instance finishes provisioning. */
+async function waitForSealedPassword(input: EnsureServiceAccountInput): Promise<string | null> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const stored = (await input.settings.get(SETTING)) as Stored | undefined;
+    if (stored?.sealedPassword) {
+      try {
+        return input.box.open(stored.sealedPassword, SEAL_CONTEXT);
+      } catch {
+        // Still the old value sealed under another key: the other instance has not sealed yet.
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { dn: existing, upn, password };
+  return null;
 }
