@@ -135,21 +135,28 @@ describe('readiness with a connected AD (Samba DC)', { timeout: 120_000 }, () =>
     }
   });
 
-  it('a second connector configuration whose service account is refused at start: failing with the reason, 503', async () => {
-    const dave = fixtureUser('dave'); // disabled; his right password moves no bad-password count
-    const { app } = await start({ ...sambaDirectoryEnv(), PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: dave.upn, PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: dave.password });
-    try {
-      const directory = await status(app);
-      assert.equal(directory.health, 'failing');
-      assert.equal(directory.code, 'directory.service_account_rejected');
-      assert.match(directory.reason ?? '', /service account was rejected/);
-      const ready = await readyz(app);
-      assert.equal(ready.status, 503);
-      assert.match(ready.body.directory?.reason ?? '', /service account was rejected/);
-    } finally {
-      await app.stop();
-    }
-  });
+  const refusedAccounts = (): Array<[string, string, string]> => [
+    // Disabled on the DC; his right password moves no bad-password count.
+    ['a disabled account', fixtureUser('dave').upn, fixtureUser('dave').password],
+    // A wrong password, for an account that does not exist: no account's count moves.
+    ['a wrong user name or password', 'no-such-svc-health@corp.example.test', 'Wrong-Password-1!'],
+  ];
+  for (const [what, username, password] of refusedAccounts()) {
+    it(`a second connector configuration with ${what} as service account: failing with the reason, 503`, async () => {
+      const { app } = await start({ ...sambaDirectoryEnv(), PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: username, PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: password });
+      try {
+        const directory = await status(app);
+        assert.equal(directory.health, 'failing');
+        assert.equal(directory.code, 'directory.service_account_rejected');
+        assert.match(directory.reason ?? '', /service account was rejected/);
+        const ready = await readyz(app);
+        assert.equal(ready.status, 503);
+        assert.match(ready.body.directory?.reason ?? '', /service account was rejected/);
+      } finally {
+        await app.stop();
+      }
+    });
+  }
 
   it('the probe names the reason: a wrong user name or password (never retried), a disabled account', async () => {
     // An account that does not exist: the DC answers 52e and no account's count moves.
