@@ -135,13 +135,13 @@ describe('readiness with a connected AD (Samba DC)', { timeout: 120_000 }, () =>
     }
   });
 
-  const refusedAccounts = (): Array<[string, string, string]> => [
+  const refusedAccounts = (): Array<[string, string, string, RegExp]> => [
     // Disabled on the DC; his right password moves no bad-password count.
-    ['a disabled account', fixtureUser('dave').upn, fixtureUser('dave').password],
+    ['a disabled account', fixtureUser('dave').upn, fixtureUser('dave').password, /disabled \(AD 533\)/],
     // A wrong password, for an account that does not exist: no account's count moves.
-    ['a wrong user name or password', 'no-such-svc-health@corp.example.test', 'Wrong-Password-1!'],
+    ['a wrong user name or password', 'no-such-svc-health@corp.example.test', 'Wrong-Password-1!', /invalidCredentials \(AD 52e\)/],
   ];
-  for (const [what, username, password] of refusedAccounts()) {
+  for (const [what, username, password, because] of refusedAccounts()) {
     it(`a second connector configuration with ${what} as service account: failing with the reason, 503`, async () => {
       const { app } = await start({ ...sambaDirectoryEnv(), PORTICO_DIRECTORY__SERVICEACCOUNT__USERNAME: username, PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: password });
       try {
@@ -149,6 +149,7 @@ describe('readiness with a connected AD (Samba DC)', { timeout: 120_000 }, () =>
         assert.equal(directory.health, 'failing');
         assert.equal(directory.code, 'directory.service_account_rejected');
         assert.match(directory.reason ?? '', /service account was rejected/);
+        assert.match(directory.reason ?? '', because);
         const ready = await readyz(app);
         assert.equal(ready.status, 503);
         assert.match(ready.body.directory?.reason ?? '', /service account was rejected/);
