@@ -146,6 +146,17 @@ describe("Portico's service account in its managed directory", { timeout: 120_00
     const upgraded = await directory.serviceAccountPassword();
     assert.notEqual(upgraded, password);
     await (await client(directory.serviceAccount.upn, upgraded)).unbind();
+
+    // An administrator resets its password by hand: the next start notices and sets a new one.
+    const reset = await directory.engine.modify({ ...admin, boundDn: directory.administrator.dn }, directory.serviceAccount.dn, [
+      { operation: 'replace', type: 'unicodePwd', values: [Buffer.from('"Hand-Reset-Pa55!"', 'utf16le')] },
+    ]);
+    assert.equal(reset.resultCode, 0);
+    await directory.close();
+    directory = await start();
+    const healed = await directory.serviceAccountPassword();
+    assert.notEqual(healed, upgraded);
+    await (await client(directory.serviceAccount.upn, healed)).unbind();
     writeFileSync(caFile, directory.certificatePem);
   });
 });

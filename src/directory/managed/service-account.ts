@@ -98,7 +98,14 @@ export async function ensureServiceAccount(input: EnsureServiceAccountInput): Pr
     }
   }
   const existing = await findAccount(input);
-  if (password !== null && existing !== null) return { dn: existing, upn, password };
+  if (password !== null && existing !== null) {
+    // One in-process bind per start: a password reset by hand (52e) is replaced; a disabled or
+    // locked-out account is the administrator's choice and stays (health reports it).
+    const { result } = await backend.bind({ id: 'portico-service-check', boundDn: null, secure: true, remoteAddress: 'portico' }, upn, Buffer.from(password, 'utf8'));
+    if (result.resultCode !== ResultCode.invalidCredentials || !/\bdata 52e\b/.test(result.diagnosticMessage ?? '')) return { dn: existing, upn, password };
+    logger.warn({ account: upn }, 'the managed directory service account no longer has the sealed password (reset by hand?); setting a new one');
+    password = null;
+  }
 
   const seal = async (value: string): Promise<void> => settings.set(SETTING, { sealedPassword: box.seal(value, SEAL_CONTEXT) } satisfies Stored, now());
   if (existing === null) {
