@@ -48,6 +48,8 @@ import { connectDirectory, createAdConnector } from '#src/directory/connector.ts
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
+import { createServiceAccountProbe } from '#src/directory/service-account-health.ts';
+import type { ServiceAccountHealth, ServiceAccountProbe } from '#src/directory/service-account-health.ts';
 import { createTrustingDirectory, openTrustedForests } from '#src/directory/trust.ts';
 import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
@@ -100,6 +102,8 @@ export interface OpenedManagedDirectory {
   /** Portico's connector to its own directory, extended with the trusted forests. */
   connector: TrustingDirectory;
   trusts: TrustCheck[];
+  /** How Portico connects to its own directory (as its service account). */
+  connectionOptions: DirectoryConnectionOptions;
   close(): Promise<void>;
 }
 
@@ -109,16 +113,16 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger });
-  const local = createAdConnector(
-    directoryConnectionOptionsSchema.parse({
-      domain: options.domain,
-      netbiosName: options.netbiosName,
-      urls: [managed.ldapsUrl.replace('0.0.0.0', '127.0.0.1')],
-      serviceAccount: { username: managed.administrator.upn, password: await managed.administratorPassword() },
-      tls: { verify: false, pinnedSha256: [managed.certificateSha256] },
-    }),
-  );
+  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets });
+  const localOptions = directoryConnectionOptionsSchema.parse({
+    domain: options.domain,
+    netbiosName: options.netbiosName,
+    urls: [managed.ldapsUrl.replace('0.0.0.0', '127.0.0.1')],
+    // Its own least-privilege account, never the Administrator (which Portico then cannot lock).
+    serviceAccount: { username: managed.serviceAccount.upn, password: await managed.serviceAccountPassword() },
+    tls: { verify: false, pinnedSha256: [managed.certificateSha256] },
+  });
+  const local = createAdConnector(localOptions);
   const forests = await openTrustedForests(options.trusts, { warn: (message) => logger.warn(message) });
   for (const forest of forests) {
     const ok = forest.check.ok;
@@ -130,6 +134,7 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
     managed,
     connector,
     trusts: forests.map((f) => f.check),
+    connectionOptions: localOptions,
     async close() {
       await connector.close();
       await managed.close();
@@ -175,6 +180,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       ? await connectSelfManaged(choice.options, logger, audit)
       : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
   const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
+  // Binds as the service account on a fresh connection, for /status and /readyz.
+  const probeOptions = source.kind === 'managed' ? source.connectionOptions : choice.kind === 'connector' && source.state === 'connected' ? choice.options : null;
+  const serviceAccountProbe = probeOptions ? createServiceAccountProbe(probeOptions, options.clock ? { now: options.clock } : {}) : null;
 
   const users = createKyselyIdentityUserStore(db);
   const mappings = createMappingSettings(createKyselySettingsStore(db), audit);
@@ -257,8 +265,15 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
 
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
+  // Liveness: the process answers; it never waits on the directory.
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  http.get('/status', (_request, reply) => reply.send({ directory: describe(source) }));
+  http.get('/status', async (_request, reply) => reply.send({ directory: await describeWithHealth(source, serviceAccountProbe) }));
+  // Readiness: 200 only while the directory is usable (its service account binds); 503 with the reason otherwise.
+  http.get('/readyz', async (_request, reply) => {
+    const directory = await describeWithHealth(source, serviceAccountProbe);
+    const ready = directory.health === 'ok';
+    return reply.code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not_ready', directory: { state: directory.state, code: directory.code, reason: directory.reason } });
+  });
   await registerIdentityStoreApi(http, {
     users,
     directory: () => connector,
@@ -279,7 +294,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       source.kind === 'managed'
         ? { engine: source.managed.engine, administrator: source.managed.administrator, baseDn: source.managed.engine.baseDn, domain: config.managedDirectory.domain }
         : null,
-    status: () => describe(source),
+    status: () => describeWithHealth(source, serviceAccountProbe),
     saml: () => ({ keys: signingKeys, endpoints: () => federation.endpoints() }),
     audit,
     settings,
@@ -365,6 +380,19 @@ async function throttleLimits(config: Config, connector: DirectoryConnector | nu
 function adminGroups(config: Config, source: IdentitySource): string[] {
   if (config.admin.groups.length > 0 || source.kind !== 'managed') return config.admin.groups;
   return [`Portico-Admins@${config.managedDirectory.domain}`];
+}
+
+/**
+ * describe() plus the verdict on the service account: `health` is 'ok' only when the directory
+ * was accepted (or is the running managed directory) and its service account binds now;
+ * otherwise 'failing' with `code` and `reason`.
+ */
+async function describeWithHealth(source: IdentitySource, probe: ServiceAccountProbe | null): Promise<Record<string, unknown>> {
+  const described = describe(source);
+  if (source.state === 'refused' || source.state === 'unavailable') return { ...described, health: 'failing' };
+  const serviceAccount: ServiceAccountHealth | null = probe ? await probe.check() : null;
+  if (!serviceAccount || serviceAccount.ok) return { ...described, health: 'ok', ...(serviceAccount ? { serviceAccount } : {}) };
+  return { ...described, health: 'failing', code: serviceAccount.code, reason: serviceAccount.reason, serviceAccount };
 }
 
 function describe(source: IdentitySource): Record<string, unknown> {

@@ -137,11 +137,15 @@ export function managedDirectoryRoutes(deps: ManagedDirectoryRoutesDeps): ApiRou
   }
   const same = (dnValue: string): string => dnValue;
 
-  /** Portico's own connector binds as the Administrator: disabling it or resetting its password here would lock Portico out. */
+  /**
+   * Portico administers its directory as the Administrator (this API, the CLI, LDAP tools with the
+   * provisioned administrator-password): disabling it or resetting its password here would lock
+   * that out. (Portico reads the directory as its own service account, which may be disabled.)
+   */
   async function refuseAdministrator(target: AdministrationTarget, name: string, what: string): Promise<void> {
     const resolved = await administration.resolveDn(target, name, 'user');
     if (resolved.toLowerCase() === target.session.boundDn?.toLowerCase()) {
-      throw new AppError('directory.refused', `the Administrator is the account Portico reads its own directory with: ${what} it would lock Portico out`, { status: 409 });
+      throw new AppError('directory.refused', `the Administrator is the account Portico administers its own directory as: ${what} it would lock Portico out of its administration`, { status: 409 });
     }
   }
 

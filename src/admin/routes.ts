@@ -43,8 +43,8 @@ export interface AdminApiDeps {
   managed: () => ManagedDirectoryAccess | null;
   /** Portico as a SAML identity provider: its endpoints and signing keys. */
   saml: () => IdentityProviderAdmin;
-  /** The identity source's state, as /status shows it. */
-  status: () => Record<string, unknown>;
+  /** The identity source's state, as /status shows it (with the service account's health). */
+  status: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   audit: AuditLog;
   settings: SettingsStore;
   /** The sign-in throttle's counters, for the help desk. */

@@ -25,7 +25,7 @@ export async function withManagedEngine(command: Command, loadConfig: LoadConfig
     const db = createDatabase(config.database);
     close = () => db.destroy();
     await migrateToLatest(db);
-    const opened = await openManagedEngine({ options: config.managedDirectory, db, dataDir: config.dataDir, logger: pino({ level: 'silent' }) });
+    const opened = await openManagedEngine({ options: config.managedDirectory, db, dataDir: config.dataDir, logger: pino({ level: 'silent' }), secrets: config.secrets });
     const session: Session = { id: `cli-${process.pid}`, boundDn: opened.administrator.dn, secure: true, remoteAddress: 'cli' };
     process.exitCode = await work(opened, session);
   } catch (error) {

@@ -54,6 +54,7 @@ void describe('loadConfig: defaults', () => {
         listen: { host: '127.0.0.1', ldapPort: 3389, ldapsPort: 6636 },
         tls: {},
         allowPlainLdap: false,
+        lockOutAdministrator: false,
         demoForest: true,
         trusts: [],
       },

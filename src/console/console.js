@@ -420,7 +420,7 @@ async function directoryPage({ page }) {
   async function show() {
     const status = await load(region, () => api('GET', '/directory'));
     if (!status) return;
-    const known = new Set(['kind', 'state', 'domain', 'verdict', 'controllers', 'code', 'reason', 'ldapUrl', 'ldapsUrl', 'certificateSha256', 'trusts']);
+    const known = new Set(['kind', 'state', 'domain', 'verdict', 'controllers', 'code', 'reason', 'ldapUrl', 'ldapsUrl', 'certificateSha256', 'trusts', 'health', 'serviceAccount']);
     const good = status.state === 'connected' || status.state === 'running';
     const verdict = status.verdict && typeof status.verdict === 'object' ? status.verdict : null;
     const kind = status.kind === 'managed' ? 'Portico managed directory' : status.kind === 'connector' ? 'Active Directory, connected (connector)' : String(status.kind);
@@ -433,6 +433,9 @@ async function directoryPage({ page }) {
         summary([
           ['Kind', kind],
           ['State', badge(String(status.state), good ? 'ok' : 'bad')],
+          // Whether Portico's service account binds now (a running directory can still be failing).
+          ['Health', status.health ? badge(String(status.health), status.health === 'ok' ? 'ok' : 'bad') : null],
+          ['Service account', status.serviceAccount?.account ?? null],
           ['Domain', status.domain ?? null],
           ['LDAP URL', status.ldapUrl ?? null],
           ['LDAPS URL', status.ldapsUrl ?? null],

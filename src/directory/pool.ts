@@ -9,6 +9,7 @@
 import net from 'node:net';
 import { Client, ResultCodeError } from 'ldapts';
 import { AppError } from '#src/shared/errors.ts';
+import { bindOutcomeFromDiagnostic } from './ad-codec.ts';
 import type { DirectoryConnectionOptions } from './options.ts';
 import { createSecureConnector } from './tls.ts';
 
@@ -96,6 +97,13 @@ const neverConnectedCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREAC
 function isTlsFailure(error: Error): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   return /^(ERR_TLS|ERR_SSL|ERR_PORTICO_CERT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY))/.test(code);
+}
+
+/** AD's reason for a refused service-account bind, e.g. ", the account is disabled (AD 533)". */
+function serviceBindDetail(error: ResultCodeError): string {
+  if (error.code !== 49) return '';
+  const { outcome, subCode } = bindOutcomeFromDiagnostic(error.message);
+  return subCode ? `, ${outcome} (AD ${subCode})` : '';
 }
 
 interface Slot {
@@ -202,7 +210,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
               error.code === 8 ? 'directory.insecure_transport' : 'directory.service_account_rejected',
               error.code === 8
                 ? `${controller.url} requires a secure connection for simple binds (LDAP result 8)`
-                : `the service account was rejected by ${controller.url} (LDAP result ${error.code})`,
+                : `the service account was rejected by ${controller.url} (LDAP result ${error.code}${serviceBindDetail(error)})`,
               { status: 502, cause: error },
             );
           }

@@ -171,12 +171,35 @@ async function modifyUser(target: AdministrationTarget, name: string, verb: stri
   return dn;
 }
 
+const ACCOUNTDISABLE = 0x2;
+
+/** Sets or clears ACCOUNTDISABLE only: other flags (a password that never expires) stay as they are. */
+async function setDisabled(target: AdministrationTarget, name: string, disabled: boolean): Promise<string> {
+  const dn = await resolveDn(target, name, 'user');
+  let current = 0x200;
+  const { result } = await target.backend.search(
+    target.session,
+    { baseObject: dn, scope: 'base', derefAliases: 0, sizeLimit: 1, timeLimit: 10, typesOnly: false, filter: { type: 'present', attribute: 'objectClass' }, attributes: ['userAccountControl'] },
+    [],
+    {
+      entry: (entry) => {
+        const value = entry.attributes.find((a) => a.type.toLowerCase() === 'useraccountcontrol')?.values[0];
+        if (value) current = Number(value.toString('utf8')) >>> 0;
+        return Promise.resolve();
+      },
+      signal: new AbortController().signal,
+    },
+  );
+  check(`reading ${dn}`, result);
+  const next = disabled ? current | ACCOUNTDISABLE : current & ~ACCOUNTDISABLE;
+  check(`${disabled ? 'disable' : 'enable'} ${dn}`, await target.backend.modify(target.session, dn, [{ operation: 'replace', type: 'userAccountControl', values: text(String(next)) }]));
+  return dn;
+}
+
 /** Allows the user to sign in. */
-export const enableUser = (target: AdministrationTarget, name: string): Promise<string> =>
-  modifyUser(target, name, 'enable', [{ operation: 'replace', type: 'userAccountControl', values: text('512') }]);
+export const enableUser = (target: AdministrationTarget, name: string): Promise<string> => setDisabled(target, name, false);
 /** Stops the user from signing in (binds answer AD's 533). */
-export const disableUser = (target: AdministrationTarget, name: string): Promise<string> =>
-  modifyUser(target, name, 'disable', [{ operation: 'replace', type: 'userAccountControl', values: text('514') }]);
+export const disableUser = (target: AdministrationTarget, name: string): Promise<string> => setDisabled(target, name, true);
 /** Clears a lockout. */
 export const unlockUser = (target: AdministrationTarget, name: string): Promise<string> => modifyUser(target, name, 'unlock', [{ operation: 'replace', type: 'lockoutTime', values: text('0') }]);
 

@@ -8,12 +8,15 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
-import { createKyselyDirectoryStore } from '#src/storage/index.ts';
+import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
+import { createKyselyDirectoryStore, createKyselySettingsStore } from '#src/storage/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import { seedDemoForest } from './demo-forest.ts';
 import { createDirectoryEngine } from './engine/engine.ts';
 import type { DirectoryEngine } from './engine/engine.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
+import { ensureServiceAccount } from './service-account.ts';
+import type { ServiceAccount } from './service-account.ts';
 import { createLdapServer } from './server/index.ts';
 import type { LdapServer } from './server/index.ts';
 
@@ -28,6 +31,9 @@ export interface ManagedDirectory {
   administrator: { dn: string; upn: string };
   /** The Administrator's password as provisioned (from the configuration or the generated file). */
   administratorPassword(): Promise<string>;
+  /** The account Portico's connector binds as: a plain user, no administrative rights. */
+  serviceAccount: { dn: string; upn: string };
+  serviceAccountPassword(): Promise<string>;
   /** True when this start provisioned the domain (and seeded the demo forest if enabled). */
   provisioned: boolean;
   close(): Promise<void>;
@@ -71,11 +77,14 @@ export interface ManagedDirectoryInput {
   logger: Logger;
   /** Tests move time (password age, lockout duration) through this. */
   clock?: () => Date;
+  /** The instance key's settings (config.secrets): the service account's password is sealed under it. */
+  secrets?: { key?: string | undefined };
 }
 
 export interface OpenedEngine {
   engine: DirectoryEngine;
   administrator: { dn: string; upn: string; password: string };
+  serviceAccount: ServiceAccount;
   provisioned: boolean;
   dir: string;
 }
@@ -92,6 +101,7 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     domain: { dnsName: options.domain, netbiosName: options.netbiosName },
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
+    lockOutAdministrator: options.lockOutAdministrator,
     ...(input.clock ? { clock: input.clock } : {}),
   });
 
@@ -110,12 +120,24 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
       logger.info({ users: demo.users }, 'seeded the demo forest (see README for the demo password)');
     }
   }
-  return { engine, administrator, provisioned: created, dir };
+  // Provisioned with the domain, and on the first start of a directory made before it existed.
+  const secretKey = await loadOrCreateSecretKey({ dataDir: input.dataDir, secrets: input.secrets ?? {} });
+  const serviceAccount = await ensureServiceAccount({
+    backend: engine,
+    admin: { id: 'portico-provisioning', boundDn: administrator.dn, secure: true, remoteAddress: 'portico' },
+    baseDn: engine.baseDn,
+    domain: options.domain,
+    settings: createKyselySettingsStore(db),
+    box: createSecretBox(secretKey.key),
+    logger,
+    ...(input.clock ? { now: input.clock } : {}),
+  });
+  return { engine, administrator, serviceAccount, provisioned: created, dir };
 }
 
 export async function startManagedDirectory(input: ManagedDirectoryInput): Promise<ManagedDirectory> {
   const { options, logger } = input;
-  const { engine, administrator: admin, provisioned: created, dir } = await openManagedEngine(input);
+  const { engine, administrator: admin, serviceAccount, provisioned: created, dir } = await openManagedEngine(input);
   const hostName = `dc1.${options.domain}`;
   const administrator = { dn: admin.dn, upn: admin.upn };
   const password = { value: admin.password };
@@ -145,6 +167,8 @@ export async function startManagedDirectory(input: ManagedDirectoryInput): Promi
     certificateSha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
     administrator,
     administratorPassword: () => Promise.resolve(password.value),
+    serviceAccount: { dn: serviceAccount.dn, upn: serviceAccount.upn },
+    serviceAccountPassword: () => Promise.resolve(serviceAccount.password),
     provisioned: created,
     close: () => server.close(),
   };

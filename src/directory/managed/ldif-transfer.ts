@@ -11,6 +11,7 @@ import { decodePagedResults, encodePagedResults } from './engine/controls.ts';
 import { attributeType } from './engine/schema.ts';
 import { formatLdifRecord } from './ldif.ts';
 import type { LdifRecord } from './ldif.ts';
+import { SERVICE_ACCOUNT_NAME } from './service-account.ts';
 
 export interface ImportProgress {
   entries: number;
@@ -87,7 +88,9 @@ function isWritable(type: string): boolean {
 }
 
 function isExportable(entry: SearchResultEntry): boolean {
-  return !entry.attributes.some((a) => a.type.toLowerCase() === 'iscriticalsystemobject' && a.values.some((v) => v.toString() === 'TRUE'));
+  const has = (type: string, value: string): boolean => entry.attributes.some((a) => a.type.toLowerCase() === type && a.values.some((v) => v.toString().toLowerCase() === value));
+  // Portico's service account is provisioned by every directory itself (with its own password).
+  return !has('iscriticalsystemobject', 'true') && !has('samaccountname', SERVICE_ACCOUNT_NAME);
 }
 
 /** Every entry under `baseDn` as LDIF text, page by page (parents come before their children). */

@@ -32,6 +32,12 @@ export const managedDirectoryOptionsSchema = z
     allowPlainLdap: z.boolean().default(false),
     /** Password of the domain's Administrator at provisioning; generated and written to <dataDir>/managed-directory/administrator-password when absent. */
     administratorPassword: z.string().min(1).optional(),
+    /**
+     * Lock out the domain's Administrator at the lockout threshold like any account. Off by
+     * default, as Windows AD does for its built-in RID-500 Administrator: wrong passwords still
+     * fail and count, but nobody can lock the domain out of its own administration.
+     */
+    lockOutAdministrator: z.boolean().default(false),
     /** Seed a demo forest (OUs, users, nested groups, one disabled and one locked user) at first start. */
     demoForest: z.boolean().default(true),
     /** Self-managed forests this directory trusts (their users sign in against their own DCs). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dateToFiletime } from '#src/directory/ad-codec.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
-import { encodeUnicodePwd } from '#src/directory/managed/engine/password.ts';
+import { encodeUnicodePwd, verifyPassword } from '#src/directory/managed/engine/password.ts';
 import { ADMIN_DN, BASE, USERS, addUser, bindAs, createHarness, search, session, subCode, values, type Harness } from './helpers.ts';
 
 const PASSWORD = 'Right-Pa55word!';
@@ -128,6 +128,39 @@ void describe('engine bind: lockout', () => {
     assert.deepEqual(await read(h, dn, 'badPwdCount'), ['0']);
     assert.deepEqual(await read(h, dn, 'lockoutTime'), ['0']);
     assert.deepEqual(await read(h, dn, 'msDS-User-Account-Control-Computed'), ['0']);
+  });
+
+  void it('the built-in Administrator (RID 500) is not locked out by default: wrong passwords still fail, count and cost scrypt', async () => {
+    let verifications = 0;
+    const h = await createHarness({
+      policy: { lockoutThreshold: 3, lockoutDurationMs: null },
+      engine: {
+        verifyPassword: (password, hash) => {
+          verifications += 1;
+          return verifyPassword(password, hash);
+        },
+      },
+    });
+    const before = verifications;
+    for (let i = 1; i <= 20; i += 1) {
+      const { result } = await bindAs(h.engine, ADMIN_DN, `wrong-${i}`);
+      assert.equal(subCode(result), '52e', `attempt ${i}`);
+    }
+    assert.equal(verifications - before, 20, 'every wrong password went through scrypt');
+    assert.deepEqual(await read(h, ADMIN_DN, 'badPwdCount'), ['20']);
+    assert.deepEqual(await read(h, ADMIN_DN, 'lockoutTime'), ['0']);
+    assert.deepEqual(await read(h, ADMIN_DN, 'msDS-User-Account-Control-Computed'), ['0']);
+    assert.equal((await bindAs(h.engine, ADMIN_DN, 'Admin-Pa55word!')).result.resultCode, ResultCode.success);
+    // Any other account still locks at the threshold.
+    const dn = await addUser(h, 'Other', { password: PASSWORD });
+    for (let i = 1; i <= 3; i += 1) await bindAs(h.engine, dn, `wrong-${i}`);
+    assert.equal(subCode((await bindAs(h.engine, dn, PASSWORD)).result), '775');
+  });
+
+  void it('lockOutAdministrator: true locks the Administrator like any account', async () => {
+    const h = await createHarness({ policy: { lockoutThreshold: 3, lockoutDurationMs: null }, engine: { lockOutAdministrator: true } });
+    for (let i = 1; i <= 3; i += 1) await bindAs(h.engine, ADMIN_DN, `wrong-${i}`);
+    assert.equal(subCode((await bindAs(h.engine, ADMIN_DN, 'Admin-Pa55word!')).result), '775');
   });
 
   void it('badPwdCount restarts after the observation window; a good bind resets it', async () => {

@@ -110,6 +110,12 @@ export interface DirectoryEngineOptions {
   verifyPassword?: (password: string, hash: string) => Promise<boolean>;
   /** Refuse simple binds and password writes without TLS, as AD does (default true). */
   requireSecureTransport?: boolean;
+  /**
+   * Lock out the built-in Administrator (RID 500) at the threshold like any account (default
+   * false). Windows AD never locks RID 500 by default, so that the domain cannot be locked out of
+   * its own administration: wrong passwords still fail, cost the same and count in badPwdCount.
+   */
+  lockOutAdministrator?: boolean;
   limits?: Partial<EngineLimits>;
 }
 
@@ -253,6 +259,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   const namingContexts = [baseNdn, configNdn, schemaNdn];
   const scryptParameters = options.scrypt ?? defaultScryptParameters;
   const requireSecure = options.requireSecureTransport ?? true;
+  const lockOutAdministrator = options.lockOutAdministrator ?? false;
   const verify = options.verifyPassword ?? verifyPassword;
   const verifiedPasswords = createVerifiedPasswordCache({ ...options.passwordCache, now: () => clock().getTime() });
   const limits: EngineLimits = {
@@ -384,7 +391,13 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
 
   // ---------------------------------------------------------------- account state
 
-  function lockedOut(attributes: AttributeMap, policy: DirectoryPolicy, now: Date): boolean {
+  /** The built-in Administrator (RID 500), exempt from lockout unless configured otherwise. */
+  function exemptFromLockout(entry: Pick<StoredEntry, 'sid'>): boolean {
+    return !lockOutAdministrator && entry.sid !== null && entry.sid.endsWith(`-${wellKnownRids.administrator}`) && entry.sid.startsWith('S-1-5-21-');
+  }
+
+  function lockedOut(attributes: AttributeMap, policy: DirectoryPolicy, now: Date, entry?: Pick<StoredEntry, 'sid'>): boolean {
+    if (entry && exemptFromLockout(entry)) return false;
     const lockoutTime = bigint(attributes, 'lockoutTime');
     if (lockoutTime <= 0n) return false;
     if (policy.lockoutDurationMs === null) return true;
@@ -402,7 +415,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
 
   function computedUac(entry: StoredEntry, policy: DirectoryPolicy, now: Date): number {
     let value = 0;
-    if (lockedOut(entry.attributes, policy, now)) value |= uacFlags.lockout;
+    if (lockedOut(entry.attributes, policy, now, entry)) value |= uacFlags.lockout;
     if (passwordExpired(entry.attributes, policy, now)) value |= uacFlags.passwordExpired;
     return value;
   }
@@ -902,7 +915,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
       attributes.badPwdCount = [String(count)];
       attributes.badPasswordTime = [filetime(now)];
       let usnChanged = entry.usnChanged;
-      if (policy.lockoutThreshold > 0 && count >= policy.lockoutThreshold && !lockedOut(attributes, policy, now)) {
+      if (policy.lockoutThreshold > 0 && count >= policy.lockoutThreshold && !exemptFromLockout(entry) && !lockedOut(attributes, policy, now)) {
         attributes.lockoutTime = [filetime(now)];
         usnChanged = await tx.nextCounter('usn');
         attributes.whenChanged = [generalizedTime(now)];
@@ -938,7 +951,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     }
     const { policy } = await currentPolicy();
     const credentials = await store.getCredentials(entry.guid);
-    const locked = lockedOut(entry.attributes, policy, clock());
+    const locked = lockedOut(entry.attributes, policy, clock(), entry);
     const hash = credentials?.hash;
     let correct: boolean;
     // A locked account always pays scrypt: a fast 775 would tell a right guess from a wrong one.

@@ -25,6 +25,7 @@ import {
 } from '../protocol/index.ts';
 import type { BindRequestOp, ExtendedRequestOp, LdapMessage, RequestOp, SearchRequestOp, WireResult } from '../protocol/index.ts';
 import { adDiagnostics } from './ad-diagnostics.ts';
+import type { WarningLimiter } from './log-limiter.ts';
 
 export interface LdapServerLogger {
   debug(details: Record<string, unknown>, message: string): void;
@@ -42,7 +43,13 @@ export interface ConnectionSettings {
   maxFilterDepth: number;
   idleTimeoutMs: number;
   maxPendingPerConnection: number;
+  /** Tighter limits until the connection has bound (anyone can open one). */
+  unauthenticated: { maxMessageBytes: number; idleTimeoutMs: number };
   logger: LdapServerLogger;
+  /** Warnings any client can provoke at will go through here, rate-limited. */
+  warnings: Pick<WarningLimiter, 'warn'>;
+  /** Told when a connection starts or stops counting as unbound (+1/−1), for the per-address cap. */
+  countUnbound?: (remoteAddress: string, delta: 1 | -1) => void;
 }
 
 /** Thrown into a backend's SearchSink.entry once the search can no longer deliver entries. */
@@ -101,6 +108,7 @@ export class LdapConnection {
   ) {
     this.socket = socket;
     this.session = { id: randomUUID(), boundDn: null, secure, remoteAddress: socket.remoteAddress ?? 'unknown' };
+    this.settings.countUnbound?.(this.session.remoteAddress, 1);
     this.attach(socket);
     socket.on('data', this.onData);
     this.settings.logger.debug({ session: this.session.id, remoteAddress: this.session.remoteAddress, secure }, 'ldap connection opened');
@@ -114,15 +122,31 @@ export class LdapConnection {
   private attach(socket: net.Socket): void {
     socket.setNoDelay(true);
     // Socket inactivity counts reads and writes: a client that stops reading is idle too.
-    socket.setTimeout(this.settings.idleTimeoutMs);
+    socket.setTimeout(this.limits().idleTimeoutMs);
     socket.on('timeout', () => {
-      this.settings.logger.info({ session: this.session.id }, 'ldap connection idle, closing');
+      // Unbound connections timing out are routine (and anyone can cause many): debug only.
+      const bound = this.session.boundDn !== null;
+      this.settings.logger[bound ? 'info' : 'debug']({ session: this.session.id, bound }, 'ldap connection idle, closing');
       this.destroy();
     });
     socket.on('error', (error: Error) => {
       this.settings.logger.debug({ session: this.session.id, error: error.message }, 'ldap socket error');
     });
     socket.on('close', () => this.destroy());
+  }
+
+  /** The limits that apply now: the authenticated ones once the connection has bound. */
+  private limits(): { maxMessageBytes: number; idleTimeoutMs: number } {
+    const { settings } = this;
+    return this.session.boundDn === null ? settings.unauthenticated : { maxMessageBytes: settings.maxMessageBytes, idleTimeoutMs: settings.idleTimeoutMs };
+  }
+
+  /** Sets the bound identity and the idle timeout that goes with it. */
+  private setBoundDn(dn: string | null): void {
+    const wasBound = this.session.boundDn !== null;
+    this.session.boundDn = dn;
+    if (!this.closed && wasBound !== (dn !== null)) this.settings.countUnbound?.(this.session.remoteAddress, dn === null ? 1 : -1);
+    if (!this.closed && !this.upgrading) this.socket.setTimeout(this.limits().idleTimeoutMs);
   }
 
   // ---- reading ----
@@ -133,10 +157,10 @@ export class LdapConnection {
     while (!this.closed && !this.upgrading && this.buffer.length > 0) {
       let decoded;
       try {
-        decoded = decodeMessage(this.buffer, { maxMessageBytes: this.settings.maxMessageBytes, maxFilterDepth: this.settings.maxFilterDepth });
+        decoded = decodeMessage(this.buffer, { maxMessageBytes: this.limits().maxMessageBytes, maxFilterDepth: this.settings.maxFilterDepth });
       } catch (error) {
         const reason = error instanceof ProtocolError ? error.reason : 'unexpected';
-        this.settings.logger.warn({ session: this.session.id, remoteAddress: this.session.remoteAddress, reason }, 'malformed LDAP message, disconnecting');
+        this.settings.warnings.warn('malformed-message', { session: this.session.id, remoteAddress: this.session.remoteAddress, bound: this.session.boundDn !== null, reason }, 'malformed LDAP message, disconnecting');
         this.disconnect(ResultCode.protocolError, error instanceof ProtocolError ? error.message : 'malformed message');
         return;
       }
@@ -280,7 +304,7 @@ export class LdapConnection {
 
   private async bind(messageId: number, op: BindRequestOp): Promise<void> {
     // A bind, whatever its outcome, first drops the previous identity (RFC 4511 §4.2.1).
-    this.session.boundDn = null;
+    this.setBoundDn(null);
     if (op.version !== 3) {
       this.respond(messageId, 'bindResponse', { resultCode: ResultCode.protocolError, diagnosticMessage: 'Only LDAP version 3 is supported.' });
       return;
@@ -296,7 +320,7 @@ export class LdapConnection {
       return;
     }
     const { result, boundDn } = await this.settings.backend.bind(this.session, op.name, password);
-    if (result.resultCode === ResultCode.success) this.session.boundDn = boundDn ?? null;
+    if (result.resultCode === ResultCode.success) this.setBoundDn(boundDn ?? null);
     this.settings.logger.debug({ session: this.session.id, resultCode: result.resultCode }, 'ldap bind');
     this.respond(messageId, 'bindResponse', result);
   }
@@ -475,6 +499,7 @@ export class LdapConnection {
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.session.boundDn === null) this.settings.countUnbound?.(this.session.remoteAddress, -1);
     this.buffer = Buffer.alloc(0);
     for (const search of this.searches.values()) {
       if (!search.controller.signal.aborted) {

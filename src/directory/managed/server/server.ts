@@ -9,6 +9,7 @@ import { AppError } from '../../../shared/errors.ts';
 import type { DirectoryBackend } from '../backend.ts';
 import { defaultMaxFilterDepth, defaultMaxMessageBytes } from '../protocol/index.ts';
 import { LdapConnection } from './connection.ts';
+import { createWarningLimiter } from './log-limiter.ts';
 import type { ConnectionSettings, LdapServerLogger } from './connection.ts';
 
 export interface LdapServerLimits {
@@ -22,6 +23,22 @@ export interface LdapServerLimits {
   maxPendingPerConnection: number;
   /** Deepest filter nesting accepted (default 64). */
   maxFilterDepth: number;
+  /**
+   * Largest LDAPMessage accepted before the connection has bound (default 64 KiB): anyone who
+   * reaches the port can open connections, so each may hold only a little memory.
+   */
+  unauthenticatedMaxMessageBytes: number;
+  /** Close a connection that has not bound after this long without reads or writes (default 30 s). */
+  unauthenticatedIdleTimeoutMs: number;
+  /**
+   * Connections not bound at one time from one address (default 100): one host cannot fill
+   * maxConnections with connections that never bind.
+   */
+  maxUnauthenticatedPerAddress: number;
+  /** Interval of the rate-limited warnings (malformed messages, refused connections; default 60 s). */
+  warningIntervalMs: number;
+  /** Warnings of one kind logged one by one per interval; the rest are summed up (default 5). */
+  warningBurst: number;
 }
 
 export interface LdapServerOptions {
@@ -50,6 +67,11 @@ export const defaultLimits: LdapServerLimits = {
   idleTimeoutMs: 900_000,
   maxPendingPerConnection: 32,
   maxFilterDepth: defaultMaxFilterDepth,
+  unauthenticatedMaxMessageBytes: 64 * 1024,
+  unauthenticatedIdleTimeoutMs: 30_000,
+  maxUnauthenticatedPerAddress: 100,
+  warningIntervalMs: 60_000,
+  warningBurst: 5,
 };
 
 const silentLogger: LdapServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -60,6 +82,13 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
   if (options.listen.ldapsPort !== undefined && !options.tls) {
     throw new AppError('config.invalid', 'an LDAPS port needs a TLS key and certificate', { status: 500 });
   }
+  const warnings = createWarningLimiter({ logger, intervalMs: limits.warningIntervalMs, burst: limits.warningBurst });
+  const unbound = new Map<string, number>();
+  const countUnbound = (address: string, delta: 1 | -1): void => {
+    const next = (unbound.get(address) ?? 0) + delta;
+    if (next > 0) unbound.set(address, next);
+    else unbound.delete(address);
+  };
   const secureContext = options.tls ? tls.createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }) : undefined;
   const settings: ConnectionSettings = {
     backend: options.backend,
@@ -69,13 +98,26 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
     maxFilterDepth: limits.maxFilterDepth,
     idleTimeoutMs: limits.idleTimeoutMs,
     maxPendingPerConnection: limits.maxPendingPerConnection,
+    // Never more than the authenticated limits: a smaller configured cap applies to everyone.
+    unauthenticated: {
+      maxMessageBytes: Math.min(limits.unauthenticatedMaxMessageBytes, limits.maxMessageBytes),
+      idleTimeoutMs: Math.min(limits.unauthenticatedIdleTimeoutMs, limits.idleTimeoutMs),
+    },
     logger,
+    warnings,
+    countUnbound,
   };
 
   const connections = new Set<LdapConnection>();
   const accept = (socket: net.Socket, secure: boolean): void => {
     if (connections.size >= limits.maxConnections) {
-      logger.warn({ remoteAddress: socket.remoteAddress, maxConnections: limits.maxConnections }, 'ldap connection limit reached, refusing');
+      warnings.warn('connection-limit', { remoteAddress: socket.remoteAddress, maxConnections: limits.maxConnections }, 'ldap connection limit reached, refusing');
+      socket.destroy();
+      return;
+    }
+    const address = socket.remoteAddress ?? 'unknown';
+    if ((unbound.get(address) ?? 0) >= limits.maxUnauthenticatedPerAddress) {
+      warnings.warn('unbound-per-address', { remoteAddress: address, maxUnauthenticatedPerAddress: limits.maxUnauthenticatedPerAddress }, 'too many unbound ldap connections from one address, refusing');
       socket.destroy();
       return;
     }
@@ -87,7 +129,7 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
   const ldaps =
     options.listen.ldapsPort !== undefined && options.tls
       ? tls.createServer(
-          { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: Math.min(limits.idleTimeoutMs, 30_000) },
+          { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: Math.min(settings.unauthenticated.idleTimeoutMs, 30_000) },
           (socket) => accept(socket, true),
         )
       : null;
@@ -124,6 +166,7 @@ export async function createLdapServer(options: LdapServerOptions): Promise<Ldap
       const closing = [closeServer(plain), ...(ldaps ? [closeServer(ldaps)] : [])];
       for (const connection of [...connections]) connection.shutdown();
       await Promise.all(closing);
+      warnings.close();
     },
   };
 }
