@@ -47,7 +47,8 @@ accountThrottleSuite({
     };
     const victims: [ThrottleAccount, ThrottleAccount] = [await create(`tl1${run}`, `tl1${run}@${domain}`, 'Tom'), await create(`tl2${run}`, `tara.${run}@corpmail.example`, 'Tara')];
     const implicit = [await create(`ur${run}`, `u.${run}@corpmail.example`, 'Ursula'), await create(`cd${run}`, `carol.${run}@${domain}`, 'Carol')];
-    const service = await app.directory?.findUser(managed.administrator.upn);
+    // Portico binds to its managed directory as its own service account, not as Administrator.
+    const service = await app.directory?.findUser(managed.serviceAccount.upn);
     if (!service) throw new Error('the service account is not readable');
     return {
       app,
@@ -56,7 +57,7 @@ accountThrottleSuite({
       lockoutThreshold: 5,
       victims,
       implicit,
-      serviceAccount: { username: managed.administrator.upn, sam: service.samAccountName, dn: service.dn },
+      serviceAccount: { username: managed.serviceAccount.upn, sam: service.samAccountName, dn: service.dn },
       read: (dn, attribute) => admin.read(dn, attribute),
       async resetVictims() {
         for (const victim of victims) await admin.replace(victim.dn, 'lockoutTime', '0');

@@ -106,17 +106,19 @@ export function sambaOptions(overrides: Partial<DirectoryConnectionInput> = {}, 
  * lockoutTime = 0), so that wrong-password tests can run again against the same DC without
  * locking anyone out. This writes to the test DC only; Portico itself never writes to AD.
  */
-export async function resetBadPasswordCounts(keys: string[]): Promise<void> {
+export async function resetBadPasswordCounts(keys: string[], forest: 'corp' | 'partner' = 'corp'): Promise<void> {
   const { Attribute, Change, Client } = await import('ldapts');
-  const dc = sambaRuntime();
+  const dc = forest === 'corp' ? sambaRuntime() : partnerRuntime();
+  const users = forest === 'corp' ? fixture.users : partnerFixture.users;
   const client = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: readFileSync(dc.caFile) } });
   try {
     await client.bind(dc.admin.username, dc.admin.password);
     for (const key of keys) {
-      const user = fixtureUser(key);
+      const user = users.find((u) => u.key === key);
+      if (!user) throw new Error(`${forest} fixture has no user ${key}`);
       const { searchEntries } = await client.search(dc.baseDn, { filter: `(sAMAccountName=${user.sAMAccountName})`, attributes: ['dn'] });
       const dn = searchEntries[0]?.dn;
-      if (!dn) throw new Error(`fixture user ${key} not found on the DC`);
+      if (!dn) throw new Error(`fixture user ${key} not found on the ${forest} DC`);
       await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'lockoutTime', values: ['0'] }) }));
     }
   } finally {
