@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dateToFiletime } from '#src/directory/ad-codec.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
-import { encodeUnicodePwd } from '#src/directory/managed/engine/password.ts';
+import { createPasswordHasher, encodeUnicodePwd } from '#src/directory/managed/engine/password.ts';
 import { ADMIN_DN, BASE, USERS, addUser, bindAs, createHarness, search, session, subCode, values, type Harness } from './helpers.ts';
 
 const PASSWORD = 'Right-Pa55word!';
@@ -172,7 +172,7 @@ void describe('engine bind: lockout', () => {
   });
 
   void it('unknown users cost about what wrong passwords cost (a dummy hash is verified)', async () => {
-    const h = await createHarness({ engine: { scrypt: { N: 2 ** 12, r: 8, p: 1 } } });
+    const h = await createHarness({ engine: { passwordHasher: createPasswordHasher({ argon2: { memoryKiB: 4096, timeCost: 2, parallelism: 1 } }) } });
     const dn = await addUser(h, 'Timing', { password: PASSWORD });
     await bindAs(h.engine, `CN=Nobody,${USERS}`, 'warm-up');
     const time = async (name: string) => {

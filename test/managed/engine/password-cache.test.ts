@@ -12,7 +12,7 @@ import { createMemoryDirectoryStore } from '#src/directory/managed/engine/memory
 import { verifyPassword } from '#src/directory/managed/engine/password.ts';
 import type { DirectoryPolicy } from '#src/directory/managed/engine/policy.ts';
 import { createVerifiedPasswordCache, defaultVerifiedPasswordCache } from '#src/directory/managed/engine/verified-passwords.ts';
-import { ADMIN_DN, DOMAIN_SID, addUser, bindAs, createHarness, search, session, subCode, values, type Harness } from './helpers.ts';
+import { ADMIN_DN, DOMAIN_SID, addUser, cheapHasher, bindAs, createHarness, search, session, subCode, values, type Harness } from './helpers.ts';
 
 const PASSWORD = 'Right-Pa55word!';
 const minute = 60_000;
@@ -111,7 +111,7 @@ void describe('verified-password cache in binds', () => {
       store: h.store,
       domain: { dnsName: 'corp.example.test', netbiosName: 'CORP', domainSid: DOMAIN_SID },
       clock: () => h.clock.now,
-      scrypt: { N: 16, r: 1, p: 1 },
+      passwordHasher: cheapHasher(),
     });
     const admin = session(ADMIN_DN);
     const reset = await other.passwordModify(admin, { userIdentity: dn, newPassword: 'Other-Pa55word' });
@@ -273,7 +273,7 @@ void describe('engine without the harness clock', () => {
     const engine = createDirectoryEngine({
       store: createMemoryDirectoryStore(),
       domain: { dnsName: 'corp.example.test', netbiosName: 'CORP', domainSid: DOMAIN_SID },
-      scrypt: { N: 16, r: 1, p: 1 },
+      passwordHasher: cheapHasher(),
       verifyPassword: counter.verify,
     });
     await engine.bootstrap({ administratorPassword: 'Admin-Pa55word!' });
