@@ -108,7 +108,7 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger });
+  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, audit });
   const local = createAdConnector(
     directoryConnectionOptionsSchema.parse({
       domain: options.domain,

@@ -55,6 +55,7 @@ void describe('loadConfig: defaults', () => {
         tls: {},
         allowPlainLdap: false,
         demoForest: true,
+        passwordHashing: { memoryKiB: 19456, timeCost: 2, parallelism: 1 },
         trusts: [],
       },
       sessions: { duration: 'PT8H', recheckMinutes: 5 },

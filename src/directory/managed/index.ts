@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { AuditLog } from '#src/audit/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { createKyselyDirectoryStore } from '#src/storage/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import { seedDemoForest } from './demo-forest.ts';
 import { createDirectoryEngine } from './engine/engine.ts';
-import type { DirectoryEngine } from './engine/engine.ts';
+import { createPasswordHasher } from './engine/password.ts';
+import type { DirectoryAuditEvent, DirectoryEngine } from './engine/engine.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
 import { createLdapServer } from './server/index.ts';
 import type { LdapServer } from './server/index.ts';
@@ -71,6 +73,15 @@ export interface ManagedDirectoryInput {
   logger: Logger;
   /** Tests move time (password age, lockout duration) through this. */
   clock?: () => Date;
+  /** Where the engine records its own security events (a legacy password hash re-hashed at a bind). */
+  audit?: AuditLog | null;
+}
+
+/** The engine's audit port onto Portico's audit log: the system acted on the account (its objectGUID). */
+function auditTo(audit: AuditLog): (event: DirectoryAuditEvent) => Promise<void> {
+  return async (event) => {
+    await audit.record({ actor: 'system', action: event.action, target: event.target, outcome: 'success', details: event.details });
+  };
 }
 
 export interface OpenedEngine {
@@ -92,6 +103,11 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     domain: { dnsName: options.domain, netbiosName: options.netbiosName },
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
+    passwordHasher: createPasswordHasher({
+      argon2: { memoryKiB: options.passwordHashing.memoryKiB, timeCost: options.passwordHashing.timeCost, parallelism: options.passwordHashing.parallelism },
+      ...(options.passwordHashing.maxConcurrentVerifications ? { maxConcurrent: options.passwordHashing.maxConcurrentVerifications } : {}),
+    }),
+    ...(input.audit ? { audit: auditTo(input.audit) } : {}),
     ...(input.clock ? { clock: input.clock } : {}),
   });
 

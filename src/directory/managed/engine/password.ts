@@ -29,26 +29,8 @@ export interface Argon2Parameters {
 /** OWASP Password Storage Cheat Sheet: Argon2id with m=19 MiB, t=2, p=1. */
 export const owaspArgon2Parameters: Readonly<Argon2Parameters> = { memoryKiB: 19 * 1024, timeCost: 2, parallelism: 1 };
 
-/** Ceilings so that a typo cannot make every bind take a gigabyte or a minute. */
+/** Configuration ceilings (managedDirectory.passwordHashing), so that a typo cannot make every bind take a gigabyte or a minute. */
 export const maxArgon2Parameters: Readonly<Argon2Parameters> = { memoryKiB: 1024 * 1024, timeCost: 20, parallelism: 16 };
-
-/** Why these parameters may not be configured (below OWASP's recommendation or above the ceilings), or null. */
-export function argon2ParameterProblem(parameters: Argon2Parameters): string | null {
-  const min = owaspArgon2Parameters;
-  const max = maxArgon2Parameters;
-  const fields: Array<[keyof Argon2Parameters, string]> = [
-    ['memoryKiB', 'memoryKiB (m)'],
-    ['timeCost', 'timeCost (t)'],
-    ['parallelism', 'parallelism (p)'],
-  ];
-  for (const [key, label] of fields) {
-    const value = parameters[key];
-    if (!Number.isInteger(value)) return `${label} must be an integer`;
-    if (value < min[key]) return `${label} ${value} is below OWASP's recommended Argon2id parameters (m=${min.memoryKiB} KiB, t=${min.timeCost}, p=${min.parallelism}); they can only be raised`;
-    if (value > max[key]) return `${label} ${value} is above the ceiling of ${max[key]}`;
-  }
-  return null;
-}
 
 export interface ScryptParameters {
   /** CPU/memory cost, a power of two. */
