@@ -14,7 +14,7 @@ import type { Database } from '#src/storage/index.ts';
 import { seedDemoForest } from './demo-forest.ts';
 import { createDirectoryEngine } from './engine/engine.ts';
 import { createPasswordHasher } from './engine/password.ts';
-import type { DirectoryAuditEvent, DirectoryEngine } from './engine/engine.ts';
+import type { DirectoryAuditEvent, DirectoryEngine, DirectoryEngineOptions } from './engine/engine.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
 import { createLdapServer } from './server/index.ts';
 import type { LdapServer } from './server/index.ts';
@@ -75,6 +75,8 @@ export interface ManagedDirectoryInput {
   clock?: () => Date;
   /** Where the engine records its own security events (a legacy password hash re-hashed at a bind). */
   audit?: AuditLog | null;
+  /** Benchmarks only: another hasher (the pre-issue-21 scrypt) or the verified-password cache off. */
+  engine?: Pick<DirectoryEngineOptions, 'passwordHasher' | 'passwordCache'>;
 }
 
 /** The engine's audit port onto Portico's audit log: the system acted on the account (its objectGUID). */
@@ -109,6 +111,7 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     }),
     ...(input.audit ? { audit: auditTo(input.audit) } : {}),
     ...(input.clock ? { clock: input.clock } : {}),
+    ...input.engine,
   });
 
   const password = options.administratorPassword

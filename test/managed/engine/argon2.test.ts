@@ -168,8 +168,9 @@ void describe('engine: Argon2id for new passwords, scrypt upgraded at the next s
       ...(options.policy ? { policy: options.policy } : {}),
       engine: {
         passwordHasher: options.hasher ?? cheapHasher(),
-        audit: async (event) => {
+        audit: (event) => {
           events.push(event);
+          return Promise.resolve();
         },
       },
     });

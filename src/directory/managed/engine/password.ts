@@ -162,11 +162,11 @@ export interface PasswordHasherOptions {
 
 /** How the engine hashes and verifies passwords. */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, stored: string): Promise<boolean>;
+  hash: (password: string) => Promise<string>;
+  verify: (password: string, stored: string) => Promise<boolean>;
   /** A hash of a random password at the current parameters (made once): verifying an unknown name against it costs what a real verification costs. */
-  dummyHash(): Promise<string>;
-  needsRehash(stored: string): boolean;
+  dummyHash: () => Promise<string>;
+  needsRehash: (stored: string) => boolean;
   readonly gate: ConcurrencyGate;
   readonly description: string;
 }
