@@ -1,9 +1,14 @@
 /**
  * Directory server benchmarks: Portico's managed directory beside the Samba AD DC and OpenLDAP
  * slapd, all over LDAPS on loopback.
+ *   R. first-bind rates (issue 21): distinct users bind once each, the managed directory's
+ *      verified-password cache off, at concurrency 1, 2 and 8, on three managed directories — the
+ *      pre-issue-21 scrypt engine, today's Argon2id engine, today's engine upgrading scrypt hashes —
+ *      and Samba, taking turns per pass; then a "morning rush" of --rush-users distinct users at
+ *      once over 16 connections (binds/s, p50/p99, server RSS). bench/managed-binds-server.ts;
  *   0. first binds: each enabled fixture user binds once, then once more, on the managed directory
  *      and Samba (latency and server CPU per bind). On the managed directory a first bind is a
- *      cache miss (one scrypt verification) and the second a hit of its verified-password cache;
+ *      cache miss (one password hash verification) and the second a hit of its verified-password cache;
  *   1. simple binds per second on already-open connections (ldapts clients rebinding as alice in
  *      a loop), concurrency 1 and 8. These repeat one user and password, so on the managed
  *      directory they are cache hits (one miss per connection's first bind, and one more every
@@ -21,7 +26,7 @@
  *   bash test/samba/dc.sh start && bash test/slapd/slapd.sh start
  * A server that is not running is left out (said in the output).
  *
- * Run: node --import tsx bench/directory.bench.ts [--seconds 4] [--passes 3]
+ * Run: node --import tsx bench/directory.bench.ts [--seconds 4] [--passes 3] [--rate-seconds 4] [--rush-users 1000] [--rush-upgrade] [--no-rates]
  *        [--scale-users 100000] [--scale-max-seconds 480] [--no-scale] [--no-throughput]
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -336,7 +341,7 @@ interface FirstBinds {
 
 /**
  * Each enabled user of the fixture binds once (on the managed directory: a miss of the
- * verified-password cache, so one scrypt verification), then all of them again `repeatRounds`
+ * verified-password cache, so one hash verification), then all of them again `repeatRounds`
  * times (hits), one bind at a time on one open connection. Run before anything else binds these
  * users on the managed process.
  */
@@ -605,7 +610,7 @@ function printScale(results: ScaleResult[]): void {
     );
   }
   for (const r of results) {
-    console.log(`\n${r.users} users: the ${r.passwordUsers} users with a password took ${r.passwordUserMs.toFixed(0)} ms each to add (scrypt hash); ${r.nestModifies} modifies nested groups in ${r.nestSeconds.toFixed(1)} s; whole child ${r.totalSeconds.toFixed(0)} s.`);
+    console.log(`\n${r.users} users: the ${r.passwordUsers} users with a password took ${r.passwordUserMs.toFixed(0)} ms each to add (one password hash); ${r.nestModifies} modifies nested groups in ${r.nestSeconds.toFixed(1)} s; whole child ${r.totalSeconds.toFixed(0)} s.`);
   }
 }
 
