@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dateToFiletime } from '#src/directory/ad-codec.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
-import { createPasswordHasher, encodeUnicodePwd } from '#src/directory/managed/engine/password.ts';
+import { createPasswordHasher, encodeUnicodePwd, hashPasswordScrypt } from '#src/directory/managed/engine/password.ts';
 import { ADMIN_DN, BASE, USERS, addUser, bindAs, createHarness, search, session, subCode, values, type Harness } from './helpers.ts';
 
 const PASSWORD = 'Right-Pa55word!';
@@ -35,15 +35,24 @@ void describe('engine bind: names', () => {
     }
   });
 
-  void it('a password with NUL bytes appended is wrong (scrypt alone would accept it)', async () => {
+  void it('a password with NUL bytes appended is wrong, with an Argon2id hash and with a scrypt one (scrypt alone would accept it)', async () => {
     const h = await createHarness();
     const dn = await addUser(h, 'Nul', { password: PASSWORD });
-    for (const password of [`${PASSWORD}\0`, `${PASSWORD}\0\0`]) {
-      const { result } = await bindAs(h.engine, dn, password);
-      assert.equal(result.resultCode, ResultCode.invalidCredentials);
-      assert.equal(subCode(result), '52e');
-    }
+    const padded = async (): Promise<void> => {
+      for (const password of [`${PASSWORD}\0`, `${PASSWORD}\0\0`]) {
+        const { result } = await bindAs(h.engine, dn, password);
+        assert.equal(result.resultCode, ResultCode.invalidCredentials);
+        assert.equal(subCode(result), '52e');
+      }
+    };
+    await padded();
+    // The same account with a hash from before Argon2id.
+    const entry = await h.store.getByNdn(dn.toLowerCase());
+    const scrypt = await hashPasswordScrypt(PASSWORD, { N: 16, r: 1, p: 1 });
+    await h.store.transaction((tx) => tx.setCredentials(entry?.guid as string, { hash: scrypt, history: [] }));
+    await padded();
     assert.equal((await bindAs(h.engine, dn, PASSWORD)).result.resultCode, ResultCode.success);
+    await padded();
   });
 
   void it('anonymous only with an empty name and password; a name without a password never succeeds', async () => {
