@@ -971,6 +971,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     try {
       const upgraded = await hasher.hash(password);
       const replaced = await store.transaction(async (tx) => {
+        await tx.nextCounter('usn'); // serialises concurrent upgrades on PostgreSQL before the read below
         const current = await tx.getCredentials(entry.guid);
         if (current?.hash !== verified) return false;
         await tx.setCredentials(entry.guid, { ...current, hash: upgraded });
