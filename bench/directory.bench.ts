@@ -1,9 +1,14 @@
 /**
  * Directory server benchmarks: Portico's managed directory beside the Samba AD DC and OpenLDAP
  * slapd, all over LDAPS on loopback.
+ *   R. first-bind rates (issue 21): distinct users bind once each, the managed directory's
+ *      verified-password cache off, at concurrency 1, 2 and 8, on three managed directories — the
+ *      pre-issue-21 scrypt engine, today's Argon2id engine, today's engine upgrading scrypt hashes —
+ *      and Samba, taking turns per pass; then a "morning rush" of --rush-users distinct users at
+ *      once over 16 connections (binds/s, p50/p99, server RSS). bench/managed-binds-server.ts;
  *   0. first binds: each enabled fixture user binds once, then once more, on the managed directory
  *      and Samba (latency and server CPU per bind). On the managed directory a first bind is a
- *      cache miss (one scrypt verification) and the second a hit of its verified-password cache;
+ *      cache miss (one password hash verification) and the second a hit of its verified-password cache;
  *   1. simple binds per second on already-open connections (ldapts clients rebinding as alice in
  *      a loop), concurrency 1 and 8. These repeat one user and password, so on the managed
  *      directory they are cache hits (one miss per connection's first bind, and one more every
@@ -21,7 +26,7 @@
  *   bash test/samba/dc.sh start && bash test/slapd/slapd.sh start
  * A server that is not running is left out (said in the output).
  *
- * Run: node --import tsx bench/directory.bench.ts [--seconds 4] [--passes 3]
+ * Run: node --import tsx bench/directory.bench.ts [--seconds 4] [--passes 3] [--rate-seconds 4] [--rush-users 1000] [--rush-upgrade] [--no-rates]
  *        [--scale-users 100000] [--scale-max-seconds 480] [--no-scale] [--no-throughput]
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -30,7 +35,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Client } from 'ldapts';
 import type { SearchOptions } from 'ldapts';
-import { defaultScryptParameters, hashPassword, verifyPassword } from '#src/directory/managed/engine/password.ts';
+import { hashPassword, hashPasswordScrypt, legacyScryptParameters, owaspArgon2Parameters, verifyPassword } from '#src/directory/managed/engine/password.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -43,6 +48,10 @@ const scaleUsers = arg('scale-users', 100_000);
 const scaleMaxSeconds = arg('scale-max-seconds', 480);
 const runScale = !args.includes('--no-scale');
 const runThroughput = !args.includes('--no-throughput');
+const runRates = !args.includes('--no-rates');
+const rateSeconds = arg('rate-seconds', 4);
+const rushUsers = arg('rush-users', 1000);
+const rushUpgrade = args.includes('--rush-upgrade');
 /** Operations per connection per pass, whatever the time: every loop is bounded in count too. */
 const maxOpsPerConnection = 200_000;
 const benchDir = new URL('.', import.meta.url).pathname;
@@ -332,7 +341,7 @@ interface FirstBinds {
 
 /**
  * Each enabled user of the fixture binds once (on the managed directory: a miss of the
- * verified-password cache, so one scrypt verification), then all of them again `repeatRounds`
+ * verified-password cache, so one hash verification), then all of them again `repeatRounds`
  * times (hits), one bind at a time on one open connection. Run before anything else binds these
  * users on the managed process.
  */
@@ -372,6 +381,170 @@ function printFirstBinds(results: FirstBinds[]): void {
   for (const r of results) {
     console.log(`| ${r.target} | ${r.users} | ${range(r.firstMs)} | ${r.firstServerCpuMs.toFixed(1)} | ${range(r.secondMs)} | ${r.secondServerCpuMs.toFixed(1)} |`);
   }
+}
+
+// ---------------------------------------------------------------- first-bind rates (issue 21)
+
+interface HashingServer {
+  hashing: string;
+  child: ChildProcess;
+  url: string;
+  ca: Buffer;
+  pid: number;
+  password: string;
+  upnSuffix: string;
+  /** Next user never bound yet: every bind of this section is a first bind (and the cache is off anyway). */
+  next: number;
+  users: number;
+}
+
+/** Spawns bench/managed-binds-server.ts and waits for its JSON line. */
+async function startHashingServer(hashing: string, users: number): Promise<HashingServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${benchDir}managed-binds-server.ts`, '--hashing', hashing, '--users', String(users)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanups.push(() => stopChild(child));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${hashing} directory did not start within 300 s`)), 300_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the ${hashing} directory exited (${code}) before it was ready`));
+    });
+  });
+  const info = JSON.parse(line) as { pid: number; ldapsUrl: string; caPem: string; upnSuffix: string; password: string; users: number };
+  return { hashing, child, url: info.ldapsUrl, ca: Buffer.from(info.caPem), pid: info.pid, password: info.password, upnSuffix: info.upnSuffix, next: 0, users: info.users };
+}
+
+interface RateTarget {
+  name: string;
+  url: string;
+  ca: Buffer;
+  pids: () => number[];
+  /** The next bind's credentials; null when no distinct user is left. */
+  take: () => { name: string; password: string } | null;
+}
+
+function hashingTarget(server: HashingServer): RateTarget {
+  return {
+    name: `managed (${server.hashing})`,
+    url: server.url,
+    ca: server.ca,
+    pids: () => [server.pid],
+    take: () => (server.next < server.users ? { name: `rush${server.next++}${server.upnSuffix}`, password: server.password } : null),
+  };
+}
+
+/** Samba has no verified-password cache: its enabled fixture users in turn, right passwords only (never a lockout). */
+function sambaRateTarget(samba: Target): RateTarget {
+  const fixture = JSON.parse(readFileSync(new URL('../test/samba/fixture.json', import.meta.url), 'utf8')) as { users: Array<{ upn: string; password: string; state: string }> };
+  const users = fixture.users.filter((u) => u.state === 'ok');
+  let i = 0;
+  return { name: 'Samba', url: samba.url, ca: samba.ca, pids: samba.pids, take: () => { const u = users[i++ % users.length] as { upn: string; password: string }; return { name: u.upn, password: u.password }; } };
+}
+
+interface RateResult {
+  perSecond: number;
+  binds: number;
+  serverCpuMs: number;
+  ms: number[];
+  peakRssMiB: number;
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** `concurrency` open connections bind distinct users as fast as they can, for `seconds` or `maxBinds`. */
+async function bindRate(target: RateTarget, concurrency: number, seconds: number, maxBinds = Number.MAX_SAFE_INTEGER): Promise<RateResult> {
+  const clients = Array.from({ length: concurrency }, () => new Client({ url: target.url, tlsOptions: { ca: [target.ca] }, timeout: 120_000, connectTimeout: 10_000 }));
+  // Connect (TLS) before timing: a first search per connection; anonymous searches of the rootDSE are allowed.
+  await Promise.all(clients.map((c) => c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] })));
+  const ms: number[] = [];
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, ...target.pids().map(rssMiB))), 50);
+  const cpuBefore = cpuSeconds(target.pids);
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let issued = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      while (performance.now() < deadline && issued < maxBinds) {
+        const credentials = target.take();
+        if (!credentials) return;
+        issued += 1;
+        const t = performance.now();
+        await client.bind(credentials.name, credentials.password);
+        ms.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const serverCpuMs = ((cpuSeconds(target.pids) - cpuBefore) * 1000) / Math.max(ms.length, 1);
+  await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+  return { perSecond: ms.length / elapsed, binds: ms.length, serverCpuMs, ms, peakRssMiB: peakRss };
+}
+
+const rateLevels = [1, 2, 8];
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+};
+
+/**
+ * First binds per second (distinct users, the managed directory's cache off) at c=1/2/8: the
+ * pre-issue-21 scrypt engine, today's Argon2id engine, today's engine upgrading scrypt hashes, and
+ * Samba, taking turns within each pass (order rotating), medians of the passes. Then the morning
+ * rush: `rushUsers` distinct users at once over 16 connections, per hashing.
+ */
+async function firstBindRates(samba: Target | null): Promise<void> {
+  const perLevelGuess = 80 * rateSeconds * passes;
+  const servers = await Promise.all(['scrypt', 'argon2id', 'upgrade'].map((h) => startHashingServer(h, perLevelGuess * rateLevels.length + rushUsers)));
+  const targets: RateTarget[] = servers.map(hashingTarget);
+  if (samba) targets.push(sambaRateTarget(samba));
+  const results = new Map<string, RateResult[]>();
+  for (let pass = 0; pass < passes; pass += 1) {
+    const order = targets.map((_, i) => targets[(i + pass) % targets.length] as RateTarget);
+    for (const concurrency of rateLevels) {
+      for (const target of order) {
+        const result = await bindRate(target, concurrency, rateSeconds);
+        const key = `${target.name}|${concurrency}`;
+        results.set(key, [...(results.get(key) ?? []), result]);
+        process.stderr.write(`[first-bind rates] pass ${pass + 1}/${passes} c=${concurrency} ${target.name}: ${result.perSecond.toFixed(1)}/s (${result.binds} binds), server ${result.serverCpuMs.toFixed(1)} ms CPU per bind, load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`);
+      }
+    }
+  }
+  console.log(`\n## First binds per second (distinct users, managed cache off), ${rateSeconds} s per measurement, median of ${passes} alternating passes (min–max)\n`);
+  console.log(`| server | ${rateLevels.map((c) => `c=${c} binds/s`).join(' | ')} | ${rateLevels.map((c) => `c=${c} server CPU ms/bind`).join(' | ')} | c=8 p50 / p99 ms |`);
+  console.log(`|---|${rateLevels.map(() => '---:').join('|')}|${rateLevels.map(() => '---:').join('|')}|---:|`);
+  for (const target of targets) {
+    const at = (c: number): RateResult[] => results.get(`${target.name}|${c}`) ?? [];
+    const rates = rateLevels.map((c) => { const r = at(c).map((x) => x.perSecond); return `${median(r).toFixed(1)} (${Math.min(...r).toFixed(1)}–${Math.max(...r).toFixed(1)})`; });
+    const cpu = rateLevels.map((c) => median(at(c).map((x) => x.serverCpuMs)).toFixed(1));
+    const ms8 = at(8).flatMap((x) => x.ms);
+    console.log(`| ${target.name} | ${rates.join(' | ')} | ${cpu.join(' | ')} | ${percentile(ms8, 50).toFixed(0)} / ${percentile(ms8, 99).toFixed(0)} |`);
+  }
+  if (rushUsers > 0) {
+    console.log(`\n## Morning rush: ${rushUsers} distinct users sign in at once (one LDAPS bind each over 16 connections; cache off)\n`);
+    console.log('| hashing | binds/s | p50 ms | p99 ms | max ms | server RSS before → peak MiB | server CPU ms/bind |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    for (const server of servers.filter((s) => s.hashing !== 'upgrade' || rushUpgrade)) {
+      const target = hashingTarget(server);
+      const before = rssMiB(server.pid);
+      const result = await bindRate(target, 16, 3600, rushUsers);
+      process.stderr.write(`[morning rush] ${server.hashing}: ${result.binds} binds, ${result.perSecond.toFixed(1)}/s\n`);
+      console.log(`| ${server.hashing} | ${result.perSecond.toFixed(1)} | ${percentile(result.ms, 50).toFixed(0)} | ${percentile(result.ms, 99).toFixed(0)} | ${Math.max(...result.ms).toFixed(0)} | ${before.toFixed(0)} → ${result.peakRssMiB.toFixed(0)} | ${result.serverCpuMs.toFixed(1)} |`);
+    }
+  }
+  for (const server of servers) await stopChild(server.child);
 }
 
 // ---------------------------------------------------------------- scale
@@ -437,7 +610,7 @@ function printScale(results: ScaleResult[]): void {
     );
   }
   for (const r of results) {
-    console.log(`\n${r.users} users: the ${r.passwordUsers} users with a password took ${r.passwordUserMs.toFixed(0)} ms each to add (scrypt hash); ${r.nestModifies} modifies nested groups in ${r.nestSeconds.toFixed(1)} s; whole child ${r.totalSeconds.toFixed(0)} s.`);
+    console.log(`\n${r.users} users: the ${r.passwordUsers} users with a password took ${r.passwordUserMs.toFixed(0)} ms each to add (one password hash); ${r.nestModifies} modifies nested groups in ${r.nestSeconds.toFixed(1)} s; whole child ${r.totalSeconds.toFixed(0)} s.`);
   }
 }
 
@@ -447,6 +620,7 @@ const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).joi
 console.log(`# Directory benchmark — ${new Date().toISOString()}, Node ${process.version}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, load average ${loadavg}`);
 const benchStarted = performance.now();
 try {
+  if (runRates) await firstBindRates(sambaTarget());
   if (runThroughput) {
     const targets: Target[] = [];
     const managed = await startManaged();
@@ -462,20 +636,21 @@ try {
     printFirstBinds(first);
     const rows = await throughput(targets);
     printThroughput(rows, targets);
-    // What one password verification costs by itself (the managed directory's bind is mostly this).
-    const hash = await hashPassword('Tulip-Meadow-71!');
-    const scryptTimes: number[] = [];
-    const cpuBefore = process.cpuUsage();
-    for (let i = 0; i < 7; i += 1) {
-      const t = performance.now();
-      await verifyPassword('Tulip-Meadow-71!', hash);
-      scryptTimes.push(performance.now() - t);
+    // What one password verification costs by itself, in this process, one at a time.
+    for (const [label, hash] of [
+      [`scrypt N=${legacyScryptParameters.N}, r=${legacyScryptParameters.r}, p=${legacyScryptParameters.p} (before)`, await hashPasswordScrypt('Tulip-Meadow-71!')],
+      [`Argon2id m=${owaspArgon2Parameters.memoryKiB} KiB, t=${owaspArgon2Parameters.timeCost}, p=${owaspArgon2Parameters.parallelism} (now)`, await hashPassword('Tulip-Meadow-71!')],
+    ] as const) {
+      const times: number[] = [];
+      const cpuBefore = process.cpuUsage();
+      for (let i = 0; i < 7; i += 1) {
+        const t = performance.now();
+        await verifyPassword('Tulip-Meadow-71!', hash);
+        times.push(performance.now() - t);
+      }
+      const cpu = process.cpuUsage(cpuBefore);
+      console.log(`\nOne ${label} verification in this process, one at a time: ${median(times).toFixed(0)} ms median (${Math.min(...times).toFixed(0)}–${Math.max(...times).toFixed(0)}), ${((cpu.user + cpu.system) / 1000 / times.length).toFixed(0)} ms CPU each.`);
     }
-    const cpu = process.cpuUsage(cpuBefore);
-    const { N, r, p } = defaultScryptParameters;
-    console.log(
-      `\nOne scrypt verification (N=${N}, r=${r}, p=${p}) in this process, one at a time: ${median(scryptTimes).toFixed(0)} ms median (${Math.min(...scryptTimes).toFixed(0)}–${Math.max(...scryptTimes).toFixed(0)}), ${((cpu.user + cpu.system) / 1000 / scryptTimes.length).toFixed(0)} ms CPU each.`,
-    );
     await stopChild(managed.child);
   }
   if (runScale) {

@@ -113,7 +113,7 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets });
+  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets, audit });
   const localOptions = directoryConnectionOptionsSchema.parse({
     domain: options.domain,
     netbiosName: options.netbiosName,

@@ -56,6 +56,7 @@ void describe('loadConfig: defaults', () => {
         allowPlainLdap: false,
         lockOutAdministrator: false,
         demoForest: true,
+        passwordHashing: { memoryKiB: 19456, timeCost: 2, parallelism: 1 },
         trusts: [],
       },
       sessions: { duration: 'PT8H', recheckMinutes: 5 },

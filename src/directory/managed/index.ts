@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { AuditLog } from '#src/audit/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { createKyselyDirectoryStore, createKyselySettingsStore } from '#src/storage/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import { seedDemoForest } from './demo-forest.ts';
 import { createDirectoryEngine } from './engine/engine.ts';
-import type { DirectoryEngine } from './engine/engine.ts';
+import { createPasswordHasher } from './engine/password.ts';
+import type { DirectoryAuditEvent, DirectoryEngine, DirectoryEngineOptions } from './engine/engine.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
 import { ensureServiceAccount } from './service-account.ts';
 import type { ServiceAccount } from './service-account.ts';
@@ -79,6 +81,17 @@ export interface ManagedDirectoryInput {
   clock?: () => Date;
   /** The instance key's settings (config.secrets): the service account's password is sealed under it. */
   secrets?: { key?: string | undefined };
+  /** Where the engine records its own security events (a legacy password hash re-hashed at a bind). */
+  audit?: AuditLog | null;
+  /** Benchmarks only: another hasher (the pre-issue-21 scrypt) or the verified-password cache off. */
+  engine?: Pick<DirectoryEngineOptions, 'passwordHasher' | 'passwordCache'>;
+}
+
+/** The engine's audit port onto Portico's audit log: the system acted on the account (its objectGUID). */
+function auditTo(audit: AuditLog): (event: DirectoryAuditEvent) => Promise<void> {
+  return async (event) => {
+    await audit.record({ actor: 'system', action: event.action, target: event.target, outcome: 'success', details: event.details });
+  };
 }
 
 export interface OpenedEngine {
@@ -102,7 +115,13 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
     lockOutAdministrator: options.lockOutAdministrator,
+    passwordHasher: createPasswordHasher({
+      argon2: { memoryKiB: options.passwordHashing.memoryKiB, timeCost: options.passwordHashing.timeCost, parallelism: options.passwordHashing.parallelism },
+      ...(options.passwordHashing.maxConcurrentVerifications ? { maxConcurrent: options.passwordHashing.maxConcurrentVerifications } : {}),
+    }),
+    ...(input.audit ? { audit: auditTo(input.audit) } : {}),
     ...(input.clock ? { clock: input.clock } : {}),
+    ...input.engine,
   });
 
   const password = options.administratorPassword

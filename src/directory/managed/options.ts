@@ -4,6 +4,19 @@
  */
 import { z } from 'zod';
 import { trustedForestSchema } from '../trust.ts';
+import { maxArgon2Parameters, owaspArgon2Parameters, type Argon2Parameters } from './engine/password.ts';
+
+/** One Argon2id parameter: OWASP's recommendation by default, and only raising it is accepted. */
+function argon2Setting(key: keyof Argon2Parameters, letter: string) {
+  const min = owaspArgon2Parameters[key];
+  const max = maxArgon2Parameters[key];
+  return z
+    .number()
+    .int()
+    .min(min, `below OWASP's recommended Argon2id parameters (m=${owaspArgon2Parameters.memoryKiB} KiB, t=${owaspArgon2Parameters.timeCost}, p=${owaspArgon2Parameters.parallelism}): ${letter} can only be raised from ${min}`)
+    .max(max, `${letter} above ${max} would make every sign-in that slow or that large`)
+    .default(min);
+}
 
 export const managedDirectoryOptionsSchema = z
   .object({
@@ -40,6 +53,21 @@ export const managedDirectoryOptionsSchema = z
     lockOutAdministrator: z.boolean().default(false),
     /** Seed a demo forest (OUs, users, nested groups, one disabled and one locked user) at first start. */
     demoForest: z.boolean().default(true),
+    /**
+     * Argon2id for new password hashes (OWASP's m=19 MiB, t=2, p=1 by default; only raising them is
+     * accepted) and how many hash verifications run at once (the cores by default; the rest queue).
+     */
+    passwordHashing: z
+      .object({
+        /** Memory per hash in KiB (Argon2id's m). */
+        memoryKiB: argon2Setting('memoryKiB', 'm'),
+        /** Passes over that memory (t). */
+        timeCost: argon2Setting('timeCost', 't'),
+        /** Lanes (p). */
+        parallelism: argon2Setting('parallelism', 'p'),
+        maxConcurrentVerifications: z.number().int().min(1).max(256).optional(),
+      })
+      .prefault({}),
     /** Self-managed forests this directory trusts (their users sign in against their own DCs). */
     trusts: z.array(trustedForestSchema).default([]),
   })

@@ -1,6 +1,6 @@
 /**
  * Test harness for the directory engine: an engine over a chosen store with a controllable
- * clock and cheap scrypt parameters, hand-built sessions, a collecting SearchSink, and an
+ * clock and cheap Argon2id parameters, hand-built sessions, a collecting SearchSink, and an
  * RFC 4515 filter-text parser so tests read like ldapsearch.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,7 @@ import { decodePagedResults, encodePagedResults } from '#src/directory/managed/e
 import { escapeDnValue } from '#src/directory/managed/engine/dn.ts';
 import { createDirectoryEngine, type DirectoryEngine, type DirectoryEngineOptions } from '#src/directory/managed/engine/engine.ts';
 import { createMemoryDirectoryStore } from '#src/directory/managed/engine/memory-store.ts';
-import { encodeUnicodePwd } from '#src/directory/managed/engine/password.ts';
+import { createPasswordHasher, encodeUnicodePwd, type PasswordHasher } from '#src/directory/managed/engine/password.ts';
 import type { DirectoryPolicy } from '#src/directory/managed/engine/policy.ts';
 import type { DirectoryStore } from '#src/directory/managed/engine/store.ts';
 
@@ -20,6 +20,11 @@ export const ADMIN_DN = `CN=Administrator,${USERS}`;
 export const ADMIN_PASSWORD = 'Admin-Pa55word!';
 export const DOMAIN_SID = 'S-1-5-21-1111111111-2222222222-3333333333';
 export const T0 = new Date('2026-03-02T10:00:00.000Z');
+
+/** Argon2id at the library's smallest sensible cost (64 KiB, one pass): rules, not cost. */
+export function cheapHasher(): PasswordHasher {
+  return createPasswordHasher({ argon2: { memoryKiB: 64, timeCost: 1, parallelism: 1 } });
+}
 
 export interface Clock {
   now: Date;
@@ -54,7 +59,7 @@ export async function createHarness(
     policy: { lockoutThreshold: 3, ...options.policy },
     clock: () => clock.now,
     // Cheap hashing: these tests are about rules, not cost.
-    scrypt: { N: 16, r: 1, p: 1 },
+    passwordHasher: cheapHasher(),
     ...options.engine,
   });
   await engine.bootstrap({ administratorPassword: ADMIN_PASSWORD });

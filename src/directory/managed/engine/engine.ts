@@ -40,16 +40,7 @@ import {
   type Rdn,
 } from './dn.ts';
 import { compileFilter, type CompiledFilter, type EntryView, type FilterResolver, type Plan } from './filter.ts';
-import {
-  createDummyHash,
-  decodeUnicodePwd,
-  defaultScryptParameters,
-  generatePassword,
-  hashPassword,
-  passwordProblem,
-  verifyPassword,
-  type ScryptParameters,
-} from './password.ts';
+import { createPasswordHasher, decodeUnicodePwd, generatePassword, hashAlgorithm, passwordProblem, type PasswordHasher } from './password.ts';
 import { defaultPolicy, policyAttributes, policyFromAttributes, type DirectoryPolicy } from './policy.ts';
 import {
   allAttributeTypes,
@@ -99,15 +90,18 @@ export interface DirectoryEngineOptions {
   /** Host name announced in the rootDSE (dnsHostName); default portico.<dnsName>. */
   hostName?: string;
   vendorVersion?: string;
-  scrypt?: ScryptParameters;
+  /** How passwords are hashed and verified; default Argon2id at OWASP's parameters, at most one verification per core at once. */
+  passwordHasher?: PasswordHasher;
   /**
-   * Passwords verified by scrypt are remembered (as an HMAC under a per-engine random key, with
+   * Passwords verified by a hash are remembered (as an HMAC under a per-engine random key, with
    * the stored hash) for `ttlMs` (default 5 minutes), at most `maxEntries` of them (default
-   * 10,000): a repeat bind skips scrypt, a wrong password never does. 0 in either turns it off.
+   * 10,000): a repeat bind skips the hash, a wrong password never does. 0 in either turns it off.
    */
   passwordCache?: Pick<VerifiedPasswordCacheOptions, 'maxEntries' | 'ttlMs'>;
-  /** The scrypt comparison (password, stored hash); replaceable for tests and instrumentation. */
+  /** The hash comparison (password, stored hash); replaceable for tests and instrumentation. */
   verifyPassword?: (password: string, hash: string) => Promise<boolean>;
+  /** Security events the engine records itself (today: a legacy hash re-hashed at a bind); the composition root passes the audit log. */
+  audit?: (event: DirectoryAuditEvent) => Promise<void>;
   /** Refuse simple binds and password writes without TLS, as AD does (default true). */
   requireSecureTransport?: boolean;
   /**
@@ -117,6 +111,14 @@ export interface DirectoryEngineOptions {
    */
   lockOutAdministrator?: boolean;
   limits?: Partial<EngineLimits>;
+}
+
+/** What the engine reports to the audit log; never a password or a hash. */
+export interface DirectoryAuditEvent {
+  action: 'directory.password.rehashed';
+  /** The account's objectGUID. */
+  target: string;
+  details: Record<string, unknown>;
 }
 
 export interface EngineLimits {
@@ -257,10 +259,10 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   const serverShortName = (hostName.split('.')[0] ?? 'portico').toUpperCase();
   const serverDn = `CN=${serverShortName},CN=Servers,CN=Default-First-Site-Name,CN=Sites,${configDn}`;
   const namingContexts = [baseNdn, configNdn, schemaNdn];
-  const scryptParameters = options.scrypt ?? defaultScryptParameters;
+  const hasher = options.passwordHasher ?? createPasswordHasher();
   const requireSecure = options.requireSecureTransport ?? true;
   const lockOutAdministrator = options.lockOutAdministrator ?? false;
-  const verify = options.verifyPassword ?? verifyPassword;
+  const verify = options.verifyPassword ?? hasher.verify;
   const verifiedPasswords = createVerifiedPasswordCache({ ...options.passwordCache, now: () => clock().getTime() });
   const limits: EngineLimits = {
     maxPageSize: 1000,
@@ -271,7 +273,6 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   };
   const configuredPolicy: DirectoryPolicy = { ...defaultPolicy, ...options.policy };
   const paged = new Map<string, PagedState>();
-  let dummyHash: Promise<string> | null = null;
 
   // ---------------------------------------------------------------- shared look-ups
 
@@ -895,9 +896,12 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     return undefined;
   }
 
+  /** Unknown names pay a verification at the current parameters too, so their answer takes as long as a wrong password's. */
   function fakeVerify(password: string): Promise<boolean> {
-    dummyHash ??= createDummyHash(scryptParameters);
-    return dummyHash.then((hash) => verify(password, hash)).then(() => false);
+    return hasher
+      .dummyHash()
+      .then((hash) => verify(password, hash))
+      .then(() => false);
   }
 
   /** Records a wrong password: badPwdCount within the observation window, lockout at the threshold. */
@@ -940,7 +944,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     });
   }
 
-  type Verification = { ok: true; entry: StoredEntry; policy: DirectoryPolicy } | { ok: false; sub: '52e' | '775' };
+  type Verification = { ok: true; entry: StoredEntry; policy: DirectoryPolicy; hash: string } | { ok: false; sub: '52e' | '775' };
 
   /** Checks a password the way a bind does, with lockout accounting; no account-state checks. */
   async function verifyAccountPassword(name: string, password: string, resolved?: StoredEntry): Promise<Verification> {
@@ -954,18 +958,45 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     const locked = lockedOut(entry.attributes, policy, clock(), entry);
     const hash = credentials?.hash;
     let correct: boolean;
-    // A locked account always pays scrypt: a fast 775 would tell a right guess from a wrong one.
+    // A locked account always pays the hash: a fast 775 would tell a right guess from a wrong one.
     if (hash && !locked && verifiedPasswords.has(hash, password)) correct = true;
     else {
       correct = hash ? await verify(password, hash) : await fakeVerify(password);
       if (correct && hash && !locked) verifiedPasswords.remember(entry.guid, hash, password);
     }
     if (locked) return { ok: false, sub: '775' };
-    if (!correct) {
+    if (!correct || !hash) {
       await recordBadPassword(entry.guid);
       return { ok: false, sub: '52e' };
     }
-    return { ok: true, entry, policy };
+    return { ok: true, entry, policy, hash };
+  }
+
+  /**
+   * A hash older than the configured one (scrypt from before issue 21, or Argon2id below today's
+   * parameters), just proven by a successful bind, is replaced by one at the current parameters,
+   * so nobody has to reset a password. Stored only if the account still has the hash that was
+   * verified (a concurrent bind or password change wins), hence audited once per account. A
+   * failure leaves the old hash, which still verifies: the next bind tries again.
+   */
+  async function upgradeHash(entry: StoredEntry, verified: string, password: string): Promise<void> {
+    if (!hasher.needsRehash(verified)) return;
+    try {
+      const upgraded = await hasher.hash(password);
+      const replaced = await store.transaction(async (tx) => {
+        await tx.nextCounter('usn'); // serialises concurrent upgrades on PostgreSQL before the read below
+        const current = await tx.getCredentials(entry.guid);
+        if (current?.hash !== verified) return false;
+        await tx.setCredentials(entry.guid, { ...current, hash: upgraded });
+        return true;
+      });
+      if (!replaced) return;
+      verifiedPasswords.forget(entry.guid);
+      verifiedPasswords.remember(entry.guid, upgraded, password);
+      await options.audit?.({ action: 'directory.password.rehashed', target: entry.guid, details: { dn: entry.dn, from: hashAlgorithm(verified), to: hashAlgorithm(upgraded), parameters: hasher.description } });
+    } catch {
+      // Kept as it was; see above.
+    }
   }
 
   async function bind(session: Session, name: string, password: Buffer): Promise<{ result: LdapResult; boundDn?: string | null }> {
@@ -993,6 +1024,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
         if (passwordExpired(entry.attributes, policy, now)) return invalid('532');
       }
       await recordGoodPassword(entry);
+      await upgradeHash(entry, verification.hash, password.toString('utf8'));
       return { result: { resultCode: ResultCode.success }, boundDn: entry.dn };
     } catch (error) {
       return { result: toResult(error), boundDn: null };
@@ -1231,7 +1263,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
           if (password !== null) {
             const candidate: StoredEntry = { guid: '', dn: '', ndn, parentNdn: parent, sid, usnCreated: 0, usnChanged: 0, attributes };
             await checkNewPassword(candidate, password, undefined, policy);
-            credentials = { hash: await hashPassword(password, scryptParameters), history: [] };
+            credentials = { hash: await hasher.hash(password), history: [] };
           }
         } else if (isGroupClass) {
           const groupType = attributes.groupType ? int(attributes, 'groupType') : (groupTypeBits.security | groupTypeBits.global) | 0;
@@ -1418,7 +1450,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
         if (newPassword !== null) {
           const previous = await tx.getCredentials(entry.guid);
           await checkNewPassword({ ...entry, attributes }, newPassword, previous, policy);
-          credentials = newCredentials(await hashPassword(newPassword, scryptParameters), previous, policy);
+          credentials = newCredentials(await hasher.hash(newPassword), previous, policy);
           // An admin reset may ask for "must change" with pwdLastSet=0 in the same request.
           const explicitZero = changes.some((c) => c.type.toLowerCase() === 'pwdlastset') && first(attributes, 'pwdLastSet') === '0';
           if (!explicitZero) attributes.pwdLastSet = [filetime(now)];
@@ -1457,7 +1489,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
       }
       const previous = await tx.getCredentials(entry.guid);
       await checkNewPassword(entry, newPassword, previous, policy);
-      const credentials = newCredentials(await hashPassword(newPassword, scryptParameters), previous, policy);
+      const credentials = newCredentials(await hasher.hash(newPassword), previous, policy);
       const attributes = { ...entry.attributes, pwdLastSet: [filetime(now)], whenChanged: [generalizedTime(now)], badPwdCount: ['0'] };
       await tx.update({ ...entry, attributes, usnChanged: usn });
       await tx.setCredentials(entry.guid, credentials);
@@ -1623,7 +1655,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
       const { policy } = await currentPolicy(tx);
       const previous = await tx.getCredentials(entry.guid);
       await checkNewPassword(entry, newPassword, previous, policy);
-      const credentials = newCredentials(await hashPassword(newPassword, scryptParameters), previous, policy);
+      const credentials = newCredentials(await hasher.hash(newPassword), previous, policy);
       const now = clock();
       await tx.update({ ...entry, attributes: { ...entry.attributes, pwdLastSet: [filetime(now)], whenChanged: [generalizedTime(now)] }, usnChanged: usn });
       await tx.setCredentials(entry.guid, credentials);
@@ -1634,15 +1666,15 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
   // ---------------------------------------------------------------- provisioning
 
   async function bootstrap({ administratorPassword }: BootstrapOptions): Promise<{ created: boolean; domainSid: string }> {
+    // Warm the dummy hash now, so the first bind of an unknown name costs what later ones do.
+    await hasher.dummyHash();
     const existing = await domainEntry();
     if (existing) return { created: false, domainSid: existing.sid ?? '' };
     const domainSid = options.domain.domainSid ?? `S-1-5-21-${[0, 1, 2].map(() => randomInt(1, 2 ** 32 - 1)).join('-')}`;
     if (!/^S-1-5-21-\d+-\d+-\d+$/.test(domainSid)) throw new AppError('config.invalid', 'domainSid must have the form S-1-5-21-x-y-z');
     const problem = passwordProblem(administratorPassword, { minLength: configuredPolicy.minPwdLength, complexity: configuredPolicy.complexity }, 'Administrator');
     if (problem) throw new AppError('config.invalid', `the Administrator password does not meet the password policy: ${problem}`);
-    const hash = await hashPassword(administratorPassword, scryptParameters);
-    // Warm the dummy hash now, so the first bind of an unknown name costs what later ones do.
-    dummyHash ??= createDummyHash(scryptParameters);
+    const hash = await hasher.hash(administratorPassword);
     const now = clock();
     const stamp = generalizedTime(now);
     const usersDn = `CN=Users,${baseDn}`;

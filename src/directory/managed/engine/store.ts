@@ -57,7 +57,7 @@ export interface LinkedEntry {
 }
 
 export interface Credentials {
-  /** Self-describing password hash (scrypt$…); null when no password was ever set. */
+  /** Self-describing password hash ($argon2id$… PHC string, or scrypt$… from before issue 21); null when no password was ever set. */
   hash: string | null;
   /** Previous hashes, newest first, for the history rule. */
   history: string[];

@@ -1,7 +1,14 @@
 /**
- * A short-lived memory of passwords that passed a scrypt verification, so that a repeat bind with
- * the same password skips scrypt (~170 ms of CPU at N=2^15 on a small host) while a wrong password
- * still pays for it.
+ * A short-lived memory of passwords that passed a hash verification, so that a repeat bind with
+ * the same password skips the hash while a wrong password still pays for it.
+ *
+ * Kept after issue 21 (Argon2id instead of scrypt), on measurements (bench/README.md): an Argon2id
+ * verification at OWASP's parameters still costs ~10–12 ms of server CPU per bind, against
+ * ~0.4 ms for a hit, so clients that bind once per request (one account, many binds a minute) cost
+ * ~25 times less with it; first binds (the morning rush) are unaffected either way. What it
+ * costs: a few MB at 10,000 entries, and someone holding a dump of this process's memory (key and
+ * entries) plus the stored hashes could test guesses for the last TTL's passwords at HMAC speed
+ * instead of Argon2id's — but such a dump also holds the passwords of binds in flight.
  *
  * Neither passwords nor hashes are kept: an entry is HMAC-SHA256(key, storedHash + NUL + password)
  * under a key of 32 random bytes drawn when the cache is created, never persisted and never logged.
@@ -16,7 +23,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 export interface VerifiedPasswordCacheOptions {
   /** Entries kept at most; the least recently used goes first. 0 turns the cache off. */
   maxEntries?: number;
-  /** How long a verification counts, from the scrypt run that proved it. 0 turns the cache off. */
+  /** How long a verification counts, from the hash run that proved it. 0 turns the cache off. */
   ttlMs?: number;
   /** Milliseconds since the epoch; the engine passes its clock. */
   now?: () => number;
