@@ -19,7 +19,8 @@ const alice = fixtureUser('alice');
 const bob = fixtureUser('bob');
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 740 };
-const NESTED_PATH = 'Eng-Platform-SRE → Eng-Platform → Eng-All → Portico-Users';
+// Read as `portico access explain` prints it: from the assigned group down to alice's own group.
+const NESTED_PATH = 'Portico-Users ← Eng-All ← Eng-Platform ← Eng-Platform-SRE';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const spMetadata = (host: string) => `<?xml version="1.0" encoding="UTF-8"?>
@@ -370,7 +371,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     }
   });
 
-  it('access: who can reach the account shows alice through Eng-Platform-SRE → Eng-Platform → Eng-All → Portico-Users', async () => {
+  it('access: who can reach the account shows alice through Portico-Users ← Eng-All ← Eng-Platform ← Eng-Platform-SRE', async () => {
     await openSection(page, 'Accounts');
     await page.getByRole('link', { name: 'Who can reach Production' }).click();
     await heading(page, 'Access').waitFor();
@@ -381,7 +382,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     await expectText(aliceRow, 'ReadOnly');
     await expectText(aliceRow, 'Portico-Users@corp.example.test');
     assert.match((await aliceRow.first().textContent()) ?? '', new RegExp(`through ${NESTED_PATH}`));
-    await expectText(who.getByRole('row').filter({ hasText: bob.upn }), 'through Sales-Team → Portico-Users');
+    await expectText(who.getByRole('row').filter({ hasText: bob.upn }), 'through Portico-Users ← Sales-Team');
 
     await page.getByLabel('User', { exact: true }).fill(alice.upn);
     await page.getByRole('button', { name: 'Explain' }).click();
