@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { AppError } from '#src/shared/errors.ts';
 
 export const CONSOLE_PATH = '/console';
 
@@ -43,17 +44,19 @@ interface Asset {
 }
 
 /** The console's build is missing: says how to make it (Portico does not start without it). */
-export class ConsoleNotBuiltError extends Error {
-  override readonly name = 'ConsoleNotBuiltError';
-  constructor(directory: URL) {
-    super(`the administrator console is not built (no ${directory.pathname}index.html): run \`npm run build:console\` (\`npm install\`, \`npm start\` and \`npm test\` run it too)`);
-  }
+export function consoleNotBuilt(directory: URL): AppError {
+  return new AppError('console.not_built', `the administrator console is not built (no ${directory.pathname}index.html): run \`npm run build:console\` (\`npm install\`, \`npm start\` and \`npm test\` run it too)`);
+}
+
+export interface ConsoleBuild {
+  page: Asset;
+  assets: Map<string, Asset>;
 }
 
 /** Reads the built console: its page and every asset with a known type. */
-export async function readConsoleBuild(directory: URL = CONSOLE_BUILD_DIR): Promise<{ page: Asset; assets: Map<string, Asset> }> {
+export async function readConsoleBuild(directory: URL = CONSOLE_BUILD_DIR): Promise<ConsoleBuild> {
   const index = new URL('index.html', directory);
-  if (!existsSync(index)) throw new ConsoleNotBuiltError(directory);
+  if (!existsSync(index)) throw consoleNotBuilt(directory);
   const page = { body: await readFile(index), type: 'text/html; charset=utf-8' };
   const assets = new Map<string, Asset>();
   const assetDir = new URL('assets/', directory);
@@ -65,9 +68,12 @@ export async function readConsoleBuild(directory: URL = CONSOLE_BUILD_DIR): Prom
   return { page, assets };
 }
 
-/** Serves GET /console and /console/assets/<built file>; anything else under /console/assets is 404. */
-export async function registerConsole(http: FastifyInstance, directory: URL = CONSOLE_BUILD_DIR): Promise<void> {
-  const { page, assets } = await readConsoleBuild(directory);
+/**
+ * Serves GET /console and /console/assets/<built file>; anything else under /console/assets is 404.
+ * `build` is read beforehand (startApp does, before it opens anything) or from a directory.
+ */
+export async function registerConsole(http: FastifyInstance, build: ConsoleBuild | URL = CONSOLE_BUILD_DIR): Promise<void> {
+  const { page, assets } = build instanceof URL ? await readConsoleBuild(build) : build;
   const send = (reply: FastifyReply, asset: Asset) => reply.status(200).type(asset.type).send(asset.body);
 
   await http.register((scope, _options, done) => {
