@@ -119,24 +119,32 @@ function selectDefault(select: HTMLSelectElement | null, value: string | undefin
   select.value = value;
 }
 
+/**
+ * A select whose initial choice is only its default: Preact would put a `value` back at every
+ * render, undoing the person's choice (uncontrolled, like every field of these forms).
+ */
+export function Select({ id, name, options, value, describedBy }: { id: string; name: string; options: Option[]; value?: string; describedBy?: string }) {
+  const ref = useRef<HTMLSelectElement>(null);
+  useEffect(() => selectDefault(ref.current, value), []);
+  return (
+    <select id={id} name={name} aria-describedby={describedBy} ref={ref}>
+      {options.map((option) => (
+        <option value={option.value} disabled={option.disabled}>
+          {option.label}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 /** A labelled control: an input, a textarea (rows) or a select (options). */
 export function Field(props: FieldProps) {
   const id = useUid(props.name);
   const hintId = props.hint ? `${id}-hint` : undefined;
-  const selectRef = useRef<HTMLSelectElement>(null);
-  useEffect(() => selectDefault(selectRef.current, props.value), []);
   const common = { id, name: props.name, 'aria-describedby': hintId, spellcheck: false };
   let control: JSX.Element;
   if (props.options) {
-    control = (
-      <select {...common} ref={selectRef}>
-        {props.options.map((option) => (
-          <option value={option.value} disabled={option.disabled}>
-            {option.label}
-          </option>
-        ))}
-      </select>
-    );
+    control = <Select id={id} name={props.name} options={props.options} value={props.value} describedBy={hintId} />;
   } else if (props.rows) {
     control = <textarea {...common} rows={props.rows} class={props.mono ? 'mono' : undefined} autocapitalize="none" defaultValue={props.value} />;
   } else {

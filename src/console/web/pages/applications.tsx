@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import type { Schemas } from '../api.ts';
 import { api, errorText } from '../api.ts';
 import type { PageProps } from '../page.ts';
-import { Alert, Checkbox, confirmAction, DeleteButton, Field, flash, FormCard, Hidden, lines, LoadState, Mono, navigate, optional, Table, useLoad, useUid, valueOf, checked } from '../ui.tsx';
+import { Alert, Checkbox, confirmAction, DeleteButton, Field, flash, FormCard, Hidden, lines, LoadState, Mono, navigate, optional, Select, Table, useLoad, useUid, valueOf, checked } from '../ui.tsx';
 
 type Application = Schemas['Application'];
 type AttributeMapping = Application['attributeMappings'][number];
@@ -258,11 +258,7 @@ function EditForm({ application }: { application: Application }) {
                   </td>
                   <td data-label="Format">
                     <label class="visually-hidden" for={`attr-format-${row.key}`}>{`Attribute format ${index + 1}`}</label>
-                    <select id={`attr-format-${row.key}`} name="attributeFormat" value={row.mapping.format}>
-                      {ATTRIBUTE_FORMATS.map((format) => (
-                        <option value={format}>{format}</option>
-                      ))}
-                    </select>
+                    <Select id={`attr-format-${row.key}`} name="attributeFormat" options={ATTRIBUTE_FORMATS.map((format) => ({ value: format, label: format }))} value={row.mapping.format} />
                   </td>
                   <td data-label="Remove">
                     <button type="button" class="danger small" onClick={() => setRows((current) => current.filter((r) => r.key !== row.key))}>
