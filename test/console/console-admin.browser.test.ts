@@ -264,6 +264,50 @@ void describe('the console’s edit pages and managed-directory administration, 
     const mine = audit.events.filter((e) => /carol/i.test(e.actor)).map((e) => e.action);
     for (const action of ['user.created', 'user.disabled', 'user.enabled', 'user.password_set', 'user.unlocked']) assert.ok(mine.some((a) => a.endsWith(action)), `${action} audited under carol (${mine.join(', ')})`);
     assert.ok(!JSON.stringify(audit.events).includes(second) && !JSON.stringify(audit.events).includes(initial), 'no password in the audit log');
+  });
+
+  it('audit log: filters by actor, target and time, as the API does; targets by name where the API gives one', async () => {
+    const updated = await api<{ events: Array<{ actor: string; target: string }> }>('GET', '/audit?action=access.account.updated');
+    const actor = updated.events[0]?.actor ?? '';
+    assert.match(actor, /carol/i);
+    await openSection('Audit log');
+    const filter = page.getByRole('form', { name: 'Filter' });
+    await filter.getByLabel('Actor').fill(actor);
+    await filter.getByLabel('Target').fill('111122223333');
+    await filter.getByRole('button', { name: 'Show events' }).click();
+    const events = page.getByRole('table', { name: new RegExp(`^Audit events by ${actor.replace(/[.]/g, '\\.')} about 111122223333, newest first — page 1`) });
+    await events.waitFor();
+    assert.match(page.url(), new RegExp(`#/audit\\?actor=${encodeURIComponent(actor).replace(/[.]/g, '\\.')}&target=111122223333$`));
+    const expected = await api<{ events: Array<{ action: string }> }>('GET', `/audit?actor=${encodeURIComponent(actor)}&target=111122223333`);
+    assert.ok(expected.events.length > 0);
+    assert.deepEqual(await events.locator('tbody td[data-label="Action"]').allTextContents(), expected.events.map((e) => e.action));
+    const vague = await fetch(`${url}/admin/api/audit?since=2026-05-01T00:00`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(vague.status, 400, 'a time without a time zone is refused, not guessed');
+    assert.match(((await vague.json()) as { error: { message: string } }).error.message, /since: an ISO-8601 date and time with a time zone/);
+    const target = events.locator('tbody td[data-label="Target"]').first();
+    assert.equal(await target.textContent(), 'Account Production EU (111122223333)111122223333', 'the name, with the stored target under it');
+    await saveScreenshot(page, 'console-audit-filtered');
+
+    // A window in the future holds nothing; one ending in the future holds them all again.
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await filter.getByLabel('From').fill(local);
+    await filter.getByRole('button', { name: 'Show events' }).click();
+    await page.getByRole('table', { name: /^Audit events by .* about 111122223333 from .*, newest first/ }).getByRole('cell', { name: 'No events.' }).waitFor();
+    assert.match(page.url(), /&since=\d{4}-\d\d-\d\dT\d\d%3A\d\d%3A00\.000Z$/, 'the address keeps the time, in UTC');
+    await filter.getByLabel('From').fill('');
+    await filter.getByLabel('Until').fill(local);
+    await filter.getByRole('button', { name: 'Show events' }).click();
+    const until = page.getByRole('table', { name: /^Audit events by .* about 111122223333 until .*, newest first/ });
+    await until.waitFor();
+    assert.equal(await until.locator('tbody td[data-label="Action"]').count(), expected.events.length);
+
+    await filter.getByLabel('Until').fill('');
+    await filter.getByLabel('Target').fill('');
+    await filter.getByLabel('Actor').fill('');
+    await filter.getByLabel('Action').fill('identity.user.removed');
+    await filter.getByRole('button', { name: 'Show events' }).click();
+    await page.getByRole('table', { name: /^Audit events “identity\.user\.removed”/ }).waitFor();
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
   });
 });

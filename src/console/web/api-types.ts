@@ -2302,6 +2302,14 @@ export interface operations {
                 limit?: string;
                 before?: string;
                 action?: string;
+                /** @description only events by exactly this actor */
+                actor?: string;
+                /** @description only events about exactly this target */
+                target?: string;
+                /** @description only events at or after this time (ISO-8601 with a time zone) */
+                since?: string;
+                /** @description only events before this time (ISO-8601 with a time zone) */
+                until?: string;
             };
             header?: never;
             path?: never;

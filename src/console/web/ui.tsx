@@ -96,7 +96,7 @@ export interface FieldProps {
   name: string;
   label: string;
   hint?: ComponentChildren;
-  type?: 'text' | 'email' | 'url' | 'search' | 'password';
+  type?: 'text' | 'email' | 'url' | 'search' | 'password' | 'datetime-local';
   /** The initial value, also the value form.reset() comes back to. */
   value?: string;
   optional?: boolean;
