@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CONSOLE_CSP } from '#src/console/routes.ts';
 import { identityCenterMappings } from '#src/identity-store/mappings.ts';
 import { inPage, launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
-import { fixtureUser, sambaRuntime } from '../support/samba.ts';
+import { fixture, fixtureUser, sambaRuntime } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 
 const dc = sambaRuntime();
@@ -429,6 +429,29 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     await page.getByRole('dialog', { name: 'Delete application?' }).getByRole('button', { name: 'Delete' }).click();
     await expectText(flash(page), 'Application Jira deleted.');
     await page.getByRole('table', { name: /Applications \(2\)/ }).waitFor();
+  });
+
+  it('access: who can reach an application assigned to the 1,600-member Big-Group warns how many are listed by objectGUID only', async () => {
+    const { applications } = (await api('GET', '/applications')).body as unknown as { applications: Array<{ id: string; name: string }> };
+    const grafana = applications.find((a) => a.name === 'Grafana');
+    assert.ok(grafana);
+    const created = await api('POST', '/assignments', { principal: { type: 'group', id: `${fixture.bigGroup.sAMAccountName}@${fixture.domain.dnsName}` }, target: { type: 'application', applicationId: grafana.id } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const assignment = (created.body as unknown as { assignment: { id: string } }).assignment;
+    try {
+      await page.goto(`${url}/console#/access?${new URLSearchParams({ application: grafana.id }).toString()}`);
+      await heading(page, 'Access').waitFor();
+      const n = fixture.bigGroup.memberCount;
+      const who = page.getByRole('table', { name: `Who can reach application Grafana (${n} people)` });
+      await who.waitFor({ timeout: 60_000 });
+      // The CLI's wording (`portico access who`), with the same numbers as the API.
+      await expectText(page.locator('.warning'), `${n - 500} of ${n} users are listed by objectGUID only (names are looked up for the first 500).`);
+      assert.equal(await who.locator('tbody tr').count(), n);
+      assert.equal(await who.locator('tbody td[data-label="User"] > span > .mono').count(), n - 500, 'the unnamed ones show their objectGUID');
+    } finally {
+      const removed = await fetch(`${url}/admin/api/assignments/${assignment.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${target.token}` } });
+      assert.equal(removed.status, 204);
+    }
   });
 
   it('a permission set in use cannot be deleted: the API says why', async () => {
