@@ -16,7 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
-import { launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
+import { inPage, launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
 import { adminApi } from '../support/saml-http.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-console-admin-'));
@@ -178,6 +178,16 @@ void describe('the console’s edit pages and managed-directory administration, 
     assert.equal(await form.getByLabel('Attribute value 1').inputValue(), '${user:email}');
     assert.equal(await form.getByLabel('Attribute format 2').inputValue(), 'basic');
 
+    // At phone width the form and its attribute table fit: no sideways scrolling.
+    await page.setViewportSize({ width: 375, height: 740 });
+    try {
+      await form.getByLabel('Attribute name 1').scrollIntoViewIfNeeded();
+      const { scrollWidth, clientWidth } = await inPage<{ scrollWidth: number; clientWidth: number }>(page, '({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })');
+      assert.ok(scrollWidth <= clientWidth, `the page scrolls sideways: ${scrollWidth}px wide in a ${clientWidth}px viewport`);
+      await saveScreenshot(page, 'console-application-edit-phone');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
     await form.getByRole('button', { name: 'Remove attribute 2 (title)' }).click();
     await form.getByRole('table', { name: 'Attributes (1)' }).waitFor();
     await form.getByLabel('Attribute format 1').selectOption('uri');

@@ -143,6 +143,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     await expectText(controllers.getByRole('row'), 'Up');
     assert.equal(await page.title(), 'Directory · Portico console');
     assert.equal(await page.getByRole('link', { name: 'Directory', exact: true }).getAttribute('aria-current'), 'page');
+    assert.equal(await page.getByRole('link', { name: 'Directory users' }).count(), 0, 'a connected AD is never written to: no directory administration');
     await shoot('console-directory');
   });
 
