@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what the tests need, starts PostgreSQL and a real
-# Samba AD domain controller on loopback, runs type-check, lint and every test, stops the DC.
+# Samba AD domain controller on loopback, builds the console, runs type-check, lint and every
+# test, stops the DC.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +30,12 @@ fi
 
 bash scripts/ensure-postgres.sh
 
+echo "== console build (tests that start Portico serve dist/console/)"
+npm run --silent build:console
+
 echo "== type-check"
 npx tsc --noEmit
+npx tsc --noEmit -p src/console/web
 echo "== lint"
 npx eslint .
 

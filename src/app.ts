@@ -24,7 +24,7 @@ import { registerAccessRoutes } from '#src/access/http.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
 import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
-import { registerConsole } from '#src/console/routes.ts';
+import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys } from '#src/federation/signing-keys.ts';
@@ -163,6 +163,8 @@ function printBootstrapToken(token: string): void {
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
   const logger = pino({ level: config.log.level }, options.logDestination);
   logger.info({ config: redactConfig(config) }, 'configuration loaded');
+  // Before anything is opened or written: without its built console Portico does not start.
+  const consoleBuild = await readConsoleBuild();
 
   const secretKey = await loadOrCreateSecretKey(config);
   if (secretKey.origin === 'generated') {
@@ -302,7 +304,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
-  await registerConsole(http);
+  await registerConsole(http, consoleBuild);
   const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
   await registerSignInRoutes(http, {
     signIn,

@@ -339,9 +339,19 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     // ---- audit ----
     route({
       method: 'GET', path: '/audit', operationId: 'listAuditEvents', tag: 'audit', summary: 'Audit events, newest first',
-      query: z.strictObject({ limit: queryInt('limit', 1, MAX_AUDIT_PAGE, 100), before: z.string().max(64).optional(), action: z.string().max(128).optional() }),
+      query: z.strictObject({
+        limit: queryInt('limit', 1, MAX_AUDIT_PAGE, 100),
+        before: z.string().max(64).optional(),
+        action: z.string().max(128).optional(),
+        actor: z.string().max(512).optional().describe('only events by exactly this actor'),
+        target: z.string().max(512).optional().describe('only events about exactly this target'),
+        since: auditTime('since').optional().describe('only events at or after this time (ISO-8601 with a time zone)'),
+        until: auditTime('until').optional().describe('only events before this time (ISO-8601 with a time zone)'),
+      }),
       response: z.object({ events: z.array(schemas.auditEvent) }),
-      handler: async ({ query }) => ({ events: await audit.list({ limit: query.limit, before: query.before, action: query.action }) }),
+      handler: async ({ query }) => ({
+        events: await audit.list({ limit: query.limit, before: query.before, action: query.action, actor: query.actor, target: query.target, since: toDate(query.since), until: toDate(query.until) }),
+      }),
     }),
 
     // ---- managed directory (directory-routes.ts) ----
@@ -420,6 +430,10 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
     { prefix: ADMIN_API_PREFIX },
   );
 }
+
+/** A time filter of the audit log: ISO-8601 with a time zone (2026-05-01T00:00:00Z). */
+const auditTime = (name: string) => z.iso.datetime({ offset: true, error: `${name}: an ISO-8601 date and time with a time zone, e.g. 2026-05-01T00:00:00Z` });
+const toDate = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
 
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

@@ -42,6 +42,14 @@ export interface AuditQuery {
   before?: string | undefined;
   /** Only events with exactly this action. */
   action?: string | undefined;
+  /** Only events by exactly this actor (an administrator's user name, `bootstrap-token`, …). */
+  actor?: string | undefined;
+  /** Only events about exactly this target. */
+  target?: string | undefined;
+  /** Only events at or after this time. */
+  since?: Date | undefined;
+  /** Only events before this time. */
+  until?: Date | undefined;
 }
 
 export const MAX_AUDIT_PAGE = 1000;

@@ -6,6 +6,7 @@
 export type ErrorCode =
   | 'config.invalid'
   | 'config.file_unreadable'
+  | 'console.not_built'
   | 'storage.unavailable'
   | 'storage.not_found'
   | 'storage.conflict'

@@ -47,13 +47,18 @@ export function createKyselyAuditLog(
         return event;
       }),
 
-    list: ({ limit, before, action }) =>
+    list: ({ limit, before, action, actor, target, since, until }) =>
       translateStorageErrors('listing audit events', async () => {
         if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_PAGE) {
           throw new AppError('audit.invalid_query', `limit must be an integer from 1 to ${MAX_AUDIT_PAGE}`, { status: 400 });
         }
         let query = db.selectFrom('audit_events').selectAll();
         if (action !== undefined) query = query.where('action', '=', action);
+        if (actor !== undefined) query = query.where('actor', '=', actor);
+        if (target !== undefined) query = query.where('target', '=', target);
+        // occurred_at is ISO-8601 UTC text of one length, so text order is time order.
+        if (since !== undefined) query = query.where('occurred_at', '>=', since.toISOString());
+        if (until !== undefined) query = query.where('occurred_at', '<', until.toISOString());
         if (before !== undefined) {
           const cursor = await db
             .selectFrom('audit_events')

@@ -127,6 +127,28 @@ export function auditLogContract(factory: AuditLogFactory): void {
         assert.deepEqual(await log.list({ limit: 10, action: 'no.such.action' }), []);
       }));
 
+    void it('filters by actor, target and time (since inclusive, until exclusive), combined with action and across pages', () =>
+      withLog(async ({ log }, clock) => {
+        const stamp = async (offset: number, actor: string, target: string | null, action = 'directory.check') => {
+          clock.now = new Date(T0 + offset);
+          return log.record({ actor, action, target, outcome: 'success' });
+        };
+        const a0 = await stamp(0, 'alice', 'acct-1');
+        const b1 = await stamp(10, 'bob', 'acct-1');
+        const a2 = await stamp(20, 'alice', 'acct-2');
+        const a3 = await stamp(30, 'alice', 'acct-1', 'access.account.updated');
+        const b4 = await stamp(40, 'bob', null);
+        assert.deepEqual(await log.list({ limit: 10, actor: 'alice' }), [a3, a2, a0]);
+        assert.deepEqual(await log.list({ limit: 10, target: 'acct-1' }), [a3, b1, a0]);
+        assert.deepEqual(await log.list({ limit: 10, actor: 'alice', target: 'acct-1', action: 'directory.check' }), [a0]);
+        assert.deepEqual(await log.list({ limit: 10, since: new Date(T0 + 10), until: new Date(T0 + 40) }), [a3, a2, b1]);
+        assert.deepEqual(await log.list({ limit: 10, since: new Date(T0 + 40) }), [b4]);
+        const first = await log.list({ limit: 1, actor: 'alice' });
+        assert.deepEqual(first, [a3]);
+        assert.deepEqual(await log.list({ limit: 5, actor: 'alice', before: first[0]?.id }), [a2, a0]);
+        assert.deepEqual(await log.list({ limit: 10, actor: 'nobody' }), []);
+      }));
+
     void it('refuses a limit out of range and an unknown cursor with audit.invalid_query', () =>
       withLog(async ({ log }) => {
         for (const limit of [0, -1, 1.5, 1001, Number.NaN]) {
