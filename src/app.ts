@@ -20,7 +20,7 @@ import {
   migrateToLatest,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
-import { registerAccessRoutes } from '#src/access/http.ts';
+import { registerAccessRoutes } from '#src/portal/access-routes.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
 import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
@@ -33,12 +33,12 @@ import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/au
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
-import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
+import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
-import { createManagedPasswordChange } from '#src/provisioning/password-change.ts';
-import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
-import { userStillAllowedIn } from '#src/provisioning/still-allowed.ts';
+import { createManagedPasswordChange } from '#src/auth/password-change.ts';
+import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
+import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
 import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';

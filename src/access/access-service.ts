@@ -29,7 +29,7 @@ import {
   type PermissionSet,
   type Principal,
 } from './model.ts';
-import { parseSpMetadata } from './saml-metadata.ts';
+import { parseSpMetadata } from '#src/federation/saml/sp-metadata.ts';
 
 export type GroupMembershipMode = 'transitive' | 'direct';
 

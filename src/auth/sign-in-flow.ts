@@ -6,9 +6,9 @@
  * A failure at any step leaves the previous record as it was.
  */
 import type { AuditLog } from '#src/audit/index.ts';
-import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
-import type { SignInThrottle } from '#src/auth/throttle.ts';
-import type { FailureFloor } from '#src/auth/failure-floor.ts';
+import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from './sign-in.ts';
+import type { SignInThrottle } from './throttle.ts';
+import type { FailureFloor } from './failure-floor.ts';
 import type { AuthenticationResult, DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
 import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
 import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';

@@ -12,7 +12,7 @@ import { IdentitystoreClient, ListUsersCommand } from '@aws-sdk/client-identitys
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { loadConfig } from '#src/config/index.ts';
-import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
+import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { createDatabase, createKyselyApplicationCredentialStore, createKyselyAuditLog, createKyselyIdentityUserStore, type Database } from '#src/storage/index.ts';
 
