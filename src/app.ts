@@ -17,6 +17,7 @@ import {
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
+  createManagedDirectoryStores,
   migrateToLatest,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
@@ -113,7 +114,7 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets });
+  const managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets });
   const localOptions = directoryConnectionOptionsSchema.parse({
     domain: options.domain,
     netbiosName: options.netbiosName,
