@@ -35,6 +35,7 @@ import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/thro
 import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
+import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
 import { createManagedPasswordChange } from '#src/auth/password-change.ts';
@@ -277,7 +278,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   await registerIdentityStoreApi(http, {
     users,
-    directory: () => connector,
+    groups: identityStoreGroups(() => connector),
     credentials: createKyselyApplicationCredentialStore(db, box),
     identityStoreId: deriveIdentityStoreId(secretKey.key),
     audit,

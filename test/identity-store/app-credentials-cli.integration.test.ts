@@ -41,7 +41,7 @@ async function serve(): Promise<{ http: FastifyInstance; db: Kysely<Database>; e
   const identityStoreId = deriveIdentityStoreId(key);
   await registerIdentityStoreApi(http, {
     users: createKyselyIdentityUserStore(db),
-    directory: () => null,
+    groups: () => null,
     credentials: createKyselyApplicationCredentialStore(db, createSecretBox(key)),
     identityStoreId,
   });
