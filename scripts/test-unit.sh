@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fast tier (`npm run test:unit`): every test of our own logic that needs no Samba DC,
-# PostgreSQL, browser or external SAML client, so it runs anywhere in well under a minute.
+# PostgreSQL, browser or external SAML client, so it runs anywhere without root or servers.
 # Selected by name: a *.test.ts file is in the tier unless it is named *.integration.test.ts
 # (real servers: Samba, PostgreSQL), *.samba.* (the Samba DC), *.browser.test.ts (Chromium) or
 # *.interop.test.ts (another implementation, e.g. pysaml2). In-process servers of our own
