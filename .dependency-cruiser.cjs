@@ -7,6 +7,7 @@
 /** The CLI files that still open the database themselves; removed by item 2 (the CLI as an API client). */
 const cliStillOpeningTheDatabase = '^src/cli/(instance|managed-engine|app-credentials-commands)[.]ts$';
 
+/* global module -- a CommonJS config file, read by dependency-cruiser */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
