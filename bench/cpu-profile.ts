@@ -54,11 +54,11 @@ export interface ProfileSummary {
 export const components: Array<{ name: string; test: (origin: string) => boolean }> = [
   { name: 'LDAP client (ldapts, src/directory)', test: (o) => o === 'npm:ldapts' || o.startsWith('src/directory/') },
   { name: 'storage (Kysely, better-sqlite3, src/storage)', test: (o) => o === 'npm:kysely' || o === 'npm:better-sqlite3' || o.startsWith('src/storage/') },
-  { name: 'IdentityStore API (src/identity-store/api)', test: (o) => o.startsWith('src/identity-store/api/') },
+  { name: 'IdentityStore API (src/identity-store-api)', test: (o) => o.startsWith('src/identity-store-api/') },
   { name: 'attribute mappings (src/identity-store)', test: (o) => o.startsWith('src/identity-store/') },
   { name: 'secret box (src/secrets)', test: (o) => o.startsWith('src/secrets/') },
   { name: 'sessions and audit (src/sessions, src/audit)', test: (o) => o.startsWith('src/sessions/') || o.startsWith('src/audit/') },
-  { name: 'sign-in flow and throttle (src/provisioning, src/auth/*.ts)', test: (o) => o.startsWith('src/provisioning/') || /^src\/auth\/[^/]+\.ts$/.test(o) },
+  { name: 'sign-in flow and throttle (src/auth/*.ts, JIT step in src/provisioning)', test: (o) => o.startsWith('src/provisioning/') || /^src\/auth\/[^/]+\.ts$/.test(o) },
   {
     name: 'HTTP (Fastify, routes, Node http)',
     test: (o) => ['npm:fastify', 'npm:find-my-way', 'npm:avvio', 'npm:light-my-request', 'npm:fast-json-stringify', 'npm:toad-cache', 'npm:zod'].includes(o) || o.startsWith('src/auth/http/'),

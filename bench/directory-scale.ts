@@ -22,7 +22,7 @@ import { ResultCode } from '#src/directory/managed/backend.ts';
 import type { Session } from '#src/directory/managed/backend.ts';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -98,7 +98,7 @@ const directory = await startManagedDirectory({
     demoForest: false,
     administratorPassword: adminPassword,
   }),
-  db,
+  stores: createManagedDirectoryStores(db),
   dataDir,
   logger: pino({ level: 'silent' }),
 });

@@ -18,7 +18,7 @@ import { ResultCode } from '#src/directory/managed/backend.ts';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
 import { createPasswordHasher, encodeUnicodePwd, hashPassword, hashPasswordScrypt, type PasswordHasher } from '#src/directory/managed/engine/password.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {
@@ -47,7 +47,7 @@ const directory = await startManagedDirectory({
     demoForest: false,
     administratorPassword: 'Admin-Pa55word!',
   }),
-  db,
+  stores: createManagedDirectoryStores(db),
   dataDir,
   logger: pino({ level: 'silent' }),
   engine: { passwordHasher: hasher, passwordCache: { maxEntries: 0 } },

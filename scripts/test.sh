@@ -38,6 +38,8 @@ npx tsc --noEmit
 npx tsc --noEmit -p src/console/web
 echo "== lint"
 npx eslint .
+echo "== dependency rules (.dependency-cruiser.cjs, described in src/README.md)"
+npx depcruise src --config .dependency-cruiser.cjs --output-type err
 
 echo "== Samba AD domain controllers: CORP (127.0.0.1) and the trusted forest PARTNER (127.0.0.2)"
 trap 'bash test/samba/dc.sh stop; PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh stop' EXIT

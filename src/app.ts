@@ -17,10 +17,11 @@ import {
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
+  createManagedDirectoryStores,
   migrateToLatest,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
-import { registerAccessRoutes } from '#src/access/http.ts';
+import { registerAccessRoutes } from '#src/portal/access-routes.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
 import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
@@ -33,12 +34,13 @@ import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/au
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
 import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
-import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
+import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
+import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
-import { createManagedPasswordChange } from '#src/provisioning/password-change.ts';
-import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
-import { userStillAllowedIn } from '#src/provisioning/still-allowed.ts';
+import { createManagedPasswordChange } from '#src/auth/password-change.ts';
+import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
+import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
 import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';
@@ -113,7 +115,7 @@ export interface OpenedManagedDirectory {
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, db, dataDir: config.dataDir, logger, secrets: config.secrets, audit });
+  const managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets, audit });
   const localOptions = directoryConnectionOptionsSchema.parse({
     domain: options.domain,
     netbiosName: options.netbiosName,
@@ -278,7 +280,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   await registerIdentityStoreApi(http, {
     users,
-    directory: () => connector,
+    groups: identityStoreGroups(() => connector),
     credentials: createKyselyApplicationCredentialStore(db, box),
     identityStoreId: deriveIdentityStoreId(secretKey.key),
     audit,

@@ -19,7 +19,6 @@ import {
   assignmentInput,
   isGuid,
   LIMITS,
-  NAME_ID_FORMATS,
   permissionSetInput,
   permissionSetUpdate,
   type Account,
@@ -29,7 +28,8 @@ import {
   type PermissionSet,
   type Principal,
 } from './model.ts';
-import { parseSpMetadata } from './saml-metadata.ts';
+import { parseSpMetadata } from '#src/federation/saml/sp-metadata.ts';
+import { NAME_ID_FORMATS } from '#src/federation/saml/vocabulary.ts';
 
 export type GroupMembershipMode = 'transitive' | 'direct';
 

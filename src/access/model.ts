@@ -5,6 +5,11 @@
  * message names the field and the rule, as Identity Center's do.
  */
 import { z } from 'zod';
+import { NAME_ID_FORMATS, USER_ATTRIBUTE_PATHS, type NameIdFormat } from '#src/federation/saml/vocabulary.ts';
+import { durationMinutes } from '#src/shared/duration.ts';
+
+/** Re-exported for callers that read durations alongside the model. */
+export { durationMinutes };
 
 /** Identity Center's quotas. */
 export const LIMITS = {
@@ -65,11 +70,6 @@ export function durationSchema(field: string, minMinutes: number, maxMinutes: nu
     });
 }
 
-export function durationMinutes(value: string): number | null {
-  const match = /^PT(?:(\d{1,3})H)?(?:(\d{1,4})M)?$/.exec(value);
-  if (match === null || (match[1] === undefined && match[2] === undefined)) return null;
-  return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
-}
 
 const formatMinutes = (minutes: number): string => (minutes % 60 === 0 ? `PT${minutes / 60}H` : `PT${minutes}M`);
 
@@ -167,30 +167,6 @@ export const permissionSetUpdate = permissionSetInput.omit({ name: true }).parti
 
 // ---- applications ---------------------------------------------------------------------------
 
-export const NAME_ID_FORMATS = {
-  persistent: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
-  emailAddress: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-  unspecified: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
-  transient: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
-} as const;
-export type NameIdFormat = keyof typeof NAME_ID_FORMATS;
-
-/** What `${user:…}` may name in an application's attribute mappings (the identity-store user). */
-export const USER_ATTRIBUTE_PATHS = [
-  'subject',
-  'userName',
-  'email',
-  'displayName',
-  'name.givenName',
-  'name.familyName',
-  'name.formatted',
-  'title',
-  'enterprise.department',
-  'enterprise.employeeNumber',
-  'activeDirectory.windowsUpn',
-  'activeDirectory.guid',
-  'groups',
-] as const;
 
 const attributeValue = text('attributeMappings.value', 1024, 1).superRefine((value, ctx) => {
   for (const match of value.matchAll(/\$\{([^}]*)\}/g)) {

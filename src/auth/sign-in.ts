@@ -1,6 +1,6 @@
 /**
  * The sign-in contract between the HTTP face (page and JSON API) and the flow behind it
- * (throttle → bind → mappings → upsert → groups → session, see src/provisioning).
+ * (throttle → bind → mappings → upsert → groups → session, see sign-in-flow.ts).
  */
 import type { IdentityUser } from '#src/identity-store/user.ts';
 import type { Session } from '#src/sessions/session-store.ts';

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { AuditLog } from '#src/audit/index.ts';
 import type { Config } from '#src/config/index.ts';
-import { deriveIdentityStoreId } from '#src/identity-store/api/identity-store-id.ts';
+import { deriveIdentityStoreId } from '#src/identity-store-api/identity-store-id.ts';
 import { credentialNameProblem, type ApplicationCredential, type ApplicationCredentialStore } from '#src/identity-store/application-credentials.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { createDatabase, createKyselyApplicationCredentialStore, createKyselyAuditLog, migrateToLatest } from '#src/storage/index.ts';

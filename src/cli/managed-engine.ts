@@ -10,7 +10,7 @@ import type { Session } from '#src/directory/managed/backend.ts';
 import { openManagedEngine } from '#src/directory/managed/index.ts';
 import type { OpenedEngine } from '#src/directory/managed/index.ts';
 import { AppError } from '#src/shared/errors.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 import { reportError } from './output.ts';
 
 type LoadConfig = (file: string | undefined) => Config;
@@ -25,7 +25,7 @@ export async function withManagedEngine(command: Command, loadConfig: LoadConfig
     const db = createDatabase(config.database);
     close = () => db.destroy();
     await migrateToLatest(db);
-    const opened = await openManagedEngine({ options: config.managedDirectory, db, dataDir: config.dataDir, logger: pino({ level: 'silent' }), secrets: config.secrets });
+    const opened = await openManagedEngine({ options: config.managedDirectory, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger: pino({ level: 'silent' }), secrets: config.secrets });
     const session: Session = { id: `cli-${process.pid}`, boundDn: opened.administrator.dn, secure: true, remoteAddress: 'cli' };
     process.exitCode = await work(opened, session);
   } catch (error) {

@@ -5,7 +5,7 @@
  * control. Pure: the caller signs and delivers.
  */
 import type { Account, PermissionSet } from '#src/access/model.ts';
-import { durationMinutes } from '#src/access/model.ts';
+import { durationMinutes } from '#src/shared/duration.ts';
 import { compileUserPathTemplate, type UserPathTemplate } from '#src/identity-store/user-path.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';

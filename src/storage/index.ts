@@ -17,3 +17,13 @@ export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentia
 export { createKyselyAccessStore } from './kysely-access-store.ts';
 export type { Database } from './tables.ts';
 export { createKyselyThrottleStore, type KyselyThrottleStoreOptions } from './kysely-throttle-store.ts';
+
+import type { Kysely } from 'kysely';
+import { createKyselyDirectoryStore } from './kysely-directory-store.ts';
+import { createKyselySettingsStore } from './kysely-settings-store.ts';
+import type { Database } from './tables.ts';
+
+/** The stores the managed directory is started with (its entries; the sealed service-account password). */
+export function createManagedDirectoryStores(db: Kysely<Database>): { directory: ReturnType<typeof createKyselyDirectoryStore>; settings: ReturnType<typeof createKyselySettingsStore> } {
+  return { directory: createKyselyDirectoryStore(db), settings: createKyselySettingsStore(db) };
+}

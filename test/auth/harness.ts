@@ -12,7 +12,7 @@ import Fastify from 'fastify';
 import { registerSignInRoutes } from '#src/auth/http/index.ts';
 import { httpServerOptions, cookieSecurity } from '#src/auth/http/transport.ts';
 import type { SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
-import type { PasswordChangeService } from '#src/provisioning/password-change.ts';
+import type { PasswordChangeService } from '#src/auth/password-change.ts';
 import { createSignInThrottle } from '#src/auth/throttle.ts';
 import { configSchema, type Config } from '#src/config/index.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { PasswordChangeRequest, PasswordChangeResult, PasswordChangeService } from '#src/provisioning/password-change.ts';
+import type { PasswordChangeRequest, PasswordChangeResult, PasswordChangeService } from '#src/auth/password-change.ts';
 import { browser, hiddenField, signInWithForm, startHarness, type Browser, type Harness } from './harness.ts';
 
 const OLD = 'Old-Password-2026!';

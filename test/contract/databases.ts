@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { redactUrl, type DatabaseConfig } from '#src/config/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '#src/storage/index.ts';
+import { refuseInUnitTier } from '../support/tier.ts';
 
 export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const TEST_PREFIX = 'portico_test_';
@@ -57,6 +58,7 @@ export function sqliteTarget(): DatabaseTarget {
 }
 
 export function postgresTarget(url = process.env.PORTICO_TEST_POSTGRES_URL ?? DEFAULT_TEST_POSTGRES_URL): DatabaseTarget {
+  refuseInUnitTier('PostgreSQL');
   // One database per run, created on first use: Kysely's migrator introspects every schema of
   // its database, so another run dropping its schemas in the same database would break ours.
   let run: Promise<{ admin: Kysely<Database>; runAdmin: Kysely<Database>; runUrl: string; name: string }> | undefined;

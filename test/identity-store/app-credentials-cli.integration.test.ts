@@ -12,7 +12,7 @@ import { IdentitystoreClient, ListUsersCommand } from '@aws-sdk/client-identitys
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { loadConfig } from '#src/config/index.ts';
-import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
+import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { createDatabase, createKyselyApplicationCredentialStore, createKyselyAuditLog, createKyselyIdentityUserStore, type Database } from '#src/storage/index.ts';
 
@@ -41,7 +41,7 @@ async function serve(): Promise<{ http: FastifyInstance; db: Kysely<Database>; e
   const identityStoreId = deriveIdentityStoreId(key);
   await registerIdentityStoreApi(http, {
     users: createKyselyIdentityUserStore(db),
-    directory: () => null,
+    groups: () => null,
     credentials: createKyselyApplicationCredentialStore(db, createSecretBox(key)),
     identityStoreId,
   });

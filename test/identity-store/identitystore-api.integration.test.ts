@@ -33,7 +33,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { createAdConnector } from '#src/directory/connector.ts';
 import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
-import { deriveIdentityStoreId, membershipId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
+import { deriveIdentityStoreId, membershipId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
+import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import type { ApplicationCredentialStore, IssuedApplicationCredential } from '#src/identity-store/application-credentials.ts';
 import { toProvisionedUser, type IdentityUser, type IdentityUserWriter } from '#src/identity-store/user.ts';
 import { createSecretBox } from '#src/secrets/index.ts';
@@ -161,7 +162,7 @@ before(async () => {
   http = Fastify();
   await registerIdentityStoreApi(http, {
     users,
-    directory: () => connector,
+    groups: identityStoreGroups(() => connector),
     credentials,
     identityStoreId,
     audit: createKyselyAuditLog(db),

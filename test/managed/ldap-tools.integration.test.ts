@@ -14,7 +14,7 @@ import { demoPassword } from '#src/directory/managed/demo-forest.ts';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-ldap-tools-'));
 const adminPassword = 'Admin-Tools-Secret-7!';
@@ -37,7 +37,7 @@ before(async () => {
   await migrateToLatest(db);
   directory = await startManagedDirectory({
     options: managedDirectoryOptionsSchema.parse({ listen: { ldapPort: 0, ldapsPort: 0 }, administratorPassword: adminPassword }),
-    db,
+    stores: createManagedDirectoryStores(db),
     dataDir,
     logger: pino({ level: 'silent' }),
   });

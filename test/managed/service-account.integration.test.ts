@@ -19,7 +19,7 @@ import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
 import { SERVICE_ACCOUNT_NAME, ensureServiceAccount } from '#src/directory/managed/service-account.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
-import { createDatabase, createKyselySettingsStore, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createKyselySettingsStore, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-service-account-'));
 const adminPassword = 'Admin-Service-Secret-7!';
@@ -42,7 +42,7 @@ const logger = pino(
 function start(): Promise<ManagedDirectory> {
   return startManagedDirectory({
     options: managedDirectoryOptionsSchema.parse({ listen: { ldapPort: 0, ldapsPort: 0 }, administratorPassword: adminPassword }),
-    db,
+    stores: createManagedDirectoryStores(db),
     dataDir,
     logger,
   });

@@ -12,8 +12,8 @@ import { createSignInThrottle } from '#src/auth/throttle.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
 import type { AuthenticationResult, DirectoryConnector } from '#src/directory/types.ts';
 import { defaultMappings } from '#src/identity-store/mappings.ts';
-import { createManagedPasswordChange } from '#src/provisioning/password-change.ts';
-import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
+import { createManagedPasswordChange } from '#src/auth/password-change.ts';
+import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
 
 const DC = 'ldaps://dc1.corp.example.test:636';
 

@@ -5,8 +5,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { refuseInUnitTier } from './tier.ts';
 
 export function launchBrowser(): Promise<Browser> {
+  refuseInUnitTier('Chromium');
   const executablePath = process.env.PORTICO_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) {
     return Promise.reject(new Error(`no Chromium at ${executablePath}: run the tests with \`npm test\` as root (scripts/test.sh installs Debian's chromium), or set PORTICO_CHROMIUM`));

@@ -14,7 +14,7 @@ import type { DirectoryBackend, Session } from '#src/directory/managed/backend.t
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import type { ManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 import type { SambaRuntime } from './samba.ts';
 
 interface RawFixture {
@@ -59,7 +59,7 @@ export async function startManagedFixture(): Promise<ManagedFixture> {
       demoForest: false,
       administratorPassword: fixture.adminPassword,
     }),
-    db,
+    stores: createManagedDirectoryStores(db),
     dataDir,
     logger: pino({ level: 'silent' }),
     clock: () => new Date(Date.now() + offsetMs),

@@ -15,6 +15,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { refuseInUnitTier } from './tier.ts';
 
 /** The script, resolved from this file so callers may run from any directory. */
 export const PYSAML2_SP_SCRIPT = fileURLToPath(new URL('../federation/pysaml2_sp.py', import.meta.url));
@@ -25,6 +26,7 @@ export const PYSAML2_SP_SCRIPT = fileURLToPath(new URL('../federation/pysaml2_sp
  * else python3 from PATH.
  */
 export function pysaml2Python(): string {
+  refuseInUnitTier('pysaml2 (a service provider in Python)');
   const configured = process.env.PORTICO_PYTHON;
   if (configured) return configured;
   return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';

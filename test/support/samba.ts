@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { directoryConnectionOptionsSchema } from '#src/directory/options.ts';
 import type { DirectoryConnectionInput, DirectoryConnectionOptions } from '#src/directory/options.ts';
+import { refuseInUnitTier } from './tier.ts';
 
 export interface SambaRuntime {
   ldapsUrl: string;
@@ -60,11 +61,13 @@ function readRuntime(dir: string, start: string): SambaRuntime {
 }
 
 export function sambaRuntime(): SambaRuntime {
+  refuseInUnitTier('The Samba AD DC');
   return readRuntime(process.env.PORTICO_SAMBA_DIR ?? '/tmp/portico-samba', 'bash test/samba/dc.sh start');
 }
 
 /** The second, independent forest PARTNER.EXAMPLE.TEST on 127.0.0.2, for trust tests. */
 export function partnerRuntime(): SambaRuntime {
+  refuseInUnitTier('The Samba AD DC PARTNER');
   return readRuntime(process.env.PORTICO_PARTNER_DIR ?? '/tmp/portico-samba-partner', 'PORTICO_SAMBA_INSTANCE=partner bash test/samba/dc.sh start');
 }
 

@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { PasswordChangeFailureCode, PasswordChangeService } from '#src/provisioning/password-change.ts';
+import type { PasswordChangeFailureCode, PasswordChangeService } from '#src/auth/password-change.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { parseCookies } from './cookies.ts';
 import { CSRF_COOKIE } from './csrf.ts';

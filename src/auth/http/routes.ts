@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SignInFailureCode, SignInResult, SignInService } from '#src/auth/sign-in.ts';
-import type { PasswordChangeService } from '#src/provisioning/password-change.ts';
+import type { PasswordChangeService } from '#src/auth/password-change.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';

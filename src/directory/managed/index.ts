@@ -5,17 +5,16 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditLog } from '#src/audit/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
-import { createKyselyDirectoryStore, createKyselySettingsStore } from '#src/storage/index.ts';
-import type { Database } from '#src/storage/index.ts';
+import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { seedDemoForest } from './demo-forest.ts';
 import { createDirectoryEngine } from './engine/engine.ts';
 import { createPasswordHasher } from './engine/password.ts';
 import type { DirectoryAuditEvent, DirectoryEngine, DirectoryEngineOptions } from './engine/engine.ts';
+import type { DirectoryStore } from './engine/store.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
 import { ensureServiceAccount } from './service-account.ts';
 import type { ServiceAccount } from './service-account.ts';
@@ -72,9 +71,19 @@ async function listenerTls(options: ManagedDirectoryOptions, dir: string, hostNa
   }
 }
 
+export interface ManagedDirectoryStores {
+  directory: DirectoryStore;
+  settings: SettingsStore;
+}
+
 export interface ManagedDirectoryInput {
   options: ManagedDirectoryOptions;
-  db: Kysely<Database>;
+  /**
+   * Where the directory keeps its entries and the sealed service-account password. Injected by
+   * the composition root (storage's createManagedDirectoryStores) so that directory/ never picks
+   * a database itself.
+   */
+  stores: ManagedDirectoryStores;
   dataDir: string;
   logger: Logger;
   /** Tests move time (password age, lockout duration) through this. */
@@ -104,13 +113,13 @@ export interface OpenedEngine {
 
 /** The engine over Portico's database, provisioned (with the demo forest) on first use. No listener. */
 export async function openManagedEngine(input: ManagedDirectoryInput): Promise<OpenedEngine> {
-  const { options, db, logger } = input;
+  const { options, stores, logger } = input;
   const dir = join(input.dataDir, 'managed-directory');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
 
   const engine = createDirectoryEngine({
-    store: createKyselyDirectoryStore(db),
+    store: stores.directory,
     domain: { dnsName: options.domain, netbiosName: options.netbiosName },
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
@@ -146,7 +155,7 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     admin: { id: 'portico-provisioning', boundDn: administrator.dn, secure: true, remoteAddress: 'portico' },
     baseDn: engine.baseDn,
     domain: options.domain,
-    settings: createKyselySettingsStore(db),
+    settings: stores.settings,
     box: createSecretBox(secretKey.key),
     logger,
     ...(input.clock ? { now: input.clock } : {}),

@@ -4,9 +4,8 @@
  * already refused any path outside USER_ATTRIBUTE_PATHS, so evaluation here cannot reach
  * anything else of the user record.
  */
-import type { Application } from '#src/access/model.ts';
-import { USER_ATTRIBUTE_PATHS } from '#src/access/model.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
+import { USER_ATTRIBUTE_PATHS, type AttributeMapping } from './vocabulary.ts';
 
 export type AttributeNameFormat = 'uri' | 'basic' | 'unspecified';
 
@@ -82,7 +81,7 @@ export function expandTemplate(template: string, user: IdentityUser, groups: rea
 }
 
 /** The assertion attributes of an application for a user; attributes without any value are left out. */
-export function assertionAttributes(mappings: Application['attributeMappings'], user: IdentityUser, groups: readonly string[] = []): SamlAttribute[] {
+export function assertionAttributes(mappings: readonly AttributeMapping[], user: IdentityUser, groups: readonly string[] = []): SamlAttribute[] {
   return mappings.flatMap((mapping) => {
     const values = expandTemplate(mapping.value, user, groups);
     return values.length === 0 ? [] : [{ name: mapping.name, nameFormat: mapping.format, values }];

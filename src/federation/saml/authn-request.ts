@@ -8,9 +8,8 @@
  * the returned `acsUrl` — never to a URL taken from the request without this check.
  */
 import type { Element } from '@xmldom/xmldom';
-import type { Application } from '#src/access/model.ts';
 import type { ReceivedMessage } from './binding.ts';
-import { checkDestination, checkIssueInstant, checkReplay, checkRequestSignature, findIssuerApplication, type RequestCheckOptions } from './message.ts';
+import { checkDestination, checkIssueInstant, checkReplay, checkRequestSignature, findIssuerApplication, type RequestCheckOptions, type RequestingApplication } from './message.ts';
 import { BINDINGS, NS, attrOf, childElement, clip, parseSamlXml, parseInstant, refuse, textOf } from './xml.ts';
 
 export { decodePost, decodeRedirect } from './binding.ts';
@@ -34,7 +33,9 @@ export interface AuthnRequest {
 }
 
 /** What validating a request needs of an application. */
-export type AuthnRequestApplication = Pick<Application, 'entityId' | 'acsUrls' | 'signingCertificate'>;
+export interface AuthnRequestApplication extends RequestingApplication {
+  acsUrls: string[];
+}
 
 export type AuthnRequestOptions<A extends AuthnRequestApplication> = RequestCheckOptions<A>;
 
@@ -84,7 +85,7 @@ export async function acceptAuthnRequest<A extends AuthnRequestApplication>(mess
  * assertion goes wherever this says, so a lookalike URL must never pass. The index counts in the
  * application's list of ACS URLs (default first, as registered from metadata).
  */
-export function resolveAcsUrl(request: Pick<AuthnRequest, 'acsUrl' | 'acsIndex'>, application: Pick<Application, 'acsUrls'>): string {
+export function resolveAcsUrl(request: Pick<AuthnRequest, 'acsUrl' | 'acsIndex'>, application: Pick<AuthnRequestApplication, 'acsUrls'>): string {
   if (request.acsUrl !== undefined) {
     if (!application.acsUrls.includes(request.acsUrl)) refuse('saml.acs_url_not_registered', `the AssertionConsumerServiceURL "${clip(request.acsUrl)}" is not registered for this application`);
     return request.acsUrl;

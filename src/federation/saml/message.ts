@@ -4,7 +4,6 @@
  * fresh, and whether it was meant for us.
  */
 import type { Element } from '@xmldom/xmldom';
-import type { Application } from '#src/access/model.ts';
 import { verifyQuerySignature, type ReceivedMessage } from './binding.ts';
 import { x509 } from './keys.ts';
 import type { ReplayCache } from './replay-cache.ts';
@@ -12,7 +11,11 @@ import { envelopedSignature, verifyEnvelopedSignature } from './signature.ts';
 import { clip, refuse } from './xml.ts';
 
 /** What a request check needs of an application. */
-export type RequestingApplication = Pick<Application, 'entityId' | 'signingCertificate'>;
+export interface RequestingApplication {
+  entityId: string;
+  /** PEM; when set, requests must be signed with it. */
+  signingCertificate?: string | undefined;
+}
 
 export type FindApplication<A> = (entityId: string) => A | undefined | Promise<A | undefined>;
 

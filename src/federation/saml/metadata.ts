@@ -3,7 +3,7 @@
  * rotation it lists two signing certificates: SPs that read metadata accept signatures from
  * either, so the new key can be published first and used later without breaking anyone.
  */
-import { NAME_ID_FORMATS } from '#src/access/model.ts';
+import { NAME_ID_FORMATS } from './vocabulary.ts';
 import { certificateBase64, x509 } from './keys.ts';
 import { BINDINGS, NS, attr, text } from './xml.ts';
 

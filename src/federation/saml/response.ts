@@ -5,13 +5,14 @@
  * accepted, and which attributes the application gets.
  */
 import { createHmac } from 'node:crypto';
-import { NAME_ID_FORMATS, durationMinutes, type Application, type NameIdFormat } from '#src/access/model.ts';
+import { durationMinutes } from '#src/shared/duration.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
 import { ATTRIBUTE_NAME_FORMATS, type SamlAttribute } from './attributes.ts';
 import { encryptAssertion } from './encryption.ts';
 import type { SigningCredential } from './keys.ts';
 import { c14nAttr, c14nText, signCanonicalElement } from './canonical-signature.ts';
 import { signRoot } from './signature.ts';
+import { NAME_ID_FORMATS, type NameIdFormat } from './vocabulary.ts';
 import { NS, STATUS_SUCCESS, attr, instant, newId, refuse, text } from './xml.ts';
 
 export interface IdentityProvider {
@@ -20,7 +21,14 @@ export interface IdentityProvider {
 }
 
 /** What building a Response needs of an application. */
-export type ResponseApplication = Pick<Application, 'entityId' | 'nameIdFormat' | 'sessionDuration' | 'encryptionCertificate'>;
+export interface ResponseApplication {
+  entityId: string;
+  nameIdFormat: NameIdFormat;
+  /** ISO-8601, e.g. PT1H. */
+  sessionDuration: string;
+  /** PEM; when set, assertions are encrypted for it. */
+  encryptionCertificate?: string | undefined;
+}
 
 export interface ResponseInput {
   idp: IdentityProvider;

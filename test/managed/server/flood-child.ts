@@ -10,14 +10,14 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { startManagedDirectory } from '#src/directory/managed/index.ts';
 import { managedDirectoryOptionsSchema } from '#src/directory/managed/options.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-flood-'));
 const db = createDatabase({ driver: 'sqlite', sqlite: { file: join(dataDir, 'portico.db') } });
 await migrateToLatest(db);
 const directory = await startManagedDirectory({
   options: managedDirectoryOptionsSchema.parse({ listen: { host: '127.0.0.1', ldapPort: 0, ldapsPort: 0 }, demoForest: false, administratorPassword: 'Flood-Admin-2026!' }),
-  db,
+  stores: createManagedDirectoryStores(db),
   dataDir,
   logger: pino({ level: 'info' }, process.stderr),
 });

@@ -45,7 +45,7 @@ export interface IdentityStoreApiOptions {
  * Mounts the API at `prefix` (default `/identitystore`) in a scope of its own.
  *
  * @example
- * await registerIdentityStoreApi(http, { users, directory: () => connector, credentials, identityStoreId, audit });
+ * await registerIdentityStoreApi(http, { users, groups: identityStoreGroups(() => connector), credentials, identityStoreId, audit });
  * // new IdentitystoreClient({ endpoint: 'http://127.0.0.1:8080/identitystore', region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } })
  */
 export async function registerIdentityStoreApi(http: FastifyInstance, deps: IdentityStoreApiDeps, { prefix = '/identitystore' }: IdentityStoreApiOptions = {}): Promise<void> {

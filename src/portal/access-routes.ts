@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
-import type { SessionAccessCache } from './session-access.ts';
+import type { SessionAccessCache } from '#src/access/session-access.ts';
 
 export function registerAccessRoutes(http: FastifyInstance, deps: { sessions: SessionService; sessionAccess: SessionAccessCache }): void {
   http.get('/api/me/access', async (request, reply) => {

@@ -3,7 +3,7 @@
  * values left out as AWS leaves them out), membership ids, and the opaque NextToken.
  */
 import { createHash } from 'node:crypto';
-import type { DirectoryGroup } from '#src/directory/types.ts';
+import type { DirectoryGroup } from '#src/identity-store/directory-groups.ts';
 import { directoryIssuer, type IdentityUser } from '#src/identity-store/user.ts';
 import { validationError } from './errors.ts';
 

@@ -7,8 +7,8 @@
  * whatever the spelling (UPN, DOMAIN\sam, DN …); the service account is never changed here.
  */
 import type { AuditLog } from '#src/audit/index.ts';
-import type { SignInThrottle } from '#src/auth/throttle.ts';
-import type { FailureFloor } from '#src/auth/failure-floor.ts';
+import type { SignInThrottle } from './throttle.ts';
+import type { FailureFloor } from './failure-floor.ts';
 import type { DirectoryBackend } from '#src/directory/managed/backend.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
 import type { ResolvedAccount } from '#src/directory/types.ts';

@@ -1,17 +1,18 @@
 /**
- * Sign-in with AD credentials and just-in-time provisioning:
+ * Sign-in with AD credentials (the sign-in domain's use case):
  * resolve the name to its account (cached) → throttle that account → one bind as the user (the
- * entry read alongside) → attribute mappings → transitive
- * groups → in one transaction: upsert the identity-store record, open the session, audit.
+ * entry read alongside) → attribute mappings (provisioning/jit.ts) → transitive
+ * groups → in one transaction: JIT-provision the identity-store record, open the session, audit.
  * A failure at any step leaves the previous record as it was.
  */
 import type { AuditLog } from '#src/audit/index.ts';
-import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from '#src/auth/sign-in.ts';
-import type { SignInThrottle } from '#src/auth/throttle.ts';
-import type { FailureFloor } from '#src/auth/failure-floor.ts';
+import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from './sign-in.ts';
+import type { SignInThrottle } from './throttle.ts';
+import type { FailureFloor } from './failure-floor.ts';
 import type { AuthenticationResult, DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
-import { applyMappings, referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
-import { toProvisionedUser, type IdentityUserWriter, type UpsertResult } from '#src/identity-store/user.ts';
+import { referencedAttributes, type MappingTable } from '#src/identity-store/mappings.ts';
+import type { IdentityUserWriter, ProvisionedUser } from '#src/identity-store/user.ts';
+import { mapDirectoryUser, provisionUser } from '#src/provisioning/jit.ts';
 import type { Session, SessionStore } from '#src/sessions/index.ts';
 import { prepareSession } from '#src/sessions/index.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
@@ -185,13 +186,9 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     }
 
     let groups: TransitiveGroups;
-    let provisioned;
+    let provisioned: ProvisionedUser;
     try {
-      const mapped = applyMappings(mappings, user);
-      provisioned = toProvisionedUser(
-        { guid: user.guid, sid: user.sid, userPrincipalName: user.userPrincipalName ?? `${user.samAccountName}@${user.domain}`, domain: user.domain },
-        mapped.values,
-      );
+      provisioned = mapDirectoryUser(mappings, user);
       groups = await directory.groupsOf(user);
     } catch (error) {
       const code: SignInFailureCode = isAppError(error, 'identity.mapping_value_missing') ? 'identity.mapping_value_missing' : directoryFailure(error);
@@ -201,7 +198,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     try {
       const { upsert, session, token } = await deps.transaction(async (tx) => {
         const at = clock();
-        const upsert = await tx.users.upsert(provisioned, at);
+        const upsert = await provisionUser(tx, provisioned, at);
         const prepared = prepareSession(
           {
             userId: upsert.user.userId,
@@ -219,7 +216,6 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
           deps.sessionDurationMs(),
         );
         const session = await tx.sessions.create(prepared.session, at);
-        await recordProvisioning(tx.audit, upsert);
         await tx.audit.record({
           actor: user.guid,
           action: 'auth.sign_in',
@@ -240,31 +236,6 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
   }
 
   return { signIn };
-}
-
-async function recordProvisioning(audit: AuditLog, upsert: UpsertResult): Promise<void> {
-  if (upsert.change === 'unchanged') return;
-  const action = upsert.change === 'created' ? 'identity.user.provisioned' : upsert.change === 'reprovisioned' ? 'identity.user.reprovisioned' : 'identity.user.updated';
-  await audit.record({
-    actor: 'system',
-    action,
-    target: upsert.user.userId,
-    outcome: 'success',
-    details: {
-      userName: upsert.user.userName,
-      guid: upsert.user.activeDirectory.guid,
-      previousUserId: upsert.change === 'reprovisioned' ? (upsert.before?.userId ?? null) : null,
-      changed: upsert.before && upsert.change === 'updated' ? changedAttributes(upsert.before.attributes, upsert.user.attributes) : null,
-    },
-  });
-}
-
-function changedAttributes(before: Record<string, string | undefined>, after: Record<string, string | undefined>): Record<string, { before: string | null; after: string | null }> {
-  const changed: Record<string, { before: string | null; after: string | null }> = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (before[key] !== after[key]) changed[key] = { before: before[key] ?? null, after: after[key] ?? null };
-  }
-  return changed;
 }
 
 const unavailableCodes: ReadonlySet<ErrorCode> = new Set(['directory.unreachable', 'directory.timeout', 'directory.tls_failed', 'directory.service_account_rejected', 'directory.protocol_error']);

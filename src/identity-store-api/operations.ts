@@ -8,8 +8,7 @@
  * only through another group is not listed as its member (sign-in and access evaluation, which
  * do resolve nesting, are another matter). Only provisioned users appear as members.
  */
-import { isGuid } from '#src/directory/ad-codec.ts';
-import type { DirectoryConnector, DirectoryGroup } from '#src/directory/types.ts';
+import { isGuid, type DirectoryGroup, type IdentityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import type { IdentityUser, IdentityUserReader } from '#src/identity-store/user.ts';
 import { IdentityStoreError, resourceNotFound, validationError } from './errors.ts';
 import { Input, patterns } from './input.ts';
@@ -26,8 +25,8 @@ import {
 
 export interface IdentityStoreOperationDeps {
   users: IdentityUserReader;
-  /** The identity source's connector; null while it is unavailable. */
-  directory: () => DirectoryConnector | null;
+  /** The identity store's directory reads (identity-store/directory-groups.ts); null while the identity source is unavailable. */
+  groups: () => IdentityStoreGroups | null;
   identityStoreId: string;
 }
 
@@ -71,8 +70,8 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
   const nextToken = (input: Input): string | undefined => input.string('NextToken', { min: 1, max: 65535, pattern: patterns.nextToken });
   const resourceId = (input: Input, member: string): string => input.string(member, { required: true, min: 1, max: 47, pattern: patterns.resourceId });
 
-  function directory(): DirectoryConnector {
-    const connector = deps.directory();
+  function directory(): IdentityStoreGroups {
+    const connector = deps.groups();
     if (!connector) {
       throw new IdentityStoreError('InternalServerException', 'The identity source is unavailable: groups cannot be read now. Retry later.', {
         fields: { RetryAfterSeconds: 30 },
@@ -107,9 +106,7 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
 
   /** The groups a user record's AD account is directly in; none when the account is gone from AD. */
   async function directGroupsOfUser(user: IdentityUser): Promise<DirectoryGroup[]> {
-    const connector = directory();
-    const account = await connector.findUserByGuid(user.activeDirectory.guid);
-    return account ? connector.directGroupsOf(account) : [];
+    return directory().directGroupsOfUser(user);
   }
 
   function memberUserId(input: Input): string {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { DirectoryConnector, DirectoryGroup } from '#src/directory/types.ts';
+import type { DirectoryGroup, IdentityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import { toProvisionedUser, type IdentityUser, type IdentityUserReader } from '#src/identity-store/user.ts';
 import { IdentityStoreError } from './errors.ts';
 import { createIdentityStoreOperations } from './operations.ts';
@@ -39,13 +39,13 @@ const group: DirectoryGroup = {
   scope: 'global',
 };
 
-function fakeDirectory(memberGuids: string[]): DirectoryConnector {
+function fakeDirectory(memberGuids: string[]): IdentityStoreGroups {
   // Only what the operations under test call; the rest of the interface is never reached.
-  const partial: Partial<DirectoryConnector> = {
+  const partial: Partial<IdentityStoreGroups> = {
     findGroup: (name) => Promise.resolve(name.startsWith(group.guid) ? group : null),
     groupUserGuids: () => Promise.resolve(memberGuids),
   };
-  return partial as DirectoryConnector;
+  return partial as IdentityStoreGroups;
 }
 
 async function rejectsWith(promise: Promise<unknown>, type: string, message?: RegExp): Promise<void> {
@@ -59,7 +59,7 @@ async function rejectsWith(promise: Promise<unknown>, type: string, message?: Re
 
 describe('IdentityStore operations', () => {
   it('reports every violation of a request at once, worded as AWS words them', async () => {
-    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), directory: () => null, identityStoreId: STORE });
+    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), groups: () => null, identityStoreId: STORE });
     await rejectsWith(
       ops.ListUsers?.({ IdentityStoreId: 'nope', MaxResults: 101, NextToken: '%%%' }) ?? Promise.reject(new Error('no ListUsers')),
       'ValidationException',
@@ -74,7 +74,7 @@ describe('IdentityStore operations', () => {
   });
 
   it('answers with InternalServerException while the identity source is unavailable', async () => {
-    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), directory: () => null, identityStoreId: STORE });
+    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), groups: () => null, identityStoreId: STORE });
     await assert.rejects(ops.ListGroups?.({ IdentityStoreId: STORE }) ?? Promise.reject(new Error()), (error) => {
       assert.ok(error instanceof IdentityStoreError);
       assert.equal(error.type, 'InternalServerException');
@@ -89,7 +89,7 @@ describe('IdentityStore operations', () => {
     // Two provisioned members, at the end of the big group.
     const users = [identityUser(guids[2_400] ?? ''), identityUser(guids[2_499] ?? '')];
     const lookups = { count: 0 };
-    const ops = createIdentityStoreOperations({ users: fakeUsers(users, lookups), directory: () => fakeDirectory([...guids].reverse()), identityStoreId: STORE });
+    const ops = createIdentityStoreOperations({ users: fakeUsers(users, lookups), groups: () => fakeDirectory([...guids].reverse()), identityStoreId: STORE });
     const pages: Array<{ GroupMemberships: Array<{ MemberId: { UserId: string }; MembershipId: string }>; NextToken?: string }> = [];
     let token: string | undefined;
     do {
@@ -110,7 +110,7 @@ describe('IdentityStore operations', () => {
   });
 
   it('refuses a NextToken of another listing', async () => {
-    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), directory: () => fakeDirectory([]), identityStoreId: STORE });
+    const ops = createIdentityStoreOperations({ users: fakeUsers([], { count: 0 }), groups: () => fakeDirectory([]), identityStoreId: STORE });
     const other = encodePageToken('ListGroupMemberships', 'x', '99999999-2222-4333-8444-555555555555');
     await rejectsWith(ops.ListGroupMemberships?.({ IdentityStoreId: STORE, GroupId: group.guid, NextToken: other }) ?? Promise.reject(new Error()), 'ValidationException', /nextToken/);
     assert.equal(decodePageToken(encodePageToken('ListUsers', 'abc'), 'ListUsers'), 'abc');

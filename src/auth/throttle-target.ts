@@ -6,7 +6,7 @@
  * strictly below the lockout threshold that applies to the account (its fine-grained password
  * policy's where the directory exposes it), so Portico cannot be used to lock AD accounts.
  */
-import { accountSubject, nameSubject, type ThrottleFailureDetails } from '#src/auth/throttle.ts';
+import { accountSubject, nameSubject, type ThrottleFailureDetails } from './throttle.ts';
 import type { ResolvedAccount } from '#src/directory/types.ts';
 
 export interface ThrottleTarget {

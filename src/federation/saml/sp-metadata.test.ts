@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAppError } from '#src/shared/errors.ts';
-import { HTTP_POST_BINDING, parseSpMetadata } from './saml-metadata.ts';
+import { HTTP_POST_BINDING, parseSpMetadata } from './sp-metadata.ts';
 
 // Self-signed P-256 certificates made with openssl for these tests.
 const SIGNING_CERT =
