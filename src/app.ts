@@ -35,6 +35,8 @@ import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store/api/index.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
+import { createCredentialAdministration } from '#src/identity-store/credential-administration.ts';
+import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-admin.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
 import { createManagedPasswordChange } from '#src/provisioning/password-change.ts';
 import { createSignInFlow } from '#src/provisioning/sign-in-flow.ts';
@@ -274,14 +276,29 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const ready = directory.health === 'ok';
     return reply.code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not_ready', directory: { state: directory.state, code: directory.code, reason: directory.reason } });
   });
+  const credentialStore = createKyselyApplicationCredentialStore(db, box);
+  const identityStoreId = deriveIdentityStoreId(secretKey.key);
   await registerIdentityStoreApi(http, {
     users,
     directory: () => connector,
-    credentials: createKyselyApplicationCredentialStore(db, box),
-    identityStoreId: deriveIdentityStoreId(secretKey.key),
+    credentials: credentialStore,
+    identityStoreId,
     audit,
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
+  });
+  // The use cases the admin API (and so the CLI and the console) runs; nothing else calls them.
+  const credentials = createCredentialAdministration({ store: credentialStore, audit, identityStoreId });
+  const identitySource = createIdentitySourceAdmin({
+    configured: config.directory,
+    connections: createKyselyDirectoryConnectionStore(db, box),
+    users,
+    revokeAllSessions: () => createKyselySessionStore(db).revokeAll(new Date()),
+    mappings,
+    audit,
+    connector: () => connector,
+    running: source.kind,
+    warn: (message) => logger.warn(message),
   });
   await registerAdminApi(http, {
     auth: createAdminAuth({ settings, sessions, sessionAccess, adminGroups: adminGroups(config, source) }),
@@ -299,6 +316,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     audit,
     settings,
     throttle,
+    credentials: () => credentials,
+    identitySource: () => identitySource,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
