@@ -22,7 +22,7 @@ import {
 import { createAccessService } from '#src/access/access-service.ts';
 import { registerAccessRoutes } from '#src/access/http.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
-import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
+import { createAdminAuth, ensureBootstrapToken, issueBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
 import { registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
@@ -111,7 +111,7 @@ export interface OpenedManagedDirectory {
 
 /**
  * Starts the managed directory and reads it through the same connector as any AD, over loopback
- * LDAPS with the listener's certificate pinned. The CLI uses it with ephemeral listeners.
+ * LDAPS with the listener's certificate pinned.
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
@@ -430,5 +430,22 @@ function describe(source: IdentitySource): Record<string, unknown> {
         certificateSha256: source.managed.certificateSha256,
         trusts: source.trusts.map((t) => ({ domain: t.domain, ok: t.ok, reason: t.reason })),
       };
+  }
+}
+
+/**
+ * Host-local bootstrap, for `portico admin bootstrap-token --reset`: a new admin bootstrap token
+ * written straight to the instance's database, audited. It stays out of the admin API on purpose:
+ * it is how an administrator on the host gets back in when no token or session works.
+ */
+export async function resetBootstrapToken(config: Config, actor: string): Promise<string> {
+  const db = createDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    const token = await issueBootstrapToken(createKyselySettingsStore(db), new Date());
+    await createKyselyAuditLog(db).record({ actor, action: 'admin.bootstrap_token.issued', outcome: 'success' });
+    return token;
+  } finally {
+    await db.destroy();
   }
 }

@@ -81,6 +81,24 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     return found && { userName: found.userPrincipalName ?? found.samAccountName, displayName: found.displayName };
   };
 
+  /**
+   * A provisioned user by any spelling `access explain` accepts: the identity store's own keys
+   * (UserId, user name, objectGUID, email), else the directory's (sAMAccountName, DOMAIN\\name,
+   * implicit UPN, DN) resolved to the objectGUID the record is keyed by.
+   */
+  const provisionedUser = async (key: string) => {
+    try {
+      return await findProvisionedUser(users, key);
+    } catch (error) {
+      const connected = deps.directory();
+      if (!isAppError(error, 'identity.user_not_found') || connected === null) throw error;
+      const found = await connected.findUser(key).catch(() => null);
+      const user = found && (await users.findByGuid(found.guid));
+      if (!user) throw error;
+      return user;
+    }
+  };
+
   const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });
   const assignmentQuery = z.strictObject({
     accountId: z.string().max(64).optional(),
@@ -176,11 +194,11 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       handler: async ({ query }) => users.list({ limit: query.limit, after: query.after, userNamePrefix: query.prefix }),
     }),
     route({
-      method: 'GET', path: '/users/{id}', operationId: 'getUser', tag: 'identity', summary: 'One provisioned user (UserId, user name, objectGUID or email) and their live sessions',
+      method: 'GET', path: '/users/{id}', operationId: 'getUser', tag: 'identity', summary: 'One provisioned user (UserId, user name, objectGUID or email, or any name `access explain` accepts: sAMAccountName, DOMAIN\\name, UPN) and their live sessions',
       params: idParams,
       response: z.object({ user: schemas.identityUser, sessions: z.array(z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), clientAddress: z.string().nullable() })) }),
       handler: async ({ params }) => {
-        const user = await findProvisionedUser(users, params.id);
+        const user = await provisionedUser(params.id);
         const live = await sessions.listForUser(user.activeDirectory.guid);
         return { user, sessions: live.map((s) => ({ id: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt, clientAddress: s.data.clientAddress })) };
       },
@@ -190,14 +208,14 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       summary: 'Remove a provisioned user and end their sessions; AD is not touched, and a user still in AD comes back at the next sign-in',
       params: idParams,
       response: z.object({ removed: z.string(), userName: z.string(), sessionsRevoked: z.number() }),
-      handler: ({ params, admin }) => removeUser(params.id, admin.actor),
+      handler: async ({ params, admin }) => removeUser((await provisionedUser(params.id)).userId, admin.actor),
     }),
     route({
       method: 'POST', path: '/users/{id}/revoke-sessions', operationId: 'revokeUserSessions', tag: 'identity', summary: "End every portal session of a provisioned user",
       params: idParams,
       response: z.object({ userName: z.string(), sessionsRevoked: z.number() }),
       handler: async ({ params, admin }) => {
-        const user = await findProvisionedUser(users, params.id);
+        const user = await provisionedUser(params.id);
         return { userName: user.userName, sessionsRevoked: await sessions.revokeUser(user.activeDirectory.guid, admin.actor) };
       },
     }),
