@@ -190,7 +190,7 @@ ${where}`,
       type Found = { principals: Array<{ type: 'user' | 'group'; guid: string; name: string; displayName: string | null; mail: string | null; grantsAccess: boolean; groupKind: string | null }>; more: boolean };
       let result: Found;
       if (target.kind === 'api') {
-        result = await target.api.call<Found>('GET', `/directory/principals?${new URLSearchParams({ q: prefix, limit: String(options.limit), ...(options.type ? { type: options.type } : {}) })}`);
+        result = await target.api.call<Found>('GET', `/directory/principals?${String(new URLSearchParams({ q: prefix, limit: String(options.limit), ...(options.type ? { type: options.type } : {}) }))}`);
       } else {
         const found = await target.connector.searchPrincipals(prefix, { limit: options.limit, ...(options.type ? { types: [options.type] } : {}) });
         // The admin API's shape, so that --json reads the same either way.

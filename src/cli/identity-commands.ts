@@ -36,7 +36,7 @@ async function connectionFrom(options: { file?: string; domain?: string; dcUrl?:
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AppError('config.invalid', `${options.file} must hold a connection object`, { status: 400 });
     input = parsed as Record<string, unknown>;
   }
-  const tls = { ...(input.tls as object | undefined), ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.pinnedSha256 ? { pinnedSha256: options.pinnedSha256 } : {}) };
+  const tls = { ...(input.tls as object | undefined), ...(options.caFile ? { caFile: resolvePath(options.caFile) } : {}), ...(options.pinnedSha256 ? { pinnedSha256: options.pinnedSha256 } : {}) };
   const merged = {
     ...input,
     ...(options.domain ? { domain: options.domain } : {}),
@@ -150,7 +150,7 @@ function registerUserCommands(program: Command, loadConfig: LoadConfig): void {
   ).action(async (options: { prefix?: string; limit: string; after?: string }, command: Command) => {
     await withAdminApi(command, loadConfig, async (api, json) => {
       const query = new URLSearchParams({ limit: options.limit, ...(options.prefix ? { prefix: options.prefix } : {}), ...(options.after ? { after: options.after } : {}) });
-      const page = await api.call<{ users: IdentityUser[]; next: string | null }>('GET', `/users?${query}`);
+      const page = await api.call<{ users: IdentityUser[]; next: string | null }>('GET', `/users?${query.toString()}`);
       if (json) return printJson(page);
       if (page.users.length === 0) process.stdout.write('no provisioned users\n');
       else {
