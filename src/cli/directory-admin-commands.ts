@@ -164,7 +164,7 @@ export function registerDirectoryAdminCommands(directory: Command, loadConfig: L
       });
     },
   );
-  admin(ou.command('delete').argument('<dn>').description('delete an empty organizational unit (exit code 6 while it holds entries)')).action(async (dn: string, _options: unknown, command: Command) => {
+  admin(ou.command('delete').argument('<dn>').description('delete an empty organizational unit (refused while it holds entries)')).action(async (dn: string, _options: unknown, command: Command) => {
     await run(command, async (api) => {
       await api.call('DELETE', `${BASE}/ous/${q(dn)}`);
       return { line: `deleted ${dn}`, answer: { deleted: dn } };
