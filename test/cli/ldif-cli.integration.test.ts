@@ -1,19 +1,26 @@
 /**
- * `portico directory import|export` on the managed directory, as an administrator runs them.
+ * `portico directory import|export` on the managed directory, as an administrator runs them:
+ * through the admin API of a running Portico.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runPortico } from '../support/cli.ts';
+import { runPortico, startPorticoForCli, type CliPortico } from '../support/cli.ts';
 import type { CliRun } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'portico-ldif-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+/** One running Portico per data directory, started at its first command (the CLI calls its admin API). */
+const servers = new Map<string, Promise<CliPortico>>();
+after(async () => {
+  for (const server of servers.values()) await (await server).stop();
+  rmSync(root, { recursive: true, force: true });
+});
 
-function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return runPortico(args, { PORTICO_DATA_DIR: dataDir, ...env });
+async function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  if (!servers.has(dataDir)) servers.set(dataDir, startPorticoForCli({ PORTICO_DATA_DIR: dataDir, ...env }));
+  return runPortico(args, (await servers.get(dataDir))!.env);
 }
 
 const base = 'DC=portico,DC=test';
