@@ -65,6 +65,17 @@ export function summarise(choice: IdentitySourceChoice): IdentitySourceSummary {
   return { kind: 'connector', origin: choice.origin, domain: options.domain, urls: options.urls, serviceAccount: options.serviceAccount.username, allowSamba: options.allowSamba, allowPlainLdap: options.allowPlainLdap };
 }
 
+/**
+ * Why a candidate domain could not be connected is the administrator's to read (a wrong password,
+ * a controller that does not answer): shown, never hidden as an internal error. A refused bind is
+ * the caller's input (400); the controller's unavailability stays a 5xx.
+ */
+function candidateError(error: unknown): never {
+  if (!(error instanceof AppError) || error.expose) throw error;
+  const status = error.code === 'directory.service_account_rejected' || error.code === 'directory.insecure_transport' ? 400 : error.status;
+  throw new AppError(error.code, error.message, { status, expose: true, cause: error });
+}
+
 export function createIdentitySourceAdmin(deps: IdentitySourceAdminDeps): IdentitySourceAdmin {
   const warn = deps.warn ?? (() => undefined);
   const choose = () => chooseIdentitySource(deps.configured, deps.connections);
@@ -99,7 +110,7 @@ export function createIdentitySourceAdmin(deps: IdentitySourceAdminDeps): Identi
           revokeAllSessions: deps.revokeAllSessions,
           audit: deps.audit,
           validate: async (connection) => {
-            const { connector, check } = await connectDirectory(connection, { warn });
+            const { connector, check } = await connectDirectory(connection, { warn }).catch(candidateError);
             await connector.close();
             return check;
           },
