@@ -57,6 +57,7 @@ import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
+import { displayFingerprint } from '#src/shared/certificates.ts';
 
 export interface PorticoApp {
   url: string;
@@ -427,7 +428,7 @@ function describe(source: IdentitySource): Record<string, unknown> {
         state: source.state,
         ldapUrl: source.managed.ldapUrl,
         ldapsUrl: source.managed.ldapsUrl,
-        certificateSha256: source.managed.certificateSha256,
+        certificateSha256: displayFingerprint(source.managed.certificateSha256),
         trusts: source.trusts.map((t) => ({ domain: t.domain, ok: t.ok, reason: t.reason })),
       };
   }
