@@ -60,14 +60,20 @@ export function ldifRoutes(deps: { managed: () => ManagedDirectoryAccess | null;
       query: z.strictObject({ base: z.string().max(1024).optional().describe('subtree to export; the whole domain by default') }),
       response: z.object({ ldif: z.string() }),
       handler: async ({ query, admin, request }) => {
-        const { session, managed, close } = open(request.ip);
+        const action = 'directory.managed.ldif_exported';
         try {
-          const chunks: string[] = [];
-          for await (const chunk of exportLdif(managed.engine, session, query.base ?? managed.baseDn)) chunks.push(chunk);
-          await deps.audit.record({ actor: admin.actor, action: 'directory.managed.ldif_exported', target: query.base ?? managed.baseDn, outcome: 'success', details: { bytes: chunks.reduce((n, c) => n + c.length, 0) } });
-          return { ldif: chunks.join('') };
-        } finally {
-          close();
+          const { session, managed, close } = open(request.ip);
+          try {
+            const chunks: string[] = [];
+            for await (const chunk of exportLdif(managed.engine, session, query.base ?? managed.baseDn)) chunks.push(chunk);
+            await deps.audit.record({ actor: admin.actor, action, target: query.base ?? managed.baseDn, outcome: 'success', details: { bytes: chunks.reduce((n, c) => n + c.length, 0) } });
+            return { ldif: chunks.join('') };
+          } finally {
+            close();
+          }
+        } catch (error) {
+          await deps.audit.record({ actor: admin.actor, action, target: query.base ?? null, outcome: 'failure', errorCode: isAppError(error) ? error.code : null, details: isAppError(error) ? { reason: error.message } : {} });
+          throw error;
         }
       },
     }),
