@@ -83,6 +83,23 @@ describe('portico directory import/export (CLI)', () => {
     assert.match(groups.stdout, /SRE@portico\.test/);
   });
 
+  it('imports a file above the admin API\'s usual 3 MiB body limit (that route only), and refuses an unauthenticated upload', async () => {
+    const file = join(root, 'large.ldif');
+    // 5 MiB of comment lines around one record: the size without the cost of 20,000 entries.
+    const padding = `# ${'x'.repeat(1000)}\n`.repeat(5 * 1024);
+    writeFileSync(file, `version: 1\n${padding}\ndn: OU=Large,${base}\nobjectClass: organizationalUnit\n`);
+    const run = await portico(dataDir, ['directory', 'import', file]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /imported 1 entries/);
+
+    const { env } = (await servers.get(dataDir))!;
+    const body = JSON.stringify({ ldif: `version: 1\n${padding}` });
+    const anonymous = await fetch(`${env.PORTICO_URL}/admin/api/directory/managed/import`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(anonymous.status, 401);
+    const elsewhere = await fetch(`${env.PORTICO_URL}/admin/api/mappings/preview`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${env.PORTICO_ADMIN_TOKEN}` }, body });
+    assert.equal(elsewhere.status, 413, 'other routes keep the usual limit');
+  });
+
   it('refuses to import into a connected AD', async () => {
     const run = await portico(join(root, 'connector'), ['directory', 'import', join(root, 'import.ldif')], {
       PORTICO_DIRECTORY__DOMAIN: 'corp.example.test',
