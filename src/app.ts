@@ -23,7 +23,7 @@ import {
 import { createAccessService } from '#src/access/access-service.ts';
 import { registerAccessRoutes } from '#src/portal/access-routes.ts';
 import { createSessionAccessCache } from '#src/access/session-access.ts';
-import { createAdminAuth, ensureBootstrapToken } from '#src/admin/admin-auth.ts';
+import { createAdminAuth, ensureBootstrapToken, issueBootstrapToken } from '#src/admin/admin-auth.ts';
 import { registerAdminApi } from '#src/admin/routes.ts';
 import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
@@ -37,6 +37,8 @@ import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
 import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
+import { createCredentialAdministration } from '#src/identity-store/credential-administration.ts';
+import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-admin.ts';
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
 import { createManagedPasswordChange } from '#src/auth/password-change.ts';
 import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
@@ -57,6 +59,7 @@ import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
+import { displayFingerprint } from '#src/shared/certificates.ts';
 
 export interface PorticoApp {
   url: string;
@@ -111,7 +114,7 @@ export interface OpenedManagedDirectory {
 
 /**
  * Starts the managed directory and reads it through the same connector as any AD, over loopback
- * LDAPS with the listener's certificate pinned. The CLI uses it with ephemeral listeners.
+ * LDAPS with the listener's certificate pinned.
  */
 export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
@@ -278,14 +281,29 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const ready = directory.health === 'ok';
     return reply.code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not_ready', directory: { state: directory.state, code: directory.code, reason: directory.reason } });
   });
+  const credentialStore = createKyselyApplicationCredentialStore(db, box);
+  const identityStoreId = deriveIdentityStoreId(secretKey.key);
   await registerIdentityStoreApi(http, {
     users,
     groups: identityStoreGroups(() => connector),
-    credentials: createKyselyApplicationCredentialStore(db, box),
-    identityStoreId: deriveIdentityStoreId(secretKey.key),
+    credentials: credentialStore,
+    identityStoreId,
     audit,
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
+  });
+  // The use cases the admin API (and so the CLI and the console) runs; nothing else calls them.
+  const credentials = createCredentialAdministration({ store: credentialStore, audit, identityStoreId });
+  const identitySource = createIdentitySourceAdmin({
+    configured: config.directory,
+    connections: createKyselyDirectoryConnectionStore(db, box),
+    users,
+    revokeAllSessions: () => createKyselySessionStore(db).revokeAll(new Date()),
+    mappings,
+    audit,
+    connector: () => connector,
+    running: source.kind,
+    warn: (message) => logger.warn(message),
   });
   await registerAdminApi(http, {
     auth: createAdminAuth({ settings, sessions, sessionAccess, adminGroups: adminGroups(config, source) }),
@@ -303,6 +321,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     audit,
     settings,
     throttle,
+    credentials: () => credentials,
+    identitySource: () => identitySource,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
@@ -412,8 +432,25 @@ function describe(source: IdentitySource): Record<string, unknown> {
         state: source.state,
         ldapUrl: source.managed.ldapUrl,
         ldapsUrl: source.managed.ldapsUrl,
-        certificateSha256: source.managed.certificateSha256,
+        certificateSha256: displayFingerprint(source.managed.certificateSha256),
         trusts: source.trusts.map((t) => ({ domain: t.domain, ok: t.ok, reason: t.reason })),
       };
+  }
+}
+
+/**
+ * Host-local bootstrap, for `portico admin bootstrap-token --reset`: a new admin bootstrap token
+ * written straight to the instance's database, audited. It stays out of the admin API on purpose:
+ * it is how an administrator on the host gets back in when no token or session works.
+ */
+export async function resetBootstrapToken(config: Config, actor: string): Promise<string> {
+  const db = createDatabase(config.database);
+  try {
+    await migrateToLatest(db);
+    const token = await issueBootstrapToken(createKyselySettingsStore(db), new Date());
+    await createKyselyAuditLog(db).record({ actor, action: 'admin.bootstrap_token.issued', outcome: 'success' });
+    return token;
+  } finally {
+    await db.destroy();
   }
 }

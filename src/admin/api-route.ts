@@ -28,6 +28,8 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
   response: z.ZodType;
+  /** Bytes of JSON body this route accepts, when more than the API's default (an LDIF import). */
+  bodyLimit?: number;
   /** 200 unless said (201 for creations, 204 for deletions). */
   status?: 200 | 201 | 204;
   handler(context: RouteContext<P, Q, B>): Promise<unknown>;

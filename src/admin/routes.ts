@@ -12,9 +12,10 @@ import { MAX_AUDIT_PAGE } from '#src/audit/audit-log.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
 import { carriesAccess } from '#src/directory/group-rule.ts';
 import type { MappingSettings } from '#src/identity-store/mapping-settings.ts';
-import { explainMappings, referencedAttributes } from '#src/identity-store/mappings.ts';
+import { explainMappings, mappingPresetNames, referencedAttributes } from '#src/identity-store/mappings.ts';
 import { defaultCheckLimit, maxCheckLimit, runMappingCheck } from '#src/identity-store/mapping-check.ts';
 import { findProvisionedUser, type IdentityUserWriter } from '#src/identity-store/user.ts';
+import { createUserRemoval } from '#src/identity-store/user-removal.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
@@ -24,6 +25,12 @@ import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
+import { appCredentialRoutes } from './app-credential-routes.ts';
+import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
+import { identitySourceRoutes } from './identity-source-routes.ts';
+import { ldifRoutes } from './ldif-routes.ts';
+import type { CredentialAdministration } from '#src/identity-store/credential-administration.ts';
+import type { IdentitySourceAdmin } from '#src/identity-source/identity-source-admin.ts';
 import type { ThrottleAdmin } from '#src/auth/throttle.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import * as schemas from './schemas.ts';
@@ -49,11 +56,16 @@ export interface AdminApiDeps {
   settings: SettingsStore;
   /** The sign-in throttle's counters, for the help desk. */
   throttle: ThrottleAdmin;
+  /** The IdentityStore API's access keys. */
+  credentials: () => CredentialAdministration;
+  /** The identity source as administrators change it. */
+  identitySource: () => IdentitySourceAdmin;
   clock?: () => Date;
 }
 
 export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
   const { access, users, sessions, mappings, audit, clock = () => new Date() } = deps;
+  const removeUser = createUserRemoval({ users, revokeSessions: (guid, actor) => sessions.revokeUser(guid, actor), audit, clock });
 
   const directory = (): DirectoryConnector => {
     const connected = deps.directory();
@@ -67,6 +79,24 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     if (provisioned) return { userName: provisioned.userName, displayName: provisioned.displayName };
     const found = await directory().findUserByGuid(guid);
     return found && { userName: found.userPrincipalName ?? found.samAccountName, displayName: found.displayName };
+  };
+
+  /**
+   * A provisioned user by any spelling `access explain` accepts: the identity store's own keys
+   * (UserId, user name, objectGUID, email), else the directory's (sAMAccountName, DOMAIN\\name,
+   * implicit UPN, DN) resolved to the objectGUID the record is keyed by.
+   */
+  const provisionedUser = async (key: string) => {
+    try {
+      return await findProvisionedUser(users, key);
+    } catch (error) {
+      const connected = deps.directory();
+      if (!isAppError(error, 'identity.user_not_found') || connected === null) throw error;
+      const found = await connected.findUser(key).catch(() => null);
+      const user = found && (await users.findByGuid(found.guid));
+      if (!user) throw error;
+      return user;
+    }
   };
 
   const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item) });
@@ -131,6 +161,12 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       handler: async ({ body, admin }) => ({ table: await mappings.save(body.table, admin.actor) }),
     }),
     route({
+      method: 'POST', path: '/mappings/preset', operationId: 'useMappingPreset', tag: 'identity', summary: `Replace the attribute mappings with a named table (${mappingPresetNames.join(', ')}); "default" follows Portico's default from then on`,
+      body: z.strictObject({ name: z.string().min(1).max(64) }),
+      response: z.object({ table: z.record(z.string(), z.string()), isDefault: z.boolean() }),
+      handler: async ({ body, admin }) => ({ table: await mappings.usePreset(body.name, admin.actor), isDefault: body.name === 'default' }),
+    }),
+    route({
       method: 'POST', path: '/mappings/preview', operationId: 'previewMappings', tag: 'identity', summary: 'What a table (or the current one) gives for a user read from AD now',
       body: z.strictObject({ user: z.string().min(1).max(1024), table: z.record(z.string(), z.string()).optional() }),
       response: z.object({ rows: z.array(schemas.mappingExplanation) }),
@@ -138,7 +174,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
         const table = body.table ?? (await mappings.current()).table;
         const user = await directory().findUser(body.user, { attributes: referencedAttributes(table) });
         if (!user) throw new AppError('directory.user_not_found', `no user "${body.user.slice(0, 100)}" in the identity source`, { status: 404 });
-        return { rows: explainMappings(table, user).map(({ target, template, value, error }) => ({ target, template, value, error })) };
+        return { rows: explainMappings(table, user).map(({ target, template, value, error, sources }) => ({ target, template, value, error, sources })) };
       },
     }),
 
@@ -158,11 +194,11 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       handler: async ({ query }) => users.list({ limit: query.limit, after: query.after, userNamePrefix: query.prefix }),
     }),
     route({
-      method: 'GET', path: '/users/{id}', operationId: 'getUser', tag: 'identity', summary: 'One provisioned user (UserId, user name, objectGUID or email) and their live sessions',
+      method: 'GET', path: '/users/{id}', operationId: 'getUser', tag: 'identity', summary: 'One provisioned user (UserId, user name, objectGUID or email, or any name `access explain` accepts: sAMAccountName, DOMAIN\\name, UPN) and their live sessions',
       params: idParams,
       response: z.object({ user: schemas.identityUser, sessions: z.array(z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), clientAddress: z.string().nullable() })) }),
       handler: async ({ params }) => {
-        const user = await findProvisionedUser(users, params.id);
+        const user = await provisionedUser(params.id);
         const live = await sessions.listForUser(user.activeDirectory.guid);
         return { user, sessions: live.map((s) => ({ id: s.id, createdAt: s.createdAt, expiresAt: s.expiresAt, clientAddress: s.data.clientAddress })) };
       },
@@ -172,20 +208,14 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       summary: 'Remove a provisioned user and end their sessions; AD is not touched, and a user still in AD comes back at the next sign-in',
       params: idParams,
       response: z.object({ removed: z.string(), userName: z.string(), sessionsRevoked: z.number() }),
-      handler: async ({ params, admin }) => {
-        const user = await findProvisionedUser(users, params.id);
-        await users.remove(user.userId, clock());
-        const revoked = await sessions.revokeUser(user.activeDirectory.guid, admin.actor);
-        await audit.record({ actor: admin.actor, action: 'identity.user.removed', target: user.userId, outcome: 'success', details: { userName: user.userName, guid: user.activeDirectory.guid, sessionsRevoked: revoked } });
-        return { removed: user.userId, userName: user.userName, sessionsRevoked: revoked };
-      },
+      handler: async ({ params, admin }) => removeUser((await provisionedUser(params.id)).userId, admin.actor),
     }),
     route({
       method: 'POST', path: '/users/{id}/revoke-sessions', operationId: 'revokeUserSessions', tag: 'identity', summary: "End every portal session of a provisioned user",
       params: idParams,
       response: z.object({ userName: z.string(), sessionsRevoked: z.number() }),
       handler: async ({ params, admin }) => {
-        const user = await findProvisionedUser(users, params.id);
+        const user = await provisionedUser(params.id);
         return { userName: user.userName, sessionsRevoked: await sessions.revokeUser(user.activeDirectory.guid, admin.actor) };
       },
     }),
@@ -354,8 +384,16 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       }),
     }),
 
-    // ---- managed directory (directory-routes.ts) ----
+    // ---- managed directory (directory-routes.ts, ldif-routes.ts) ----
     ...managedDirectoryRoutes({ managed: () => deps.managed(), audit, clock }),
+    ...ldifRoutes({ managed: () => deps.managed(), audit, clock }),
+
+    // ---- identity source diagnostics and changes (directory-diagnostic-routes.ts, identity-source-routes.ts) ----
+    ...directoryDiagnosticRoutes({ directory, managed: () => deps.managed() !== null }),
+    ...identitySourceRoutes({ identitySource: () => deps.identitySource() }),
+
+    // ---- IdentityStore API access keys (app-credential-routes.ts) ----
+    ...appCredentialRoutes({ credentials: () => deps.credentials() }),
 
     // ---- SAML identity provider (saml-routes.ts) ----
     ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
@@ -410,6 +448,8 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
         scope.route({
           method: definition.method,
           url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
+          // A route that accepts a large body refuses an unauthenticated caller before reading it.
+          ...(definition.bodyLimit !== undefined ? { bodyLimit: definition.bodyLimit, onRequest: async (request: FastifyRequest) => void (await deps.auth.authenticate(request)) } : {}),
           handler: async (request, reply) => {
             const admin = await deps.auth.authenticate(request);
             if (admin.via === 'session' && CHANGES.has(request.method)) await refuseForeignOrigin(request, admin, deps.audit);

@@ -98,6 +98,7 @@ export const mappingExplanation = z.object({
   template: z.string(),
   value: z.string().nullable(),
   error: z.string().nullable(),
+  sources: z.array(z.object({ placeholder: z.string(), attribute: z.string().nullable().describe('null when the quoted default gave the value'), value: z.string() })).describe('where the value came from'),
 });
 
 export const mappingCheckReport = z

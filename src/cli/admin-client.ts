@@ -9,25 +9,17 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Config } from '#src/config/index.ts';
 import { AppError, type ErrorCode } from '#src/shared/errors.ts';
-import { exitCodes, printJson, reportError } from './output.ts';
+import { exitCodeHelp, exitCodes, printJson, reportError } from './output.ts';
 
 export type LoadConfig = (file: string | undefined) => Config;
 
 export const ADMIN_API_PATH = '/admin/api';
 const REQUEST_TIMEOUT_MS = 60_000;
 
-/** The exit codes of output.ts, plus one for conflicts (already exists, already assigned, still in use, a limit reached). */
-export const adminExitCodes = { ...exitCodes, conflict: 6 } as const;
+/** The exit codes of output.ts (one table for every command). */
+export const adminExitCodes = exitCodes;
 
-export const adminExitCodeHelp = `
-Exit codes:
-  0  success
-  1  unexpected failure
-  2  invalid input or arguments (the message names the field and the rule)
-  3  not authenticated or not allowed: no token, a wrong or disabled token, not an administrator
-  4  not found (account, permission set, application, assignment, user or group)
-  5  Portico is unavailable: nothing answers at the URL, or its database or identity source is down
-  6  conflict: it already exists or is already assigned, is still assigned, or a limit is reached
+export const adminExitCodeHelp = `${exitCodeHelp}
 
 Environment:
   PORTICO_URL          Portico's address (default: http://<http.host>:<http.port> of the configuration)
@@ -54,8 +46,14 @@ export class AdminApiError extends AppError {
   }
 }
 
-/** HTTP status to exit code, as output.ts defines them. */
-export function exitCodeForStatus(status: number): number {
+/** Refusals the API answers with 400 or 409 that are "refused" (3) in the exit code table, not "invalid" or "conflict". */
+const refusedCodes = new Set(['directory.refused', 'identity_source.change_refused']);
+
+/** The API's error (code and HTTP status) to an exit code, as output.ts defines them. */
+export function exitCodeForStatus(status: number, code?: string): number {
+  if (code !== undefined && refusedCodes.has(code)) return adminExitCodes.refused;
+  // An import stopped at a bad entry: entries before it stay, as when some failed (1).
+  if (code === 'directory.import_failed') return adminExitCodes.failure;
   if (status === 400 || status === 413 || status === 415 || status === 422) return adminExitCodes.usage;
   if (status === 401 || status === 403) return adminExitCodes.refused;
   if (status === 404) return adminExitCodes.notFound;
@@ -177,7 +175,7 @@ export function createAdminClient(baseUrl: URL, token: string, fetchImpl: typeof
       }
       const apiError = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       if (typeof apiError?.code === 'string' && typeof apiError.message === 'string') {
-        throw new AdminApiError(apiError.code, apiError.message, response.status, exitCodeForStatus(response.status));
+        throw new AdminApiError(apiError.code, apiError.message, response.status, exitCodeForStatus(response.status, apiError.code));
       }
       // Not the admin API's error shape: a proxy, another server, or an older Portico without /admin/api.
       const what = response.status >= 500 ? `${shown} answered HTTP ${response.status}` : `${shown} answered HTTP ${response.status} to ${method} ${ADMIN_API_PATH}${path}: is it Portico's address, and a version with the admin API?`;
@@ -211,11 +209,17 @@ export function reportAdminError(error: unknown, json: boolean): number {
  */
 export async function withAdminApi(command: Command, loadConfig: LoadConfig, work: (api: AdminClient, json: boolean) => Promise<number | void>): Promise<void> {
   const options = command.optsWithGlobals<AdminConnectionOptions & { json?: boolean }>();
-  const json = options.json ?? false;
-  try {
+  await reporting(options.json ?? false, async () => {
     const url = resolveAdminUrl(options, loadConfig);
     const token = await resolveAdminToken(options);
-    process.exitCode = (await work(createAdminClient(url, token), json)) ?? adminExitCodes.ok;
+    return work(createAdminClient(url, token), options.json ?? false);
+  });
+}
+
+/** Runs a command's work and sets the exit code: work's, or its error's (reported as every command reports errors). */
+export async function reporting(json: boolean, work: () => Promise<number | void>): Promise<void> {
+  try {
+    process.exitCode = (await work()) ?? adminExitCodes.ok;
   } catch (error) {
     process.exitCode = reportAdminError(error, json);
   }

@@ -11,16 +11,21 @@ export const exitCodes = {
   refused: 3,
   notFound: 4,
   unreachable: 5,
+  conflict: 6,
 } as const;
 
+/** The one table of exit codes, for every command's --help (and the README's "Commands"). */
 export const exitCodeHelp = `
 Exit codes:
   0  success
-  1  unexpected failure
-  2  invalid configuration or arguments
-  3  refused: the directory failed validation, or a change needs confirmation
-  4  the user or group was not found
-  5  no domain controller answered (or TLS failed)`;
+  1  unexpected failure (or some entries of an import failed)
+  2  invalid input, configuration or arguments (the message names the field and the rule)
+  3  refused: not authenticated or not allowed (no, wrong or disabled token), the directory failed
+     validation, a change needs confirmation, Portico never writes to a connected AD, or a check
+     found users that would be refused
+  4  not found (user, group, account, permission set, application, assignment, access key)
+  5  unavailable: nothing answers at Portico's URL, or its database or no domain controller answers
+  6  conflict: it already exists or is already assigned, is still assigned or in use, or a limit is reached`;
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -1,4 +1,4 @@
-/** `portico start`: run the server until SIGINT/SIGTERM. */
+/** `portico start`: run the server until SIGINT/SIGTERM. Host-local by nature: it is the server. */
 import type { Command } from 'commander';
 import type { Config } from '#src/config/index.ts';
 import { startApp } from '#src/app.ts';

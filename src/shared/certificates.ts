@@ -114,3 +114,13 @@ export function generateSelfSignedCertificate(request: CertificateRequest): Gene
   if (!parsed.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('generated certificate does not match its key');
   return { certPem, keyPem, sha256: parsed.fingerprint256.replace(/:/g, '').toLowerCase() };
 }
+
+/**
+ * The one way a certificate fingerprint is shown to people (CLI, console, /status): SHA-256 as
+ * uppercase hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` and Node's
+ * fingerprint256 print it. Pins in the configuration accept it as shown (colons and case optional).
+ */
+export function displayFingerprint(hex: string): string {
+  const digits = hex.replace(/:/g, '').toUpperCase();
+  return digits.match(/.{2}/g)?.join(':') ?? digits;
+}

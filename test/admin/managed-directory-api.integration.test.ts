@@ -293,6 +293,8 @@ void describe('the managed directory admin API with a connected AD', () => {
       ['DELETE', `${API}/groups/Eng-Platform-SRE/members/alice`],
       ['POST', `${API}/ous`, { name: sam }],
       ['DELETE', `${API}/ous/${enc(`OU=Groups,OU=Corp,${dc.baseDn}`)}`],
+      ['POST', `${API}/import`, { ldif: `dn: CN=${sam},CN=Users,${dc.baseDn}\nobjectClass: user\nsAMAccountName: ${sam}\n` }],
+      ['GET', `${API}/export`],
     ];
     const document = (await (await fetch(`${target.app.url}/admin/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const declared = Object.entries(document.paths).flatMap(([path, methods]) => (path.startsWith(API) ? Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`) : []));

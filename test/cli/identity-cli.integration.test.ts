@@ -1,21 +1,26 @@
 /**
- * `portico identity-source`, `mappings` and `users` as an administrator runs them, against the
- * real Samba DC and the instance's own database.
+ * `portico identity-source`, `mappings` and `users` as an administrator runs them: through the
+ * admin API of a running Portico, against the real Samba DC once connected (and restarted).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { toProvisionedUser } from '#src/identity-store/user.ts';
 import { createDatabase, createKyselyAuditLog, createKyselyIdentityUserStore, migrateToLatest } from '#src/storage/index.ts';
-import { runPortico } from '../support/cli.ts';
+import { runPortico, startPorticoForCli, type CliPortico } from '../support/cli.ts';
 import { fixture, fixtureUser, sambaRuntime } from '../support/samba.ts';
 
 const dc = sambaRuntime();
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-identity-cli-'));
-const env = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'silent' };
-const portico = (args: string[], stdin = '') => runPortico(args, env, stdin);
+let server: CliPortico & { token: string };
+const portico = (args: string[], stdin = '') => runPortico(args, server.env, stdin);
+/** A new identity source is used after a restart (the same data directory, the first start's token). */
+const restart = async () => {
+  await server.stop();
+  server = await startPorticoForCli({ PORTICO_DATA_DIR: dataDir }, server.token);
+};
 /** CLI JSON output, read field by field. */
 type Output = Record<string, unknown> & { mappings?: Array<{ target: string; value: string; sources: Array<{ attribute: string }> }> & Record<string, string>; users?: unknown[] };
 const json = (text: string) => JSON.parse(text) as Output;
@@ -25,7 +30,13 @@ const connection = (extra: Record<string, unknown>) => {
   return file;
 };
 
-after(() => rmSync(dataDir, { recursive: true, force: true }));
+before(async () => {
+  server = await startPorticoForCli({ PORTICO_DATA_DIR: dataDir });
+});
+after(async () => {
+  await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 describe('portico identity-source, mappings and users', () => {
   it('starts on the managed directory', async () => {
@@ -64,6 +75,7 @@ describe('portico identity-source, mappings and users', () => {
     assert.equal(shown.domain, dc.domain);
     assert.equal(shown.origin, 'stored');
     assert.ok(!JSON.stringify(shown).includes(dc.serviceAccount.password));
+    await restart();
 
     const preview = await portico(['mappings', 'preview', 'alice', '--json']);
     assert.equal(preview.status, 0, preview.stderr);
@@ -114,7 +126,8 @@ describe('portico identity-source, mappings and users', () => {
       assert.ok(onDemand.length >= 3);
       assert.ok(onDemand.some((e) => e.details.limit === 5000 && e.details.refusedUsers === report.refusedUsers && e.details.sampled === json(JSON.stringify(report)).sampled));
       assert.ok(events.some((e) => e.details.trigger === 'identity-source-connect'), 'the check run at connect time is audited too');
-      assert.ok(events.every((e) => e.actor.startsWith('cli:')), events.map((e) => e.actor).join(', '));
+      // The CLI acts through the admin API: as the bootstrap token it authenticated with.
+      assert.ok(events.every((e) => e.actor === 'bootstrap-token'), events.map((e) => e.actor).join(', '));
     } finally {
       await db.destroy();
     }

@@ -1,19 +1,26 @@
 /**
- * `portico directory import|export` on the managed directory, as an administrator runs them.
+ * `portico directory import|export` on the managed directory, as an administrator runs them:
+ * through the admin API of a running Portico.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runPortico } from '../support/cli.ts';
+import { runPortico, startPorticoForCli, type CliPortico } from '../support/cli.ts';
 import type { CliRun } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'portico-ldif-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+/** One running Portico per data directory, started at its first command (the CLI calls its admin API). */
+const servers = new Map<string, Promise<CliPortico>>();
+after(async () => {
+  for (const server of servers.values()) await (await server).stop();
+  rmSync(root, { recursive: true, force: true });
+});
 
-function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return runPortico(args, { PORTICO_DATA_DIR: dataDir, ...env });
+async function portico(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  if (!servers.has(dataDir)) servers.set(dataDir, startPorticoForCli({ PORTICO_DATA_DIR: dataDir, ...env }));
+  return runPortico(args, (await servers.get(dataDir))!.env);
 }
 
 const base = 'DC=portico,DC=test';
@@ -74,6 +81,23 @@ describe('portico directory import/export (CLI)', () => {
     assert.equal(imported.status, 0, imported.stderr + imported.stdout);
     const groups = await portico(fresh, ['directory', 'groups-of', 'alice@portico.test'], { PORTICO_MANAGED_DIRECTORY__DEMO_FOREST: 'false' });
     assert.match(groups.stdout, /SRE@portico\.test/);
+  });
+
+  it('imports a file above the admin API\'s usual 3 MiB body limit (that route only), and refuses an unauthenticated upload', async () => {
+    const file = join(root, 'large.ldif');
+    // 5 MiB of comment lines around one record: the size without the cost of 20,000 entries.
+    const padding = `# ${'x'.repeat(1000)}\n`.repeat(5 * 1024);
+    writeFileSync(file, `version: 1\n${padding}\ndn: OU=Large,${base}\nobjectClass: organizationalUnit\n`);
+    const run = await portico(dataDir, ['directory', 'import', file]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /imported 1 entries/);
+
+    const { env } = (await servers.get(dataDir))!;
+    const body = JSON.stringify({ ldif: `version: 1\n${padding}` });
+    const anonymous = await fetch(`${env.PORTICO_URL}/admin/api/directory/managed/import`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(anonymous.status, 401);
+    const elsewhere = await fetch(`${env.PORTICO_URL}/admin/api/mappings/preview`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${env.PORTICO_ADMIN_TOKEN}` }, body });
+    assert.equal(elsewhere.status, 413, 'other routes keep the usual limit');
   });
 
   it('refuses to import into a connected AD', async () => {

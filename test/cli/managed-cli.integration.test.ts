@@ -1,13 +1,14 @@
 /**
- * `portico directory …` on the embedded default: the managed directory, opened in-process, and
- * its trusted forest (the PARTNER Samba forest, accepted through the lab override).
+ * `portico directory …` on the embedded default: the managed directory of a running Portico (read
+ * through its admin API), and its trusted forest (the PARTNER Samba forest, accepted through the
+ * lab override).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runPortico } from '../support/cli.ts';
+import { runPortico, startPorticoForCli } from '../support/cli.ts';
 import type { CliRun } from '../support/cli.ts';
 import { partnerRuntime } from '../support/samba.ts';
 
@@ -31,8 +32,16 @@ function trust(overrides: Record<string, unknown> = {}): string {
   ]);
 }
 
-function portico(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return runPortico(args, { PORTICO_DATA_DIR: dataDir, ...env });
+let started = 0;
+/** Runs the command against a Portico started with `env` (its own data directory), then stops it. */
+async function portico(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  started += 1;
+  const server = await startPorticoForCli({ PORTICO_DATA_DIR: join(dataDir, String(started)), ...env });
+  try {
+    return await runPortico(args, server.env);
+  } finally {
+    await server.stop();
+  }
 }
 
 describe('portico directory on the managed directory (CLI)', () => {

@@ -23,11 +23,13 @@ accountThrottleSuite({
       PORTICO_MANAGEDDIRECTORY__ADMINISTRATORPASSWORD: administratorPassword,
       PORTICO_MANAGEDDIRECTORY__DEMOFOREST: 'false',
     };
+    // The CLI is a client of this Portico's admin API, with the first start's bootstrap token.
+    let token = '';
     const app = await startApp(
       loadConfig({
         env: { ...env, PORTICO_HTTP__PORT: '0', PORTICO_HTTP__TRUSTEDPROXIES: '["127.0.0.1"]', PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPPORT: '0', PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPSPORT: '0' },
       }),
-      { clock, showBootstrapToken: () => undefined },
+      { clock, showBootstrapToken: (shown) => (token = shown) },
     );
     const managed = app.managedDirectory;
     if (!managed) throw new Error('the managed directory did not start');
@@ -62,7 +64,7 @@ accountThrottleSuite({
       async resetVictims() {
         for (const victim of victims) await admin.replace(victim.dn, 'lockoutTime', '0');
       },
-      cliEnv: env,
+      cliEnv: { ...env, PORTICO_URL: app.url, PORTICO_ADMIN_TOKEN: token },
       passwordChange: true,
       async stop() {
         await admin.close();

@@ -27,7 +27,9 @@ accountThrottleSuite({
     const dc = sambaRuntime();
     const dataDir = mkdtempSync(join(tmpdir(), 'portico-throttle-'));
     const env = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'silent', ...sambaDirectoryEnv(dc) };
-    const app = await startApp(loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0', PORTICO_HTTP__TRUSTEDPROXIES: '["127.0.0.1"]' } }), { clock, showBootstrapToken: () => undefined });
+    // The CLI is a client of this Portico's admin API, with the first start's bootstrap token.
+    let token = '';
+    const app = await startApp(loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0', PORTICO_HTTP__TRUSTEDPROXIES: '["127.0.0.1"]' } }), { clock, showBootstrapToken: (shown) => (token = shown) });
     const admin = await directoryAdmin({ ldapsUrl: dc.ldapsUrl, ca: readFileSync(dc.caFile), baseDn: dc.baseDn, domain: dc.domain, netbiosName: dc.netbiosName, admin: dc.admin });
     const service = await app.directory?.findUser(dc.serviceAccount.username);
     if (!service) throw new Error('the service account is not readable');
@@ -41,7 +43,7 @@ accountThrottleSuite({
       serviceAccount: { username: dc.serviceAccount.username, sam: service.samAccountName, dn: service.dn },
       read: (dn, attribute) => admin.read(dn, attribute),
       resetVictims: () => resetBadPasswordCounts(['tlock1', 'tlock2']),
-      cliEnv: env,
+      cliEnv: { ...env, PORTICO_URL: app.url, PORTICO_ADMIN_TOKEN: token },
       passwordChange: false,
       async stop() {
         await admin.close();

@@ -17,9 +17,11 @@ signInSuite({
       PORTICO_MANAGEDDIRECTORY__ADMINISTRATORPASSWORD: administratorPassword,
       PORTICO_MANAGEDDIRECTORY__DEMOFOREST: 'false',
     };
+    // The CLI is a client of this Portico's admin API, with the first start's bootstrap token.
+    let token = '';
     const app = await startApp(
       loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0', PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPPORT: '0', PORTICO_MANAGEDDIRECTORY__LISTEN__LDAPSPORT: '0' } }),
-      { clock },
+      { clock, showBootstrapToken: (shown) => (token = shown) },
     );
     const managed = app.managedDirectory;
     if (!managed) throw new Error('the managed directory did not start');
@@ -34,7 +36,7 @@ signInSuite({
         netbiosName: 'PORTICO',
         admin: { username: managed.administrator.upn, password: administratorPassword },
       },
-      cliEnv: env,
+      cliEnv: { ...env, PORTICO_URL: app.url, PORTICO_ADMIN_TOKEN: token },
       passwordChange: /Change it on the password page/,
       async stop() {
         await app.stop();

@@ -17,11 +17,13 @@ signInSuite({
       PORTICO_LOG__LEVEL: 'silent',
       ...sambaDirectoryEnv(dc),
     };
-    const app = await startApp(loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0' } }), { clock });
+    // The CLI is a client of this Portico's admin API, with the first start's bootstrap token.
+    let token = '';
+    const app = await startApp(loadConfig({ env: { ...env, PORTICO_HTTP__PORT: '0' } }), { clock, showBootstrapToken: (shown) => (token = shown) });
     return {
       app,
       admin: { ldapsUrl: dc.ldapsUrl, ca: readFileSync(dc.caFile), baseDn: dc.baseDn, domain: dc.domain, netbiosName: dc.netbiosName, admin: dc.admin },
-      cliEnv: env,
+      cliEnv: { ...env, PORTICO_URL: app.url, PORTICO_ADMIN_TOKEN: token },
       passwordChange: /Change it in Active Directory/,
       async stop() {
         await app.stop();

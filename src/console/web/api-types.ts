@@ -90,6 +90,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/mappings/preset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the attribute mappings with a named table (default, identity-center); "default" follows Portico's default from then on */
+        post: operations["useMappingPreset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/mappings/preview": {
         parameters: {
             query?: never;
@@ -148,7 +165,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One provisioned user (UserId, user name, objectGUID or email) and their live sessions */
+        /** One provisioned user (UserId, user name, objectGUID or email, or any name `access explain` accepts: sAMAccountName, DOMAIN\name, UPN) and their live sessions */
         get: operations["getUser"];
         put?: never;
         post?: never;
@@ -612,6 +629,161 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/directory/managed/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add the entries of LDIF content records (RFC 2849) to the managed directory; groups may come before their members. A failure stops the import (entries already added stay) unless continueOnError. Body limit 256 MiB */
+        post: operations["importManagedLdif"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/directory/managed/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The managed directory (or a subtree) as LDIF, without what the directory owns (GUIDs, SIDs, passwords) */
+        get: operations["exportManagedLdif"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/directory/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Validate the identity source now: the domain discovered from its rootDSE, the verdict, the controllers and, for the managed directory, its trusted forests */
+        get: operations["checkDirectory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/directory/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user as Portico reads it from the identity source: identifiers, account state and attributes */
+        get: operations["findDirectoryUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/directory/users/{name}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's security groups, transitively (nested groups and the primary group included), by the chosen method */
+        get: operations["directoryGroupsOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/identity-source": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity source (stored or configured; a change applies after a restart) and how many users it provisioned */
+        get: operations["getIdentitySource"];
+        /** Connect a self-managed AD domain (validated first) or go back to the managed directory; deletes every provisioned user unless the source stays the same, so it needs confirmDeletion while any exist (409). Restart Portico to use it */
+        put: operations["changeIdentitySource"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/identity-source/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Connect to the identity source and run the directory validation (Simple AD / Samba4 is refused) */
+        post: operations["validateIdentitySource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/app-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Access keys for the IdentityStore API, revoked ones included (never their secrets) */
+        get: operations["listAppCredentials"];
+        put?: never;
+        /** Issue an access key; its secret is in this answer only */
+        post: operations["createAppCredential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/app-credentials/{accessKeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an access key for good (404 when unknown or already revoked) */
+        delete: operations["revokeAppCredential"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/saml": {
         parameters: {
             query?: never;
@@ -729,6 +901,14 @@ export interface components {
             tags: {
                 [key: string]: string;
             };
+        };
+        AppCredential: {
+            accessKeyId: string;
+            name: string;
+            createdAt: string;
+            /** @description the last request it signed, to the minute */
+            lastUsedAt: string | null;
+            revokedAt: string | null;
         };
         Application: {
             name: string;
@@ -1193,6 +1373,46 @@ export interface operations {
             };
         };
     };
+    useMappingPreset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        table: {
+                            [key: string]: string;
+                        };
+                        isDefault: boolean;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     previewMappings: {
         parameters: {
             query?: never;
@@ -1223,6 +1443,13 @@ export interface operations {
                             template: string;
                             value: string | null;
                             error: string | null;
+                            /** @description where the value came from */
+                            sources: {
+                                placeholder: string;
+                                /** @description null when the quoted default gave the value */
+                                attribute: string | null;
+                                value: string;
+                            }[];
                         }[];
                     };
                 };
@@ -2802,6 +3029,511 @@ export interface operations {
             header?: never;
             path: {
                 dn: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    importManagedLdif: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    ldif: string;
+                    /** @default false */
+                    continueOnError?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        added: number;
+                        memberships: number;
+                        failures: {
+                            line: number;
+                            dn: string;
+                            message: string;
+                        }[];
+                        seconds: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportManagedLdif: {
+        parameters: {
+            query?: {
+                /** @description subtree to export; the whole domain by default */
+                base?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ldif: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkDirectory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        managed: boolean;
+                        verdict: {
+                            accepted: boolean;
+                            reason: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        canReadUsers: boolean | null;
+                        trusts: {
+                            domain: string;
+                            ok: boolean;
+                            reason: string;
+                        }[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    findDirectoryUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        guid: string;
+                        sid: string;
+                        dn: string;
+                        account: {
+                            state: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    directoryGroupsOf: {
+        parameters: {
+            query?: {
+                /** @description tokenGroups by default; matchingRuleInChain is a slow diagnostic */
+                method?: "tokenGroups" | "matchingRuleInChain" | "recursive";
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: {
+                            guid: string;
+                            userPrincipalName: string | null;
+                        };
+                        method: string;
+                        groups: ({
+                            guid: string;
+                            qualifiedName: string;
+                            kind: string;
+                            scope: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        warnings: string[];
+                        elapsedMs: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getIdentitySource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "managed" | "connector";
+                        /**
+                         * @description connector only: the configuration file, or connected at run time
+                         * @enum {string}
+                         */
+                        origin?: "config" | "stored";
+                        domain?: string;
+                        urls?: string[];
+                        /** @description its user name (never its password) */
+                        serviceAccount?: string;
+                        allowSamba?: boolean;
+                        allowPlainLdap?: boolean;
+                        provisionedUsers: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    changeIdentitySource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    to: {
+                        /** @constant */
+                        kind: "managed";
+                    } | {
+                        /** @constant */
+                        kind: "connector";
+                        /** @description the `directory` section of the configuration, the service account password included */
+                        connection: {
+                            [key: string]: unknown;
+                        };
+                    };
+                    /** @default false */
+                    confirmDeletion?: boolean;
+                    /**
+                     * @description check the mappings against the new source (null: do not)
+                     * @default {
+                     *       "limit": 1000
+                     *     }
+                     */
+                    mappingCheck?: {
+                        /** @default 1000 */
+                        limit?: number;
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        identitySource: {
+                            /** @enum {string} */
+                            kind: "managed" | "connector";
+                            domain?: string;
+                        };
+                        /** @description false when the source stays the same domain (its settings were updated) */
+                        changed: boolean;
+                        deletedUsers: number;
+                        from: string;
+                        verdict: ({
+                            accepted: boolean;
+                            kind: string;
+                            reason: string;
+                            warnings: string[];
+                        } & {
+                            [key: string]: unknown;
+                        }) | null;
+                        mappingCheck: (components["schemas"]["MappingCheckReport"] | {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        }) | null;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    validateIdentitySource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "managed" | "connector";
+                        /**
+                         * @description connector only: the configuration file, or connected at run time
+                         * @enum {string}
+                         */
+                        origin?: "config" | "stored";
+                        domain?: string;
+                        urls?: string[];
+                        /** @description its user name (never its password) */
+                        serviceAccount?: string;
+                        allowSamba?: boolean;
+                        allowPlainLdap?: boolean;
+                        accepted: boolean;
+                        verdict: {
+                            accepted: boolean;
+                            kind: string;
+                            reason: string;
+                            warnings: string[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        canReadUsers: boolean;
+                        controllers: ({
+                            url: string;
+                            up: boolean;
+                            lastError?: string | null;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAppCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        identityStoreId: string;
+                        credentials: components["schemas"]["AppCredential"][];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createAppCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description what the key is for, e.g. the application using it */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accessKeyId: string;
+                        secretAccessKey: string;
+                        name: string;
+                        createdAt: string;
+                        identityStoreId: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeAppCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accessKeyId: string;
             };
             cookie?: never;
         };
