@@ -17,7 +17,7 @@ import {
 } from './ad-codec.ts';
 import type { DomainPasswordPolicy } from './ad-codec.ts';
 import { createExpiringCache } from './expiring-cache.ts';
-import { carriesAccess, securityClosure } from './group-rule.ts';
+import { transitiveGroupsBy, type GroupReads } from './group-strategies.ts';
 import './ldapts-binary.ts';
 import { parseFilter } from './ldap-filter.ts';
 import { accountNameKey, parseAccountName, type AccountName } from './account-name.ts';
@@ -26,7 +26,7 @@ import { filter } from './names.ts';
 import type { DirectoryConnectionOptions, GroupResolutionMethod } from './options.ts';
 import { createDomainControllerPool, isConnectionFailure } from './pool.ts';
 import type { PoolEvents, PooledConnection } from './pool.ts';
-import { judgeDirectory, matchingRuleInChainOid, parseRootDse, rootDseAttributes } from './rootdse.ts';
+import { judgeDirectory, parseRootDse, rootDseAttributes } from './rootdse.ts';
 import type {
   AuthenticationResult,
   DirectoryCheck,
@@ -92,7 +92,6 @@ const userFilter = '(sAMAccountType=805306368)';
 const groupFilter = '(objectClass=group)';
 /** Objects per OR-filter when resolving many SIDs or DNs in one search. */
 const batchSize = 100;
-const maxNestingDepth = 64;
 /**
  * Groups by SID, remembered for a few minutes: a sign-in's tokenGroups names the same groups again
  * and again, and resolving them is the DC's largest cost after the bind. A renamed group shows its
@@ -648,79 +647,35 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return resolveBySids(connection, [sidToBytes(`${info.domainSid}-${user.primaryGroupId}`)], info);
   }
 
-  /** Breadth-first over memberOf, one batched search per nesting level, cycle-safe. */
-  async function recursiveGroups(connection: PooledConnection, start: string[], info: DomainInfo, cap: number): Promise<DirectoryGroup[]> {
-    const seen = new Set<string>();
-    const found: DirectoryGroup[] = [];
-    let frontier = start;
-    for (let depth = 0; frontier.length > 0 && depth < maxNestingDepth && found.length <= cap; depth += 1) {
-      const fresh = frontier.filter((dn) => !seen.has(dn.toLowerCase()));
-      fresh.forEach((dn) => seen.add(dn.toLowerCase()));
-      const next: string[] = [];
-      for (let i = 0; i < fresh.length; i += batchSize) {
-        const clauses = fresh.slice(i, i + batchSize).map((dn) => filter`(distinguishedName=${dn})`).join('');
-        const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, [
-          ...groupAttributes,
-          `memberOf;range=0-${options.rangeSize - 1}`,
-        ]);
-        for (const entry of entries) {
-          const group = toGroup(entry, info);
-          // The group rule: distribution groups are neither counted nor walked through (as tokenGroups).
-          if (!group || !carriesAccess(group)) continue;
-          found.push(group);
-          const range = rangedValues(entry, 'memberOf');
-          if (range) next.push(...(range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values)));
-        }
-      }
-      frontier = next;
-    }
-    return found;
+  /** The group strategies' reads (group-strategies.ts) over one service connection. */
+  function groupReads(connection: PooledConnection, info: DomainInfo): GroupReads {
+    return {
+      baseDn: info.baseDn,
+      tokenGroupSids: async (dn) => {
+        const entry = await searchBase(connection, dn, ['tokenGroups']);
+        return entry ? valuesOf(entry, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v)) : [];
+      },
+      groupsBySids: (sids) => resolveBySids(connection, sids, info),
+      primaryGroup: (user) => primaryGroup(connection, user, info),
+      memberOf: (dn) => readRanged(connection, dn, 'memberOf'),
+      searchGroups: async (clause) => {
+        const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}${clause})`, [...groupAttributes, `memberOf;range=0-${options.rangeSize - 1}`]);
+        return entries.map((entry) => ({
+          dn: entry.dn,
+          group: toGroup(entry, info),
+          parents: async () => {
+            const range = rangedValues(entry, 'memberOf');
+            return range === null ? [] : range.next === null ? range.values : readRanged(connection, entry.dn, 'memberOf', range.next, range.values);
+          },
+        }));
+      },
+    };
   }
 
   async function groupsOf(user: DirectoryUser, method: GroupResolutionMethod = options.groupResolution): Promise<TransitiveGroups> {
     const info = await discover();
     const cap = options.maxGroups;
-    const warnings: string[] = [];
-    const groups = await pool.withService(async (connection) => {
-      switch (method) {
-        case 'tokenGroups': {
-          // Constructed by the DC: the SIDs of every security group reached through security groups, primary group included.
-          const entry = await searchBase(connection, user.dn, ['tokenGroups']);
-          const sids = entry ? valuesOf(entry, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v)) : [];
-          const resolved = await resolveBySids(connection, sids, info);
-          if (resolved.length < sids.length) {
-            warnings.push(`${sids.length - resolved.length} group SIDs are outside ${info.baseDn} (well-known or other domains) and were not resolved`);
-          }
-          return resolved;
-        }
-        case 'matchingRuleInChain': {
-          // The primary group is not in `member`, so its own nesting is followed separately.
-          const primary = await primaryGroup(connection, user, info);
-          const chains = await Promise.all(
-            [user.dn, ...primary.map((g) => g.dn)].map((dn) =>
-              searchAll(connection, info.baseDn, `(&${groupFilter}(member:${matchingRuleInChainOid}:=${filter`${dn}`}))`, [...groupAttributes, `memberOf;range=0-${options.rangeSize - 1}`]),
-            ),
-          );
-          // The chain ignores group type; the group rule keeps what is reached through security groups only.
-          const byDn = new Map<string, { group: DirectoryGroup; parents: string[] }>();
-          for (const entry of chains.flat()) {
-            const group = toGroup(entry, info);
-            const range = rangedValues(entry, 'memberOf');
-            const parents = range === null ? [] : range.next === null ? range.values : await readRanged(connection, entry.dn, 'memberOf', range.next, range.values);
-            if (group) byDn.set(entry.dn.toLowerCase(), { group, parents });
-          }
-          // The primary group itself is not in its own chain: its parents are read here.
-          for (const group of primary) byDn.set(group.dn.toLowerCase(), { group, parents: await readRanged(connection, group.dn, 'memberOf') });
-          const direct = await readRanged(connection, user.dn, 'memberOf');
-          return securityClosure([...primary.map((g) => g.dn), ...direct], (dn) => byDn.get(dn));
-        }
-        case 'recursive': {
-          const primary = await primaryGroup(connection, user, info);
-          const direct = await readRanged(connection, user.dn, 'memberOf');
-          return recursiveGroups(connection, [...direct, ...primary.map((g) => g.dn)], info, cap);
-        }
-      }
-    });
+    const { groups, warnings } = await pool.withService((connection) => transitiveGroupsBy(method, user, groupReads(connection, info), cap));
     const unique = [...new Map(groups.map((g) => [g.guid, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
     const truncated = unique.length > cap;
     if (truncated) {
