@@ -97,11 +97,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 /**
  * `node [nodeArgs…] bin/portico.js start` with `env` added to ours, and waits until /healthz
- * answers. Its stdout and stderr (the log, at whatever level env sets) go to our stderr.
+ * answers (`script` instead of bin/portico.js: bench/rush-portico.mjs). Its stdout and stderr (the log, at whatever level env sets) go to our stderr.
  */
-export async function startPortico(env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<PorticoProcess> {
+export async function startPortico(env: Record<string, string>, port: number, nodeArgs: string[] = [], script: string = portico): Promise<PorticoProcess> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, portico, 'start'], {
+  const child = spawn(process.execPath, [...nodeArgs, script, 'start'], {
     cwd: repoDir,
     env: { ...process.env, ...env, PORTICO_HTTP__PORT: String(port), PORTICO_HTTP__HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
