@@ -9,6 +9,7 @@
  *   pre-issue-21 hasher (scrypt N=2^15, r=8, p=1, ungated), which no setting can ask for
  *   (passwordHashing is configurable upwards only).
  */
+/* global process, URL -- a Node.js module hook, outside the TypeScript project */
 const shims = {
   './engine/engine.ts': './rush-engine.ts',
   ...(process.env.RUSH_LEGACY_SCRYPT === '1' ? { './engine/password.ts': './legacy-scrypt-password.ts' } : {}),

@@ -31,7 +31,7 @@ import { loadConfig } from '#src/config/index.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
 import { createPasswordHasher, encodeUnicodePwd, hashPassword, hashPasswordScrypt, type PasswordHasher } from '#src/directory/managed/engine/password.ts';
 import { openManagedEngine } from '#src/directory/managed/index.ts';
-import { createDatabase, migrateToLatest } from '#src/storage/index.ts';
+import { createDatabase, createManagedDirectoryStores, migrateToLatest } from '#src/storage/index.ts';
 import { benchOptions } from './bench-kit.ts';
 import { busyShare, cpuSeconds, freePort, machineJiffies, median, percentile, startPortico } from './portico-process.ts';
 
@@ -81,7 +81,7 @@ async function populate(env: Record<string, string>, hashing: Hashing, users: nu
   await migrateToLatest(db);
   const { engine, administrator } = await openManagedEngine({
     options: config.managedDirectory,
-    db,
+    stores: createManagedDirectoryStores(db),
     dataDir: config.dataDir,
     logger: pino({ level: 'silent' }),
     secrets: config.secrets,
