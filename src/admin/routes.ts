@@ -415,7 +415,7 @@ async function refuseForeignOrigin(request: FastifyRequest, admin: AdminIdentity
       : `cross-origin changes are refused (the request came from ${site.origin ?? 'an opaque origin'})`;
   await audit.record({
     actor: admin.actor,
-    action: 'admin.request',
+    action: 'admin.request.refused',
     target: null,
     outcome: 'failure',
     errorCode: 'admin.origin_refused',

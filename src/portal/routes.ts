@@ -93,7 +93,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
       if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
         // Refused before our code saw the message: audited like every other refusal of a SAML request.
         const refusal = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
-        await federation.auditRefusal(request.url.startsWith(SSO_PATH) ? 'saml.request' : 'saml.logout', refusal);
+        await federation.auditRefusal(request.url.startsWith(SSO_PATH) ? 'saml.request.received' : 'saml.logout.handled', refusal);
         return refusal;
       }
       return error;
@@ -263,14 +263,14 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const text = (name: string): string | undefined => (typeof body[name] === 'string' ? body[name] : undefined);
     if (text('SAMLRequest') !== undefined) {
       const refusal = new AppError('saml.binding_unsupported', 'Portico receives LogoutRequests over HTTP-Redirect only, not HTTP-POST', { status: 400 });
-      await federation.auditRefusal('saml.logout', refusal);
+      await federation.auditRefusal('saml.logout.handled', refusal);
       throw refusal;
     }
     const pending: PendingLogout = { applicationId: text('applicationId') ?? '', inResponseTo: text('inResponseTo') ?? '', relayState: text('relayState') };
     if (current === null) return page(reply, 200, renderRefusalPage('Already signed out', 'You are not signed in to Portico.', 200));
     if (!verifySessionCsrfToken(current.session, logoutPurpose(pending), text('csrf'))) {
       const refusal = new AppError('auth.csrf_failed', 'this sign-out form expired or did not come from Portico; nothing was changed', { status: 403 });
-      await federation.auditRefusal('saml.logout', refusal);
+      await federation.auditRefusal('saml.logout.handled', refusal);
       throw refusal;
     }
     const result = await federation.finishLogout(current.session, pending, () => sessions.signOut(current.token).then(() => undefined));
