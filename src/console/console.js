@@ -1627,17 +1627,25 @@ async function accessPage({ page, params }) {
   }
 }
 
+// The current names of src/audit/actions.ts (the filter also accepts the legacy names listed there).
 const AUDIT_ACTIONS = [
   'access.account.created', 'access.account.updated', 'access.account.deleted',
   'access.permission_set.created', 'access.permission_set.updated', 'access.permission_set.deleted',
   'access.application.created', 'access.application.updated', 'access.application.deleted',
   'access.assignment.created', 'access.assignment.deleted',
-  'admin.bootstrap_token.disabled', 'admin.bootstrap_token.issued',
-  'auth.sign_in', 'auth.password_change', 'session.signed_out', 'session.revoked',
-  'identity.mappings.saved', 'identity.mappings.checked', 'identity.user.removed', 'identity_source.change',
+  'admin.bootstrap_token.issued', 'admin.bootstrap_token.disabled', 'admin.request.refused',
+  'auth.user.signed_in', 'auth.password.changed', 'auth.throttle.cleared', 'session.signed_out', 'session.revoked',
+  'identity.mappings.saved', 'identity.mappings.checked',
+  'identity.user.provisioned', 'identity.user.reprovisioned', 'identity.user.updated', 'identity.user.removed',
+  'identity_source.changed', 'identity_source.updated',
   'identitystore.api.refused', 'identitystore.credential.created', 'identitystore.credential.revoked',
-  'directory.connect', 'directory.trust.validate',
-  'auth.throttle.cleared',
+  'directory.connection.checked', 'directory.trust.validated',
+  'directory.managed.user.created', 'directory.managed.user.updated', 'directory.managed.user.deleted', 'directory.managed.user.password_set',
+  'directory.managed.user.enabled', 'directory.managed.user.disabled', 'directory.managed.user.unlocked',
+  'directory.managed.group.created', 'directory.managed.group.deleted', 'directory.managed.group.member_added', 'directory.managed.group.member_removed',
+  'directory.managed.ou.created', 'directory.managed.ou.deleted',
+  'saml.request.received', 'saml.assertion.issued', 'saml.aws_assertion.issued', 'saml.logout.handled',
+  'saml.key.staged', 'saml.key.activated', 'saml.key.retired',
 ];
 
 /** Audit log: newest first, filtered by action, paged with `before`. */
