@@ -5,6 +5,7 @@
  * message names the field and the rule, as Identity Center's do.
  */
 import { z } from 'zod';
+import { USER_TEMPLATE_PATHS } from '#src/identity-store/paths.ts';
 
 /** Identity Center's quotas. */
 export const LIMITS = {
@@ -175,22 +176,8 @@ export const NAME_ID_FORMATS = {
 } as const;
 export type NameIdFormat = keyof typeof NAME_ID_FORMATS;
 
-/** What `${user:…}` may name in an application's attribute mappings (the identity-store user). */
-export const USER_ATTRIBUTE_PATHS = [
-  'subject',
-  'userName',
-  'email',
-  'displayName',
-  'name.givenName',
-  'name.familyName',
-  'name.formatted',
-  'title',
-  'enterprise.department',
-  'enterprise.employeeNumber',
-  'activeDirectory.windowsUpn',
-  'activeDirectory.guid',
-  'groups',
-] as const;
+/** What `${user:…}` may name in an application's attribute mappings (the identity-store user): the path registry's list. */
+export const USER_ATTRIBUTE_PATHS = USER_TEMPLATE_PATHS;
 
 const attributeValue = text('attributeMappings.value', 1024, 1).superRefine((value, ctx) => {
   for (const match of value.matchAll(/\$\{([^}]*)\}/g)) {
