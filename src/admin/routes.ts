@@ -21,7 +21,7 @@ import { AppError } from '#src/shared/errors.ts';
 import { requestSite } from '#src/auth/http/same-origin.ts';
 import { useBodyPolicy, useErrorRenderer, useSecurityHeaders } from '#src/platform/http/index.ts';
 import { disableBootstrapToken, type AdminAuth, type AdminIdentity } from './admin-auth.ts';
-import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
+import { checkResponse, idParams, queryInt, route, validate, validateResponsesByDefault, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
@@ -51,6 +51,8 @@ export interface AdminApiDeps {
   /** The sign-in throttle's counters, for the help desk. */
   throttle: ThrottleAdmin;
   clock?: () => Date;
+  /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
+  validateResponses?: boolean;
 }
 
 export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
@@ -388,6 +390,7 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
               request,
             });
             const status = definition.status ?? 200;
+            if ((deps.validateResponses ?? validateResponsesByDefault) && status !== 204) checkResponse(definition, result);
             return status === 204 ? reply.status(204).send() : reply.status(status).send(result);
           },
         });
