@@ -69,11 +69,12 @@ module.exports = {
     {
       name: 'saml-core-imports-no-domain',
       comment:
-        'src/federation/saml/ is the pure SAML protocol core: it imports only itself and src/shared/, and the identity-store ' +
-        'user it renders as a type only (erased at run time).',
+        'src/federation/saml/ is the pure SAML protocol core: it imports only itself, src/shared/, the path registry ' +
+        '(src/identity-store/paths.ts: what ${user:…} may name and how each value is read; pure, no I/O), and the ' +
+        'identity-store user it renders as a type only (erased at run time).',
       severity: 'error',
       from: { path: '^src/federation/saml/' },
-      to: { path: '^src/', pathNot: ['^src/federation/saml/', '^src/shared/', '^src/identity-store/user[.]ts$'] },
+      to: { path: '^src/', pathNot: ['^src/federation/saml/', '^src/shared/', '^src/identity-store/user[.]ts$', '^src/identity-store/paths[.]ts$'] },
     },
     {
       name: 'saml-core-reads-the-user-as-a-type-only',

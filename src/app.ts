@@ -90,14 +90,14 @@ async function connectSelfManaged(options: DirectoryConnectionOptions, logger: L
       },
     });
     logger.info({ domain, verdict: check.verdict }, 'directory connected');
-    await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'success', details: { verdict: check.verdict.reason } });
+    await audit.record({ actor: 'system', action: 'directory.connection.checked', target: domain, outcome: 'success', details: { verdict: check.verdict.reason } });
     return { kind: 'connector', state: 'connected', connector, check };
   } catch (error) {
     // Portico still starts, so that an administrator can see and fix the directory.
     const code = isAppError(error) ? error.code : 'internal';
     const reason = error instanceof Error ? error.message : String(error);
     logger.error({ domain, code, reason }, 'directory not connected');
-    await audit.record({ actor: 'system', action: 'directory.connect', target: domain, outcome: 'failure', errorCode: isAppError(error) ? error.code : null, details: { reason } });
+    await audit.record({ actor: 'system', action: 'directory.connection.checked', target: domain, outcome: 'failure', errorCode: isAppError(error) ? error.code : null, details: { reason } });
     return { kind: 'connector', state: code === 'directory.refused' ? 'refused' : 'unavailable', code, reason };
   }
 }
@@ -132,7 +132,7 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
   for (const forest of forests) {
     const ok = forest.check.ok;
     (ok ? logger.info.bind(logger) : logger.error.bind(logger))({ forest: forest.check.domain, reason: forest.check.reason }, ok ? 'trusted forest validated' : 'trusted forest unusable');
-    await audit?.record({ actor: 'system', action: 'directory.trust.validate', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
+    await audit?.record({ actor: 'system', action: 'directory.trust.validated', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
   }
   const connector = createTrustingDirectory(local, forests);
   return {

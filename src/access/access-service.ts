@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { AuditLog } from '#src/audit/index.ts';
+import type { AuditAction, AuditLog } from '#src/audit/index.ts';
 import { carriesAccess, securityGroupsOnly } from '#src/directory/group-rule.ts';
 import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
@@ -80,7 +80,7 @@ export interface UserAccess {
 /** Users whose names `access who` looks up (one read each); the rest are listed by objectGUID and counted. */
 export const MAX_USERS_LOOKED_UP = 500;
 
-type Kind = { kind: RecordKind; label: string; auditName: string };
+type Kind = { kind: RecordKind; label: string; auditName: `access.${'account' | 'permission_set' | 'application'}` };
 const ACCOUNT: Kind = { kind: 'account', label: 'account', auditName: 'access.account' };
 const PERMISSION_SET: Kind = { kind: 'permission_set', label: 'permission set', auditName: 'access.permission_set' };
 const APPLICATION: Kind = { kind: 'application', label: 'application', auditName: 'access.application' };
@@ -147,7 +147,7 @@ export function createAccessService(options: AccessServiceOptions) {
     return connected;
   }
 
-  async function audited<T>(actor: string, action: string, target: string | null, work: (tx: AccessTransaction) => Promise<{ result: T; before: unknown; after: unknown }>): Promise<T> {
+  async function audited<T>(actor: string, action: AuditAction, target: string | null, work: (tx: AccessTransaction) => Promise<{ result: T; before: unknown; after: unknown }>): Promise<T> {
     try {
       const result = await transaction(async (tx) => {
         const outcome = await work(tx);
@@ -163,7 +163,7 @@ export function createAccessService(options: AccessServiceOptions) {
   }
 
   /** Refusals (bad input, conflicts) are audited too; nothing else was written. */
-  async function auditRefusal(actor: string, action: string, target: string | null, error: unknown): Promise<void> {
+  async function auditRefusal(actor: string, action: AuditAction, target: string | null, error: unknown): Promise<void> {
     if (isAppError(error) && error.status < 500) {
       await transaction((tx) => tx.audit.record({ actor, action, target, outcome: 'failure', errorCode: error.code, details: { reason: error.message } }));
     }

@@ -7,7 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
-import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
+import { createSessionReader } from '#src/platform/http/index.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
@@ -61,6 +61,7 @@ export interface AdminAuthOptions {
 
 export function createAdminAuth({ settings, sessions, sessionAccess, adminGroups }: AdminAuthOptions) {
   const wanted = new Set(adminGroups.map((g) => g.toLowerCase()));
+  const reader = createSessionReader({ sessions });
 
   async function fromToken(token: string): Promise<AdminIdentity> {
     const stored = (await settings.get(TOKEN_SETTING)) as StoredToken | undefined;
@@ -89,8 +90,7 @@ export function createAdminAuth({ settings, sessions, sessionAccess, adminGroups
         if (match?.[1] === undefined) throw new AppError('admin.unauthenticated', 'Authorization must be "Bearer <token>"', { status: 401 });
         return fromToken(match[1]);
       }
-      const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-      const found = token === undefined ? null : await sessions.authenticate(token);
+      const found = await reader.current(request);
       if (found === null) throw new AppError('admin.unauthenticated', 'sign in as an administrator, or send the bootstrap token as a bearer token', { status: 401 });
       return fromSession(found.session);
     },

@@ -53,6 +53,24 @@ export function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, wh
   throw new AppError('api.invalid_request', [...new Set(messages)].join('; '), { status: 400, details: { issues: messages } });
 }
 
+/**
+ * Whether every response is checked against its route's declared schema before it is sent. On
+ * under node's test runner (which sets NODE_TEST_CONTEXT in each test file's process) or with
+ * PORTICO_VALIDATE_RESPONSES=1, so every admin API call any test makes (API, console, CLI)
+ * proves the schemas the OpenAPI document and the typed clients are built from; off in
+ * production, where a drifted schema must not turn an answer into a 500.
+ */
+export const validateResponsesByDefault = process.env.NODE_TEST_CONTEXT !== undefined || process.env.PORTICO_VALIDATE_RESPONSES === '1';
+
+/** Throws (a 500) when a response body, as JSON sends it, does not match the route's response schema. */
+export function checkResponse(definition: ApiRoute, result: unknown): void {
+  const sent: unknown = result === undefined ? undefined : JSON.parse(JSON.stringify(result));
+  const checked = definition.response.safeParse(sent);
+  if (checked.success) return;
+  const issues = checked.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+  throw new Error(`admin API ${definition.method} ${definition.path} (${definition.operationId}): the response does not match its schema: ${issues.slice(0, 5).join('; ')}`);
+}
+
 /** Query-string numbers arrive as text. */
 export const queryInt = (name: string, min: number, max: number, fallback: number) =>
   z

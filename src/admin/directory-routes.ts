@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AuditLog } from '#src/audit/index.ts';
+import type { AuditLog, ManagedDirectoryAction } from '#src/audit/index.ts';
 import * as administration from '#src/directory/managed/administration.ts';
 import type { AdministrationTarget, UserAttributeField } from '#src/directory/managed/administration.ts';
 import type { DirectoryBackend } from '#src/directory/managed/backend.ts';
@@ -107,10 +107,10 @@ export function managedDirectoryRoutes(deps: ManagedDirectoryRoutesDeps): ApiRou
   async function change<T>(
     admin: AdminIdentity,
     request: FastifyRequest,
-    audit: { action: string; target: string; details?: Record<string, unknown>; dnOf: (result: T) => string; detailsOf?: (result: T) => Record<string, unknown> },
+    audit: { action: ManagedDirectoryAction; target: string; details?: Record<string, unknown>; dnOf: (result: T) => string; detailsOf?: (result: T) => Record<string, unknown> },
     work: (target: AdministrationTarget) => Promise<T>,
   ): Promise<T> {
-    const action = `directory.managed.${audit.action}`;
+    const action = `directory.managed.${audit.action}` as const;
     try {
       const managed = deps.managed();
       if (managed === null) throw new AppError('directory.refused', REFUSED, { status: 409 });
@@ -149,12 +149,12 @@ export function managedDirectoryRoutes(deps: ManagedDirectoryRoutesDeps): ApiRou
     }
   }
 
-  const userAction = (verb: 'enable' | 'disable' | 'unlock', past: string, summary: string, operation: (target: AdministrationTarget, name: string) => Promise<string>) =>
+  const userAction = (verb: 'enable' | 'disable' | 'unlock', past: 'enabled' | 'disabled' | 'unlocked', summary: string, operation: (target: AdministrationTarget, name: string) => Promise<string>) =>
     route({
       method: 'POST', path: `${BASE}/users/{name}/${verb}`, operationId: `${verb}ManagedUser`, tag: TAG, summary,
       params: userParams, response: changed,
       handler: async ({ params, admin, request }) => ({
-        dn: await change(admin, request, { action: `user.${past}`, target: params.name, dnOf: same }, async (target) => {
+        dn: await change(admin, request, { action: `user.${past}` as const, target: params.name, dnOf: same }, async (target) => {
           if (verb === 'disable') await refuseAdministrator(target, params.name, 'disabling');
           return operation(target, params.name);
         }),

@@ -33,7 +33,7 @@ export function ldifRoutes(deps: { managed: () => ManagedDirectoryAccess | null;
       body: z.strictObject({ ldif: z.string({ error: 'ldif: required, the file as a string' }).min(1, 'ldif: required'), continueOnError: z.boolean().default(false) }),
       response: z.object({ added: z.number().int(), memberships: z.number().int(), failures: z.array(z.object({ line: z.number().int(), dn: z.string(), message: z.string() })), seconds: z.number() }),
       handler: async ({ body, admin, request }) => {
-        const action = 'directory.managed.ldif_imported';
+        const action = 'directory.managed.ldif.imported';
         const started = performance.now();
         try {
           const { session, managed, close } = open(request.ip);
@@ -60,7 +60,7 @@ export function ldifRoutes(deps: { managed: () => ManagedDirectoryAccess | null;
       query: z.strictObject({ base: z.string().max(1024).optional().describe('subtree to export; the whole domain by default') }),
       response: z.object({ ldif: z.string() }),
       handler: async ({ query, admin, request }) => {
-        const action = 'directory.managed.ldif_exported';
+        const action = 'directory.managed.ldif.exported';
         try {
           const { session, managed, close } = open(request.ip);
           try {

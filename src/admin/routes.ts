@@ -3,7 +3,7 @@
  * (api-route.ts) so that the OpenAPI document at /admin/api/openapi.json is generated from the
  * same declarations that validate requests. Changes are audited by the services they call.
  */
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccessService } from '#src/access/access-service.ts';
 import { accountInput, accountUpdate, applicationInput, applicationUpdate, assignmentInput, permissionSetInput, permissionSetUpdate } from '#src/access/model.ts';
@@ -20,8 +20,9 @@ import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import { requestSite } from '#src/auth/http/same-origin.ts';
+import { useBodyPolicy, useErrorRenderer, useSecurityHeaders } from '#src/platform/http/index.ts';
 import { disableBootstrapToken, type AdminAuth, type AdminIdentity } from './admin-auth.ts';
-import { idParams, queryInt, route, validate, type ApiRoute } from './api-route.ts';
+import { checkResponse, idParams, queryInt, route, validate, validateResponsesByDefault, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
@@ -61,6 +62,8 @@ export interface AdminApiDeps {
   /** The identity source as administrators change it. */
   identitySource: () => IdentitySourceAdmin;
   clock?: () => Date;
+  /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
+  validateResponses?: boolean;
 }
 
 export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
@@ -403,8 +406,6 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
   ];
 }
 
-const errorStatus = (error: FastifyError | AppError): number => (isAppError(error) ? error.status : (error.statusCode ?? 500));
-
 /** Registers the admin API and its OpenAPI document in an encapsulated scope. */
 export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps): Promise<void> {
   const routes = adminRoutes(deps);
@@ -412,34 +413,12 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
   await http.register(
     (scope, _options, done) => {
       // JSON only: no other parser, and a change with another body is refused before it is read (415).
-      scope.removeAllContentTypeParsers();
-      scope.addHook('onRequest', (request, _reply, next) => {
-        next(CHANGES.has(request.method) ? unsupportedBody(request.headers['content-type'], request.headers['content-length'], request.headers['transfer-encoding']) : undefined);
-      });
-      scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, parsed) => {
-        const text = (body as string).trim();
-        if (text === '') return parsed(null, undefined);
-        try {
-          parsed(null, JSON.parse(text));
-        } catch {
-          parsed(new AppError('api.invalid_request', 'the body is not valid JSON', { status: 400 }), undefined);
-        }
-      });
-      scope.addHook('onSend', (_request, reply, payload, next) => {
-        reply.header('cache-control', 'no-store');
-        reply.header('x-content-type-options', 'nosniff');
-        next(null, payload);
-      });
-      scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-        let status = errorStatus(error);
-        let code: string = isAppError(error) ? error.code : status === 415 ? 'api.unsupported_media_type' : status === 413 ? 'api.invalid_request' : 'internal';
-        let message = isAppError(error) ? (error.expose ? error.message : 'internal error') : status < 500 ? error.message : 'internal error';
-        if (code === 'storage.unavailable') [status, message] = [503, 'the database is unavailable'];
-        if (status >= 500) {
-          request.log.error({ err: error }, 'admin API request failed');
-          if (!isAppError(error)) code = 'internal';
-        }
-        return reply.status(status).send({ error: { code, message } });
+      useBodyPolicy(scope, { jsonOnly: { code: 'api.unsupported_media_type', face: 'the admin API' }, json: { limit: BODY_LIMIT, invalidCode: 'api.invalid_request' } });
+      useSecurityHeaders(scope, { page: false });
+      useErrorRenderer(scope, {
+        name: 'admin API request',
+        clientError: (status, error) => ({ code: status === 415 ? 'api.unsupported_media_type' : status === 413 ? 'api.invalid_request' : 'internal', message: error.message }),
+        adjust: (described) => (described.code === 'storage.unavailable' ? { ...described, status: 503, message: 'the database is unavailable' } : described),
       });
       scope.setNotFoundHandler((request, reply) => reply.status(404).send({ error: { code: 'api.not_found', message: `no admin API route ${request.method} ${request.url.split('?')[0]}` } }));
 
@@ -461,6 +440,7 @@ export async function registerAdminApi(http: FastifyInstance, deps: AdminApiDeps
               request,
             });
             const status = definition.status ?? 200;
+            if ((deps.validateResponses ?? validateResponsesByDefault) && status !== 204) checkResponse(definition, result);
             return status === 204 ? reply.status(204).send() : reply.status(status).send(result);
           },
         });
@@ -478,20 +458,6 @@ const toDate = (value: string | undefined) => (value === undefined ? undefined :
 const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * A change carries a JSON body or none: a cross-site HTML form can send only form-encoded,
- * multipart or text/plain bodies, so refusing those (and a body without a type) leaves such a
- * form nothing to drive. A DELETE, or a POST that needs no input, may come without a body.
- */
-function unsupportedBody(contentType: string | undefined, contentLength: string | undefined, transferEncoding: string | undefined): AppError | undefined {
-  if (contentType === undefined) {
-    const hasBody = transferEncoding !== undefined || (contentLength !== undefined && contentLength !== '0');
-    return hasBody ? new AppError('api.unsupported_media_type', 'send the request body as JSON (Content-Type: application/json)', { status: 415 }) : undefined;
-  }
-  const mediaType = contentType.split(';')[0]?.trim().toLowerCase();
-  return mediaType === 'application/json' ? undefined : new AppError('api.unsupported_media_type', `the admin API accepts only application/json bodies, not ${mediaType === '' ? 'an empty Content-Type' : (mediaType ?? '')}`.slice(0, 200), { status: 415 });
-}
-
-/**
  * Cookie-authenticated changes must come from Portico's own pages: the browser's Origin header,
  * or its Referer when Origin is absent, must name this host; neither is refused too (defence in
  * depth beside SameSite cookies and the JSON content type). Bearer-token callers (the CLI) are
@@ -506,7 +472,7 @@ async function refuseForeignOrigin(request: FastifyRequest, admin: AdminIdentity
       : `cross-origin changes are refused (the request came from ${site.origin ?? 'an opaque origin'})`;
   await audit.record({
     actor: admin.actor,
-    action: 'admin.request',
+    action: 'admin.request.refused',
     target: null,
     outcome: 'failure',
     errorCode: 'admin.origin_refused',

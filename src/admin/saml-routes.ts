@@ -4,7 +4,7 @@
  * src/federation/signing-keys.ts). Every change is audited; private keys never leave the server.
  */
 import { z } from 'zod';
-import type { AuditLog } from '#src/audit/index.ts';
+import type { AuditAction, AuditLog } from '#src/audit/index.ts';
 import type { SigningKeys, SigningKeyView } from '#src/federation/signing-keys.ts';
 import { route, type ApiRoute } from './api-route.ts';
 
@@ -43,7 +43,7 @@ const keyMaterial = z
 
 export function samlAdminRoutes(deps: SamlAdminDeps): ApiRoute[] {
   const now = () => (deps.clock ?? (() => new Date()))();
-  const audited = async (actor: string, action: string, view: SigningKeyView, details: Record<string, unknown> = {}) => {
+  const audited = async (actor: string, action: AuditAction, view: SigningKeyView, details: Record<string, unknown> = {}) => {
     await deps.audit.record({ actor, action, target: view.id, outcome: 'success', details: { sha256: view.sha256, notAfter: view.notAfter, ...details } });
     return view;
   };

@@ -4,6 +4,7 @@
  * through `redactDetails` before it is stored.
  */
 import type { ErrorCode } from '#src/shared/errors.ts';
+import type { AuditAction } from './actions.ts';
 import type { JsonObject } from './redact.ts';
 
 export type AuditOutcome = 'success' | 'failure';
@@ -12,8 +13,8 @@ export const auditOutcomes: readonly AuditOutcome[] = ['success', 'failure'];
 export interface AuditEventInput {
   /** Who acted: an admin's id, a user's objectGUID, or 'system'. */
   actor: string;
-  /** Namespaced verb, e.g. 'directory.check', 'directory.connection.saved'. */
-  action: string;
+  /** One of the audit actions (see actions.ts for the naming scheme). */
+  action: AuditAction;
   /** The object acted on (a connection name, a user's objectGUID); null when there is none. */
   target?: string | null;
   outcome: AuditOutcome;
@@ -27,6 +28,7 @@ export interface AuditEvent {
   id: string;
   occurredAt: Date;
   actor: string;
+  /** The current name of the action (a legacy name read back is renamed); a plain string, since rows outlive names. */
   action: string;
   target: string | null;
   outcome: AuditOutcome;
@@ -40,7 +42,7 @@ export interface AuditQuery {
   limit: number;
   /** Cursor: the id of the last event of the previous page; returns the events older than it. */
   before?: string | undefined;
-  /** Only events with exactly this action. */
+  /** Only events with this action, by its current or a legacy name (both match rows stored under either). */
   action?: string | undefined;
   /** Only events by exactly this actor (an administrator's user name, `bootstrap-token`, …). */
   actor?: string | undefined;

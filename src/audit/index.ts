@@ -8,4 +8,14 @@ export {
   type AuditOutcome,
   type AuditQuery,
 } from './audit-log.ts';
+export {
+  AUDIT_ACTIONS,
+  currentAuditAction,
+  isAuditAction,
+  LEGACY_AUDIT_ACTIONS,
+  MANAGED_DIRECTORY_ACTIONS,
+  storedAuditActions,
+  type AuditAction,
+  type ManagedDirectoryAction,
+} from './actions.ts';
 export { redactDetails, type JsonObject, type JsonValue } from './redact.ts';

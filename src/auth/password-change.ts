@@ -45,7 +45,7 @@ export function createManagedPasswordChange(deps: {
   async function done(request: PasswordChangeRequest, result: PasswordChangeResult, details: Record<string, unknown> = {}): Promise<PasswordChangeResult> {
     await deps.audit.record({
       actor: 'anonymous',
-      action: 'auth.password_change',
+      action: 'auth.password.changed',
       target: request.username.slice(0, 256),
       outcome: result.ok ? 'success' : 'failure',
       errorCode: result.ok ? null : result.code,

@@ -109,7 +109,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
   ): Promise<SignInResult> {
     await deps.audit.record({
       actor: typeof details.guid === 'string' ? details.guid : 'anonymous',
-      action: 'auth.sign_in',
+      action: 'auth.user.signed_in',
       target: request.username.slice(0, maxUsernameLength),
       outcome: 'failure',
       errorCode: code,
@@ -218,7 +218,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
         const session = await tx.sessions.create(prepared.session, at);
         await tx.audit.record({
           actor: user.guid,
-          action: 'auth.sign_in',
+          action: 'auth.user.signed_in',
           target: upsert.user.userName,
           outcome: 'success',
           details: { userId: upsert.user.userId, clientAddress: request.clientAddress, groups: groups.groups.length, groupsTruncated: groups.truncated, sessionId: session.id },

@@ -12,6 +12,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '#src/shared/errors.ts';
+import { useSecurityHeaders } from '#src/platform/http/index.ts';
 
 export const CONSOLE_PATH = '/console';
 
@@ -77,14 +78,7 @@ export async function registerConsole(http: FastifyInstance, build: ConsoleBuild
   const send = (reply: FastifyReply, asset: Asset) => reply.status(200).type(asset.type).send(asset.body);
 
   await http.register((scope, _options, done) => {
-    scope.addHook('onSend', (_request, reply, payload, next) => {
-      reply.header('content-security-policy', CONSOLE_CSP);
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'no-referrer');
-      reply.header('x-frame-options', 'DENY');
-      reply.header('cache-control', 'no-store');
-      next(null, payload);
-    });
+    useSecurityHeaders(scope, { csp: CONSOLE_CSP, page: true });
     scope.get(CONSOLE_PATH, (_request, reply) => send(reply, page));
     scope.get(`${CONSOLE_PATH}/`, (_request, reply) => reply.redirect(CONSOLE_PATH, 301));
     scope.get<{ Params: { name: string } }>(`${CONSOLE_PATH}/assets/:name`, (request, reply) => {

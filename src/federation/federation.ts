@@ -107,7 +107,7 @@ export function createFederation(options: FederationOptions) {
     return user;
   }
 
-  async function refuseNotAssigned(session: Session, action: 'saml.sso' | 'saml.aws_sign_in', target: string, details: Record<string, unknown>, message: string): Promise<never> {
+  async function refuseNotAssigned(session: Session, action: 'saml.assertion.issued' | 'saml.aws_assertion.issued', target: string, details: Record<string, unknown>, message: string): Promise<never> {
     await audit.record({ actor: session.data.userName, action, target, outcome: 'failure', errorCode: 'access.not_assigned', details });
     throw new AppError('access.not_assigned', message, { status: 403 });
   }
@@ -137,14 +137,14 @@ export function createFederation(options: FederationOptions) {
         return await acceptAuthnRequest(decoded(message), { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().ssoUrl], now: clock() });
       } catch (error) {
         if (isAppError(error)) {
-          await audit.record({ actor: 'anonymous', action: 'saml.request', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+          await audit.record({ actor: 'anonymous', action: 'saml.request.received', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
         }
         throw error;
       }
     },
 
     /** Audits a refusal made before a message reached the checks above (the HTTP layer's size limit). */
-    async auditRefusal(action: 'saml.request' | 'saml.logout', error: AppError): Promise<void> {
+    async auditRefusal(action: 'saml.request.received' | 'saml.logout.handled', error: AppError): Promise<void> {
       await audit.record({ actor: 'anonymous', action, target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
     },
 
@@ -188,7 +188,7 @@ export function createFederation(options: FederationOptions) {
       const initiatedBy = request.inResponseTo === undefined ? 'idp' : 'sp';
       const { entitlements, groups } = await sessionAccess.forSession(session);
       if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
-        await refuseNotAssigned(session, 'saml.sso', application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
+        await refuseNotAssigned(session, 'saml.assertion.issued', application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
       }
       const user = await userOf(session);
       const built = buildResponse({
@@ -206,7 +206,7 @@ export function createFederation(options: FederationOptions) {
       });
       await audit.record({
         actor: session.data.userName,
-        action: 'saml.sso',
+        action: 'saml.assertion.issued',
         target: application.id,
         outcome: 'success',
         details: { entityId: application.entityId, initiatedBy, acsUrl: request.acsUrl, assertionId: built.assertionId, nameIdFormat: built.nameId.format, encrypted: application.encryptionCertificate !== undefined },
@@ -219,7 +219,7 @@ export function createFederation(options: FederationOptions) {
       const { entitlements } = await sessionAccess.forSession(session);
       const entry = entitlements.accounts.find((a) => a.account.id === accountId)?.permissionSets.find((p) => p.permissionSet.id === permissionSetId);
       if (entry === undefined) {
-        await refuseNotAssigned(session, 'saml.aws_sign_in', accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
+        await refuseNotAssigned(session, 'saml.aws_assertion.issued', accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
       }
       const [account, permissionSet, user] = await Promise.all([access.getAccount(accountId), access.getPermissionSet(permissionSetId), userOf(session)]);
       const signIn = aws.signIn(account, permissionSet, user);
@@ -236,7 +236,7 @@ export function createFederation(options: FederationOptions) {
       });
       await audit.record({
         actor: session.data.userName,
-        action: 'saml.aws_sign_in',
+        action: 'saml.aws_assertion.issued',
         target: accountId,
         outcome: 'success',
         details: { purpose, permissionSet: permissionSet.name, roleArn: signIn.roleArn, signInUrl: signIn.signInUrl, assertionId: built.assertionId, durationSeconds: signIn.durationSeconds },
@@ -259,7 +259,7 @@ export function createFederation(options: FederationOptions) {
       try {
         accepted = await acceptLogoutRequest(decoded(message), { findApplication: applicationByEntityId, replayCache, destinations: [endpoints().sloUrl], now: clock() });
       } catch (error) {
-        if (isAppError(error)) await audit.record({ actor: 'anonymous', action: 'saml.logout', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
+        if (isAppError(error)) await audit.record({ actor: 'anonymous', action: 'saml.logout.handled', target: null, outcome: 'failure', errorCode: error.code, details: { reason: error.message } });
         throw error;
       }
       const { request, application } = accepted;
@@ -273,11 +273,11 @@ export function createFederation(options: FederationOptions) {
       }
       const pendingLogout: PendingLogout = { applicationId: application.id, inResponseTo: request.id, relayState: accepted.relayState };
       if (named && session !== null && !accepted.signed && !options.sameSite) {
-        await audit.record({ actor: session.data.userName, action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: false, confirmation: 'asked', signed: false } });
+        await audit.record({ actor: session.data.userName, action: 'saml.logout.handled', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: false, confirmation: 'asked', signed: false } });
         return { kind: 'confirm', application, pending: pendingLogout };
       }
       if (named) await endSession();
-      await audit.record({ actor: session?.data.userName ?? 'anonymous', action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: named, signed: accepted.signed } });
+      await audit.record({ actor: session?.data.userName ?? 'anonymous', action: 'saml.logout.handled', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: named, signed: accepted.signed } });
       return { kind: 'done', ...logoutAnswer(application, pendingLogout), ended: named };
     },
 
@@ -286,7 +286,7 @@ export function createFederation(options: FederationOptions) {
       const application = (await currentApplications()).byId.get(pendingLogout.applicationId);
       if (application === undefined) throw new AppError('saml.unknown_application', 'the application that asked for this sign-out is no longer registered', { status: 400 });
       await endSession();
-      await audit.record({ actor: session.data.userName, action: 'saml.logout', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: true, confirmation: 'confirmed', signed: false } });
+      await audit.record({ actor: session.data.userName, action: 'saml.logout.handled', target: application.id, outcome: 'success', details: { entityId: application.entityId, sessionEnded: true, confirmation: 'confirmed', signed: false } });
       return { kind: 'done', ...logoutAnswer(application, pendingLogout), ended: true };
     },
   };

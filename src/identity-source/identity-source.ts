@@ -72,7 +72,7 @@ export async function changeIdentitySource(
   if (!sameSource) {
     const users = await deps.users.count();
     if (users > 0 && !change.confirmDeletion) {
-      await deps.audit.record({ actor: change.actor, action: 'identity_source.change', target, outcome: 'failure', errorCode: 'identity_source.change_refused', details: { users } });
+      await deps.audit.record({ actor: change.actor, action: 'identity_source.changed', target, outcome: 'failure', errorCode: 'identity_source.change_refused', details: { users } });
       throw new AppError(
         'identity_source.change_refused',
         `${users} provisioned user(s) exist; changing the identity source from ${describeChoice(from)} deletes them and their sessions (assignments go with them). Confirm to proceed.`,
@@ -101,7 +101,7 @@ async function validateOrAudit(deps: IdentitySourceChangeDependencies, change: I
     const code = error instanceof AppError ? error.code : null;
     await deps.audit.record({
       actor: change.actor,
-      action: 'identity_source.change',
+      action: 'identity_source.changed',
       target: options.domain,
       outcome: 'failure',
       errorCode: code,

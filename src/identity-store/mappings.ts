@@ -7,6 +7,9 @@ import type { DirectoryUser } from '#src/directory/types.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { mappingTargets } from './user.ts';
 import type { MappedAttributes, MappingTarget } from './user.ts';
+import { directorySourceNames, directorySources, findAttribute, hasText, isDirectorySource, refusedAttributes, typedFields, type DirectorySource, type SourceReading } from './paths.ts';
+
+export { directorySourceNames, type DirectorySource };
 
 /** Target → template. A target absent from the table is not filled. */
 export type MappingTable = Partial<Record<MappingTarget, string>>;
@@ -55,125 +58,6 @@ export const mappingPresetNames = Object.keys(mappingPresets) as MappingPreset[]
 export const maxTemplateLength = 1024;
 export const maxValueLength = 1024;
 
-interface SourceReading {
-  value: string | null;
-  /** The AD attribute that supplied (or would have supplied) the value. */
-  attribute: string;
-}
-
-interface DirectorySourceSpec {
-  /** AD attributes the source reads; the first is the one named when the value is missing. */
-  attributes: readonly string[];
-  read(user: DirectoryUser): SourceReading;
-}
-
-const givenNameSource = field('givenName', (u) => u.givenName);
-const surnameSource = field('sn', (u) => u.surname);
-
-// Names and meanings are Identity Center's (but those marked Portico); their case is significant,
-// as AWS documents them.
-const directorySources = {
-  email: field('mail', (u) => u.mail),
-  displayname: field('displayName', (u) => u.displayName),
-  distinguishedName: field('distinguishedName', (u) => u.dn),
-  firstname: givenNameSource,
-  guid: field('objectGUID', (u) => u.guid),
-  initials: field('initials', () => null),
-  lastname: surnameSource,
-  // Portico: "givenName sn" (whichever are set), as AD tools build a display name.
-  fullname: {
-    attributes: ['givenName', 'sn'],
-    read(user) {
-      const given = givenNameSource.read(user).value;
-      const sn = surnameSource.read(user).value;
-      const value = [given, sn].filter(hasText).map((v) => v.trim()).join(' ');
-      return { value: value === '' ? null : value, attribute: hasText(given) ? 'givenName' : hasText(sn) ? 'sn' : 'givenName' };
-    },
-  },
-  // Portico: every AD account has one, so it is the last fallback of a required name.
-  samAccountName: field('sAMAccountName', (u) => u.samAccountName),
-  // AD keeps no order among values; the primary (SMTP:) form is the reliable one.
-  proxyAddresses: proxyAddress(null),
-  'proxyAddresses:SMTP': proxyAddress('SMTP:'),
-  'proxyAddresses:smtp': proxyAddress('smtp:'),
-  windowsUpn: {
-    attributes: ['userPrincipalName', 'sAMAccountName'],
-    read(user) {
-      if (hasText(user.userPrincipalName)) return { value: user.userPrincipalName, attribute: 'userPrincipalName' };
-      // AD's implicit UPN: every account can sign in as sAMAccountName@dnsDomain even without one.
-      if (hasText(user.samAccountName)) return { value: `${user.samAccountName}@${user.domain}`, attribute: 'sAMAccountName' };
-      return { value: null, attribute: 'userPrincipalName' };
-    },
-  },
-} satisfies Record<string, DirectorySourceSpec>;
-
-export type DirectorySource = keyof typeof directorySources;
-export const directorySourceNames = Object.keys(directorySources) as DirectorySource[];
-
-function isDirectorySource(name: string): name is DirectorySource {
-  return Object.hasOwn(directorySources, name);
-}
-
-/** A source backed by a typed DirectoryUser field, or else by the raw attribute of that name. */
-function field(attribute: string, typed: (user: DirectoryUser) => string | null): DirectorySourceSpec {
-  return {
-    attributes: [attribute],
-    read(user) {
-      const value = typed(user);
-      if (hasText(value)) return { value, attribute };
-      const raw = findAttribute(user, attribute);
-      return { value: raw?.value ?? null, attribute: raw?.name ?? attribute };
-    },
-  };
-}
-
-function proxyAddress(prefix: 'SMTP:' | 'smtp:' | null): DirectorySourceSpec {
-  return {
-    attributes: ['proxyAddresses'],
-    read(user) {
-      const found = findAttributeValues(user, 'proxyAddresses');
-      const values = found?.values ?? [];
-      // The prefix is case-sensitive on purpose: Exchange marks the primary address with SMTP:.
-      const value = prefix === null ? values.find(hasText) : values.find((v) => v.startsWith(prefix))?.slice(prefix.length);
-      return { value: value ?? null, attribute: found?.name ?? 'proxyAddresses' };
-    },
-  };
-}
-
-// Secrets must never leave AD through a mapping; binary values have no meaningful string form.
-const refusedAttributes = new Map<string, string>([
-  ['unicodepwd', 'it holds a password'],
-  ['userpassword', 'it holds a password'],
-  ['unixuserpassword', 'it holds a password'],
-  ['dbcspwd', 'it holds a password hash'],
-  ['ntpwdhistory', 'it holds password hashes'],
-  ['lmpwdhistory', 'it holds password hashes'],
-  ['supplementalcredentials', 'it holds credentials'],
-  ['ms-mcs-admpwd', 'it holds a LAPS password'],
-  ['mslaps-password', 'it holds a LAPS password'],
-  ['mslaps-encryptedpassword', 'it holds a LAPS password'],
-  ['msds-managedpassword', 'it holds a managed service account password'],
-  ['msds-keycredentiallink', 'it holds key credentials'],
-  ['objectguid', 'it is binary; write ${dir:guid} for the GUID in its string form'],
-  ['objectsid', 'it is binary; identify the user with ${dir:guid}'],
-  ['ms-ds-consistencyguid', 'it is binary; write ${dir:guid} for the GUID in its string form'],
-  ['sidhistory', 'it is binary'],
-  ['tokengroups', 'it is binary'],
-  ['thumbnailphoto', 'it is binary'],
-  ['jpegphoto', 'it is binary'],
-  ['usercertificate', 'it is binary'],
-]);
-
-// Fields the connector always fills, for raw names it may not have put in `attributes`.
-const typedFields: Record<string, (user: DirectoryUser) => string | null> = {
-  distinguishedname: (u) => u.dn,
-  samaccountname: (u) => u.samAccountName,
-  userprincipalname: (u) => u.userPrincipalName,
-  displayname: (u) => u.displayName,
-  givenname: (u) => u.givenName,
-  sn: (u) => u.surname,
-  mail: (u) => u.mail,
-};
 
 const attributeName = /^[A-Za-z][A-Za-z0-9-]*$/;
 
@@ -483,25 +367,6 @@ interface Evaluation {
   problem: AppError | null;
 }
 
-function hasText(value: string | null | undefined): value is string {
-  return typeof value === 'string' && value.trim() !== '';
-}
-
-function findAttributeValues(user: DirectoryUser, name: string): { name: string; values: string[] } | null {
-  const wanted = name.toLowerCase();
-  // The connector keys attributes by the name it requested; templates may spell it otherwise.
-  for (const [key, values] of Object.entries(user.attributes)) {
-    if (key.toLowerCase() === wanted) return { name: key, values };
-  }
-  return null;
-}
-
-/** The first non-blank value of a raw attribute (AD stores no empty values, so: the first). */
-function findAttribute(user: DirectoryUser, name: string): { name: string; value: string } | null {
-  const found = findAttributeValues(user, name);
-  const value = found?.values.find(hasText);
-  return found && value !== undefined ? { name: found.name, value } : null;
-}
 
 function readAlternative(alternative: PlaceholderAlternative, user: DirectoryUser): SourceReading {
   if (alternative.kind === 'directory') return directorySources[alternative.source].read(user);

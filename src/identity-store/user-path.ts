@@ -1,48 +1,17 @@
 /**
  * `${path:…}` templates over an identity-store user: the SCIM paths Identity Center's attributes
  * for access control use (`${path:userName}`, `${path:name.familyName}`,
- * `${path:emails[primary eq true].value}`, `${path:enterprise.department}` …). A fixed table, so a
- * template can reach nothing of the record but these values.
+ * `${path:emails[primary eq true].value}`, `${path:enterprise.department}` …). A fixed table (the
+ * path registry, paths.ts), so a template can reach nothing of the record but these values.
  */
 import { AppError } from '#src/shared/errors.ts';
+import { PATH_TEMPLATE_PATHS, type UserValueReader } from './paths.ts';
 import type { IdentityUser } from './user.ts';
 
-type Read = (user: IdentityUser) => string | null;
+type Read = UserValueReader;
 
-const single: Record<string, Read> = {
-  userName: (u) => u.userName,
-  displayName: (u) => u.displayName,
-  nickName: (u) => u.nickName,
-  title: (u) => u.title,
-  userType: (u) => u.userType,
-  preferredLanguage: (u) => u.preferredLanguage,
-  locale: (u) => u.locale,
-  timezone: (u) => u.timezone,
-  'name.formatted': (u) => u.name.formatted,
-  'name.givenName': (u) => u.name.givenName,
-  'name.familyName': (u) => u.name.familyName,
-  'name.middleName': (u) => u.name.middleName,
-  'enterprise.department': (u) => u.enterprise.department,
-  'enterprise.employeeNumber': (u) => u.enterprise.employeeNumber,
-  'enterprise.costCenter': (u) => u.enterprise.costCenter,
-  'enterprise.organization': (u) => u.enterprise.organization,
-  'enterprise.division': (u) => u.enterprise.division,
-  'enterprise.manager.value': (u) => u.enterprise.manager,
-};
-
-// Each multi-valued attribute holds at most one value, the primary work one (as Identity Center's do).
-const multi: Record<string, { sub: string; read: Read }> = {
-  emails: { sub: 'value', read: (u) => u.emails[0]?.value ?? null },
-  phoneNumbers: { sub: 'value', read: (u) => u.phoneNumbers[0]?.value ?? null },
-  addresses: { sub: 'formatted', read: (u) => u.addresses[0]?.formatted ?? null },
-};
-
-// A Map, not an object: `${path:constructor}` must not find Object.prototype's.
-const PATHS = new Map<string, Read>(Object.entries(single));
-for (const [name, { sub, read }] of Object.entries(multi)) {
-  PATHS.set(`${name}[primary eq true].${sub}`, read);
-  PATHS.set(`${name}[type eq "work"].${sub}`, read);
-}
+// The paths and their readers are the registry's (paths.ts), shared with `${user:…}`.
+const PATHS = PATH_TEMPLATE_PATHS;
 
 export const USER_PATHS: readonly string[] = [...PATHS.keys()];
 

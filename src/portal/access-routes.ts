@@ -1,13 +1,13 @@
 /** The signed-in person's own access (the portal reads it): GET /api/me/access. */
 import type { FastifyInstance } from 'fastify';
-import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
+import { createSessionReader } from '#src/platform/http/index.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
 
 export function registerAccessRoutes(http: FastifyInstance, deps: { sessions: SessionService; sessionAccess: SessionAccessCache }): void {
+  const reader = createSessionReader({ sessions: deps.sessions });
   http.get('/api/me/access', async (request, reply) => {
-    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    const found = token === undefined ? null : await deps.sessions.authenticate(token);
+    const found = await reader.current(request);
     reply.header('cache-control', 'no-store');
     if (found === null) return reply.status(401).send({ error: { code: 'auth.session_invalid', message: 'sign in first' } });
     const { entitlements, groupsReadAt } = await deps.sessionAccess.forSession(found.session);

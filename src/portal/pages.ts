@@ -4,7 +4,7 @@
  * destination, command-line instructions, and refusals. They work without JavaScript; the one
  * script (portal.js) adds live search and the automatic POST. Every interpolated value is escaped.
  */
-import { escapeHtml } from '#src/auth/http/pages.ts';
+import { escapeHtml, renderPageShell } from '#src/platform/http/page-shell.ts';
 import type { PostForm } from '#src/federation/federation.ts';
 
 export const ASSETS_PATH = '/portal/assets';
@@ -16,23 +16,7 @@ export const PORTAL_CSP = [...base, "form-action 'self'"].join('; ');
 export const POST_PAGE_CSP = base.join('; ');
 
 function layout(title: string, body: string, bodyClass = ''): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)} · Portico</title>
-<link rel="stylesheet" href="${ASSETS_PATH}/portal.css">
-<script src="${ASSETS_PATH}/portal.js" defer></script>
-</head>
-<body${bodyClass === '' ? '' : ` class="${bodyClass}"`}>
-<main>
-${body}
-</main>
-</body>
-</html>
-`;
+  return renderPageShell({ title, head: `<link rel="stylesheet" href="${ASSETS_PATH}/portal.css">\n<script src="${ASSETS_PATH}/portal.js" defer></script>`, body, bodyClass });
 }
 
 export interface PortalAccount {

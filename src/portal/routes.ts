@@ -11,14 +11,13 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessService } from '#src/access/access-service.ts';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
-import { parseCookies, SESSION_COOKIE } from '#src/auth/http/index.ts';
-import { serializeCookie } from '#src/auth/http/cookies.ts';
 import { requestSite } from '#src/auth/http/same-origin.ts';
 import { METADATA_PATH, SLO_PATH, SSO_PATH, type Federation, type LogoutOutcome, type PendingLogout } from '#src/federation/federation.ts';
 import { MAX_INFLATED_BYTES, MAX_RELAY_STATE_BYTES, decodePost, decodeRedirect } from '#src/federation/saml/binding.ts';
 import { ASSERTION_LIFETIME_MS } from '#src/federation/saml/response.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
+import { createSessionReader, secureCookies, sendPage, serializeCookie, SESSION_COOKIE, useBodyPolicy, useErrorRenderer, useSecurityHeaders, type CurrentSession } from '#src/platform/http/index.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderLogoutConfirmPage, renderPortalPage, renderPostPage, renderRefusalPage, renderSignedOutPage, type PortalAccount } from './pages.ts';
 
@@ -81,41 +80,33 @@ function continueSingleSignOn(federation: Federation): AfterSignIn {
 function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<string, Buffer>): void {
   const { federation, sessions, sessionAccess, access, clock = () => new Date() } = deps;
 
-  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SAML_BODY_LIMIT }, (_request, body, done) => {
-    const fields = Object.create(null) as Record<string, string>;
-    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value;
-    done(null, fields);
+  const reader = createSessionReader({ sessions, cookieSecurity: deps.cookieSecurity, clock });
+
+  useBodyPolicy(scope, { form: { limit: SAML_BODY_LIMIT } });
+  useSecurityHeaders(scope, { csp: PORTAL_CSP, page: true });
+  useErrorRenderer(scope, {
+    name: 'portal route',
+    // Fastify's own client errors are shown as Fastify words them.
+    clientError: (_status, error) => ({ code: 'portal.request_refused', message: error.message }),
+    intercept: async (error, request, reply) => {
+      if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
+      if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
+        // Refused before our code saw the message: audited like every other refusal of a SAML request.
+        const refusal = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
+        await federation.auditRefusal(request.url.startsWith(SSO_PATH) ? 'saml.request.received' : 'saml.logout.handled', refusal);
+        return refusal;
+      }
+      return error;
+    },
+    isApi: () => false,
+    page: (reply, { status, message, exposed }, request, error) => {
+      const shown = status >= 500 || !exposed ? 'Portico could not complete this request. Try again, or tell your administrator.' : message;
+      const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : request.url.startsWith(SLO_PATH) ? 'Sign-out request refused' : 'Sign-in request refused';
+      return page(reply, status, renderRefusalPage(title, shown, status));
+    },
   });
 
-  scope.addHook('onSend', (_request, reply, payload, done) => {
-    if (reply.getHeader('content-security-policy') === undefined) reply.header('content-security-policy', PORTAL_CSP);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
-    if (reply.getHeader('cache-control') === undefined) reply.header('cache-control', 'no-store');
-    done(null, payload);
-  });
-
-  scope.setErrorHandler(async (error: Error, request, reply) => {
-    if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
-    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
-      // Refused before our code saw the message: audited like every other refusal of a SAML request.
-      error = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
-      await federation.auditRefusal(request.url.startsWith(SSO_PATH) ? 'saml.request' : 'saml.logout', error as AppError);
-    }
-    const status = isAppError(error) ? error.status : (error as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'portal route failed');
-    const message = status >= 500 || (isAppError(error) && !error.expose) ? 'Portico could not complete this request. Try again, or tell your administrator.' : error.message;
-    const title = isAppError(error, 'access.not_assigned') ? 'No access' : status >= 500 ? 'Something went wrong' : request.url.startsWith(SLO_PATH) ? 'Sign-out request refused' : 'Sign-in request refused';
-    return page(reply, status, renderRefusalPage(title, message, status));
-  });
-
-  async function sessionOf(request: FastifyRequest): Promise<{ session: Session; token: string } | null> {
-    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    if (token === undefined || token === '') return null;
-    const found = await sessions.authenticate(token, clock());
-    return found === null ? null : { session: found.session, token };
-  }
+  const sessionOf = (request: FastifyRequest): Promise<CurrentSession | null> => reader.current(request);
 
   /** To the sign-in page and back; `again`: ask for the password even when a session exists. */
   function toSignIn(reply: FastifyReply, returnTo: string, again = false): FastifyReply {
@@ -246,7 +237,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
   });
 
   function loggedOut(request: FastifyRequest, reply: FastifyReply, result: LogoutOutcome & { kind: 'done' }): FastifyReply {
-    if (result.ended) reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: deps.cookieSecurity === 'always' || request.protocol === 'https' }));
+    if (result.ended) reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: secureCookies(request, deps.cookieSecurity) }));
     if (result.redirect !== null) return reply.redirect(result.redirect, 303);
     return page(reply, 200, renderSignedOutPage(result.application.name));
   }
@@ -272,14 +263,14 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const text = (name: string): string | undefined => (typeof body[name] === 'string' ? body[name] : undefined);
     if (text('SAMLRequest') !== undefined) {
       const refusal = new AppError('saml.binding_unsupported', 'Portico receives LogoutRequests over HTTP-Redirect only, not HTTP-POST', { status: 400 });
-      await federation.auditRefusal('saml.logout', refusal);
+      await federation.auditRefusal('saml.logout.handled', refusal);
       throw refusal;
     }
     const pending: PendingLogout = { applicationId: text('applicationId') ?? '', inResponseTo: text('inResponseTo') ?? '', relayState: text('relayState') };
     if (current === null) return page(reply, 200, renderRefusalPage('Already signed out', 'You are not signed in to Portico.', 200));
     if (!verifySessionCsrfToken(current.session, logoutPurpose(pending), text('csrf'))) {
       const refusal = new AppError('auth.csrf_failed', 'this sign-out form expired or did not come from Portico; nothing was changed', { status: 403 });
-      await federation.auditRefusal('saml.logout', refusal);
+      await federation.auditRefusal('saml.logout.handled', refusal);
       throw refusal;
     }
     const result = await federation.finishLogout(current.session, pending, () => sessions.signOut(current.token).then(() => undefined));
@@ -294,9 +285,7 @@ function logoutFields(pending: PendingLogout): Record<string, string> {
 /** The confirmation token's purpose names the logout, so a token cannot confirm another one. */
 const logoutPurpose = (pending: PendingLogout): string => `saml-logout\n${pending.applicationId}\n${pending.inResponseTo}\n${pending.relayState === undefined ? '-' : `=${pending.relayState}`}`;
 
-function page(reply: FastifyReply, status: number, html: string): FastifyReply {
-  return reply.status(status).type('text/html; charset=utf-8').send(html);
-}
+const page = sendPage;
 
 /** The query string exactly as sent: HTTP-Redirect signatures cover its encoded form. */
 function rawQuery(request: FastifyRequest): string {

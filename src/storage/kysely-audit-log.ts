@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import { MAX_AUDIT_PAGE, redactDetails, type AuditEvent, type AuditLog, type JsonObject } from '#src/audit/index.ts';
+import { currentAuditAction, MAX_AUDIT_PAGE, redactDetails, storedAuditActions, type AuditEvent, type AuditLog, type JsonObject } from '#src/audit/index.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { translateStorageErrors } from './errors.ts';
 import type { AuditEventsTable, Database } from './tables.ts';
@@ -53,7 +53,8 @@ export function createKyselyAuditLog(
           throw new AppError('audit.invalid_query', `limit must be an integer from 1 to ${MAX_AUDIT_PAGE}`, { status: 400 });
         }
         let query = db.selectFrom('audit_events').selectAll();
-        if (action !== undefined) query = query.where('action', '=', action);
+        // Rows stored under a legacy name match a filter by the current one, and the other way round.
+        if (action !== undefined) query = query.where('action', 'in', storedAuditActions(action));
         if (actor !== undefined) query = query.where('actor', '=', actor);
         if (target !== undefined) query = query.where('target', '=', target);
         // occurred_at is ISO-8601 UTC text of one length, so text order is time order.
@@ -86,7 +87,7 @@ function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
     id: row.id,
     occurredAt: new Date(row.occurred_at),
     actor: row.actor,
-    action: row.action,
+    action: currentAuditAction(row.action),
     target: row.target,
     outcome: row.outcome,
     errorCode: row.error_code,

@@ -4,13 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AuditEvent, AuditLog } from '#src/audit/index.ts';
+import type { AuditAction, AuditEvent, AuditLog } from '#src/audit/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 
 export interface AuditLogHarness {
   log: AuditLog;
   /** Everything the implementation persisted, serialized: used to prove secrets are not kept. */
   dumpStorage: () => Promise<string>;
+  /** Writes an event as an older version did, under a name it used then (bypassing `record`, which takes only current names). */
+  storeLegacyRow: (id: string, action: string, at: Date) => Promise<void>;
   dispose: () => Promise<void>;
 }
 
@@ -30,7 +32,7 @@ export function auditLogContract(factory: AuditLogFactory): void {
   }
 
   /** Records events at the given offsets (ms after T0); several may share a timestamp. */
-  async function recordAt(log: AuditLog, clock: { now: Date }, offsets: number[], action = 'directory.check'): Promise<AuditEvent[]> {
+  async function recordAt(log: AuditLog, clock: { now: Date }, offsets: number[], action: AuditAction = 'directory.connection.checked'): Promise<AuditEvent[]> {
     const events: AuditEvent[] = [];
     for (const [index, offset] of offsets.entries()) {
       clock.now = new Date(T0 + offset);
@@ -49,7 +51,7 @@ export function auditLogContract(factory: AuditLogFactory): void {
       withLog(async ({ log }) => {
         const recorded = await log.record({
           actor: 'admin@corp.example.test',
-          action: 'directory.check',
+          action: 'directory.connection.checked',
           target: 'corp',
           outcome: 'failure',
           errorCode: 'directory.unreachable',
@@ -63,7 +65,7 @@ export function auditLogContract(factory: AuditLogFactory): void {
 
     void it('defaults target and error code to null and details to {}', () =>
       withLog(async ({ log }) => {
-        const recorded = await log.record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });
+        const recorded = await log.record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
         assert.equal(recorded.target, null);
         assert.equal(recorded.errorCode, null);
         assert.deepEqual(recorded.details, {});
@@ -74,7 +76,7 @@ export function auditLogContract(factory: AuditLogFactory): void {
       withLog(async ({ log, dumpStorage }) => {
         const recorded = await log.record({
           actor: 'admin',
-          action: 'directory.connection.saved',
+          action: 'identity.mappings.saved',
           target: 'corp',
           outcome: 'success',
           details: {
@@ -118,18 +120,18 @@ export function auditLogContract(factory: AuditLogFactory): void {
 
     void it('filters by action, also across pages', () =>
       withLog(async ({ log }, clock) => {
-        const checks = await recordAt(log, clock, [0, 10, 20], 'directory.check');
-        await recordAt(log, clock, [5, 15, 25], 'directory.connection.saved');
+        const checks = await recordAt(log, clock, [0, 10, 20], 'directory.connection.checked');
+        await recordAt(log, clock, [5, 15, 25], 'identity.mappings.saved');
         const expected = newestFirst(checks);
-        assert.deepEqual(await log.list({ limit: 10, action: 'directory.check' }), expected);
-        const second = await log.list({ limit: 10, action: 'directory.check', before: expected[0]?.id });
+        assert.deepEqual(await log.list({ limit: 10, action: 'directory.connection.checked' }), expected);
+        const second = await log.list({ limit: 10, action: 'directory.connection.checked', before: expected[0]?.id });
         assert.deepEqual(second, expected.slice(1));
         assert.deepEqual(await log.list({ limit: 10, action: 'no.such.action' }), []);
       }));
 
     void it('filters by actor, target and time (since inclusive, until exclusive), combined with action and across pages', () =>
       withLog(async ({ log }, clock) => {
-        const stamp = async (offset: number, actor: string, target: string | null, action = 'directory.check') => {
+        const stamp = async (offset: number, actor: string, target: string | null, action: AuditAction = 'directory.connection.checked') => {
           clock.now = new Date(T0 + offset);
           return log.record({ actor, action, target, outcome: 'success' });
         };
@@ -140,13 +142,23 @@ export function auditLogContract(factory: AuditLogFactory): void {
         const b4 = await stamp(40, 'bob', null);
         assert.deepEqual(await log.list({ limit: 10, actor: 'alice' }), [a3, a2, a0]);
         assert.deepEqual(await log.list({ limit: 10, target: 'acct-1' }), [a3, b1, a0]);
-        assert.deepEqual(await log.list({ limit: 10, actor: 'alice', target: 'acct-1', action: 'directory.check' }), [a0]);
+        assert.deepEqual(await log.list({ limit: 10, actor: 'alice', target: 'acct-1', action: 'directory.connection.checked' }), [a0]);
         assert.deepEqual(await log.list({ limit: 10, since: new Date(T0 + 10), until: new Date(T0 + 40) }), [a3, a2, b1]);
         assert.deepEqual(await log.list({ limit: 10, since: new Date(T0 + 40) }), [b4]);
         const first = await log.list({ limit: 1, actor: 'alice' });
         assert.deepEqual(first, [a3]);
         assert.deepEqual(await log.list({ limit: 5, actor: 'alice', before: first[0]?.id }), [a2, a0]);
         assert.deepEqual(await log.list({ limit: 10, actor: 'nobody' }), []);
+      }));
+
+    void it('reads rows stored under a legacy action name under the current name, and a filter by either name finds both', () =>
+      withLog(async ({ log, storeLegacyRow }, clock) => {
+        await storeLegacyRow('legacy-1', 'auth.sign_in', new Date(T0 - 1000));
+        const [current] = await recordAt(log, clock, [0], 'auth.user.signed_in');
+        await recordAt(log, clock, [5], 'session.revoked');
+        const both = await log.list({ limit: 10, action: 'auth.user.signed_in' });
+        assert.deepEqual(both.map((event) => [event.id, event.action]), [[current?.id, 'auth.user.signed_in'], ['legacy-1', 'auth.user.signed_in']]);
+        assert.deepEqual(await log.list({ limit: 10, action: 'auth.sign_in' }), both);
       }));
 
     void it('refuses a limit out of range and an unknown cursor with audit.invalid_query', () =>

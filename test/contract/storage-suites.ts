@@ -67,6 +67,9 @@ export function runStorageSuites(target: DatabaseTarget): void {
       return {
         log: createKyselyAuditLog(database.db, { clock }),
         dumpStorage: () => dumpTable(database, 'audit_events'),
+        storeLegacyRow: async (id, action, at) => {
+          await database.db.insertInto('audit_events').values({ id, occurred_at: at.toISOString(), actor: 'system', action, target: null, outcome: 'success', error_code: null, details_json: '{}' }).execute();
+        },
         dispose: () => database.dispose(),
       };
     });
@@ -242,7 +245,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
           assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
-          await createKyselyAuditLog(db).record({ actor: 'system', action: 'storage.migrated', outcome: 'success' });
+          await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
           const second = await migrateToLatest(db);
           assert.deepEqual(second.applied, []);
           // Data written between the runs survives: the second run changed nothing.

@@ -3,6 +3,7 @@
  * allowed by its hash in the Content-Security-Policy. Every interpolated value is escaped.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml, renderPageShell } from '#src/platform/http/page-shell.ts';
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -30,27 +31,10 @@ export const PAGE_CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
+export { escapeHtml };
 
 function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)} · Portico</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`;
+  return renderPageShell({ title, head: `<style>${STYLE}</style>`, body });
 }
 
 export interface SignInPageModel {

@@ -14,20 +14,34 @@
  * (no body is logged here), and not part of any error.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SignInFailureCode, SignInResult, SignInService } from '#src/auth/sign-in.ts';
 import type { PasswordChangeService } from '#src/auth/password-change.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
-import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
-import { parseCookies, serializeCookie } from './cookies.ts';
+import {
+  appendSetCookie,
+  createSessionReader,
+  mediaType,
+  parseCookies,
+  secureCookies,
+  sendPage,
+  serializeCookie,
+  SESSION_COOKIE,
+  useBodyPolicy,
+  useErrorRenderer,
+  useSecurityHeaders,
+  type CurrentSession,
+  type FormFields,
+} from '#src/platform/http/index.ts';
+import { AppError } from '#src/shared/errors.ts';
 import { CSRF_COOKIE, createSignInCsrf } from './csrf.ts';
 import { PAGE_CSP, renderMessagePage, renderSignedInPage, renderSignInPage } from './pages.ts';
 import { CHANGE_PASSWORD_PATH, passwordRoutes } from './password-routes.ts';
 import { safeReturnTo } from './return-to.ts';
 
-export const SESSION_COOKIE = 'portico_session';
+export { SESSION_COOKIE };
 /** Largest form or JSON body these routes accept: a user name and a password, with room to spare. */
 export const BODY_LIMIT = 16 * 1024;
 const MAX_FIELD = 1024;
@@ -85,7 +99,7 @@ const apiSignInBody = z.object({
   password: z.string({ error: 'password: required, a string' }).min(1, 'password: required').max(MAX_FIELD, `password: at most ${MAX_FIELD} characters`),
 });
 
-type Form = Record<string, string>;
+type Form = FormFields;
 
 /** Registers the routes in an encapsulated scope (their body parsers, headers and error handling stay theirs). */
 export async function registerSignInRoutes(http: FastifyInstance, deps: SignInRoutesDeps): Promise<void> {
@@ -99,50 +113,24 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
   const { signIn, sessions, cookieSecurity = 'auto', passwordChange = null, clock = () => new Date() } = deps;
   const csrf = createSignInCsrf(deps.csrfKey ?? randomBytes(32));
 
-  // Form posts: Fastify has no parser for them. The first value of a repeated field wins.
-  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
-    const fields = Object.create(null) as Form;
-    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value;
-    done(null, fields);
-  });
-  // JSON with our limit and our error; an empty body is allowed (sign-out has none).
-  scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
-    const text = (body as string).trim();
-    if (text === '') {
-      done(null, undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new AppError('auth.invalid_request', 'the body is not valid JSON', { status: 400 }), undefined);
-    }
+  const reader = createSessionReader({ sessions, cookieSecurity, clock });
+
+  useBodyPolicy(scope, { form: { limit: BODY_LIMIT }, json: { limit: BODY_LIMIT, invalidCode: 'auth.invalid_request' } });
+  useSecurityHeaders(scope, { csp: PAGE_CSP, page: true });
+  useErrorRenderer(scope, {
+    name: 'sign-in route',
+    // Fastify's own client errors (body too large, unsupported type, bad URL): our words, not theirs.
+    clientError: (status) => ({
+      code: 'auth.invalid_request',
+      message: status === 413 ? `the request body is larger than ${BODY_LIMIT} bytes` : status === 415 ? 'unsupported content type' : 'the request is malformed',
+    }),
+    isApi,
+    page: (reply, { status, message }) =>
+      sendPage(reply, status, renderMessagePage({ title: status >= 500 ? 'Something went wrong' : 'Request refused', message, link: { href: '/sign-in', text: 'Back to sign-in' } })),
   });
 
-  scope.addHook('onSend', (_request, reply, payload, done) => {
-    if (reply.getHeader('content-security-policy') === undefined) reply.header('content-security-policy', PAGE_CSP);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('cache-control', 'no-store');
-    done(null, payload);
-  });
-
-  scope.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    const { status, code, message } = describeError(error);
-    if (status >= 500) request.log.error({ err: error }, 'sign-in route failed');
-    if (isApi(request)) return reply.status(status).send({ error: { code, message } });
-    return sendPage(reply, status, renderMessagePage({ title: status >= 500 ? 'Something went wrong' : 'Request refused', message, link: { href: '/sign-in', text: 'Back to sign-in' } }));
-  });
-
-  const secure = (request: FastifyRequest): boolean => cookieSecurity === 'always' || request.protocol.toLowerCase() === 'https';
-
-  function setCookie(reply: FastifyReply, value: string): void {
-    const existing = reply.getHeader('set-cookie');
-    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-    reply.header('set-cookie', [...list, value]);
-  }
+  const secure = (request: FastifyRequest): boolean => secureCookies(request, cookieSecurity);
+  const setCookie = appendSetCookie;
 
   function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string, session: Session): void {
     const maxAge = (session.expiresAt.getTime() - clock().getTime()) / 1000;
@@ -154,16 +142,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
   }
 
   /** The request's live session, and its token; clears a stale session cookie. */
-  async function currentSession(request: FastifyRequest, reply: FastifyReply): Promise<{ session: Session; token: string } | null> {
-    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    if (token === undefined || token === '') return null;
-    const found = await sessions.authenticate(token, clock());
-    if (found === null) {
-      clearCookie(request, reply, SESSION_COOKIE);
-      return null;
-    }
-    return { session: found.session, token };
-  }
+  const currentSession = (request: FastifyRequest, reply: FastifyReply): Promise<CurrentSession | null> => reader.current(request, reply);
 
   /** A form's CSRF field: bound to the browser's cookie when it has a valid one, else to a new one set now. */
   function csrfField(request: FastifyRequest, reply: FastifyReply, fresh = false): string {
@@ -311,10 +290,6 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
   });
 }
 
-function sendPage(reply: FastifyReply, status: number, html: string): FastifyReply {
-  return reply.status(status).type('text/html; charset=utf-8').send(html);
-}
-
 function isApi(request: FastifyRequest): boolean {
   return request.url.startsWith('/api/');
 }
@@ -331,24 +306,8 @@ function formBody(request: FastifyRequest): Partial<Form> {
   return request.body;
 }
 
-function mediaType(request: FastifyRequest): string {
-  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
-
 function requireJson(request: FastifyRequest): void {
   if (mediaType(request) !== 'application/json') {
     throw new AppError('auth.invalid_request', 'send this request with Content-Type: application/json', { status: 415 });
   }
-}
-
-function describeError(error: FastifyError | AppError): { status: number; code: ErrorCode | 'internal'; message: string } {
-  if (isAppError(error)) {
-    return { status: error.status, code: error.code, message: error.expose ? error.message : 'internal error' };
-  }
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
-  if (status >= 500) return { status, code: 'internal', message: 'internal error' };
-  // Fastify's own client errors (body too large, unsupported type, bad URL): our words, not theirs.
-  const message =
-    status === 413 ? `the request body is larger than ${BODY_LIMIT} bytes` : status === 415 ? 'unsupported content type' : 'the request is malformed';
-  return { status, code: 'auth.invalid_request', message };
 }

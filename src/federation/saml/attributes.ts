@@ -1,9 +1,10 @@
 /**
  * Turns an application's attribute mappings (`${user:email}`, `${user:name.givenName}
  * ${user:name.familyName}`, `${user:groups}`) into the attributes of its assertion. The model
- * already refused any path outside USER_ATTRIBUTE_PATHS, so evaluation here cannot reach
- * anything else of the user record.
+ * already refused any path outside USER_ATTRIBUTE_PATHS (the path registry's `${user:…}`
+ * vocabulary, identity-store/paths.ts), so evaluation here cannot reach anything else of the user record.
  */
+import { USER_TEMPLATE_VALUES, type UserTemplatePath } from '#src/identity-store/paths.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
 import { USER_ATTRIBUTE_PATHS, type AttributeMapping } from './vocabulary.ts';
 
@@ -21,39 +22,13 @@ export interface SamlAttribute {
   values: string[];
 }
 
-type UserPath = (typeof USER_ATTRIBUTE_PATHS)[number];
+type UserPath = UserTemplatePath;
 
-/** The value(s) of one `${user:…}` path; only `groups` has several. Empty means missing. */
+/** The value(s) of one `${user:…}` path (read through the path registry); only `groups` has several. Empty means missing. */
 function resolve(path: UserPath, user: IdentityUser, groups: readonly string[]): string[] {
-  const one = (value: string | null | undefined) => (value ? [value] : []);
-  switch (path) {
-    case 'subject':
-      return one(user.attributes.subject);
-    case 'userName':
-      return one(user.userName);
-    case 'email':
-      return one(user.emails[0]?.value);
-    case 'displayName':
-      return one(user.displayName);
-    case 'name.givenName':
-      return one(user.name.givenName);
-    case 'name.familyName':
-      return one(user.name.familyName);
-    case 'name.formatted':
-      return one(user.name.formatted);
-    case 'title':
-      return one(user.title);
-    case 'enterprise.department':
-      return one(user.enterprise.department);
-    case 'enterprise.employeeNumber':
-      return one(user.enterprise.employeeNumber);
-    case 'activeDirectory.windowsUpn':
-      return one(user.activeDirectory.windowsUpn);
-    case 'activeDirectory.guid':
-      return one(user.activeDirectory.guid);
-    case 'groups':
-      return [...groups];
-  }
+  if (path === 'groups') return [...groups];
+  const value = USER_TEMPLATE_VALUES[path](user);
+  return value ? [value] : [];
 }
 
 const isUserPath = (path: string): path is UserPath => (USER_ATTRIBUTE_PATHS as readonly string[]).includes(path);

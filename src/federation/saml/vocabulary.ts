@@ -3,6 +3,7 @@
  * ask for, and what `${user:…}` may name in an application's attribute mappings. It lives with
  * the protocol core that gives it meaning; the access model validates applications against it.
  */
+import { USER_TEMPLATE_PATHS } from '#src/identity-store/paths.ts';
 
 export const NAME_ID_FORMATS = {
   persistent: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
@@ -12,22 +13,8 @@ export const NAME_ID_FORMATS = {
 } as const;
 export type NameIdFormat = keyof typeof NAME_ID_FORMATS;
 
-/** What `${user:…}` may name in an application's attribute mappings (the identity-store user). */
-export const USER_ATTRIBUTE_PATHS = [
-  'subject',
-  'userName',
-  'email',
-  'displayName',
-  'name.givenName',
-  'name.familyName',
-  'name.formatted',
-  'title',
-  'enterprise.department',
-  'enterprise.employeeNumber',
-  'activeDirectory.windowsUpn',
-  'activeDirectory.guid',
-  'groups',
-] as const;
+/** What `${user:…}` may name in an application's attribute mappings: the path registry's `${user:…}` list. */
+export const USER_ATTRIBUTE_PATHS = USER_TEMPLATE_PATHS;
 
 /** One attribute mapping of an application, as the assertion builder reads it. */
 export interface AttributeMapping {

@@ -1,0 +1,70 @@
+/**
+ * The portal session on a request, read one way for every HTTP face (sign-in, portal, the
+ * person's own access, the admin API): the `portico_session` cookie, looked up once per request
+ * in the session service. A face that can answer with a cookie (sign-in) passes its reply so a
+ * stale cookie is cleared; the others only read.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Session } from '#src/sessions/session-store.ts';
+import type { SessionService } from '#src/sessions/sessions.ts';
+import { parseCookies, serializeCookie } from './cookies.ts';
+
+export const SESSION_COOKIE = 'portico_session';
+
+export interface CurrentSession {
+  session: Session;
+  /** The cookie's token: signing out needs it. */
+  token: string;
+}
+
+export interface SessionReaderOptions {
+  sessions: Pick<SessionService, 'authenticate'>;
+  /** As for the sign-in routes: 'always' when Portico's public address is HTTPS; decides the Secure flag of a clearing cookie. */
+  cookieSecurity?: 'auto' | 'always';
+  clock?: () => Date;
+}
+
+export interface SessionReader {
+  /** The request's live session, or null; with `reply`, a cookie naming no live session is cleared. */
+  current(request: FastifyRequest, reply?: FastifyReply): Promise<CurrentSession | null>;
+}
+
+/** Whether cookies set on this request get the Secure flag. */
+export function secureCookies(request: FastifyRequest, cookieSecurity: 'auto' | 'always' = 'auto'): boolean {
+  return cookieSecurity === 'always' || request.protocol.toLowerCase() === 'https';
+}
+
+/** Adds a Set-Cookie value to those the reply already carries. */
+export function appendSetCookie(reply: FastifyReply, value: string): void {
+  const existing = reply.getHeader('set-cookie');
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  reply.header('set-cookie', [...list, value]);
+}
+
+export function createSessionReader({ sessions, cookieSecurity = 'auto', clock = () => new Date() }: SessionReaderOptions): SessionReader {
+  // One lookup per request however many times a handler (and its hooks) ask.
+  const seen = new WeakMap<FastifyRequest, Promise<CurrentSession | null>>();
+
+  async function lookup(request: FastifyRequest): Promise<CurrentSession | null> {
+    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (token === undefined || token === '') return null;
+    const found = await sessions.authenticate(token, clock());
+    return found === null ? null : { session: found.session, token };
+  }
+
+  return {
+    async current(request, reply) {
+      let pending = seen.get(request);
+      if (pending === undefined) {
+        pending = lookup(request);
+        seen.set(request, pending);
+      }
+      const found = await pending;
+      if (found === null && reply !== undefined) {
+        const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+        if (token !== undefined && token !== '') appendSetCookie(reply, serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: secureCookies(request, cookieSecurity) }));
+      }
+      return found;
+    },
+  };
+}
