@@ -186,7 +186,7 @@ describe('sign-in flow (unit, fake directory)', () => {
       h.events.map((e) => [e.action, e.outcome]),
       [
         ['identity.user.provisioned', 'success'],
-        ['auth.sign_in', 'success'],
+        ['auth.user.signed_in', 'success'],
       ],
     );
   });
@@ -202,7 +202,7 @@ describe('sign-in flow (unit, fake directory)', () => {
       assert.ok(!h.names().includes('store.upsert') && !h.names().includes('sessions.create') && !h.names().includes('directory.groupsOf'), h.names().join(', '));
       assert.deepEqual(
         h.events.map((e) => [e.action, e.outcome, e.errorCode]),
-        [['auth.sign_in', 'failure', code]],
+        [['auth.user.signed_in', 'failure', code]],
       );
       // Not a success for the throttle, and not a wrong password either: the slot is released.
       assert.ok(!h.names().includes('throttle.recordSuccess'));
