@@ -320,4 +320,29 @@ void describe('the console’s edit pages and managed-directory administration, 
     await page.getByRole('table', { name: /^Audit events “identity\.user\.removed”/ }).waitFor();
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
   });
+  it('IdentityStore API keys: issued with the secret shown once, listed, revoked; the API agrees', async () => {
+    await openSection('IdentityStore API keys');
+    const form = page.getByRole('form', { name: 'Issue an access key' });
+    await form.getByLabel('Name').fill('grafana');
+    await form.getByRole('button', { name: 'Issue access key' }).click();
+    await expectFlash(/^Access key \S+ issued for grafana\.$/);
+    const secretShown = page.locator('dt', { hasText: 'Secret access key' }).locator('xpath=following-sibling::dd[1]');
+    const secret = (await secretShown.textContent()) ?? '';
+    const keyId = (await page.locator('dt', { hasText: 'Access key ID' }).locator('xpath=following-sibling::dd[1]').textContent()) ?? '';
+    assert.ok(secret.length >= 30, 'the secret is shown once');
+    const listed = await api<{ credentials: Array<{ accessKeyId: string; name: string; revokedAt: string | null }> }>('GET', '/app-credentials');
+    assert.deepEqual(listed.credentials.map((c) => [c.accessKeyId, c.name, c.revokedAt]), [[keyId, 'grafana', null]]);
+    assert.ok(!JSON.stringify(listed).includes(secret), 'the API never shows the secret again');
+
+    await openSection('Audit log');
+    await openSection('IdentityStore API keys');
+    assert.equal(await page.getByText(secret).count(), 0, 'the secret is gone once the page is left');
+    await page.getByRole('button', { name: `Revoke ${keyId}` }).click();
+    await page.getByRole('dialog', { name: 'Revoke access key?' }).getByRole('button', { name: 'Revoke', exact: true }).click();
+    await expectFlash(`Access key ${keyId} revoked.`);
+    await page.getByRole('table', { name: 'Access keys (1)' }).getByRole('row').filter({ hasText: new RegExp(`${keyId}.*grafana.*Revoked`) }).waitFor();
+    const after = await api<{ credentials: Array<{ revokedAt: string | null }> }>('GET', '/app-credentials');
+    assert.ok(after.credentials[0]?.revokedAt, 'revoked in the API too');
+    assert.deepEqual(problems, []);
+  });
 });

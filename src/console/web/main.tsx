@@ -22,6 +22,7 @@ import { IdentityProviderPage } from './pages/identity-provider.tsx';
 import { MappingsPage } from './pages/mappings.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
+import { AppCredentialsPage } from './pages/app-credentials.tsx';
 import { UsersPage } from './pages/users.tsx';
 import type { PageProps } from './page.ts';
 import { Alert, ConfirmDialog, FlashRegion, flash, onNavigateSame } from './ui.tsx';
@@ -44,6 +45,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
   throttle: { title: 'Throttled sign-ins', page: ThrottlePage },
+  'app-credentials': { title: 'IdentityStore API keys', page: AppCredentialsPage },
 };
 
 /** The menu, in order; "Directory users" only when Portico runs its own directory. */
@@ -60,6 +62,7 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['access', 'Access'],
   ['audit', 'Audit log'],
   ['throttle', 'Throttled sign-ins'],
+  ['app-credentials', 'IdentityStore API keys'],
 ];
 
 function parseHash(): { segments: string[]; params: URLSearchParams } {
