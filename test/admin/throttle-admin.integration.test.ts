@@ -7,31 +7,20 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
+import type { PorticoApp } from '#src/app.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
-import { runPortico, type CliRun } from '../support/cli.ts';
+import { runPortico, startPorticoForCli, type CliRun } from '../support/cli.ts';
 import { adminApi } from '../support/saml-http.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-throttle-admin-'));
-const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
 const NOT_FOUND = 4;
 
 let app: PorticoApp;
 let token = '';
 
 before(async () => {
-  const env = {
-    PORTICO_DATA_DIR: dataDir,
-    PORTICO_LOG__LEVEL: 'silent',
-    PORTICO_HTTP__PORT: '0',
-    PORTICO_MANAGED_DIRECTORY__LISTEN__LDAP_PORT: '0',
-    PORTICO_MANAGED_DIRECTORY__LISTEN__LDAPS_PORT: '0',
-    PORTICO_SIGNIN__THROTTLE__PERUSERNAME__MAXFAILURES: '2',
-  };
-  app = await startApp(loadConfig({ env }), { logDestination: silent, showBootstrapToken: (shown) => (token = shown) });
+  ({ app, token } = await startPorticoForCli({ PORTICO_DATA_DIR: dataDir, PORTICO_SIGNIN__THROTTLE__PERUSERNAME__MAXFAILURES: '2' }));
 });
 
 after(async () => {

@@ -10,17 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
+import type { PorticoApp } from '#src/app.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
 import { inPage, launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
+import { startPorticoForCli } from '../support/cli.ts';
 import { adminApi } from '../support/saml-http.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-console-admin-'));
-const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
 
 interface Account {
   id: string;
@@ -67,14 +65,7 @@ void describe('the console’s edit pages and managed-directory administration, 
   }
 
   before(async () => {
-    const env = {
-      PORTICO_DATA_DIR: dataDir,
-      PORTICO_LOG__LEVEL: 'silent',
-      PORTICO_HTTP__PORT: '0',
-      PORTICO_MANAGED_DIRECTORY__LISTEN__LDAP_PORT: '0',
-      PORTICO_MANAGED_DIRECTORY__LISTEN__LDAPS_PORT: '0',
-    };
-    app = await startApp(loadConfig({ env }), { logDestination: silent, showBootstrapToken: (shown) => (token = shown) });
+    ({ app, token } = await startPorticoForCli({ PORTICO_DATA_DIR: dataDir }));
     url = app.url;
     browser = await launchBrowser();
     ({ page, problems } = await openPage(browser, { width: 1280, height: 900 }));
@@ -92,10 +83,11 @@ void describe('the console’s edit pages and managed-directory administration, 
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('directory: the certificate fingerprint reads as the CLI prints fingerprints (colon-separated upper-case hex)', async () => {
+  it('directory: the certificate fingerprint reads as the API and the CLI print fingerprints (colon-separated upper-case hex)', async () => {
     const status = await api<{ certificateSha256: string }>('GET', '/directory');
-    assert.match(status.certificateSha256, /^[0-9a-f]{64}$/, 'the API gives plain hex');
-    const expected = status.certificateSha256.toUpperCase().match(/.{2}/g)?.join(':') ?? '';
+    // The API and the CLI print fingerprints alike: colon-separated upper-case hex.
+    assert.match(status.certificateSha256, /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/, 'the API gives the CLI format');
+    const expected = status.certificateSha256;
     const shown = page.locator('dt', { hasText: 'Certificate SHA-256' }).locator('xpath=following-sibling::dd[1]');
     assert.equal(await shown.textContent(), expected);
   });

@@ -8,17 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startApp, type PorticoApp } from '#src/app.ts';
-import { loadConfig } from '#src/config/index.ts';
+import type { PorticoApp } from '#src/app.ts';
 import { demoPassword } from '#src/directory/managed/demo-forest.ts';
 import { launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
+import { startPorticoForCli } from '../support/cli.ts';
 import { adminApi } from '../support/saml-http.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'portico-console-throttle-'));
-const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
 
 async function signIn(url: string, username: string, password: string): Promise<string | null> {
   const response = await fetch(`${url}/api/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
@@ -33,15 +31,7 @@ void describe('the console page "Throttled sign-ins" in Chromium', () => {
   let problems: string[];
 
   before(async () => {
-    const env = {
-      PORTICO_DATA_DIR: dataDir,
-      PORTICO_LOG__LEVEL: 'silent',
-      PORTICO_HTTP__PORT: '0',
-      PORTICO_MANAGED_DIRECTORY__LISTEN__LDAP_PORT: '0',
-      PORTICO_MANAGED_DIRECTORY__LISTEN__LDAPS_PORT: '0',
-      PORTICO_SIGNIN__THROTTLE__PERUSERNAME__MAXFAILURES: '2',
-    };
-    app = await startApp(loadConfig({ env }), { logDestination: silent, showBootstrapToken: (shown) => (token = shown) });
+    ({ app, token } = await startPorticoForCli({ PORTICO_DATA_DIR: dataDir, PORTICO_SIGNIN__THROTTLE__PERUSERNAME__MAXFAILURES: '2' }));
     browser = await launchBrowser();
     ({ page, problems } = await openPage(browser, { width: 1280, height: 900 }));
   });
