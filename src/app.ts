@@ -165,6 +165,9 @@ function printBootstrapToken(token: string): void {
   );
 }
 
+/** How long an admitted sign-in attempt holds its throttle slot at most: longer than any bind with failover takes. */
+const ATTEMPT_HOLD_MS = 2 * 60_000;
+
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
   const logger = pino({ level: config.log.level }, options.logDestination);
   logger.info({ config: redactConfig(config) }, 'configuration loaded');
@@ -375,8 +378,6 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
  * The per-username limit stays below the domain's lockout threshold, so that password spraying
  * through Portico cannot lock AD accounts; without a readable policy, below AD's common 5.
  */
-const ATTEMPT_HOLD_MS = 2 * 60_000;
-
 async function throttleLimits(config: Config, connector: DirectoryConnector | null, logger: Logger): Promise<SignInThrottleOptions> {
   const { perUsername, perAddress } = config.signIn.throttle;
   let threshold: number | null = null;

@@ -12,7 +12,7 @@ import type { FailureFloor } from './failure-floor.ts';
 import type { DirectoryBackend } from '#src/directory/managed/backend.ts';
 import { ResultCode } from '#src/directory/managed/backend.ts';
 import type { ResolvedAccount } from '#src/directory/types.ts';
-import { throttleTarget } from './throttle-target.ts';
+import { serviceAccountRefusal, throttleTarget } from './throttle-target.ts';
 
 export interface PasswordChangeRequest {
   username: string;
@@ -67,8 +67,7 @@ export function createManagedPasswordChange(deps: {
       const wrong = failure('auth.invalid_credentials', 'The user name or current password is incorrect.');
       const account = await deps.resolveAccount(username);
       if (account?.serviceAccount) {
-        // Portico's own identity: a wrong old password would count towards its lockout. Answered as a wrong password.
-        return done(request, wrong, { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
+        return done(request, wrong, serviceAccountRefusal(account));
       }
       const target = throttleTarget(username, account);
       const gate = await deps.throttle.check(target.subject, request.clientAddress, now, target.maxFailures);

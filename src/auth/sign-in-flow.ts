@@ -16,7 +16,7 @@ import { mapDirectoryUser, provisionUser } from '#src/provisioning/jit.ts';
 import type { Session, SessionStore } from '#src/sessions/index.ts';
 import { prepareSession } from '#src/sessions/index.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
-import { throttleTarget } from './throttle-target.ts';
+import { serviceAccountRefusal, throttleTarget } from './throttle-target.ts';
 
 /** What the flow writes atomically. */
 export interface SignInTransaction {
@@ -140,11 +140,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
     } catch (error) {
       return fail(request, directoryFailure(error), { reason: reasonOf(error) });
     }
-    if (account?.serviceAccount) {
-      // Portico's own identity never signs in as a user: wrong passwords would lock it and take
-      // sign-in down for everyone. Answered as a wrong password; the reason is for admins only.
-      return fail(request, 'auth.invalid_credentials', { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid });
-    }
+    if (account?.serviceAccount) return fail(request, 'auth.invalid_credentials', serviceAccountRefusal(account));
     const target = throttleTarget(username, account);
     const gate = await deps.throttle.check(target.subject, address, now, target.maxFailures);
     if (!gate.allowed) {

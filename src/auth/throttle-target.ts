@@ -26,3 +26,12 @@ export function throttleTarget(spelling: string, account: ResolvedAccount | null
     details: { label, ...(maxFailures !== undefined ? { maxFailures } : {}) },
   };
 }
+
+/**
+ * Why a sign-in or password change naming the directory service account is refused before any
+ * bind (for the audit; the person is answered as for a wrong password): Portico's own identity
+ * never signs in as a user, or wrong passwords would lock it and take sign-in down for everyone.
+ */
+export function serviceAccountRefusal(account: ResolvedAccount): Record<string, unknown> {
+  return { reason: 'the name designates the directory service account; refused before any bind', serviceAccount: account.guid };
+}
