@@ -14,6 +14,15 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # A SAML service provider we did not write, for the federation interoperability tests.
 /usr/bin/python3 -c 'import saml2' >/dev/null 2>&1 || missing+=(python3-pysaml2)
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
+# Second-wave peers: a load balancer, a RADIUS server, an OIDC relying party (Apache), the AWS CLI
+# v2, independent TOTP and OAuth clients.
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v freeradius >/dev/null 2>&1 || missing+=(freeradius freeradius-utils)
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || missing+=(apache2 libapache2-mod-auth-openidc)
+[ -x /usr/bin/aws ] || missing+=(awscli)
+command -v oathtool >/dev/null 2>&1 || missing+=(oathtool)
+/usr/bin/python3 -c 'import pyotp' >/dev/null 2>&1 || missing+=(python3-pyotp)
+/usr/bin/python3 -c 'import authlib' >/dev/null 2>&1 || missing+=(python3-authlib)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
@@ -22,6 +31,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}…"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The AWS API emulator (moto) comes from PyPI, which this machine cannot reach: check, don't install.
+if ! python3 -c 'import moto.server' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import moto.server' >/dev/null 2>&1; then
+  echo "the AWS API emulator moto (python3 -m pip install 'moto[server]') is missing" >&2
+  exit 1
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
