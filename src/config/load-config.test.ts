@@ -64,6 +64,7 @@ void describe('loadConfig: defaults', () => {
       admin: { groups: [] },
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
       federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },
+      mfa: {},
     });
   });
 

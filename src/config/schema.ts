@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } from '#src/directory/options.ts';
 import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#src/directory/managed/options.ts';
+import { radiusOptionsSchema, type RadiusConfig } from '#src/mfa/radius/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
 import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/options.ts';
 
@@ -173,6 +174,13 @@ export const configInputSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** Multi-factor authentication. */
+  mfa: z
+    .object({
+      /** RADIUS MFA: the one-time code checked by the organisation's RADIUS servers (docs/mfa-radius.md). */
+      radius: radiusOptionsSchema.optional(),
+    })
+    .prefault({}),
 });
 
 export interface SqliteDatabaseConfig {
@@ -214,7 +222,7 @@ export interface Config {
   federation: {
     saml: { entityId?: string | undefined };
     aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };
-  };
+  };  mfa: { radius?: RadiusConfig | undefined };
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {
