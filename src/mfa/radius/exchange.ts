@@ -4,7 +4,8 @@
  * that comes from that server's address and port, carries our Identifier and passes the
  * authenticator checks. Anything else is discarded as RFC 2865 asks, but remembered, so that a
  * server that only ever answered with a wrong authenticator is reported as such and not as
- * silent.
+ * silent. The socket is connected to the server, so an ICMP port-unreachable (nothing listens
+ * there) ends the exchange at once instead of after the timeouts.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
