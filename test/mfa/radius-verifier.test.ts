@@ -159,7 +159,8 @@ void describe('RADIUS verifier: failover, retransmission, timeouts', () => {
     const started = performance.now();
     assert.deepEqual(await verifier.verify({ username: 'alice', code: '1' }), { kind: 'unavailable', error: 'radius_timeout' });
     const elapsed = performance.now() - started;
-    assert.ok(elapsed >= 400 && elapsed < 900, `waited ${elapsed} ms`);
+    // 2 servers × 2 transmissions × 100 ms, with slack for a busy machine.
+    assert.ok(elapsed >= 400 && elapsed < 1200, `waited ${elapsed} ms`);
     assert.equal(a.requests.length + b.requests.length, 4);
     assert.equal(logger.lines.filter((line) => line.includes('radius_timeout')).length, 2);
   });
