@@ -86,6 +86,19 @@ void describe('RADIUS MFA against FreeRADIUS', () => {
     assert.deepEqual(await verifier.verify({ username: 'carol', code: '222222' }), { kind: 'reject', reason: 'Wrong code' });
   });
 
+  void it('sends the answer to a challenge back to the server that asked, past a dead first server', async () => {
+    const dead = await closedUdpPort();
+    const logger = recordingLogger();
+    const verifier = createRadiusVerifier(config([dead, ...radius.ports], { timeoutMs: 3000 }), { logger });
+    const challenge = await verifier.verify({ username: 'carol', code: '111111' });
+    assert.equal(challenge.kind, 'challenge');
+    if (challenge.kind !== 'challenge') return;
+    const unreachableBefore = logger.lines.filter((line) => line.includes('radius_unreachable')).length;
+    assert.deepEqual(await verifier.verify({ username: 'carol', code: '222222', state: challenge.state }), { kind: 'accept' });
+    // FreeRADIUS was asked first: the dead server was not tried again.
+    assert.equal(logger.lines.filter((line) => line.includes('radius_unreachable')).length, unreachableBefore);
+  });
+
   void it('fails over from a dead first server (nothing listening) to FreeRADIUS at once', async () => {
     const dead = await closedUdpPort();
     const logger = recordingLogger();

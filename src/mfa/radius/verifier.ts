@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AppError } from '#src/shared/errors.ts';
-import { exchange, type ExchangeFailureCode, type ExchangeRequest, type ExchangeResult } from './exchange.ts';
+import { exchange, type ExchangeFailureCode, type ExchangeResult } from './exchange.ts';
 import type { RadiusConfig, RadiusServer } from './options.ts';
 import { MAX_ATTRIBUTE_VALUE_LENGTH, MAX_PASSWORD_LENGTH, RadiusCode, RadiusPacketError } from './packet.ts';
 
@@ -41,8 +41,6 @@ export interface RadiusVerifierDeps {
   logger?: RadiusLogger;
   /** Milliseconds, for the durations in the logs. */
   now?: () => number;
-  /** One server exchange; the UDP one by default (tests may count or fake exchanges). */
-  exchange?: (request: ExchangeRequest) => Promise<ExchangeResult>;
 }
 
 const silentLogger: RadiusLogger = { debug() {}, warn() {} };
@@ -74,7 +72,6 @@ const FAILURE_RANK: readonly ExchangeFailureCode[] = [
 export function createRadiusVerifier(config: RadiusConfig, deps: RadiusVerifierDeps = {}): RadiusVerifier {
   const logger = deps.logger ?? silentLogger;
   const now = deps.now ?? (() => performance.now());
-  const send = deps.exchange ?? exchange;
   const secretPath = resolve(config.secretFile);
   const initial = readSecretSync(secretPath);
   if (!initial.ok) throw new AppError('config.invalid', `mfa.radius.secretFile: ${initial.problem} (${secretPath})`);
@@ -107,7 +104,7 @@ export function createRadiusVerifier(config: RadiusConfig, deps: RadiusVerifierD
         const started = now();
         let result: ExchangeResult;
         try {
-          result = await send({
+          result = await exchange({
             host: server.host,
             port: server.port,
             secret: secret.value,
