@@ -10,6 +10,7 @@ import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } fro
 import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#src/directory/managed/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
 import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/options.ts';
+import { awsSsoOptionsSchema, type AwsSsoOptions } from '#src/portal/aws-sso/options.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -173,6 +174,8 @@ export const configInputSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** The AWS-compatible SSO OIDC and portal APIs (`aws sso login`, the SDKs' SSO credentials). */
+  awsSso: awsSsoOptionsSchema,
 });
 
 export interface SqliteDatabaseConfig {
@@ -215,6 +218,7 @@ export interface Config {
     saml: { entityId?: string | undefined };
     aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };
   };
+  awsSso: AwsSsoOptions;
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {
