@@ -312,6 +312,21 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     running: source.kind,
     warn: (message) => logger.warn(message),
   });
+  // `aws sso login` and the SDKs' SSO credentials: SSO OIDC, the portal API, the device page.
+  const awsSso = createAwsSsoService({
+    store: createKyselyAwsSsoStore(db),
+    audit,
+    options: config.awsSso,
+    baseUrl: () => baseUrl,
+    sessionAccess,
+    access,
+    signInToAccount: (session, accountId, permissionSetId, purpose) => federation.signInToAccount(session, accountId, permissionSetId, purpose),
+    assumeRoleWithSaml: createAssumeRoleWithSaml(config.awsSso.sts),
+    userStillAllowed: userStillAllowedIn(() => connector),
+    grantDurationMs: timings.durationMs,
+    recheckMs: timings.recheckMs,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await registerAdminApi(http, {
     auth: createAdminAuth({ settings, sessions, sessionAccess, adminGroups: adminGroups(config, source) }),
     access,
@@ -330,25 +345,11 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    awsSso: () => awsSso,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http, consoleBuild);
-  // `aws sso login` and the SDKs' SSO credentials: SSO OIDC, the portal API, the device page.
-  const awsSso = createAwsSsoService({
-    store: createKyselyAwsSsoStore(db),
-    audit,
-    options: config.awsSso,
-    baseUrl: () => baseUrl,
-    sessionAccess,
-    access,
-    signInToAccount: (session, accountId, permissionSetId, purpose) => federation.signInToAccount(session, accountId, permissionSetId, purpose),
-    assumeRoleWithSaml: createAssumeRoleWithSaml(config.awsSso.sts),
-    userStillAllowed: userStillAllowedIn(() => connector),
-    grantDurationMs: timings.durationMs,
-    recheckMs: timings.recheckMs,
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
   await registerAwsSsoRoutes(http, { service: awsSso, sessions, cookieSecurity: cookieSecurity(config), log: logger, ...(options.clock ? { clock: options.clock } : {}) });
   const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, awsSso: { credentialsForSession: awsSso.credentialsForSession, region: config.awsSso.region, startUrl: () => `${baseUrl}${PORTAL_PATH}` }, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
   await registerSignInRoutes(http, {
