@@ -82,7 +82,11 @@ export interface RoleCredentials {
 }
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('base64url');
-const newSecret = (): string => randomBytes(32).toString('base64url');
+/**
+ * A bearer secret: a kind prefix (never a leading '-', which a command line would take for an
+ * option, and recognisable to secret scanners) and 256 random bits.
+ */
+const newSecret = (kind: 'pcs' | 'pdc' | 'pat' | 'prt'): string => `${kind}_${randomBytes(32).toString('base64url')}`;
 const fail = (code: ErrorCode, message: string, status = 400): AppError => new AppError(code, message, { status });
 
 function sameHash(stored: string, given: string): boolean {
@@ -183,8 +187,8 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
 
   async function issueGrant(client: SsoClient, principal: SsoPrincipal, scopes: string[], via: string): Promise<{ accessToken: string; refreshToken: string; expiresIn: number }> {
     const now = clock();
-    const accessToken = newSecret();
-    const refreshToken = newSecret();
+    const accessToken = newSecret('pat');
+    const refreshToken = newSecret('prt');
     const expiresAt = new Date(now.getTime() + deps.grantDurationMs);
     const accessExpiresAt = new Date(Math.min(now.getTime() + minutes(options.accessTokenMinutes), expiresAt.getTime()));
     const grant: SsoGrant = {
@@ -298,7 +302,7 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
         return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.slow_down', 'too many client registrations from this address: wait a minute'), { clientName: name, address });
       }
       const clientId = randomBytes(16).toString('base64url');
-      const clientSecret = newSecret();
+      const clientSecret = newSecret('pcs');
       const expiresAt = new Date(now.getTime() + options.clientRegistrationDays * 24 * 60 * 60_000);
       await store.createClient({ clientId, secretHash: sha256(clientSecret), name, scopes: scopes as string[], registeredAt: now, expiresAt, revokedAt: null, registeredFrom: address });
       await audit.record({ actor: 'anonymous', action: 'aws_sso.client.registered', target: clientId, outcome: 'success', details: { clientName: name, address, expiresAt: expiresAt.toISOString() } });
@@ -322,7 +326,7 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
       if (recent >= options.deviceAuthorizationsPerClientPerMinute) {
         return refuse('aws_sso.device.started', 'anonymous', client.clientId, fail('aws_sso.slow_down', 'too many device authorizations for this client: wait a minute'));
       }
-      const deviceCode = newSecret();
+      const deviceCode = newSecret('pdc');
       const expiresAt = new Date(now.getTime() + minutes(options.deviceCodeMinutes));
       let userCode = newUserCode();
       // A clash of user codes is very unlikely (20^8); a second draw settles it.
@@ -390,8 +394,8 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
         // A refresh asks the directory at once: a new token is a new decision.
         const checked = await recheck({ ...grant, checkedAt: new Date(0) }, now);
         if (checked === null) return refuseToken(fail('aws_sso.invalid_grant', 'your account can no longer sign in'), { grant: grant.id });
-        const accessToken = newSecret();
-        const nextRefresh = newSecret();
+        const accessToken = newSecret('pat');
+        const nextRefresh = newSecret('prt');
         const accessExpiresAt = new Date(Math.min(now.getTime() + minutes(options.accessTokenMinutes), grant.expiresAt.getTime()));
         const rotated = await store.rotateGrant(grant.id, refreshHash, { accessTokenHash: sha256(accessToken), accessExpiresAt, refreshTokenHash: sha256(nextRefresh) });
         if (!rotated) return refuseToken(fail('aws_sso.invalid_grant', 'this refresh token was already used'), { grant: grant.id });
