@@ -186,9 +186,6 @@ describe('aws sso login with the AWS CLI v2 and Chromium (Samba AD, moto STS)', 
     const after = await aws('sso', 'list-accounts', '--access-token', accessToken, '--region', REGION);
     assert.notEqual(after.code, 0);
     assert.match(after.stderr, /UnauthorizedException/);
-    const refused = await aws('sts', 'get-caller-identity', '--profile', 'prod');
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /aws sso login|expired|Error loading SSO Token/i);
   });
 
   it("the portal's command-line page: aws configure sso values and working credentials with copy buttons", async () => {
