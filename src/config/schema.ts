@@ -10,7 +10,7 @@ import { directoryConnectionOptionsSchema, type DirectoryConnectionOptions } fro
 import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#src/directory/managed/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
 import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/options.ts';
-import { awsSsoOptionsSchema, type AwsSsoOptions } from '#src/portal/aws-sso/options.ts';
+import { awsSsoOptionsSchema, type AwsSsoOptions } from './aws-sso-options.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];

@@ -68,7 +68,7 @@ export interface StsProxy {
 
 /** A proxy in front of moto's STS that records AssumeRoleWithSAML assertions. */
 export async function startStsProxy(target: string): Promise<StsProxy> {
-  const state: StsProxy = { url: '', assertions: [], refuseWith: null, close: async () => undefined };
+  const state: StsProxy = { url: '', assertions: [], refuseWith: null, close: () => Promise.resolve() };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));

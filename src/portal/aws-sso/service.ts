@@ -20,7 +20,7 @@ import type { AuditLog } from '#src/audit/index.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import type { UserStillAllowed } from '#src/sessions/sessions.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
-import type { AwsSsoOptions } from './options.ts';
+import type { AwsSsoOptions } from '#src/config/aws-sso-options.ts';
 import type { AwsSsoStore, DeviceCode, SsoClient, SsoGrant, SsoPrincipal } from './store.ts';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

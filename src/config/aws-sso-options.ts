@@ -1,5 +1,7 @@
 /**
- * Settings of the AWS-compatible SSO OIDC and portal APIs (`awsSso` in the configuration).
+ * Settings of the AWS-compatible SSO OIDC and portal APIs (`awsSso` in the configuration;
+ * src/portal/aws-sso). Kept here, not beside the service, because the service's pages use the
+ * sign-in look, which reads the configuration: a folder loop otherwise.
  */
 import { z } from 'zod';
 
