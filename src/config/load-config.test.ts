@@ -64,6 +64,16 @@ void describe('loadConfig: defaults', () => {
       admin: { groups: [] },
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
       federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },
+      awsSso: {
+        region: 'us-east-1',
+        sts: { region: 'us-east-1', timeoutSeconds: 10 },
+        accessTokenMinutes: 60,
+        deviceCodeMinutes: 10,
+        pollIntervalSeconds: 5,
+        clientRegistrationDays: 90,
+        deviceAuthorizationsPerClientPerMinute: 10,
+        registrationsPerAddressPerMinute: 20,
+      },
     });
   });
 
