@@ -12,6 +12,7 @@ import {
   createKyselyAccessStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
+  createKyselyAwsSsoStore,
   createKyselyDirectoryConnectionStore,
   createKyselyIdentityUserStore,
   createKyselySessionStore,
@@ -27,6 +28,9 @@ import { createAdminAuth, ensureBootstrapToken, issueBootstrapToken } from '#src
 import { registerAdminApi } from '#src/admin/routes.ts';
 import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
+import { createAssumeRoleWithSaml } from '#src/federation/aws-sts.ts';
+import { createAwsSsoService } from '#src/portal/aws-sso/service.ts';
+import { registerAwsSsoRoutes } from '#src/portal/aws-sso/routes.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys } from '#src/federation/signing-keys.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
@@ -308,6 +312,21 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     running: source.kind,
     warn: (message) => logger.warn(message),
   });
+  // `aws sso login` and the SDKs' SSO credentials: SSO OIDC, the portal API, the device page.
+  const awsSso = createAwsSsoService({
+    store: createKyselyAwsSsoStore(db),
+    audit,
+    options: config.awsSso,
+    baseUrl: () => baseUrl,
+    sessionAccess,
+    access,
+    signInToAccount: (session, accountId, permissionSetId, purpose) => federation.signInToAccount(session, accountId, permissionSetId, purpose),
+    assumeRoleWithSaml: createAssumeRoleWithSaml(config.awsSso.sts),
+    userStillAllowed: userStillAllowedIn(() => connector),
+    grantDurationMs: timings.durationMs,
+    recheckMs: timings.recheckMs,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await registerAdminApi(http, {
     auth: createAdminAuth({ settings, sessions, sessionAccess, adminGroups: adminGroups(config, source) }),
     access,
@@ -326,11 +345,13 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    awsSso: () => awsSso,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http, consoleBuild);
-  const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  await registerAwsSsoRoutes(http, { service: awsSso, sessions, cookieSecurity: cookieSecurity(config), log: logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, awsSso: { credentialsForSession: awsSso.credentialsForSession, region: config.awsSso.region, startUrl: () => `${baseUrl}${PORTAL_PATH}` }, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
   await registerSignInRoutes(http, {
     signIn,
     sessions,
@@ -347,6 +368,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 
   // Ended sessions (expired or revoked) are kept a day, then deleted.
   const purgeSessions = setInterval(() => {
+    awsSso.purge(new Date(Date.now() - SESSION_RETENTION_MS)).catch((error: unknown) => logger.warn({ err: error }, 'purging ended AWS SSO records failed'));
     sessions.purgeEnded(new Date(Date.now() - SESSION_RETENTION_MS)).then(
       (purged) => {
         if (purged > 0) logger.info({ purged }, 'ended sessions purged');

@@ -26,6 +26,8 @@ import { checkResponse, idParams, queryInt, route, validate, validateResponsesBy
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
+import { awsSsoAdminRoutes } from './aws-sso-routes.ts';
+import type { AwsSsoService } from '#src/portal/aws-sso/service.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
 import { identitySourceRoutes } from './identity-source-routes.ts';
@@ -61,6 +63,8 @@ export interface AdminApiDeps {
   credentials: () => CredentialAdministration;
   /** The identity source as administrators change it. */
   identitySource: () => IdentitySourceAdmin;
+  /** The AWS CLI's client registrations (SSO OIDC). */
+  awsSso: () => Pick<AwsSsoService, 'listClients' | 'revokeClient'>;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -397,6 +401,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- IdentityStore API access keys (app-credential-routes.ts) ----
     ...appCredentialRoutes({ credentials: () => deps.credentials() }),
+
+    // ---- AWS CLI client registrations (aws-sso-routes.ts) ----
+    ...awsSsoAdminRoutes({ awsSso: () => deps.awsSso() }),
 
     // ---- SAML identity provider (saml-routes.ts) ----
     ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),

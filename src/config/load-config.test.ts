@@ -65,6 +65,16 @@ void describe('loadConfig: defaults', () => {
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
       federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },
       mfa: {},
+      awsSso: {
+        region: 'us-east-1',
+        sts: { region: 'us-east-1', timeoutSeconds: 10 },
+        accessTokenMinutes: 60,
+        deviceCodeMinutes: 10,
+        pollIntervalSeconds: 5,
+        clientRegistrationDays: 90,
+        deviceAuthorizationsPerClientPerMinute: 10,
+        registrationsPerAddressPerMinute: 20,
+      },
     });
   });
 

@@ -11,6 +11,7 @@ import { managedDirectoryOptionsSchema, type ManagedDirectoryOptions } from '#sr
 import { radiusOptionsSchema, type RadiusConfig } from '#src/mfa/radius/options.ts';
 import { isSecretKeyText, SECRET_KEY_BYTES } from '#src/secrets/index.ts';
 import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/options.ts';
+import { awsSsoOptionsSchema, type AwsSsoOptions } from './aws-sso-options.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -181,6 +182,8 @@ export const configInputSchema = z.object({
       radius: radiusOptionsSchema.optional(),
     })
     .prefault({}),
+  /** The AWS-compatible SSO OIDC and portal APIs (`aws sso login`, the SDKs' SSO credentials). */
+  awsSso: awsSsoOptionsSchema,
 });
 
 export interface SqliteDatabaseConfig {
@@ -222,7 +225,9 @@ export interface Config {
   federation: {
     saml: { entityId?: string | undefined };
     aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };
-  };  mfa: { radius?: RadiusConfig | undefined };
+  };
+  mfa: { radius?: RadiusConfig | undefined };
+  awsSso: AwsSsoOptions;
 }
 
 export const configSchema = configInputSchema.transform((input): Config => {

@@ -142,39 +142,55 @@ export interface CliPageModel {
   accountName: string;
   accountId: string;
   permissionSetName: string;
-  roleArn: string;
-  providerArn: string;
-  durationSeconds: number;
-  assertionBase64: string;
-  expiresInMinutes: number;
+  /** What `aws configure sso` asks for. */
+  startUrl: string;
+  region: string;
+  /** Short-term credentials from STS, or why there are none. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date; roleArn: string } | { error: string };
 }
 
-/** Credentials for the AWS CLI or SDKs through STS AssumeRoleWithSAML, with a fresh assertion. */
+function copyBlock(id: string, label: string, text: string): string {
+  return `<h3 id="${id}-label">${escapeHtml(label)}</h3>
+<div class="copy-block"><pre id="${id}" aria-labelledby="${id}-label"><code>${escapeHtml(text)}</code></pre><button type="button" data-copy="${id}" hidden>Copy</button></div>`;
+}
+
+/**
+ * Command line or programmatic access, as Identity Center shows it: `aws configure sso` values,
+ * then short-term credentials (fetched from STS for this role just now) as environment variables
+ * for bash and PowerShell and as a credentials-file block.
+ */
 export function renderCliPage(model: CliPageModel): string {
-  const command = [
-    'aws sts assume-role-with-saml \\',
-    `  --role-arn ${model.roleArn} \\`,
-    `  --principal-arn ${model.providerArn} \\`,
-    `  --duration-seconds ${model.durationSeconds} \\`,
-    '  --saml-assertion file://assertion.b64',
-  ].join('\n');
+  const { credentials: c } = model;
+  const configure = `<h2>Set up the AWS CLI once (recommended)</h2>
+<p>Run <code>aws configure sso</code> and give it these values; afterwards <code>aws sso login</code> signs you in through Portico and every AWS SDK picks up the credentials.</p>
+<dl class="facts">
+<dt>SSO start URL</dt><dd><code id="start-url">${escapeHtml(model.startUrl)}</code></dd>
+<dt>SSO region</dt><dd><code id="sso-region">${escapeHtml(model.region)}</code></dd>
+<dt>Account ID</dt><dd><code>${escapeHtml(model.accountId)}</code></dd>
+<dt>Role name</dt><dd><code>${escapeHtml(model.permissionSetName)}</code></dd>
+</dl>`;
+  let short: string;
+  if ('error' in c) {
+    short = `<h2>Short-term credentials</h2>
+<p role="alert" class="alert">Portico could not get credentials for this role: ${escapeHtml(c.error)}</p>`;
+  } else {
+    const profile = `${model.accountId}_${model.permissionSetName}`.replace(/[^\w.-]/g, '_');
+    const bash = [`export AWS_ACCESS_KEY_ID="${c.accessKeyId}"`, `export AWS_SECRET_ACCESS_KEY="${c.secretAccessKey}"`, `export AWS_SESSION_TOKEN="${c.sessionToken}"`].join('\n');
+    const powershell = [`$Env:AWS_ACCESS_KEY_ID="${c.accessKeyId}"`, `$Env:AWS_SECRET_ACCESS_KEY="${c.secretAccessKey}"`, `$Env:AWS_SESSION_TOKEN="${c.sessionToken}"`].join('\n');
+    const file = [`[${profile}]`, `aws_access_key_id=${c.accessKeyId}`, `aws_secret_access_key=${c.secretAccessKey}`, `aws_session_token=${c.sessionToken}`].join('\n');
+    short = `<h2>Short-term credentials</h2>
+<p>Valid until <time datetime="${c.expiration.toISOString()}">${escapeHtml(c.expiration.toISOString().replace('T', ' ').slice(0, 16))} UTC</time>, for <code>${escapeHtml(c.roleArn)}</code>. Treat them as a password.</p>
+${copyBlock('env-bash', 'macOS and Linux (bash, zsh)', bash)}
+${copyBlock('env-powershell', 'Windows PowerShell', powershell)}
+${copyBlock('credentials-file', 'AWS credentials file (~/.aws/credentials)', file)}`;
+  }
   return layout(
     'Command line access',
     `<p><a href="/portal">← Back to the portal</a></p>
 <h1>Command line or programmatic access</h1>
 <p><strong>${escapeHtml(model.accountName)}</strong> (${escapeHtml(model.accountId)}) as <strong>${escapeHtml(model.permissionSetName)}</strong></p>
-<ol class="steps">
-<li><p>Save this SAML assertion as <code>assertion.b64</code>. It is valid for ${model.expiresInMinutes} minutes and only for this role; treat it as a password.</p>
-<label for="assertion">SAML assertion</label>
-<textarea id="assertion" readonly rows="6" spellcheck="false">${escapeHtml(model.assertionBase64)}</textarea></li>
-<li><p>Exchange it for temporary credentials (valid ${Math.round(model.durationSeconds / 60)} minutes) with the AWS CLI:</p>
-<pre><code>${escapeHtml(command)}</code></pre></li>
-<li><p>Export the returned <code>AccessKeyId</code>, <code>SecretAccessKey</code> and <code>SessionToken</code> as <code>AWS_ACCESS_KEY_ID</code>, <code>AWS_SECRET_ACCESS_KEY</code> and <code>AWS_SESSION_TOKEN</code>; the SDKs read them too.</p></li>
-</ol>
-<dl class="facts">
-<dt>Role</dt><dd><code>${escapeHtml(model.roleArn)}</code></dd>
-<dt>SAML provider</dt><dd><code>${escapeHtml(model.providerArn)}</code></dd>
-</dl>`,
+${configure}
+${short}`,
   );
 }
 

@@ -1,4 +1,4 @@
-/* global document */
+/* global document, navigator, setTimeout */
 // Portico portal: submits SAML POST forms at once, and filters the lists as you type.
 // Everything here is optional: without JavaScript the pages still work.
 'use strict';
@@ -8,6 +8,22 @@ document.addEventListener('DOMContentLoaded', () => {
   if (post) {
     post.submit();
     return;
+  }
+
+  // Copy buttons: each names the element whose text it copies (hidden until a script can copy).
+  for (const button of document.querySelectorAll('button[data-copy]')) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source || !navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener('click', () => {
+      navigator.clipboard.writeText(source.textContent).then(
+        () => {
+          button.textContent = 'Copied';
+          setTimeout(() => (button.textContent = 'Copy'), 2000);
+        },
+        () => (button.textContent = 'Select and copy by hand'),
+      );
+    });
   }
 
   const input = document.getElementById('q');

@@ -14,8 +14,8 @@ import type { SessionAccessCache } from '#src/access/session-access.ts';
 import { requestSite } from '#src/auth/http/same-origin.ts';
 import { METADATA_PATH, SLO_PATH, SSO_PATH, type Federation, type LogoutOutcome, type PendingLogout } from '#src/federation/federation.ts';
 import { MAX_INFLATED_BYTES, MAX_RELAY_STATE_BYTES, decodePost, decodeRedirect } from '#src/federation/saml/binding.ts';
-import { ASSERTION_LIFETIME_MS } from '#src/federation/saml/response.ts';
 import type { Session } from '#src/sessions/session-store.ts';
+import type { AwsSsoService } from './aws-sso/service.ts';
 import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
 import { createSessionReader, secureCookies, sendPage, serializeCookie, SESSION_COOKIE, useBodyPolicy, useErrorRenderer, useSecurityHeaders, type CurrentSession } from '#src/platform/http/index.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
@@ -36,6 +36,8 @@ export interface PortalDeps {
   sessions: SessionService;
   sessionAccess: Pick<SessionAccessCache, 'forSession'>;
   access: Pick<AccessService, 'listAccounts' | 'listPermissionSets' | 'listApplications'>;
+  /** Short-term credentials for the command-line page (STS through the SSO service), and the region `aws configure sso` asks for. */
+  awsSso: { credentialsForSession: AwsSsoService['credentialsForSession']; region: string; startUrl: () => string };
   /** As for the sign-in routes: 'always' when Portico's public address is HTTPS. */
   cookieSecurity: 'auto' | 'always';
   clock?: () => Date;
@@ -187,22 +189,25 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     if (purpose !== 'console' && purpose !== 'cli') throw new AppError('access.not_found', 'no such page', { status: 404 });
     const current = await sessionOf(request);
     if (current === null) return toSignIn(reply, request.url);
-    const result = await federation.signInToAccount(current.session, accountId, permissionSetId, purpose);
-    if (purpose === 'console') return postPage(reply, result.form, `${result.account.name} (${result.permissionSet.name})`);
-    return page(
-      reply,
-      200,
-      renderCliPage({
-        accountName: result.account.name,
-        accountId: result.account.id,
-        permissionSetName: result.permissionSet.name,
-        roleArn: result.signIn.roleArn,
-        providerArn: result.signIn.providerArn,
-        durationSeconds: result.signIn.durationSeconds,
-        assertionBase64: result.assertionBase64,
-        expiresInMinutes: ASSERTION_LIFETIME_MS / 60_000,
-      }),
-    );
+    if (purpose === 'console') {
+      const result = await federation.signInToAccount(current.session, accountId, permissionSetId, purpose);
+      return postPage(reply, result.form, `${result.account.name} (${result.permissionSet.name})`);
+    }
+    let credentials: Parameters<typeof renderCliPage>[0]['credentials'];
+    let names: { accountName: string; permissionSetName: string };
+    try {
+      const c = await deps.awsSso.credentialsForSession(current.session, accountId, permissionSetId);
+      credentials = c;
+      names = { accountName: c.accountName, permissionSetName: c.roleName };
+    } catch (error) {
+      // Not assigned (and anything else we did not expect) is a refusal page; an STS problem is shown on the page.
+      if (!isAppError(error) || (error.code !== 'federation.sts_refused' && error.code !== 'federation.sts_unavailable')) throw error;
+      const [account, set] = await Promise.all([access.listAccounts(), access.listPermissionSets()]);
+      credentials = { error: error.message };
+      names = { accountName: account.find((a) => a.id === accountId)?.name ?? accountId, permissionSetName: set.find((p) => p.id === permissionSetId)?.name ?? permissionSetId };
+    }
+    reply.header('cache-control', 'no-store');
+    return page(reply, 200, renderCliPage({ ...names, accountId, startUrl: deps.awsSso.startUrl(), region: deps.awsSso.region, credentials }));
   });
 
   // ---- SAML identity provider ----

@@ -85,7 +85,21 @@ export type ErrorCode =
   | 'saml.key_invalid'
   | 'saml.request_unknown'
   | 'access.not_assigned'
-  | 'federation.role_name_invalid';
+  | 'federation.role_name_invalid'
+  | 'federation.sts_refused'
+  | 'federation.sts_unavailable'
+  | 'aws_sso.invalid_request'
+  | 'aws_sso.invalid_client'
+  | 'aws_sso.invalid_client_metadata'
+  | 'aws_sso.invalid_grant'
+  | 'aws_sso.unsupported_grant_type'
+  | 'aws_sso.invalid_scope'
+  | 'aws_sso.authorization_pending'
+  | 'aws_sso.slow_down'
+  | 'aws_sso.expired_token'
+  | 'aws_sso.access_denied'
+  | 'aws_sso.unauthorized'
+  | 'aws_sso.not_found';
 
 export interface AppErrorOptions {
   status?: number;

@@ -20,6 +20,9 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  aws_sso_clients: AwsSsoClientsTable;
+  aws_sso_device_codes: AwsSsoDeviceCodesTable;
+  aws_sso_grants: AwsSsoGrantsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -160,4 +163,44 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+export interface AwsSsoClientsTable {
+  client_id: string;
+  secret_hash: string;
+  name: string;
+  scopes_json: string;
+  registered_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  registered_from: string;
+}
+
+export interface AwsSsoDeviceCodesTable {
+  device_code_hash: string;
+  user_code: string;
+  client_id: string;
+  start_url: string;
+  created_at: string;
+  expires_at: string;
+  interval_seconds: number;
+  last_polled_at: string | null;
+  status: string;
+  decided_at: string | null;
+  principal_json: string | null;
+}
+
+export interface AwsSsoGrantsTable {
+  id: string;
+  client_id: string;
+  access_token_hash: string;
+  access_expires_at: string;
+  refresh_token_hash: string;
+  expires_at: string;
+  scopes_json: string;
+  user_guid: string;
+  principal_json: string;
+  created_at: string;
+  checked_at: string;
+  revoked_at: string | null;
 }

@@ -12,6 +12,7 @@ import {
   createKyselyAccessStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
+  createKyselyAwsSsoStore,
   createKyselyDirectoryConnectionStore,
   createKyselyDirectoryStore,
   createKyselyIdentityUserStore,
@@ -25,6 +26,7 @@ import {
 import { accessStoreContract } from './access-store.contract.ts';
 import { applicationCredentialStoreContract } from './application-credential-store.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
+import { awsSsoStoreContract } from './aws-sso-store.contract.ts';
 import type { DatabaseTarget, TestDatabase } from './databases.ts';
 import { connectionOptions, directoryConnectionStoreContract } from './directory-connection-store.contract.ts';
 import { directoryStoreContract } from './directory-store.contract.ts';
@@ -32,7 +34,7 @@ import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -104,6 +106,21 @@ export function runStorageSuites(target: DatabaseTarget): void {
           const db = createDatabase(database.config);
           return Promise.resolve({ store: createKyselyThrottleStore(db, options), dispose: () => db.destroy() });
         },
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: AWS SSO registrations, device codes and grants`, () => {
+    awsSsoStoreContract(async () => {
+      const database = await target.open();
+      return {
+        store: createKyselyAwsSsoStore(database.db),
+        other: () => {
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyAwsSsoStore(db), dispose: () => db.destroy() });
+        },
+        dumpStorage: async () => (await Promise.all((['aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'] as const).map((table) => dumpTable(database, table)))).join('\n'),
         dispose: () => database.dispose(),
       };
     });
@@ -242,7 +259,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0008_aws_sso']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

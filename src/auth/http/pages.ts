@@ -37,6 +37,9 @@ function layout(title: string, body: string): string {
   return renderPageShell({ title, head: `<style>${STYLE}</style>`, body });
 }
 
+/** A page in the sign-in look (under PAGE_CSP) for other faces that ask the person something, e.g. the device verification page; `body` is HTML already escaped. */
+export const renderSignInLookPage = layout;
+
 export interface SignInPageModel {
   csrfField: string;
   returnTo: string;

@@ -784,6 +784,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/aws-sso/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live SSO OIDC client registrations (the AWS CLI and SDKs register one per sso-session) */
+        get: operations["listAwsSsoClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws-sso/clients/{clientId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a client registration and every token issued through it (404 when unknown or already revoked) */
+        delete: operations["revokeAwsSsoClient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/saml": {
         parameters: {
             query?: never;
@@ -977,6 +1011,16 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
+        };
+        AwsSsoClient: {
+            clientId: string;
+            /** @description as the client named itself, e.g. botocore-client-<session> */
+            name: string;
+            scopes: string[];
+            registeredAt: string;
+            expiresAt: string;
+            /** @description the address it registered from */
+            registeredFrom: string;
         };
         DirectoryPrincipal: {
             /** @enum {string} */
@@ -3534,6 +3578,66 @@ export interface operations {
             header?: never;
             path: {
                 accessKeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAwsSsoClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        clients: components["schemas"]["AwsSsoClient"][];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeAwsSsoClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clientId: string;
             };
             cookie?: never;
         };
