@@ -4,7 +4,6 @@
  */
 import { hkdfSync } from 'node:crypto';
 import Fastify from 'fastify';
-import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import {
@@ -60,6 +59,8 @@ import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { displayFingerprint } from '#src/shared/certificates.ts';
+import { checkHttpTls, explainListenError, listenOrExplain, openedResources, startFailure, type OpenedResources } from '#src/operations/lifecycle.ts';
+import { createLogger } from '#src/operations/logging.ts';
 
 export interface PorticoApp {
   url: string;
@@ -116,9 +117,15 @@ export interface OpenedManagedDirectory {
  * Starts the managed directory and reads it through the same connector as any AD, over loopback
  * LDAPS with the listener's certificate pinned.
  */
-export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
+export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null, opened?: OpenedResources): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets, audit });
+  let managed: ManagedDirectory;
+  try {
+    managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets, audit });
+  } catch (error) {
+    throw explainListenError(error, 'managed directory LDAP', 'managedDirectory.listen');
+  }
+  opened?.add('managed directory', () => managed.close());
   const localOptions = directoryConnectionOptionsSchema.parse({
     domain: options.domain,
     netbiosName: options.netbiosName,
@@ -135,6 +142,7 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
     await audit?.record({ actor: 'system', action: 'directory.trust.validated', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
   }
   const connector = createTrustingDirectory(local, forests);
+  opened?.add('managed directory connector', () => connector.close());
   return {
     managed,
     connector,
@@ -152,6 +160,8 @@ const SESSION_RETENTION_MS = 24 * 60 * 60_000;
 
 export interface StartOptions {
   logDestination?: DestinationStream;
+  /** A logger made by the caller (the start command, which also logs a failed start). */
+  logger?: Logger;
   /** Tests move time forward (session expiry and directory re-checks). */
   clock?: () => Date;
   /** Where the first start's bootstrap token is shown; stderr by default (never the structured log). */
@@ -168,11 +178,31 @@ function printBootstrapToken(token: string): void {
 /** How long an admitted sign-in attempt holds its throttle slot at most: longer than any bind with failover takes. */
 const ATTEMPT_HOLD_MS = 2 * 60_000;
 
+/**
+ * Starts Portico. A start that fails (a port in use, a bad certificate, an unreachable database)
+ * closes whatever it had opened, in reverse order, and rejects with one error naming the cause:
+ * the process then has nothing left running and exits.
+ */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
-  const logger = pino({ level: config.log.level }, options.logDestination);
+  const logger = options.logger ?? createLogger(config.log, options.logDestination);
+  const opened = openedResources();
+  try {
+    return await startOpening(config, options, logger, opened);
+  } catch (error) {
+    await opened.closeAll((what, closeError) => logger.warn({ err: closeError, what }, 'closing after a failed start failed'));
+    const failure = startFailure(error);
+    logger.fatal({ code: failure.code, reason: failure.message }, 'Portico did not start');
+    throw failure;
+  }
+}
+
+async function startOpening(config: Config, options: StartOptions, logger: Logger, opened: OpenedResources): Promise<PorticoApp> {
   logger.info({ config: redactConfig(config) }, 'configuration loaded');
   // Before anything is opened or written: without its built console Portico does not start.
   const consoleBuild = await readConsoleBuild();
+  // Read and checked before anything is opened: a bad certificate costs nothing to refuse.
+  const httpOptions = httpServerOptions(config);
+  checkHttpTls(httpOptions);
 
   const secretKey = await loadOrCreateSecretKey(config);
   if (secretKey.origin === 'generated') {
@@ -180,6 +210,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   }
   const box = createSecretBox(secretKey.key);
   const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
+  opened.add('database', () => db.destroy());
   const migrations = await migrateToLatest(db);
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const audit = createKyselyAuditLog(db);
@@ -188,7 +219,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const source: IdentitySource =
     choice.kind === 'connector'
       ? await connectSelfManaged(choice.options, logger, audit)
-      : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
+      : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit, opened)) };
+  if (source.kind === 'connector' && source.state === 'connected') opened.add('directory connector', () => source.connector.close());
   const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
   // Binds as the service account on a fresh connection, for /status and /readyz.
   const probeOptions = source.kind === 'managed' ? source.connectionOptions : choice.kind === 'connector' && source.state === 'connected' ? choice.options : null;
@@ -251,11 +283,6 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const sessionAccess = createSessionAccessCache({ access, cacheMs: config.access.cacheMinutes * 60_000, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const bootstrapToken = await ensureBootstrapToken(settings, new Date());
-  if (bootstrapToken !== null) {
-    logger.warn('first start: an admin bootstrap token was issued and shown on the terminal once (only its hash is stored)');
-    (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
-  }
 
   // Created before the server listens; the listening address is known only after.
   let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
@@ -274,7 +301,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
-  const http = Fastify({ logger: false, ...httpServerOptions(config) });
+  const http = Fastify({ logger: false, ...httpOptions });
+  opened.add('HTTP server', () => http.close());
   // Liveness: the process answers; it never waits on the directory.
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   http.get('/status', async (_request, reply) => reply.send({ directory: await describeWithHealth(source, serviceAccountProbe) }));
@@ -341,9 +369,15 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     afterSignIn: portal.afterSignIn,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const address = await http.listen({ host: config.http.host, port: config.http.port });
+  const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');
+  // Only once the start succeeded: a failed start leaves no token behind that nobody saw.
+  const bootstrapToken = await ensureBootstrapToken(settings, new Date());
+  if (bootstrapToken !== null) {
+    logger.warn('first start: an admin bootstrap token was issued and shown on the terminal once (only its hash is stored)');
+    (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
+  }
 
   // Ended sessions (expired or revoked) are kept a day, then deleted.
   const purgeSessions = setInterval(() => {
@@ -366,10 +400,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
-      await http.close();
-      if (source.kind === 'managed') await source.close();
-      else await connector?.close();
-      await db.destroy();
+      await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
     },
   };
 }

@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
+import { porticoVersion } from '#src/operations/version.ts';
 import { registerAccessCommands } from './access-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
@@ -15,6 +16,7 @@ import { registerThrottleCommands } from './throttle-commands.ts';
 export function buildProgram(): Command {
   const program = new Command('portico')
     .description('Single sign-on for organisations that run Microsoft Active Directory')
+    .version(porticoVersion(), '-V, --version', 'print the version of Portico and exit')
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $PORTICO_CONFIG, else ./portico.yaml')
     .showHelpAfterError()
     .exitOverride((error) => {

@@ -14,6 +14,9 @@ import { sessionsOptionsSchema, type SessionsOptions } from '#src/sessions/optio
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
+export const logFormats = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 export const databaseDrivers = ['sqlite', 'postgres'] as const;
 
 const secretKeyText = z
@@ -97,7 +100,13 @@ export const configInputSchema = z.object({
       key: secretKeyText.optional(),
     })
     .prefault({}),
-  log: z.object({ level: z.enum(logLevels).default('info') }).prefault({}),
+  log: z
+    .object({
+      level: z.enum(logLevels).default('info'),
+      /** 'auto': human-readable lines on a terminal, JSON lines otherwise (a service manager, a pipe). */
+      format: z.enum(logFormats).default('auto'),
+    })
+    .prefault({}),
   /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
   directory: directoryConnectionOptionsSchema.optional(),
   /** Portico's built-in directory: the identity source when `directory` is not set. */
@@ -198,7 +207,7 @@ export interface Config {
   };
   database: DatabaseConfig;
   secrets: { key?: string | undefined };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat };
   directory?: DirectoryConnectionOptions | undefined;
   managedDirectory: ManagedDirectoryOptions;
   sessions: SessionsOptions;

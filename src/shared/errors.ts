@@ -6,6 +6,9 @@
 export type ErrorCode =
   | 'config.invalid'
   | 'config.file_unreadable'
+  | 'config.tls_invalid'
+  | 'start.listen_failed'
+  | 'start.failed'
   | 'console.not_built'
   | 'storage.unavailable'
   | 'storage.not_found'
