@@ -3,6 +3,7 @@
  * together. `main.ts` (through the CLI) and the tests start Portico through `startApp`.
  */
 import { hkdfSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import Fastify from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
@@ -17,7 +18,9 @@ import {
   createKyselySettingsStore,
   createKyselyThrottleStore,
   createManagedDirectoryStores,
+  databasePoolStats,
   migrateToLatest,
+  pingDatabase,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
 import { registerAccessRoutes } from '#src/portal/access-routes.ts';
@@ -27,7 +30,7 @@ import { registerAdminApi } from '#src/admin/routes.ts';
 import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
 import { createFederation } from '#src/federation/federation.ts';
-import { loadSigningKeys } from '#src/federation/signing-keys.ts';
+import { loadSigningKeys, type SigningKeys } from '#src/federation/signing-keys.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -57,10 +60,15 @@ import { createTrustingDirectory, openTrustedForests } from '#src/directory/trus
 import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
-import { isAppError } from '#src/shared/errors.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
 import { displayFingerprint } from '#src/shared/certificates.ts';
 import { checkHttpTls, explainListenError, listenOrExplain, openedResources, startFailure, type OpenedResources } from '#src/operations/lifecycle.ts';
 import { createLogger } from '#src/operations/logging.ts';
+import { createPrometheusMetrics } from '#src/operations/metrics.ts';
+import type { PorticoMetrics } from '#src/operations/metrics-port.ts';
+import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, timed } from '#src/operations/instrumentation.ts';
+import { registerMetricsRoute, registerProbes, startMetricsListener, useRequestIds } from '#src/operations/http-face.ts';
+import { porticoVersion } from '#src/operations/version.ts';
 
 export interface PorticoApp {
   url: string;
@@ -72,6 +80,8 @@ export interface PorticoApp {
   audit: AuditLog;
   /** The bootstrap token, on the first start only (it is printed once and only its hash is kept). */
   bootstrapToken: string | null;
+  /** The metrics listener's URL when metrics.listen is configured; otherwise null (/metrics on the main listener). */
+  metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -197,12 +207,16 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 }
 
 async function startOpening(config: Config, options: StartOptions, logger: Logger, opened: OpenedResources): Promise<PorticoApp> {
-  logger.info({ config: redactConfig(config) }, 'configuration loaded');
+  const startedAt = new Date();
+  logger.info({ config: redactConfig(config), version: porticoVersion() }, 'configuration loaded');
   // Before anything is opened or written: without its built console Portico does not start.
   const consoleBuild = await readConsoleBuild();
   // Read and checked before anything is opened: a bad certificate costs nothing to refuse.
   const httpOptions = httpServerOptions(config);
   checkHttpTls(httpOptions);
+  const metricsToken = await readMetricsToken(config);
+  const metrics: PorticoMetrics | null = config.metrics.enabled ? createPrometheusMetrics({ version: porticoVersion() }) : null;
+  if (metrics !== null) opened.add('metrics', () => metrics.close());
 
   const secretKey = await loadOrCreateSecretKey(config);
   if (secretKey.origin === 'generated') {
@@ -213,7 +227,8 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   opened.add('database', () => db.destroy());
   const migrations = await migrateToLatest(db);
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
-  const audit = createKyselyAuditLog(db);
+  // Every event recorded during a request carries its request id; sign-ins and SAML responses are counted.
+  const audit = instrumentedAuditLog(createKyselyAuditLog(db), metrics);
 
   const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
   const source: IdentitySource =
@@ -221,7 +236,10 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
       ? await connectSelfManaged(choice.options, logger, audit)
       : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit, opened)) };
   if (source.kind === 'connector' && source.state === 'connected') opened.add('directory connector', () => source.connector.close());
-  const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
+  const sourceConnector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
+  const connector = sourceConnector !== null && metrics !== null ? instrumentedConnector(sourceConnector, metrics) : sourceConnector;
+  metrics?.observeControllers(() => (sourceConnector?.status() ?? []).map((c) => ({ url: c.url, up: c.up, open: c.open })));
+  metrics?.observeDatabasePool(() => databasePoolStats(db));
   // Binds as the service account on a fresh connection, for /status and /readyz.
   const probeOptions = source.kind === 'managed' ? source.connectionOptions : choice.kind === 'connector' && source.state === 'connected' ? choice.options : null;
   const serviceAccountProbe = probeOptions ? createServiceAccountProbe(probeOptions, options.clock ? { now: options.clock } : {}) : null;
@@ -243,20 +261,23 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db), attemptHoldMs: ATTEMPT_HOLD_MS });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
-  const signIn = createSignInFlow({
+  const signInFlow = createSignInFlow({
     directory: () => connector,
     refusedBecause: () => (source.kind === 'connector' && source.state === 'refused' ? source.reason : null),
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
     mappings: async () => (await mappings.current()).table,
     throttle,
-    transaction: (work) =>
-      db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) => {
+      const run = () => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: instrumentedAuditLog(createKyselyAuditLog(trx), metrics) }));
+      return metrics !== null ? timed(metrics, 'store', run) : run();
+    },
     audit,
     sessionDurationMs: () => timings.durationMs,
     onError: (error) => logger.error({ err: error }, 'sign-in failed unexpectedly'),
     failureFloor,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const signIn = metrics !== null ? instrumentedSignIn(signInFlow, metrics) : signInFlow;
 
   // Where Portico owns the directory, people change their own password on its page; password
   // guessing through that form counts against the sign-in limits (the same throttle).
@@ -277,7 +298,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const settings = createKyselySettingsStore(db);
   const access = createAccessService({
     store: createKyselyAccessStore(db),
-    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: instrumentedAuditLog(createKyselyAuditLog(trx), null) })),
     directory: () => connector,
     groupMembership: config.access.groupMembership,
     ...(options.clock ? { clock: options.clock } : {}),
@@ -300,18 +321,26 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  if (metrics !== null) {
+    // The 'signing' step: a SAML response checked against the session's access, built and signed.
+    const toApplication = federation.signInToApplication.bind(federation);
+    const toAccount = federation.signInToAccount.bind(federation);
+    federation.signInToApplication = (...args) => timed(metrics, 'signing', () => toApplication(...args));
+    federation.signInToAccount = (...args) => timed(metrics, 'signing', () => toAccount(...args));
+  }
 
   const http = Fastify({ logger: false, ...httpOptions });
   opened.add('HTTP server', () => http.close());
-  // Liveness: the process answers; it never waits on the directory.
-  http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  http.get('/status', async (_request, reply) => reply.send({ directory: await describeWithHealth(source, serviceAccountProbe) }));
-  // Readiness: 200 only while the directory is usable (its service account binds); 503 with the reason otherwise.
-  http.get('/readyz', async (_request, reply) => {
-    const directory = await describeWithHealth(source, serviceAccountProbe);
-    const ready = directory.health === 'ok';
-    return reply.code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not_ready', directory: { state: directory.state, code: directory.code, reason: directory.reason } });
+  useRequestIds(http, logger, metrics);
+  registerProbes(http, {
+    version: porticoVersion(),
+    startedAt,
+    directory: () => describeWithHealth(source, serviceAccountProbe),
+    database: () => pingDatabase(db),
+    signingKey: () => signingKeyCheck(signingKeys),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
+  if (metrics !== null && config.metrics.listen === undefined) registerMetricsRoute(http, metrics, metricsToken);
   const credentialStore = createKyselyApplicationCredentialStore(db, box);
   const identityStoreId = deriveIdentityStoreId(secretKey.key);
   await registerIdentityStoreApi(http, {
@@ -370,6 +399,16 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
+  let metricsUrl: string | null = null;
+  if (metrics !== null && config.metrics.listen !== undefined) {
+    const listen = config.metrics.listen;
+    const listener = await startMetricsListener(metrics, listen, metricsToken).catch((error: unknown) => {
+      throw explainListenError(error, 'metrics', 'metrics.listen');
+    });
+    opened.add('metrics listener', () => listener.close());
+    metricsUrl = listener.url;
+    logger.info({ url: metricsUrl }, 'metrics listening');
+  }
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');
   // Only once the start succeeded: a failed start leaves no token behind that nobody saw.
@@ -398,6 +437,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     users,
     audit,
     bootstrapToken,
+    metricsUrl,
     async stop() {
       clearInterval(purgeSessions);
       await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
@@ -484,5 +524,31 @@ export async function resetBootstrapToken(config: Config, actor: string): Promis
     return token;
   } finally {
     await db.destroy();
+  }
+}
+
+/** The metrics token from metrics.token or metrics.tokenFile (one trailing newline dropped); null when neither is set. */
+async function readMetricsToken(config: Config): Promise<string | null> {
+  if (config.metrics.token !== undefined) return config.metrics.token;
+  if (config.metrics.tokenFile === undefined) return null;
+  let text: string;
+  try {
+    text = await readFile(config.metrics.tokenFile, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unknown error';
+    throw new AppError('config.file_unreadable', `metrics.tokenFile: cannot read ${config.metrics.tokenFile} (${code})`, { cause: error });
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.length < 16) throw new AppError('config.invalid', 'metrics.tokenFile: the token must be at least 16 characters');
+  return token;
+}
+
+/** Readiness of SAML signing: the current key is loaded (unsealed) and can be used. */
+function signingKeyCheck(keys: SigningKeys): { ok: boolean; reason?: string } {
+  try {
+    keys.current();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: `the SAML signing key is not usable (${error instanceof Error ? error.message : String(error)})` };
   }
 }

@@ -107,6 +107,19 @@ export const configInputSchema = z.object({
       format: z.enum(logFormats).default('auto'),
     })
     .prefault({}),
+  /** Prometheus metrics at /metrics: on the main listener behind a bearer token, or on a listener of their own. */
+  metrics: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Scrapers send `Authorization: Bearer <token>`. Required for /metrics on the main listener. */
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** A file holding the token (a mounted secret); one trailing newline is dropped. */
+      tokenFile: z.string().min(1).optional(),
+      /** A plain-HTTP listener serving only /metrics (e.g. on an internal interface); the main listener then serves none. */
+      listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
+    })
+    .refine((m) => m.token === undefined || m.tokenFile === undefined, { message: 'set token or tokenFile, not both', path: ['token'] })
+    .prefault({}),
   /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
   directory: directoryConnectionOptionsSchema.optional(),
   /** Portico's built-in directory: the identity source when `directory` is not set. */
@@ -208,6 +221,7 @@ export interface Config {
   database: DatabaseConfig;
   secrets: { key?: string | undefined };
   log: { level: LogLevel; format: LogFormat };
+  metrics: { enabled: boolean; token?: string | undefined; tokenFile?: string | undefined; listen?: { host: string; port: number } | undefined };
   directory?: DirectoryConnectionOptions | undefined;
   managedDirectory: ManagedDirectoryOptions;
   sessions: SessionsOptions;
