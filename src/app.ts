@@ -18,6 +18,7 @@ import {
   createKyselySettingsStore,
   createKyselyThrottleStore,
   createManagedDirectoryStores,
+  backupSqliteFile,
   databasePoolStats,
   migrateToLatest,
   pingDatabase,
@@ -69,6 +70,7 @@ import type { PorticoMetrics } from '#src/operations/metrics-port.ts';
 import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, timed } from '#src/operations/instrumentation.ts';
 import { registerMetricsRoute, registerProbes, startMetricsListener, useRequestIds } from '#src/operations/http-face.ts';
 import { porticoVersion } from '#src/operations/version.ts';
+import { createBackup, restoreBackup, type BackupManifest } from '#src/operations/backup.ts';
 
 export interface PorticoApp {
   url: string;
@@ -551,4 +553,18 @@ function signingKeyCheck(keys: SigningKeys): { ok: boolean; reason?: string } {
   } catch (error) {
     return { ok: false, reason: `the SAML signing key is not usable (${error instanceof Error ? error.message : String(error)})` };
   }
+}
+
+/**
+ * Host-local, for `portico backup`: the SQLite database (online backup, while the server may run),
+ * the instance key and the managed directory's files into a new directory. With PostgreSQL,
+ * everything but the database (dumped with pg_dump).
+ */
+export function backupInstance(config: Config, output: string): Promise<BackupManifest> {
+  return createBackup(config, output, backupSqliteFile);
+}
+
+/** Host-local, for `portico restore` (Portico stopped): puts a backup in place of the configured instance. */
+export function restoreInstance(config: Config, from: string, options: { force: boolean }): Promise<BackupManifest> {
+  return restoreBackup(config, from, options);
 }

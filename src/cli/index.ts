@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
 import { porticoVersion } from '#src/operations/version.ts';
 import { registerAccessCommands } from './access-commands.ts';
-import { registerAdminCommands } from './admin-commands.ts';
+import { registerAdminCommands, registerBackupCommands } from './admin-commands.ts';
+import { registerAuditCommands } from './audit-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
@@ -32,6 +33,8 @@ export function buildProgram(): Command {
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
   registerThrottleCommands(program, load);
+  registerAuditCommands(program, load);
+  registerBackupCommands(program, load);
   return program;
 }
 

@@ -28,3 +28,4 @@ export function createManagedDirectoryStores(db: Kysely<Database>): { directory:
   return { directory: createKyselyDirectoryStore(db), settings: createKyselySettingsStore(db) };
 }
 export { databasePoolStats, pingDatabase } from './health.ts';
+export { backupSqliteFile } from './backup.ts';
