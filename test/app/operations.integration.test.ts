@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type PorticoApp } from '#src/app.ts';
 import { loadConfig } from '#src/config/index.ts';
+import { postgresTarget } from '../contract/databases.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -168,6 +169,32 @@ describe('metrics on a listener of their own', { timeout: 60_000 }, () => {
       assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'metrics.not_served_here');
     } finally {
       await app.stop();
+    }
+  });
+});
+
+describe('on PostgreSQL', { timeout: 60_000 }, () => {
+  const target = postgresTarget();
+  after(() => target.close());
+
+  it('/readyz checks the database; the pool gauges are exported', async () => {
+    const database = await target.open({ migrate: false });
+    try {
+      const { url, schema } = database.config.driver === 'postgres' ? database.config.postgres : { url: '', schema: '' };
+      const { app } = await start({ PORTICO_DATABASE__DRIVER: 'postgres', PORTICO_DATABASE__POSTGRES__URL: url, PORTICO_DATABASE__POSTGRES__SCHEMA: schema ?? '', PORTICO_DATABASE__POSTGRES__POOL_SIZE: '7', PORTICO_METRICS__TOKEN: METRICS_TOKEN });
+      try {
+        const ready = (await (await fetch(`${app.url}/readyz`)).json()) as { status: string; checks: { database: { ok: boolean } } };
+        assert.equal(ready.status, 'ready');
+        assert.equal(ready.checks.database.ok, true);
+        const text = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+        assert.equal(sample(text, 'portico_db_pool_connections', { state: 'max' }), 7);
+        assert.ok((sample(text, 'portico_db_pool_connections', { state: 'total' }) ?? 0) >= 1);
+        assert.equal(sample(text, 'portico_db_pool_connections', { state: 'waiting' }), 0);
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await database.dispose();
     }
   });
 });
