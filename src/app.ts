@@ -71,6 +71,7 @@ import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, timed 
 import { registerMetricsRoute, registerProbes, startMetricsListener, useRequestIds } from '#src/operations/http-face.ts';
 import { porticoVersion } from '#src/operations/version.ts';
 import { createBackup, restoreBackup, type BackupManifest } from '#src/operations/backup.ts';
+import { createSyslogForwarder, forwardedAuditLog } from '#src/operations/syslog.ts';
 
 export interface PorticoApp {
   url: string;
@@ -229,8 +230,13 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   opened.add('database', () => db.destroy());
   const migrations = await migrateToLatest(db);
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
-  // Every event recorded during a request carries its request id; sign-ins and SAML responses are counted.
-  const audit = instrumentedAuditLog(createKyselyAuditLog(db), metrics);
+  const syslogOptions = config.audit.syslog;
+  const syslog = syslogOptions ? createSyslogForwarder(syslogOptions, (message, error) => logger.warn({ err: error }, message)) : null;
+  if (syslog !== null) opened.add('syslog forwarder', () => syslog.close());
+  // Every event recorded during a request carries its request id; sign-ins and SAML responses are
+  // counted; with audit.syslog each event is also sent to syslog.
+  const auditLog = (log: AuditLog, counted: PorticoMetrics | null): AuditLog => forwardedAuditLog(instrumentedAuditLog(log, counted), syslog);
+  const audit = auditLog(createKyselyAuditLog(db), metrics);
 
   const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
   const source: IdentitySource =
@@ -270,7 +276,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     mappings: async () => (await mappings.current()).table,
     throttle,
     transaction: (work) => {
-      const run = () => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: instrumentedAuditLog(createKyselyAuditLog(trx), metrics) }));
+      const run = () => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: auditLog(createKyselyAuditLog(trx), metrics) }));
       return metrics !== null ? timed(metrics, 'store', run) : run();
     },
     audit,
@@ -300,7 +306,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const settings = createKyselySettingsStore(db);
   const access = createAccessService({
     store: createKyselyAccessStore(db),
-    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: instrumentedAuditLog(createKyselyAuditLog(trx), null) })),
+    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: auditLog(createKyselyAuditLog(trx), null) })),
     directory: () => connector,
     groupMembership: config.access.groupMembership,
     ...(options.clock ? { clock: options.clock } : {}),

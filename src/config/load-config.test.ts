@@ -48,6 +48,7 @@ void describe('loadConfig: defaults', () => {
       database: { driver: 'sqlite', sqlite: { file: join('./data', 'portico.db') } },
       secrets: {},
       log: { level: 'info', format: 'auto' },
+      audit: {},
       metrics: { enabled: true },
       managedDirectory: {
         domain: 'portico.test',

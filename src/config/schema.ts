@@ -120,6 +120,20 @@ export const configInputSchema = z.object({
     })
     .refine((m) => m.token === undefined || m.tokenFile === undefined, { message: 'set token or tokenFile, not both', path: ['token'] })
     .prefault({}),
+  /** The audit log, besides the database: forwarded to syslog as events are recorded. */
+  audit: z
+    .object({
+      syslog: z
+        .object({
+          host: z.string().min(1),
+          port: z.number().int().min(1).max(65535).default(514),
+          /** RFC 5424 facility number: 10 = authpriv (default), 13 = log audit, 16–23 = local0–local7. */
+          facility: z.number().int().min(0).max(23).default(10),
+          appName: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'must be 1–48 printable characters without spaces').default('portico'),
+        })
+        .optional(),
+    })
+    .prefault({}),
   /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
   directory: directoryConnectionOptionsSchema.optional(),
   /** Portico's built-in directory: the identity source when `directory` is not set. */
@@ -221,6 +235,7 @@ export interface Config {
   database: DatabaseConfig;
   secrets: { key?: string | undefined };
   log: { level: LogLevel; format: LogFormat };
+  audit: { syslog?: { host: string; port: number; facility: number; appName: string } | undefined };
   metrics: { enabled: boolean; token?: string | undefined; tokenFile?: string | undefined; listen?: { host: string; port: number } | undefined };
   directory?: DirectoryConnectionOptions | undefined;
   managedDirectory: ManagedDirectoryOptions;

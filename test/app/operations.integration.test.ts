@@ -5,6 +5,7 @@
  * directory (its own throwaway users, so wrong passwords harm nobody).
  */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +196,32 @@ describe('on PostgreSQL', { timeout: 60_000 }, () => {
       }
     } finally {
       await database.dispose();
+    }
+  });
+});
+
+describe('audit events forwarded to syslog', { timeout: 60_000 }, () => {
+  it('sends each recorded event as an RFC 5424 datagram with the event as JSON', async () => {
+    const server = createSocket('udp4');
+    const received: string[] = [];
+    server.on('message', (message) => received.push(message.toString()));
+    await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
+    const { port } = server.address();
+    const { app } = await start({ PORTICO_AUDIT__SYSLOG__HOST: '127.0.0.1', PORTICO_AUDIT__SYSLOG__PORT: String(port), PORTICO_AUDIT__SYSLOG__APP_NAME: 'portico-test' });
+    try {
+      assert.equal((await signIn(app, 'carol@portico.test', 'Portico-Demo-2026!', 'syslog-trace-1')).status, 200);
+      const deadline = Date.now() + 5000;
+      const isSignIn = (line: string): boolean => line.includes(' auth.user.signed_in - ') && line.includes('syslog-trace-1');
+      while (!received.some(isSignIn) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const line = received.find(isSignIn);
+      assert.ok(line, `a sign-in datagram arrived (got ${received.length})`);
+      // authpriv (10) × 8 + informational (6) = 86
+      assert.match(line, /^<86>1 \d{4}-\d\d-\d\dT[\d:.]+Z \S+ portico-test \d+ auth\.user\.signed_in - \{/);
+      const event = JSON.parse(line.slice(line.indexOf(' - ') + 3)) as { action: string; outcome: string; target: string; details: { requestId: string } };
+      assert.deepEqual([event.action, event.outcome, event.target, event.details.requestId], ['auth.user.signed_in', 'success', 'carol@portico.test', 'syslog-trace-1']);
+    } finally {
+      await app.stop();
+      server.close();
     }
   });
 });
