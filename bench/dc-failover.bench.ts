@@ -22,7 +22,7 @@ const options = {
 };
 const runs = arg('runs', 3);
 console.log(`Node ${process.version}; ${JSON.stringify(options)}; ${runs} runs`);
-console.log('run  total  failed  in-flight@kill  failed-after-kill  p50/p99 steady  p50/p99 switch(2s)  p50/p99 down  p50/p99 after  rate steady/down/after  down-noticed  fail-back  first-conn-back');
+console.log('run  total  answered-while-down  failed  in-flight@kill  failed-after-kill  p50/p99 steady  p50/p99 switch(2s)  p50/p99 down  p50/p99 after  rate steady/down/after  down-noticed  fail-back  first-conn-back');
 for (let run = 1; run <= runs; run += 1) {
   const f = await runFailoverScenario(options);
   const pp = (phase: 'steady' | 'switch' | 'down' | 'after') => `${f.p50Ms[phase]}/${f.p99Ms[phase]} ms`;
@@ -30,6 +30,7 @@ for (let run = 1; run <= runs; run += 1) {
     [
       run,
       f.total,
+      f.answeredWhileDown,
       f.failed.length,
       f.inFlightAtKill,
       f.failedAfterKill,

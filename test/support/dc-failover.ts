@@ -38,6 +38,8 @@ export interface FailoverFigures {
   conditions: FailoverOptions & { users: number };
   total: number;
   failed: SignInSample[];
+  /** Successful sign-ins answered between the kill and the restart (served by the second controller). */
+  answeredWhileDown: number;
   /** Failures whose sign-in started after the relay died (should be none). */
   failedAfterKill: number;
   /** Sign-ins in flight at the moment the relay died. */
@@ -152,6 +154,7 @@ export async function runFailoverScenario(options: FailoverOptions): Promise<Fai
     conditions: { ...options, users: USERS.length },
     total: samples.length,
     failed,
+    answeredWhileDown: samples.filter((s) => s.ok && s.endedAt > killAt && s.endedAt <= restartAt).length,
     failedAfterKill: failed.filter((s) => s.startedAt >= killAt).length,
     inFlightAtKill: samples.filter((s) => s.startedAt < killAt && s.endedAt >= killAt).length,
     p50Ms: { steady: percentile(latency(windows.steady), 50), switch: percentile(latency(windows.switch), 50), down: percentile(latency(windows.down), 50), after: percentile(latency(windows.after), 50) },
