@@ -61,7 +61,7 @@ module.exports = {
       name: 'the-root-is-imported-by-the-entry-only',
       comment:
         'src/app.ts composes everything; only the process entry (the start command) imports it, and the one host-local ' +
-        'operation (admin-commands.ts: the bootstrap-token reset, for when no token works).',
+        'operations (admin-commands.ts: the bootstrap-token reset, for when no token works; backup/restore, which carry the instance key).',
       severity: 'error',
       from: { pathNot: ['^src/cli/start-command[.]ts$', '^src/cli/admin-commands[.]ts$'] },
       to: { path: '^src/app[.]ts$' },

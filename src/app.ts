@@ -3,8 +3,8 @@
  * together. `main.ts` (through the CLI) and the tests start Portico through `startApp`.
  */
 import { hkdfSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import Fastify from 'fastify';
-import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import {
@@ -19,7 +19,10 @@ import {
   createKyselySettingsStore,
   createKyselyThrottleStore,
   createManagedDirectoryStores,
+  backupSqliteFile,
+  databasePoolStats,
   migrateToLatest,
+  pingDatabase,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
 import { registerAccessRoutes } from '#src/portal/access-routes.ts';
@@ -32,7 +35,7 @@ import { createAssumeRoleWithSaml } from '#src/federation/aws-sts.ts';
 import { createAwsSsoService } from '#src/portal/aws-sso/service.ts';
 import { registerAwsSsoRoutes } from '#src/portal/aws-sso/routes.ts';
 import { createFederation } from '#src/federation/federation.ts';
-import { loadSigningKeys } from '#src/federation/signing-keys.ts';
+import { loadSigningKeys, type SigningKeys } from '#src/federation/signing-keys.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -62,8 +65,17 @@ import { createTrustingDirectory, openTrustedForests } from '#src/directory/trus
 import type { TrustCheck, TrustingDirectory } from '#src/directory/trust.ts';
 import type { DirectoryCheck, DirectoryConnector } from '#src/directory/types.ts';
 import { createSecretBox, loadOrCreateSecretKey } from '#src/secrets/index.ts';
-import { isAppError } from '#src/shared/errors.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
 import { displayFingerprint } from '#src/shared/certificates.ts';
+import { checkHttpTls, explainListenError, listenOrExplain, openedResources, startFailure, type OpenedResources } from '#src/operations/lifecycle.ts';
+import { createLogger } from '#src/operations/logging.ts';
+import { createPrometheusMetrics } from '#src/operations/metrics.ts';
+import type { PorticoMetrics } from '#src/operations/metrics-port.ts';
+import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, timed } from '#src/operations/instrumentation.ts';
+import { registerMetricsRoute, registerProbes, startMetricsListener, useRequestIds } from '#src/operations/http-face.ts';
+import { porticoVersion } from '#src/operations/version.ts';
+import { createBackup, restoreBackup, type BackupManifest } from '#src/operations/backup.ts';
+import { createSyslogForwarder, forwardedAuditLog } from '#src/operations/syslog.ts';
 
 export interface PorticoApp {
   url: string;
@@ -75,6 +87,8 @@ export interface PorticoApp {
   audit: AuditLog;
   /** The bootstrap token, on the first start only (it is printed once and only its hash is kept). */
   bootstrapToken: string | null;
+  /** The metrics listener's URL when metrics.listen is configured; otherwise null (/metrics on the main listener). */
+  metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -120,9 +134,15 @@ export interface OpenedManagedDirectory {
  * Starts the managed directory and reads it through the same connector as any AD, over loopback
  * LDAPS with the listener's certificate pinned.
  */
-export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null): Promise<OpenedManagedDirectory> {
+export async function openManagedDirectory(config: Config, db: Kysely<Database>, logger: Logger, audit: AuditLog | null, opened?: OpenedResources): Promise<OpenedManagedDirectory> {
   const options = config.managedDirectory;
-  const managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets, audit });
+  let managed: ManagedDirectory;
+  try {
+    managed = await startManagedDirectory({ options, stores: createManagedDirectoryStores(db), dataDir: config.dataDir, logger, secrets: config.secrets, audit });
+  } catch (error) {
+    throw explainListenError(error, 'managed directory LDAP', 'managedDirectory.listen');
+  }
+  opened?.add('managed directory', () => managed.close());
   const localOptions = directoryConnectionOptionsSchema.parse({
     domain: options.domain,
     netbiosName: options.netbiosName,
@@ -139,6 +159,7 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
     await audit?.record({ actor: 'system', action: 'directory.trust.validated', target: forest.check.domain, outcome: ok ? 'success' : 'failure', errorCode: ok ? null : 'directory.trust_unavailable', details: { reason: forest.check.reason } });
   }
   const connector = createTrustingDirectory(local, forests);
+  opened?.add('managed directory connector', () => connector.close());
   return {
     managed,
     connector,
@@ -156,6 +177,8 @@ const SESSION_RETENTION_MS = 24 * 60 * 60_000;
 
 export interface StartOptions {
   logDestination?: DestinationStream;
+  /** A logger made by the caller (the start command, which also logs a failed start). */
+  logger?: Logger;
   /** Tests move time forward (session expiry and directory re-checks). */
   clock?: () => Date;
   /** Where the first start's bootstrap token is shown; stderr by default (never the structured log). */
@@ -172,11 +195,35 @@ function printBootstrapToken(token: string): void {
 /** How long an admitted sign-in attempt holds its throttle slot at most: longer than any bind with failover takes. */
 const ATTEMPT_HOLD_MS = 2 * 60_000;
 
+/**
+ * Starts Portico. A start that fails (a port in use, a bad certificate, an unreachable database)
+ * closes whatever it had opened, in reverse order, and rejects with one error naming the cause:
+ * the process then has nothing left running and exits.
+ */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
-  const logger = pino({ level: config.log.level }, options.logDestination);
-  logger.info({ config: redactConfig(config) }, 'configuration loaded');
+  const logger = options.logger ?? createLogger(config.log, options.logDestination);
+  const opened = openedResources();
+  try {
+    return await startOpening(config, options, logger, opened);
+  } catch (error) {
+    await opened.closeAll((what, closeError) => logger.warn({ err: closeError, what }, 'closing after a failed start failed'));
+    const failure = startFailure(error);
+    logger.fatal({ code: failure.code, reason: failure.message }, 'Portico did not start');
+    throw failure;
+  }
+}
+
+async function startOpening(config: Config, options: StartOptions, logger: Logger, opened: OpenedResources): Promise<PorticoApp> {
+  const startedAt = new Date();
+  logger.info({ config: redactConfig(config), version: porticoVersion() }, 'configuration loaded');
   // Before anything is opened or written: without its built console Portico does not start.
   const consoleBuild = await readConsoleBuild();
+  // Read and checked before anything is opened: a bad certificate costs nothing to refuse.
+  const httpOptions = httpServerOptions(config);
+  checkHttpTls(httpOptions);
+  const metricsToken = await readMetricsToken(config);
+  const metrics: PorticoMetrics | null = config.metrics.enabled ? createPrometheusMetrics({ version: porticoVersion() }) : null;
+  if (metrics !== null) opened.add('metrics', () => metrics.close());
 
   const secretKey = await loadOrCreateSecretKey(config);
   if (secretKey.origin === 'generated') {
@@ -184,16 +231,27 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   }
   const box = createSecretBox(secretKey.key);
   const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
+  opened.add('database', () => db.destroy());
   const migrations = await migrateToLatest(db);
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
-  const audit = createKyselyAuditLog(db);
+  const syslogOptions = config.audit.syslog;
+  const syslog = syslogOptions ? createSyslogForwarder(syslogOptions, (message, error) => logger.warn({ err: error }, message)) : null;
+  if (syslog !== null) opened.add('syslog forwarder', () => syslog.close());
+  // Every event recorded during a request carries its request id; sign-ins and SAML responses are
+  // counted; with audit.syslog each event is also sent to syslog.
+  const auditLog = (log: AuditLog, counted: PorticoMetrics | null): AuditLog => forwardedAuditLog(instrumentedAuditLog(log, counted), syslog);
+  const audit = auditLog(createKyselyAuditLog(db), metrics);
 
   const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
   const source: IdentitySource =
     choice.kind === 'connector'
       ? await connectSelfManaged(choice.options, logger, audit)
-      : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit)) };
-  const connector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
+      : { kind: 'managed', state: 'running', ...(await openManagedDirectory(config, db, logger, audit, opened)) };
+  if (source.kind === 'connector' && source.state === 'connected') opened.add('directory connector', () => source.connector.close());
+  const sourceConnector = source.state === 'connected' || source.state === 'running' ? source.connector : null;
+  const connector = sourceConnector !== null && metrics !== null ? instrumentedConnector(sourceConnector, metrics) : sourceConnector;
+  metrics?.observeControllers(() => (sourceConnector?.status() ?? []).map((c) => ({ url: c.url, up: c.up, open: c.open })));
+  metrics?.observeDatabasePool(() => databasePoolStats(db));
   // Binds as the service account on a fresh connection, for /status and /readyz.
   const probeOptions = source.kind === 'managed' ? source.connectionOptions : choice.kind === 'connector' && source.state === 'connected' ? choice.options : null;
   const serviceAccountProbe = probeOptions ? createServiceAccountProbe(probeOptions, options.clock ? { now: options.clock } : {}) : null;
@@ -215,20 +273,23 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db), attemptHoldMs: ATTEMPT_HOLD_MS });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
-  const signIn = createSignInFlow({
+  const signInFlow = createSignInFlow({
     directory: () => connector,
     refusedBecause: () => (source.kind === 'connector' && source.state === 'refused' ? source.reason : null),
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
     mappings: async () => (await mappings.current()).table,
     throttle,
-    transaction: (work) =>
-      db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) => {
+      const run = () => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), sessions: createKyselySessionStore(trx), audit: auditLog(createKyselyAuditLog(trx), metrics) }));
+      return metrics !== null ? timed(metrics, 'store', run) : run();
+    },
     audit,
     sessionDurationMs: () => timings.durationMs,
     onError: (error) => logger.error({ err: error }, 'sign-in failed unexpectedly'),
     failureFloor,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const signIn = metrics !== null ? instrumentedSignIn(signInFlow, metrics) : signInFlow;
 
   // Where Portico owns the directory, people change their own password on its page; password
   // guessing through that form counts against the sign-in limits (the same throttle).
@@ -249,17 +310,12 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const settings = createKyselySettingsStore(db);
   const access = createAccessService({
     store: createKyselyAccessStore(db),
-    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: auditLog(createKyselyAuditLog(trx), null) })),
     directory: () => connector,
     groupMembership: config.access.groupMembership,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const sessionAccess = createSessionAccessCache({ access, cacheMs: config.access.cacheMinutes * 60_000, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const bootstrapToken = await ensureBootstrapToken(settings, new Date());
-  if (bootstrapToken !== null) {
-    logger.warn('first start: an admin bootstrap token was issued and shown on the terminal once (only its hash is stored)');
-    (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
-  }
 
   // Created before the server listens; the listening address is known only after.
   let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
@@ -277,17 +333,26 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  if (metrics !== null) {
+    // The 'signing' step: a SAML response checked against the session's access, built and signed.
+    const toApplication = federation.signInToApplication.bind(federation);
+    const toAccount = federation.signInToAccount.bind(federation);
+    federation.signInToApplication = (...args) => timed(metrics, 'signing', () => toApplication(...args));
+    federation.signInToAccount = (...args) => timed(metrics, 'signing', () => toAccount(...args));
+  }
 
-  const http = Fastify({ logger: false, ...httpServerOptions(config) });
-  // Liveness: the process answers; it never waits on the directory.
-  http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  http.get('/status', async (_request, reply) => reply.send({ directory: await describeWithHealth(source, serviceAccountProbe) }));
-  // Readiness: 200 only while the directory is usable (its service account binds); 503 with the reason otherwise.
-  http.get('/readyz', async (_request, reply) => {
-    const directory = await describeWithHealth(source, serviceAccountProbe);
-    const ready = directory.health === 'ok';
-    return reply.code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not_ready', directory: { state: directory.state, code: directory.code, reason: directory.reason } });
+  const http = Fastify({ logger: false, ...httpOptions });
+  opened.add('HTTP server', () => http.close());
+  useRequestIds(http, logger, metrics);
+  registerProbes(http, {
+    version: porticoVersion(),
+    startedAt,
+    directory: () => describeWithHealth(source, serviceAccountProbe),
+    database: () => pingDatabase(db),
+    signingKey: () => signingKeyCheck(signingKeys),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
+  if (metrics !== null && config.metrics.listen === undefined) registerMetricsRoute(http, metrics, metricsToken);
   const credentialStore = createKyselyApplicationCredentialStore(db, box);
   const identityStoreId = deriveIdentityStoreId(secretKey.key);
   await registerIdentityStoreApi(http, {
@@ -362,9 +427,25 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     afterSignIn: portal.afterSignIn,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const address = await http.listen({ host: config.http.host, port: config.http.port });
+  const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
+  let metricsUrl: string | null = null;
+  if (metrics !== null && config.metrics.listen !== undefined) {
+    const listen = config.metrics.listen;
+    const listener = await startMetricsListener(metrics, listen, metricsToken).catch((error: unknown) => {
+      throw explainListenError(error, 'metrics', 'metrics.listen');
+    });
+    opened.add('metrics listener', () => listener.close());
+    metricsUrl = listener.url;
+    logger.info({ url: metricsUrl }, 'metrics listening');
+  }
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');
+  // Only once the start succeeded: a failed start leaves no token behind that nobody saw.
+  const bootstrapToken = await ensureBootstrapToken(settings, new Date());
+  if (bootstrapToken !== null) {
+    logger.warn('first start: an admin bootstrap token was issued and shown on the terminal once (only its hash is stored)');
+    (options.showBootstrapToken ?? printBootstrapToken)(bootstrapToken);
+  }
 
   // Ended sessions (expired or revoked) are kept a day, then deleted.
   const purgeSessions = setInterval(() => {
@@ -386,12 +467,10 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     users,
     audit,
     bootstrapToken,
+    metricsUrl,
     async stop() {
       clearInterval(purgeSessions);
-      await http.close();
-      if (source.kind === 'managed') await source.close();
-      else await connector?.close();
-      await db.destroy();
+      await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
     },
   };
 }
@@ -476,4 +555,44 @@ export async function resetBootstrapToken(config: Config, actor: string): Promis
   } finally {
     await db.destroy();
   }
+}
+
+/** The metrics token from metrics.token or metrics.tokenFile (one trailing newline dropped); null when neither is set. */
+async function readMetricsToken(config: Config): Promise<string | null> {
+  if (config.metrics.token !== undefined) return config.metrics.token;
+  if (config.metrics.tokenFile === undefined) return null;
+  let text: string;
+  try {
+    text = await readFile(config.metrics.tokenFile, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unknown error';
+    throw new AppError('config.file_unreadable', `metrics.tokenFile: cannot read ${config.metrics.tokenFile} (${code})`, { cause: error });
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.length < 16) throw new AppError('config.invalid', 'metrics.tokenFile: the token must be at least 16 characters');
+  return token;
+}
+
+/** Readiness of SAML signing: the current key is loaded (unsealed) and can be used. */
+function signingKeyCheck(keys: SigningKeys): { ok: boolean; reason?: string } {
+  try {
+    keys.current();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: `the SAML signing key is not usable (${error instanceof Error ? error.message : String(error)})` };
+  }
+}
+
+/**
+ * Host-local, for `portico backup`: the SQLite database (online backup, while the server may run),
+ * the instance key and the managed directory's files into a new directory. With PostgreSQL,
+ * everything but the database (dumped with pg_dump).
+ */
+export function backupInstance(config: Config, output: string): Promise<BackupManifest> {
+  return createBackup(config, output, backupSqliteFile);
+}
+
+/** Host-local, for `portico restore` (Portico stopped): puts a backup in place of the configured instance. */
+export function restoreInstance(config: Config, from: string, options: { force: boolean }): Promise<BackupManifest> {
+  return restoreBackup(config, from, options);
 }

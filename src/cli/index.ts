@@ -3,8 +3,10 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '#src/config/index.ts';
+import { porticoVersion } from '#src/operations/version.ts';
 import { registerAccessCommands } from './access-commands.ts';
-import { registerAdminCommands } from './admin-commands.ts';
+import { registerAdminCommands, registerBackupCommands } from './admin-commands.ts';
+import { registerAuditCommands } from './audit-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
@@ -15,6 +17,7 @@ import { registerThrottleCommands } from './throttle-commands.ts';
 export function buildProgram(): Command {
   const program = new Command('portico')
     .description('Single sign-on for organisations that run Microsoft Active Directory')
+    .version(porticoVersion(), '-V, --version', 'print the version of Portico and exit')
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $PORTICO_CONFIG, else ./portico.yaml')
     .showHelpAfterError()
     .exitOverride((error) => {
@@ -30,6 +33,8 @@ export function buildProgram(): Command {
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
   registerThrottleCommands(program, load);
+  registerAuditCommands(program, load);
+  registerBackupCommands(program, load);
   return program;
 }
 

@@ -25,6 +25,7 @@ Exit codes:
      found users that would be refused
   4  not found (user, group, account, permission set, application, assignment, access key)
   5  unavailable: nothing answers at Portico's URL, or its database or no domain controller answers
+     (for start: the database does not answer; a port already in use exits 1)
   6  conflict: it already exists or is already assigned, is still assigned or in use, or a limit is reached`;
 
 export function printJson(value: unknown): void {
@@ -65,6 +66,7 @@ export function reportError(error: unknown, json: boolean): number {
     case 'directory.unreachable':
     case 'directory.timeout':
     case 'directory.tls_failed':
+    case 'storage.unavailable':
       return exitCodes.unreachable;
     default:
       return exitCodes.failure;

@@ -2,22 +2,38 @@
 import type { Command } from 'commander';
 import type { Config } from '#src/config/index.ts';
 import { startApp } from '#src/app.ts';
-import { reportError } from './output.ts';
+import { exitCodeHelp, reportError } from './output.ts';
 
 export function registerStartCommand(program: Command, loadConfig: (file: string | undefined) => Config): void {
   program
     .command('start')
     .description('start Portico: HTTP on http.host:http.port, storage migrated, the directory connected and validated')
+    .addHelpText(
+      'after',
+      `
+A start that fails (a port in use, an HTTPS certificate that does not load, the database
+unreachable) prints one line "portico: <reason> [<code>]" on standard error, closes whatever it
+had opened and exits non-zero at once; no admin bootstrap token is issued before a start succeeds.
+Logs go to standard output: human-readable on a terminal, JSON lines otherwise (log.format).
+${exitCodeHelp}`,
+    )
     .action(async (_options: unknown, command: Command) => {
+      let config: Config;
       try {
-        const app = await startApp(loadConfig(command.optsWithGlobals<{ config?: string }>().config));
+        config = loadConfig(command.optsWithGlobals<{ config?: string }>().config);
+      } catch (error) {
+        process.exit(reportError(error, false));
+      }
+      try {
+        const app = await startApp(config);
         const stop = (): void => {
           void app.stop().then(() => process.exit(0));
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       } catch (error) {
-        process.exitCode = reportError(error, false);
+        // startApp closed what it had opened; exit now rather than wait on anything it missed.
+        process.exit(reportError(error, false));
       }
     });
 }

@@ -47,7 +47,9 @@ void describe('loadConfig: defaults', () => {
       http: { host: '127.0.0.1', port: 8080, trustedProxies: [] },
       database: { driver: 'sqlite', sqlite: { file: join('./data', 'portico.db') } },
       secrets: {},
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
+      audit: {},
+      metrics: { enabled: true },
       managedDirectory: {
         domain: 'portico.test',
         netbiosName: 'PORTICO',

@@ -16,6 +16,9 @@ import { awsSsoOptionsSchema, type AwsSsoOptions } from './aws-sso-options.ts';
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
+export const logFormats = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 export const databaseDrivers = ['sqlite', 'postgres'] as const;
 
 const secretKeyText = z
@@ -99,7 +102,40 @@ export const configInputSchema = z.object({
       key: secretKeyText.optional(),
     })
     .prefault({}),
-  log: z.object({ level: z.enum(logLevels).default('info') }).prefault({}),
+  log: z
+    .object({
+      level: z.enum(logLevels).default('info'),
+      /** 'auto': human-readable lines on a terminal, JSON lines otherwise (a service manager, a pipe). */
+      format: z.enum(logFormats).default('auto'),
+    })
+    .prefault({}),
+  /** Prometheus metrics at /metrics: on the main listener behind a bearer token, or on a listener of their own. */
+  metrics: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Scrapers send `Authorization: Bearer <token>`. Required for /metrics on the main listener. */
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** A file holding the token (a mounted secret); one trailing newline is dropped. */
+      tokenFile: z.string().min(1).optional(),
+      /** A plain-HTTP listener serving only /metrics (e.g. on an internal interface); the main listener then serves none. */
+      listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
+    })
+    .refine((m) => m.token === undefined || m.tokenFile === undefined, { message: 'set token or tokenFile, not both', path: ['token'] })
+    .prefault({}),
+  /** The audit log, besides the database: forwarded to syslog as events are recorded. */
+  audit: z
+    .object({
+      syslog: z
+        .object({
+          host: z.string().min(1),
+          port: z.number().int().min(1).max(65535).default(514),
+          /** RFC 5424 facility number: 10 = authpriv (default), 13 = log audit, 16–23 = local0–local7. */
+          facility: z.number().int().min(0).max(23).default(10),
+          appName: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'must be 1–48 printable characters without spaces').default('portico'),
+        })
+        .optional(),
+    })
+    .prefault({}),
   /** The self-managed AD domain to connect to, if configured in the file rather than the console. */
   directory: directoryConnectionOptionsSchema.optional(),
   /** Portico's built-in directory: the identity source when `directory` is not set. */
@@ -209,7 +245,9 @@ export interface Config {
   };
   database: DatabaseConfig;
   secrets: { key?: string | undefined };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat };
+  audit: { syslog?: { host: string; port: number; facility: number; appName: string } | undefined };
+  metrics: { enabled: boolean; token?: string | undefined; tokenFile?: string | undefined; listen?: { host: string; port: number } | undefined };
   directory?: DirectoryConnectionOptions | undefined;
   managedDirectory: ManagedDirectoryOptions;
   sessions: SessionsOptions;

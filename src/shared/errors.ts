@@ -6,6 +6,12 @@
 export type ErrorCode =
   | 'config.invalid'
   | 'config.file_unreadable'
+  | 'config.tls_invalid'
+  | 'start.listen_failed'
+  | 'start.failed'
+  | 'backup.target_exists'
+  | 'backup.invalid'
+  | 'backup.key_mismatch'
   | 'console.not_built'
   | 'storage.unavailable'
   | 'storage.not_found'

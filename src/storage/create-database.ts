@@ -31,9 +31,22 @@ export function createDatabase(config: DatabaseConfig, options: CreateDatabaseOp
   switch (config.driver) {
     case 'sqlite':
       return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(openSqlite(config.sqlite.file)) }) });
-    case 'postgres':
-      return new Kysely<Database>({ dialect: postgresDialect(config.postgres, options) });
+    case 'postgres': {
+      const pool = postgresPool(config.postgres, options);
+      const db = new Kysely<Database>({ dialect: postgresDialect(pool, config.postgres) });
+      pools.set(db, { pool, max: config.postgres.poolSize });
+      return db;
+    }
   }
+}
+
+/** Each PostgreSQL database's pool, for its gauges (storage/health.ts). */
+const pools = new WeakMap<Kysely<Database>, { pool: pg.Pool; max: number }>();
+
+/** The pool's counts (total, idle, waiting clients, max), or null for SQLite (no pool). */
+export function databasePoolStats(db: Kysely<Database>): { total: number; idle: number; waiting: number; max: number } | null {
+  const entry = pools.get(db);
+  return entry === undefined ? null : { total: entry.pool.totalCount, idle: entry.pool.idleCount, waiting: entry.pool.waitingCount, max: entry.max };
 }
 
 function openSqlite(file: string): SqliteDriver.Database {
@@ -84,10 +97,7 @@ export function withStatementCache(database: SqliteDriver.Database, maxStatement
   };
 }
 
-function postgresDialect(
-  config: { url: string; schema?: string | undefined; poolSize: number },
-  options: CreateDatabaseOptions,
-): PostgresDialect {
+function postgresPool(config: { url: string; poolSize: number }, options: CreateDatabaseOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
@@ -95,6 +105,10 @@ function postgresDialect(
     connectionTimeoutMillis: 10_000,
   });
   pool.on('error', (error) => options.onPoolError?.(error));
+  return pool;
+}
+
+function postgresDialect(pool: pg.Pool, config: { schema?: string | undefined }): PostgresDialect {
   const { schema } = config;
   return new PostgresDialect({
     pool,

@@ -28,3 +28,5 @@ export function createManagedDirectoryStores(db: Kysely<Database>): { directory:
   return { directory: createKyselyDirectoryStore(db), settings: createKyselySettingsStore(db) };
 }
 export { createKyselyAwsSsoStore } from './kysely-aws-sso-store.ts';
+export { databasePoolStats, pingDatabase } from './health.ts';
+export { backupSqliteFile } from './backup.ts';

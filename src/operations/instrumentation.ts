@@ -1,0 +1,83 @@
+/**
+ * Measuring the domains from the outside: decorators over the ports the composition root hands
+ * them (the audit log, the directory connector, the sign-in service, the transaction runner), so
+ * that no domain imports anything of metrics. Each decorator keeps the port's behaviour exactly.
+ */
+import type { AuditEvent, AuditEventInput, AuditLog } from '#src/audit/index.ts';
+import type { DirectoryConnector } from '#src/directory/types.ts';
+import type { SignInService } from '#src/auth/sign-in.ts';
+import type { MeasuredStep, PorticoMetrics } from './metrics-port.ts';
+import { currentRequestId } from './request-context.ts';
+
+const seconds = (startedAt: bigint): number => Number(process.hrtime.bigint() - startedAt) / 1e9;
+
+export async function timed<T>(metrics: PorticoMetrics, step: MeasuredStep, work: () => Promise<T>): Promise<T> {
+  const startedAt = process.hrtime.bigint();
+  try {
+    return await work();
+  } finally {
+    metrics.step(step, seconds(startedAt));
+  }
+}
+
+/**
+ * The audit log, with the request id added to every event recorded during a request, and the
+ * events that metrics count (sign-in outcomes, throttle refusals, SAML responses) counted.
+ */
+export function instrumentedAuditLog(audit: AuditLog, metrics: PorticoMetrics | null): AuditLog {
+  return {
+    async record(event: AuditEventInput): Promise<AuditEvent> {
+      const requestId = currentRequestId();
+      const recorded = await audit.record(requestId === null ? event : { ...event, details: { ...event.details, requestId } });
+      if (metrics !== null) count(metrics, event);
+      return recorded;
+    },
+    list: (query) => audit.list(query),
+  };
+}
+
+function count(metrics: PorticoMetrics, event: AuditEventInput): void {
+  switch (event.action) {
+    case 'auth.user.signed_in':
+      metrics.signIn(event.outcome, event.outcome === 'success' ? 'ok' : (event.errorCode ?? 'unknown'));
+      if (event.errorCode === 'auth.throttled') metrics.throttleHit(typeof event.details?.scope === 'string' ? event.details.scope : 'unknown');
+      break;
+    case 'saml.assertion.issued':
+      metrics.samlResponse('application', event.target ?? 'unknown', event.outcome);
+      break;
+    case 'saml.aws_assertion.issued':
+      metrics.samlResponse('aws', event.target ?? 'unknown', event.outcome);
+      break;
+    default:
+  }
+}
+
+/** The connector, with its round trips timed: resolve (name → account), bind (as the user), groups. */
+export function instrumentedConnector<C extends DirectoryConnector>(connector: C, metrics: PorticoMetrics): C {
+  return new Proxy(connector, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const step: MeasuredStep | null = property === 'authenticate' ? 'bind' : property === 'groupsOf' ? 'groups' : property === 'resolveAccount' ? 'resolve' : null;
+      if (step === null) return value.bind(target) as unknown;
+      return (...args: unknown[]) => timed(metrics, step, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+    },
+  });
+}
+
+/** The sign-in service, timed end to end by outcome. */
+export function instrumentedSignIn(service: SignInService, metrics: PorticoMetrics): SignInService {
+  return {
+    async signIn(request) {
+      const startedAt = process.hrtime.bigint();
+      let outcome: 'success' | 'failure' = 'failure';
+      try {
+        const result = await service.signIn(request);
+        outcome = result.ok ? 'success' : 'failure';
+        return result;
+      } finally {
+        metrics.signInDuration(outcome, seconds(startedAt));
+      }
+    },
+  };
+}

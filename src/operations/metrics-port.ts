@@ -1,0 +1,38 @@
+/**
+ * What the instance measures, as the composition root's decorators report it. Nothing outside
+ * src/operations/metrics.ts knows the metrics library: domains are measured from the outside
+ * (their ports wrapped in app.ts), so that no domain carries instrumentation.
+ */
+
+/** A step of a sign-in or of an assertion, timed on its own. */
+export type MeasuredStep = 'resolve' | 'bind' | 'groups' | 'store' | 'signing';
+
+export interface ControllerGauge {
+  url: string;
+  up: boolean;
+  open: { service: number; bind: number };
+}
+
+export interface DatabasePoolGauge {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
+export interface PorticoMetrics {
+  signIn(outcome: 'success' | 'failure', reason: string): void;
+  signInDuration(outcome: 'success' | 'failure', seconds: number): void;
+  step(step: MeasuredStep, seconds: number): void;
+  throttleHit(scope: string): void;
+  samlResponse(kind: 'application' | 'aws', target: string, outcome: 'success' | 'failure'): void;
+  identityStoreCall(operation: string, status: number): void;
+  httpRequest(route: string, method: string, status: number, seconds: number): void;
+  /** Read when scraped: the connector's controllers, the database pool. */
+  observeControllers(read: () => ControllerGauge[]): void;
+  observeDatabasePool(read: () => DatabasePoolGauge | null): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+  /** Stops the background collectors (event-loop lag sampling). */
+  close(): void;
+}
