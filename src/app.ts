@@ -12,7 +12,10 @@ import {
   createKyselyAccessStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
+  createKyselyChangeFeed,
   createKyselyDirectoryConnectionStore,
+  createKyselyPendingRequestStore,
+  createKyselyReplayStore,
   createKyselyIdentityUserStore,
   createKyselySessionStore,
   createKyselySettingsStore,
@@ -179,10 +182,19 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     logger.warn({ file: secretKey.file }, 'generated a new secret key; back it up: stored secrets cannot be read without it');
   }
   const box = createSecretBox(secretKey.key);
-  const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
-  const migrations = await migrateToLatest(db);
+  // Migrated on a connection of its own without the statement timeout: a long migration, or
+  // waiting for another instance's, must not be cancelled half-way.
+  const migrationDb = createDatabase(config.database, { withoutStatementTimeout: true });
+  const migrations = await migrateToLatest(migrationDb).finally(() => migrationDb.destroy());
   if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
+  const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
   const audit = createKyselyAuditLog(db);
+  // How an admin change or a key rotation made on one instance reaches the others (LISTEN/NOTIFY on PostgreSQL).
+  const changes = createKyselyChangeFeed(db, config.database, {
+    refreshMs: config.database.driver === 'postgres' ? (config.database.postgres.changePollSeconds ?? 5) * 1000 : 0,
+    onError: (error, what) => logger.warn({ err: error }, `change feed: ${what} failed`),
+  });
+  await changes.start();
 
   const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
   const source: IdentitySource =
@@ -248,6 +260,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: createKyselyAuditLog(trx) })),
     directory: () => connector,
     groupMembership: config.access.groupMembership,
+    changes,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const sessionAccess = createSessionAccessCache({ access, cacheMs: config.access.cacheMinutes * 60_000, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
@@ -259,7 +272,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 
   // Created before the server listens; the listening address is known only after.
   let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
-  const signingKeys = await loadSigningKeys(settings, box, new Date());
+  const signingKeys = await loadSigningKeys(settings, box, new Date(), changes, (error) => logger.error({ err: error }, 'reading the rotated SAML signing keys failed'));
   const federation = createFederation({
     keys: signingKeys,
     users,
@@ -271,6 +284,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     entityId: config.federation.saml.entityId,
     // Persistent NameIDs must never change for the life of the instance: derived from its key.
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
+    replayStore: createKyselyReplayStore(db),
+    pendingStore: createKyselyPendingRequestStore(db),
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
@@ -366,12 +381,30 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
-      await http.close();
+      await closeGracefully(http, config.http.shutdownGraceSeconds * 1000, logger);
+      await changes.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();
       await db.destroy();
     },
   };
+}
+
+/**
+ * Stops accepting connections, lets the requests in flight finish (at most `graceMs`), then
+ * closes whatever connections remain. Fastify answers 503 to requests arriving on kept-alive
+ * connections meanwhile, which a load balancer retries elsewhere.
+ */
+async function closeGracefully(http: ReturnType<typeof Fastify>, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = http.close();
+  const outcome = await Promise.race([closed.then(() => 'closed' as const), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)))]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    logger.warn({ graceMs }, 'requests still in flight after the shutdown grace period: closing their connections');
+    http.server.closeAllConnections();
+    await closed;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'storage.conflict'
   | 'storage.corrupt_record'
   | 'storage.migration_failed'
+  | 'storage.schema_too_new'
   | 'secrets.key_invalid'
   | 'secrets.key_unavailable'
   | 'secrets.key_file_insecure'
@@ -84,6 +85,8 @@ export type ErrorCode =
   | 'saml.key_state'
   | 'saml.key_invalid'
   | 'saml.request_unknown'
+  | 'saml.replay_cache_full'
+  | 'saml.pending_full'
   | 'access.not_assigned'
   | 'federation.role_name_invalid';
 

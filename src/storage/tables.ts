@@ -20,6 +20,9 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  saml_replay: SamlReplayTable;
+  saml_pending: SamlPendingTable;
+  change_counters: ChangeCountersTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -160,4 +163,28 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+/** SAML request IDs already accepted (key: issuer, newline, ID), until they could no longer be accepted anyway. */
+export interface SamlReplayTable {
+  key: string;
+  expires_at: string;
+}
+
+/** Accepted AuthnRequests waiting for their person to sign in (src/federation/pending-requests.ts). */
+export interface SamlPendingTable {
+  ref: string;
+  client: string;
+  bytes: number;
+  value_json: string;
+  parked_at: string;
+  expires_at: string;
+}
+
+/** One counter per kind of shared change (access, signing keys): bumped by every write, watched by every instance. */
+export interface ChangeCountersTable {
+  name: string;
+  /** bigint-safe as integer: PostgreSQL integer is 32-bit, ample for changes made by administrators. */
+  version: ColumnType<string | number, number, number>;
+  changed_at: string;
 }
