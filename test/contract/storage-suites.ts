@@ -18,6 +18,9 @@ import {
   createKyselySettingsStore,
   createKyselySessionStore,
   createKyselyThrottleStore,
+  createKyselyChangeFeed,
+  createKyselyPendingRequestStore,
+  createKyselyReplayStore,
   createDatabase,
   migrateToLatest,
   type Database,
@@ -31,8 +34,9 @@ import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
+import { sharedStateContract, type SharedStateStores } from './shared-state.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'saml_replay', 'saml_pending', 'change_counters'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -105,6 +109,39 @@ export function runStorageSuites(target: DatabaseTarget): void {
           return Promise.resolve({ store: createKyselyThrottleStore(db, options), dispose: () => db.destroy() });
         },
         dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: shared state`, () => {
+    sharedStateContract(async () => {
+      const database = await target.open();
+      const stores = (db: typeof database.db): SharedStateStores => ({
+        replay: createKyselyReplayStore(db),
+        pending: createKyselyPendingRequestStore(db),
+        settings: createKyselySettingsStore(db),
+        // No polling in the contract: what arrives without refresh() arrived by notification.
+        feed: createKyselyChangeFeed(db, database.config, { refreshMs: 3_600_000 }),
+      });
+      const mine = stores(database.db);
+      const others: Array<() => Promise<void>> = [];
+      return {
+        ...mine,
+        notifies: database.config.driver === 'postgres',
+        other: () => {
+          const db = createDatabase(database.config);
+          const theirs = stores(db);
+          const dispose = async () => {
+            await theirs.feed.close();
+            await db.destroy();
+          };
+          others.push(dispose);
+          return Promise.resolve({ ...theirs, dispose });
+        },
+        dispose: async () => {
+          await mine.feed.close();
+          await database.dispose();
+        },
       };
     });
   });
@@ -242,7 +279,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
@@ -253,6 +290,33 @@ export function runStorageSuites(target: DatabaseTarget): void {
         },
         { migrate: false },
       ));
+
+    // PostgreSQL only: several instances need it (SQLite serves one process).
+    void it('run once when several instances start together: each waits, none fails, every migration is applied once', { skip: target.name === 'sqlite' ? 'several instances need PostgreSQL' : false }, () =>
+      withDatabase(
+        async ({ config }) => {
+          const instances = [createDatabase(config), createDatabase(config), createDatabase(config)];
+          try {
+            const reports = await Promise.all(instances.map((db) => migrateToLatest(db)));
+            const applied = reports.flatMap((report) => report.applied).sort();
+            assert.deepEqual(applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state']);
+          } finally {
+            await Promise.all(instances.map((db) => db.destroy()));
+          }
+        },
+        { migrate: false },
+      ));
+
+    void it('refuse a schema migrated by a newer Portico, with one line naming what it does not know', () =>
+      withDatabase(async ({ db }) => {
+        await sql`insert into kysely_migration (name, timestamp) values ('0099_from_the_future', '2030-01-01T00:00:00.000Z')`.execute(db);
+        await assert.rejects(migrateToLatest(db), (error) => {
+          assert.ok(isAppError(error, 'storage.schema_too_new'));
+          assert.match(error.message, /newer than this Portico: it has migration 0099_from_the_future, and this version knows migrations up to 0006_shared_state/);
+          assert.doesNotMatch(error.message, /\n/);
+          return true;
+        });
+      }));
 
     void it('enforce the outcome check and the unique connection name in the schema itself', () =>
       withDatabase(async ({ db }) => {
