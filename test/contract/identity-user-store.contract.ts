@@ -46,6 +46,14 @@ export function identityUserStoreContract(factory: () => Promise<IdentityUserSto
         assert.equal(await store.count(), 1);
       }));
 
+    void it('provisions one record when the same first sign-in runs twice at once (two instances), both succeeding', () =>
+      withStore(async (store) => {
+        const results = await Promise.all(Array.from({ length: 4 }, () => store.upsert(provisioned(7), T0)));
+        assert.equal(results.filter((r) => r.change === 'created').length, 1);
+        assert.equal(new Set(results.map((r) => r.user.userId)).size, 1);
+        assert.equal(await store.count(), 1);
+      }));
+
     void it('refreshes every attribute on later provisioning, keeping the id and creation time', () =>
       withStore(async (store) => {
         const first = await store.upsert(provisioned(1), T0);
