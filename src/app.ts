@@ -3,7 +3,7 @@
  * together. `main.ts` (through the CLI) and the tests start Portico through `startApp`.
  */
 import { hkdfSync } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
@@ -395,7 +395,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
  * closes whatever connections remain. Fastify answers 503 to requests arriving on kept-alive
  * connections meanwhile, which a load balancer retries elsewhere.
  */
-async function closeGracefully(http: ReturnType<typeof Fastify>, graceMs: number, logger: Logger): Promise<void> {
+async function closeGracefully(http: FastifyInstance, graceMs: number, logger: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const closed = http.close();
   const outcome = await Promise.race([closed.then(() => 'closed' as const), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)))]);

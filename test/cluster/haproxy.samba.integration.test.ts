@@ -120,7 +120,7 @@ interface Load {
 function load(concurrency: number): Load {
   let running = true;
   let inFlight = 0;
-  const result: Load = { ok: 0, failed: 0, failures: [], byServer: new Map(), latencies: [], inFlight: () => inFlight, stop: async () => undefined };
+  const result: Load = { ok: 0, failed: 0, failures: [], byServer: new Map(), latencies: [], inFlight: () => inFlight, stop: () => Promise.resolve() };
   const workers = Array.from({ length: concurrency }, async (_, worker) => {
     const user = loadUsers[worker % loadUsers.length] ?? alice;
     while (running) {

@@ -21,7 +21,7 @@ export interface SharedStateStores {
 }
 
 export interface SharedStateHarness extends SharedStateStores {
-  other(): Promise<SharedStateStores & { dispose(): Promise<void> }>;
+  other: () => Promise<SharedStateStores & { dispose(): Promise<void> }>;
   /** Whether announcements travel between instances without polling (PostgreSQL NOTIFY). */
   notifies: boolean;
   dispose(): Promise<void>;
