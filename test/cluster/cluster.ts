@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const bin = new URL('../../bin/portico.js', import.meta.url).pathname;
 const repoDir = new URL('../..', import.meta.url).pathname;
+const HAPROXY = '/usr/sbin/haproxy';
 
 export interface Instance {
   name: string;
@@ -53,12 +54,14 @@ export async function startInstance(name: string, port: number, env: Record<stri
 
 export interface Haproxy {
   url: string;
-  /** The stats socket-free way to see server states: haproxy's log lines. */
+  /** What haproxy printed (its warnings and alerts). */
   output: () => string;
   stop(): Promise<void>;
 }
 
 export async function startHaproxy(instances: Array<{ name: string; port: number }>, port: number): Promise<Haproxy & { dir: string }> {
+  // Fails, never skips, without it (scripts/test.sh installs Debian's haproxy).
+  if (!existsSync(HAPROXY)) throw new Error(`${HAPROXY} is required for the cluster tests: apt-get install haproxy`);
   const dir = mkdtempSync(join(tmpdir(), 'portico-haproxy-'));
   const config = join(dir, 'haproxy.cfg');
   writeFileSync(
@@ -90,7 +93,7 @@ export async function startHaproxy(instances: Array<{ name: string; port: number
       '',
     ].join('\n'),
   );
-  const child = spawn('/usr/sbin/haproxy', ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(HAPROXY, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
