@@ -1,0 +1,2 @@
+import { createKyselyAuditLog } from '#src/storage/index.ts';
+export const probe = createKyselyAuditLog;

@@ -1,0 +1,2 @@
+import { createDatabase } from '#src/storage/index.ts';
+export const probe = createDatabase;

@@ -1,0 +1,2 @@
+import { toProvisionedUser } from '#src/identity-store/user.ts';
+export const probe = toProvisionedUser;

@@ -1,0 +1,2 @@
+import { applicationInput } from '#src/access/model.ts';
+export const probe = applicationInput;

@@ -1,0 +1,2 @@
+import { isGuid } from '#src/directory/ad-codec.ts';
+export const probe = isGuid;

@@ -1,0 +1,2 @@
+import { startApp } from '#src/app.ts';
+export const probe = startApp;

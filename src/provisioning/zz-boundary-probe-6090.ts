@@ -1,0 +1,2 @@
+import type { SignInService } from '#src/auth/sign-in.ts';
+export type Probe = SignInService;

@@ -1,0 +1,2 @@
+import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
+export const probe = createSignInFlow;
