@@ -1,2 +1,0 @@
-import Database from 'better-sqlite3';
-export const probe = Database;

@@ -1,2 +1,0 @@
-import { createKyselyAuditLog } from '#src/storage/index.ts';
-export const probe = createKyselyAuditLog;

@@ -1,2 +1,0 @@
-import { createDatabase } from '#src/storage/index.ts';
-export const probe = createDatabase;

@@ -1,2 +1,0 @@
-import { toProvisionedUser } from '#src/identity-store/user.ts';
-export const probe = toProvisionedUser;

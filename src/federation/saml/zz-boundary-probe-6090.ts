@@ -1,2 +1,0 @@
-import { applicationInput } from '#src/access/model.ts';
-export const probe = applicationInput;

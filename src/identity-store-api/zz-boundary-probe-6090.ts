@@ -1,2 +1,0 @@
-import { isGuid } from '#src/directory/ad-codec.ts';
-export const probe = isGuid;

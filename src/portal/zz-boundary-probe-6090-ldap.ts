@@ -1,2 +1,0 @@
-import { Client } from 'ldapts';
-export const probe = Client;

@@ -1,2 +1,0 @@
-import { startApp } from '#src/app.ts';
-export const probe = startApp;

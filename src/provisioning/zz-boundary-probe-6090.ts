@@ -1,2 +1,0 @@
-import type { SignInService } from '#src/auth/sign-in.ts';
-export type Probe = SignInService;

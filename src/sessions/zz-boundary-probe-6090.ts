@@ -1,2 +1,0 @@
-import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
-export const probe = createSignInFlow;
