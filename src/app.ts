@@ -4,7 +4,7 @@
  */
 import { hkdfSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import {
@@ -13,7 +13,10 @@ import {
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyAwsSsoStore,
+  createKyselyChangeFeed,
   createKyselyDirectoryConnectionStore,
+  createKyselyPendingRequestStore,
+  createKyselyReplayStore,
   createKyselyIdentityUserStore,
   createKyselySessionStore,
   createKyselySettingsStore,
@@ -230,10 +233,13 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     logger.warn({ file: secretKey.file }, 'generated a new secret key; back it up: stored secrets cannot be read without it');
   }
   const box = createSecretBox(secretKey.key);
+  // Migrated on a connection of its own without the statement timeout: a long migration, or
+  // waiting for another instance's, must not be cancelled half-way.
+  const migrationDb = createDatabase(config.database, { withoutStatementTimeout: true });
+  const migrations = await migrateToLatest(migrationDb).finally(() => migrationDb.destroy());
+  if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const db = createDatabase(config.database, { onPoolError: (error) => logger.error({ err: error }, 'database pool error') });
   opened.add('database', () => db.destroy());
-  const migrations = await migrateToLatest(db);
-  if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, 'database migrated');
   const syslogOptions = config.audit.syslog;
   const syslog = syslogOptions ? createSyslogForwarder(syslogOptions, (message, error) => logger.warn({ err: error }, message)) : null;
   if (syslog !== null) opened.add('syslog forwarder', () => syslog.close());
@@ -241,6 +247,13 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   // counted; with audit.syslog each event is also sent to syslog.
   const auditLog = (log: AuditLog, counted: PorticoMetrics | null): AuditLog => forwardedAuditLog(instrumentedAuditLog(log, counted), syslog);
   const audit = auditLog(createKyselyAuditLog(db), metrics);
+  // How an admin change or a key rotation made on one instance reaches the others (LISTEN/NOTIFY on PostgreSQL).
+  const changes = createKyselyChangeFeed(db, config.database, {
+    refreshMs: config.database.driver === 'postgres' ? (config.database.postgres.changePollSeconds ?? 5) * 1000 : 0,
+    onError: (error, what) => logger.warn({ err: error }, `change feed: ${what} failed`),
+  });
+  await changes.start();
+  opened.add('change feed', () => changes.close());
 
   const choice = await chooseIdentitySource(config.directory, createKyselyDirectoryConnectionStore(db, box));
   const source: IdentitySource =
@@ -313,13 +326,14 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: auditLog(createKyselyAuditLog(trx), null) })),
     directory: () => connector,
     groupMembership: config.access.groupMembership,
+    changes,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const sessionAccess = createSessionAccessCache({ access, cacheMs: config.access.cacheMinutes * 60_000, log: logger, ...(options.clock ? { clock: options.clock } : {}) });
 
   // Created before the server listens; the listening address is known only after.
   let baseUrl = config.http.publicUrl?.replace(/\/$/, '') ?? '';
-  const signingKeys = await loadSigningKeys(settings, box, new Date());
+  const signingKeys = await loadSigningKeys(settings, box, new Date(), changes, (error) => logger.error({ err: error }, 'reading the rotated SAML signing keys failed'));
   const federation = createFederation({
     keys: signingKeys,
     users,
@@ -331,6 +345,8 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     entityId: config.federation.saml.entityId,
     // Persistent NameIDs must never change for the life of the instance: derived from its key.
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
+    replayStore: createKyselyReplayStore(db),
+    pendingStore: createKyselyPendingRequestStore(db),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (metrics !== null) {
@@ -342,7 +358,8 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   }
 
   const http = Fastify({ logger: false, ...httpOptions });
-  opened.add('HTTP server', () => http.close());
+  // Graceful: requests in flight finish (http.shutdownGraceSeconds) before the pools close.
+  opened.add('HTTP server', () => closeGracefully(http, config.http.shutdownGraceSeconds * 1000, logger));
   useRequestIds(http, logger, metrics);
   registerProbes(http, {
     version: porticoVersion(),
@@ -473,6 +490,23 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
       await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
     },
   };
+}
+
+/**
+ * Stops accepting connections, lets the requests in flight finish (at most `graceMs`), then
+ * closes whatever connections remain. Fastify answers 503 to requests arriving on kept-alive
+ * connections meanwhile, which a load balancer retries elsewhere.
+ */
+async function closeGracefully(http: FastifyInstance, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = http.close();
+  const outcome = await Promise.race([closed.then(() => 'closed' as const), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)))]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    logger.warn({ graceMs }, 'requests still in flight after the shutdown grace period: closing their connections');
+    http.server.closeAllConnections();
+    await closed;
+  }
 }
 
 /**

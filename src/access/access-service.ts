@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { AuditAction, AuditLog } from '#src/audit/index.ts';
 import { carriesAccess, securityGroupsOnly } from '#src/directory/group-rule.ts';
 import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
+import type { ChangeFeed } from '#src/shared/change-feed.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AccessStore, RecordKind, StoredRecord } from './access-store.ts';
 import { evaluateEntitlements, walkGroups, type Catalog, type Entitlements, type Grant, type UserGroup } from './evaluation.ts';
@@ -50,6 +51,11 @@ export interface AccessServiceOptions {
   directory: () => AccessDirectory | null;
   /** 'direct': only the groups a user is directly in count (some customers want AWS's stricter reading). */
   groupMembership: GroupMembershipMode;
+  /**
+   * Where changes are announced to every instance (and heard from them); without it, changes are
+   * seen by this process at once and by others within SNAPSHOT_MS.
+   */
+  changes?: ChangeFeed;
   clock?: () => Date;
 }
 
@@ -101,9 +107,10 @@ interface Snapshot {
 const SNAPSHOT_MS = 30_000;
 
 export function createAccessService(options: AccessServiceOptions) {
-  const { store, transaction, directory, groupMembership, clock = () => new Date() } = options;
-  /** Bumped by every change: cached evaluations made before it are recomputed. */
-  let generation = 0;
+  const { store, transaction, directory, groupMembership, changes, clock = () => new Date() } = options;
+  /** Bumped by every change (here, or on another instance through `changes`): cached evaluations made before it are recomputed. */
+  let localGeneration = 0;
+  const generation = (): number => localGeneration + (changes?.version('access') ?? 0);
   let snapshot: { loadedAt: number; value: Promise<Snapshot> } | null = null;
 
   /**
@@ -136,9 +143,15 @@ export function createAccessService(options: AccessServiceOptions) {
   }
   const loadCatalog = async (): Promise<Catalog> => (await loadSnapshot()).catalog;
 
-  function changed(): void {
-    generation += 1;
+  changes?.subscribe('access', () => {
     snapshot = null;
+  });
+
+  async function changed(): Promise<void> {
+    snapshot = null;
+    // Committed already: should the announcement fail, this instance still sees the change at once.
+    if (changes === undefined) localGeneration += 1;
+    else await changes.announce('access').catch(() => (localGeneration += 1));
   }
 
   function requireDirectory(): AccessDirectory {
@@ -154,7 +167,7 @@ export function createAccessService(options: AccessServiceOptions) {
         await tx.audit.record({ actor, action, target, outcome: 'success', details: { before: outcome.before, after: outcome.after } });
         return outcome.result;
       });
-      changed();
+      await changed();
       return result;
     } catch (error) {
       await auditRefusal(actor, action, target, error);
@@ -274,7 +287,7 @@ export function createAccessService(options: AccessServiceOptions) {
 
   return {
     /** Changes since start; evaluations cached under an older generation are stale. */
-    generation: () => generation,
+    generation,
     groupMembership,
 
     // ---- accounts ----

@@ -10,7 +10,7 @@ import type { SessionAccessCache } from '#src/access/session-access.ts';
 import { createSessionReader } from '#src/platform/http/index.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import type { SessionService } from '#src/sessions/sessions.ts';
-import type { SettingsStore } from '#src/settings/settings-store.ts';
+import type { SettingsStore, SharedSettingsStore } from '#src/settings/settings-store.ts';
 import { AppError } from '#src/shared/errors.ts';
 
 const TOKEN_SETTING = 'admin_bootstrap_token';
@@ -31,15 +31,22 @@ export interface AdminIdentity {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-/** Creates the bootstrap token on first start; returns it that one time (null afterwards). */
-export async function ensureBootstrapToken(settings: SettingsStore, at: Date): Promise<string | null> {
+/**
+ * Creates the bootstrap token on first start; returns it that one time (null afterwards). Of
+ * several instances starting together on one database, only the one whose token was stored
+ * shows it: the others' would not work.
+ */
+export async function ensureBootstrapToken(settings: SharedSettingsStore, at: Date): Promise<string | null> {
   if ((await settings.get(TOKEN_SETTING)) !== undefined) return null;
-  return issueBootstrapToken(settings, at);
+  const token = newToken();
+  return (await settings.create(TOKEN_SETTING, { sha256: sha256(token), createdAt: at.toISOString() } satisfies StoredToken, at)) ? token : null;
 }
+
+const newToken = (): string => `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 
 /** A new bootstrap token replacing any previous one (the host's `portico admin bootstrap-token --reset`). */
 export async function issueBootstrapToken(settings: SettingsStore, at: Date): Promise<string> {
-  const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const token = newToken();
   await settings.set(TOKEN_SETTING, { sha256: sha256(token), createdAt: at.toISOString() } satisfies StoredToken, at);
   return token;
 }

@@ -26,11 +26,26 @@ ${exitCodeHelp}`,
       }
       try {
         const app = await startApp(config);
-        const stop = (): void => {
-          void app.stop().then(() => process.exit(0));
+        // Graceful: stop accepting, let requests in flight finish (http.shutdownGraceSeconds), close
+        // the directory and database pools, exit 0. A second signal exits at once.
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals): void => {
+          if (stopping) process.exit(1);
+          stopping = true;
+          app.logger.info({ signal }, 'shutting down');
+          app.stop().then(
+            () => {
+              app.logger.info('stopped');
+              process.exit(0);
+            },
+            (error: unknown) => {
+              app.logger.error({ err: error }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
         };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       } catch (error) {
         // startApp closed what it had opened; exit now rather than wait on anything it missed.
         process.exit(reportError(error, false));

@@ -44,7 +44,7 @@ void describe('loadConfig: defaults', () => {
   void it('needs no file and no variables', () => {
     assert.deepEqual(loadConfig({ env: {}, cwd: dir }), {
       dataDir: './data',
-      http: { host: '127.0.0.1', port: 8080, trustedProxies: [] },
+      http: { host: '127.0.0.1', port: 8080, trustedProxies: [], shutdownGraceSeconds: 10 },
       database: { driver: 'sqlite', sqlite: { file: join('./data', 'portico.db') } },
       secrets: {},
       log: { level: 'info', format: 'auto' },
@@ -130,7 +130,7 @@ void describe('loadConfig: sources', () => {
       file: path,
       env: { PORTICO_HTTP__PORT: '9443', PORTICO_DIRECTORY__SERVICEACCOUNT__PASSWORD: PASSWORD, HOME: '/root' },
     });
-    assert.deepEqual(config.http, { host: '0.0.0.0', port: 9443, trustedProxies: [] });
+    assert.deepEqual(config.http, { host: '0.0.0.0', port: 9443, trustedProxies: [], shutdownGraceSeconds: 10 });
     assert.equal(config.directory?.domain, 'corp.example.test');
     assert.deepEqual(config.directory?.serviceAccount, { username: 'svc@corp.example.test', password: PASSWORD });
     // Defaults from src/directory/options.ts apply under the merged values.
@@ -205,7 +205,7 @@ void describe('loadConfig: environment variables', () => {
     });
     assert.deepEqual(config.database, {
       driver: 'postgres',
-      postgres: { url: 'postgres://portico:pw@db:5432/portico', poolSize: 10 },
+      postgres: { url: 'postgres://portico:pw@db:5432/portico', poolSize: 10, statementTimeoutMs: 30_000, changePollSeconds: 5 },
     });
   });
 

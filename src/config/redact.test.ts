@@ -35,7 +35,7 @@ void describe('redactConfig', () => {
     assert.equal(redacted.secrets.key, '***');
     assert.deepEqual(redacted.database, {
       driver: 'postgres',
-      postgres: { url: 'postgres://portico:***@db.internal:5432/portico?sslmode=require', poolSize: 10 },
+      postgres: { url: 'postgres://portico:***@db.internal:5432/portico?sslmode=require', poolSize: 10, statementTimeoutMs: 30_000, changePollSeconds: 5 },
     });
     assert.deepEqual(redacted.http, config.http);
     assert.deepEqual(redacted.directory?.urls, config.directory?.urls);

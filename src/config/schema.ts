@@ -36,6 +36,10 @@ const postgresSchema = z.object({
   /** Schema holding Portico's tables (it must exist); the server's search_path when omitted. */
   schema: postgresIdentifier.optional(),
   poolSize: z.number().int().min(1).max(100).default(10),
+  /** Longest a single statement may run before the server cancels it; 0: no limit. Migrations run without it. */
+  statementTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
+  /** How often an instance re-reads the change counters, in case a LISTEN/NOTIFY notification was lost. */
+  changePollSeconds: z.number().int().min(1).max(300).default(5),
 });
 
 /** An IP address, a CIDR range, or one of proxy-addr's names for loopback and private ranges. */
@@ -82,6 +86,8 @@ export const configInputSchema = z.object({
           }
         }, 'must be an absolute http:// or https:// URL without query, fragment or credentials')
         .optional(),
+      /** On SIGTERM/SIGINT: how long requests in flight may take to finish before the process exits anyway. */
+      shutdownGraceSeconds: z.number().int().min(0).max(300).default(10),
     })
     .prefault({}),
   database: z
@@ -229,7 +235,7 @@ export interface SqliteDatabaseConfig {
 
 export interface PostgresDatabaseConfig {
   driver: 'postgres';
-  postgres: { url: string; schema?: string | undefined; poolSize: number };
+  postgres: { url: string; schema?: string | undefined; poolSize: number; statementTimeoutMs?: number; changePollSeconds?: number };
 }
 
 export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
@@ -242,6 +248,7 @@ export interface Config {
     tls?: { certFile: string; keyFile: string } | undefined;
     trustedProxies: string[];
     publicUrl?: string | undefined;
+    shutdownGraceSeconds: number;
   };
   database: DatabaseConfig;
   secrets: { key?: string | undefined };

@@ -15,9 +15,10 @@ import type { Session } from '#src/sessions/session-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AwsFederation } from './aws.ts';
 import { assertionAttributes } from './saml/attributes.ts';
-import { acceptAuthnRequest, createReplayCache, type AcceptedAuthnRequest } from './saml/authn-request.ts';
+import { acceptAuthnRequest, type AcceptedAuthnRequest, type AuthnRequest } from './saml/authn-request.ts';
 import type { ReceivedMessage } from './saml/binding.ts';
-import { clientKey, createPendingRequests, type PendingLimits } from './pending-requests.ts';
+import { clientKey, createPendingRequests, type PendingCodec, type PendingLimits, type PendingRequestStore } from './pending-requests.ts';
+import { createSharedReplayCache, type ReplayStore } from './replay.ts';
 import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
 import { buildIdpMetadata } from './saml/metadata.ts';
 import { STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
@@ -42,6 +43,9 @@ export interface FederationOptions {
   entityId?: string | undefined;
   /** Secret behind persistent NameIDs and session indexes (derived from the instance key). */
   nameIdSecret: Buffer;
+  /** Accepted request IDs and waiting requests: in the database, shared by every instance. */
+  replayStore: ReplayStore;
+  pendingStore: PendingRequestStore;
   clock?: () => Date;
 }
 
@@ -69,12 +73,31 @@ export const PENDING_LIMITS: PendingLimits = { ttlMs: 10 * 60_000, maxEntries: 1
 export type IncomingMessage = ReceivedMessage | (() => ReceivedMessage);
 const decoded = (message: IncomingMessage): ReceivedMessage => (typeof message === 'function' ? message() : message);
 
-/** What a waiting request keeps (strings counted at two bytes a character; the application is shared, not counted). */
-function pendingSize(accepted: AcceptedAuthnRequest<Application>): number {
-  const { request } = accepted;
-  const strings = [accepted.relayState, accepted.acsUrl, request.id, request.issuer, request.acsUrl, request.protocolBinding, request.nameIdPolicyFormat, request.destination];
-  return 256 + strings.reduce((sum, value) => sum + 2 * (value?.length ?? 0), 0);
+/** A waiting request as stored: the application by id (it is read back from the access catalog on resume). */
+export interface ParkedAuthnRequest {
+  request: AuthnRequest;
+  applicationId: string;
+  acsUrl: string;
+  relayState: string | undefined;
+  signed: boolean;
 }
+
+const pendingCodec: PendingCodec<ParkedAuthnRequest> = {
+  /** Estimated bytes kept (strings counted at two bytes a character). */
+  sizeOf(parked) {
+    const { request } = parked;
+    const strings = [parked.relayState, parked.acsUrl, request.id, request.issuer, request.acsUrl, request.protocolBinding, request.nameIdPolicyFormat, request.destination];
+    return 256 + strings.reduce((sum, value) => sum + 2 * (value?.length ?? 0), 0);
+  },
+  encode: (parked) => JSON.stringify(parked),
+  decode(json) {
+    const parked = JSON.parse(json) as ParkedAuthnRequest & { request: { issueInstant: string } };
+    return { ...parked, request: { ...parked.request, issueInstant: new Date(parked.request.issueInstant) } };
+  },
+};
+
+/** How often the replay cache's rows are pruned and counted against its bound. */
+const REPLAY_RECOUNT_MS = 30_000;
 
 export type Federation = ReturnType<typeof createFederation>;
 
@@ -83,8 +106,8 @@ export function createFederation(options: FederationOptions) {
   const entityId = () => options.entityId ?? `${options.baseUrl()}${METADATA_PATH}`;
   const idp = (): IdentityProvider => ({ entityId: entityId(), signing: keys.current() });
   // Request IDs are kept longer than a request stays acceptable (IssueInstant ± 5 minutes).
-  const replayCache = createReplayCache({ ttlMs: 15 * 60_000, maxEntries: 200_000 });
-  const pending = createPendingRequests(PENDING_LIMITS, pendingSize, () => clock().getTime());
+  const replayCache = createSharedReplayCache(options.replayStore, { ttlMs: 15 * 60_000, maxEntries: 200_000, recountMs: REPLAY_RECOUNT_MS, now: clock });
+  const pending = createPendingRequests(options.pendingStore, PENDING_LIMITS, pendingCodec, () => clock().getTime());
 
   // Looked up on every request: kept until an administrator changes anything.
   let applications: { generation: number; byEntityId: Map<string, Application>; byId: Map<string, Application> } | null = null;
@@ -152,22 +175,23 @@ export function createFederation(options: FederationOptions) {
      * Keeps an accepted request while the person signs in, counted against the sending client's
      * address (`client`: its IP; IPv6 counts by /64); the returned reference resumes it once.
      */
-    park(accepted: AcceptedAuthnRequest<Application>, client: string): string {
-      // Copies: strings read out of the parsed message can keep the whole message alive.
-      const kept: AcceptedAuthnRequest<Application> = { ...accepted, request: structuredClone(accepted.request), ...(accepted.relayState === undefined ? {} : { relayState: structuredClone(accepted.relayState) }) };
-      return pending.park(kept, clientKey(client));
+    park(accepted: AcceptedAuthnRequest<Application>, client: string): Promise<string> {
+      const { request, application, acsUrl, relayState, signed } = accepted;
+      return pending.park({ request, applicationId: application.id, acsUrl, relayState, signed }, clientKey(client));
     },
     /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
-    needsFreshSignIn(ref: string, session: Session): boolean {
-      const entry = pending.peek(ref);
+    async needsFreshSignIn(ref: string, session: Session): Promise<boolean> {
+      const entry = await pending.peek(ref);
       return entry !== undefined && entry.value.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt;
     },
-    resume(ref: string): AcceptedAuthnRequest<Application> {
-      const accepted = pending.take(ref);
-      if (accepted === undefined) {
+    async resume(ref: string): Promise<AcceptedAuthnRequest<Application>> {
+      const parked = await pending.take(ref);
+      if (parked === undefined) {
         throw new AppError('saml.request_unknown', 'this sign-in request expired or was already used: start again from the application', { status: 400 });
       }
-      return accepted;
+      const application = (await currentApplications()).byId.get(parked.applicationId);
+      if (application === undefined) throw new AppError('saml.unknown_application', 'the application that sent this sign-in request is no longer registered', { status: 400 });
+      return { request: parked.request, application, acsUrl: parked.acsUrl, relayState: parked.relayState, signed: parked.signed };
     },
     /** Entries and estimated bytes of the waiting requests (for tests and the bench). */
     pendingStats: () => pending.stats(),

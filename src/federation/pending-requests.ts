@@ -1,12 +1,18 @@
 /**
- * The SAML requests waiting while their person signs in (issue 12): anyone can create one with an
- * unauthenticated request, so the store is bounded by count and by bytes, overall and per client
- * address. When full, the oldest go first — but a client over its own share (a tenth of the
- * store) evicts only its own oldest requests, so one address cannot push everyone else's out.
- * Refusing new requests when full was the alternative; it would let the same flood lock every
- * newcomer out for the whole lifetime instead.
+ * The SAML requests waiting while their person signs in (issue 12), kept in the database
+ * (PendingRequestStore) so that the request accepted by one instance is resumed by whichever
+ * instance the person's sign-in lands on (issue 15).
+ *
+ * Anyone can create one with an unauthenticated request, so the store is bounded by count and by
+ * bytes, overall and per client address. A client over its own share (a tenth of the store)
+ * evicts only its own oldest requests, so one address cannot push everyone else's out. When the
+ * whole store is full, a new request is refused with `saml.pending_full` (503) — a clear, logged
+ * refusal — rather than silently dropping another person's request half-way through their
+ * sign-in (which, with several instances, nobody could tell from a bug). Filling it takes at
+ * least ten addresses (IPv6: ten /64 networks).
  */
 import { randomBytes } from 'node:crypto';
+import { AppError } from '#src/shared/errors.ts';
 
 export interface PendingLimits {
   /** How long a request waits. */
@@ -23,19 +29,50 @@ export interface PendingEntry<T> {
   parkedAt: number;
 }
 
-interface Stored<T> extends PendingEntry<T> {
+/** A request as the store keeps it: the value already encoded. */
+export interface ParkedRequest {
+  ref: string;
   client: string;
   bytes: number;
-  expiresAt: number;
+  valueJson: string;
+  parkedAt: Date;
+  expiresAt: Date;
+}
+
+export interface PendingBounds {
+  maxEntries: number;
+  maxBytes: number;
+  clientEntries: number;
+  clientBytes: number;
+}
+
+/** Where waiting requests are kept; shared by every instance on one database. */
+export interface PendingRequestStore {
+  /**
+   * Drops expired requests, then the client's own oldest while it would hold more than its
+   * bounds, then keeps `entry` — unless the whole store would pass its bounds: 'full'.
+   */
+  park(entry: ParkedRequest, bounds: PendingBounds): Promise<'parked' | 'full'>;
+  peek(ref: string, now: Date): Promise<{ valueJson: string; parkedAt: Date } | undefined>;
+  /** The request, once (deleted as it is read); undefined when unknown, taken, or expired. */
+  take(ref: string, now: Date): Promise<{ valueJson: string; parkedAt: Date } | undefined>;
+  prune(now: Date): Promise<number>;
+  stats(now: Date): Promise<{ entries: number; bytes: number; clients: number }>;
 }
 
 export interface PendingRequests<T> {
   /** Keeps `value` for `client`; returns the one-time reference that resumes it. */
-  park(value: T, client: string): string;
-  peek(ref: string): PendingEntry<T> | undefined;
+  park(value: T, client: string): Promise<string>;
+  peek(ref: string): Promise<PendingEntry<T> | undefined>;
   /** The value, once; undefined when unknown, already taken, or expired. */
-  take(ref: string): T | undefined;
-  stats(): { entries: number; bytes: number; clients: number };
+  take(ref: string): Promise<T | undefined>;
+  stats(): Promise<{ entries: number; bytes: number; clients: number }>;
+}
+
+export interface PendingCodec<T> {
+  sizeOf(value: T): number;
+  encode(value: T): string;
+  decode(json: string): T;
 }
 
 /**
@@ -56,69 +93,28 @@ export function clientKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-export function createPendingRequests<T>(limits: PendingLimits, sizeOf: (value: T) => number, now: () => number): PendingRequests<T> {
-  // Insertion order is time order (one lifetime for all), so the first entry is the oldest.
-  const entries = new Map<string, Stored<T>>();
-  const byClient = new Map<string, { refs: Map<string, true>; bytes: number }>();
-  const clientEntries = Math.max(1, Math.floor(limits.maxEntries * limits.clientShare));
-  const clientBytes = Math.max(1, Math.floor(limits.maxBytes * limits.clientShare));
-  let totalBytes = 0;
-
-  function remove(ref: string): Stored<T> | undefined {
-    const entry = entries.get(ref);
-    if (entry === undefined) return undefined;
-    entries.delete(ref);
-    totalBytes -= entry.bytes;
-    const client = byClient.get(entry.client);
-    if (client !== undefined) {
-      client.refs.delete(ref);
-      client.bytes -= entry.bytes;
-      if (client.refs.size === 0) byClient.delete(entry.client);
-    }
-    return entry;
-  }
-
-  function expire(at: number): void {
-    for (const [ref, entry] of entries) {
-      if (entry.expiresAt > at) break;
-      remove(ref);
-    }
-  }
+export function createPendingRequests<T>(store: PendingRequestStore, limits: PendingLimits, codec: PendingCodec<T>, now: () => number): PendingRequests<T> {
+  const bounds: PendingBounds = {
+    maxEntries: limits.maxEntries,
+    maxBytes: limits.maxBytes,
+    clientEntries: Math.max(1, Math.floor(limits.maxEntries * limits.clientShare)),
+    clientBytes: Math.max(1, Math.floor(limits.maxBytes * limits.clientShare)),
+  };
+  const kept = (found: { valueJson: string; parkedAt: Date } | undefined): PendingEntry<T> | undefined =>
+    found === undefined ? undefined : { value: codec.decode(found.valueJson), parkedAt: found.parkedAt.getTime() };
 
   return {
-    park(value, client) {
+    async park(value, client) {
       const at = now();
-      expire(at);
-      const bytes = sizeOf(value);
-      // The client's own oldest first, while it is over its share…
-      for (let mine = byClient.get(client); mine !== undefined && (mine.refs.size + 1 > clientEntries || mine.bytes + bytes > clientBytes); mine = byClient.get(client)) {
-        const oldest = mine.refs.keys().next().value;
-        if (oldest === undefined) break;
-        remove(oldest);
-      }
-      // …then the oldest of all, while the store is full.
-      while (entries.size > 0 && (entries.size + 1 > limits.maxEntries || totalBytes + bytes > limits.maxBytes)) {
-        const oldest = entries.keys().next().value;
-        if (oldest === undefined) break;
-        remove(oldest);
-      }
       const ref = randomBytes(18).toString('base64url');
-      entries.set(ref, { value, client, bytes, parkedAt: at, expiresAt: at + limits.ttlMs });
-      const mine = byClient.get(client) ?? { refs: new Map<string, true>(), bytes: 0 };
-      mine.refs.set(ref, true);
-      mine.bytes += bytes;
-      byClient.set(client, mine);
-      totalBytes += bytes;
+      const outcome = await store.park({ ref, client, bytes: codec.sizeOf(value), valueJson: codec.encode(value), parkedAt: new Date(at), expiresAt: new Date(at + limits.ttlMs) }, bounds);
+      if (outcome === 'full') {
+        throw new AppError('saml.pending_full', `Portico is holding ${limits.maxEntries} sign-in requests waiting for their people, its limit: try again in a few minutes`, { status: 503, expose: true });
+      }
       return ref;
     },
-    peek(ref) {
-      const entry = entries.get(ref);
-      return entry === undefined || entry.expiresAt <= now() ? undefined : { value: entry.value, parkedAt: entry.parkedAt };
-    },
-    take(ref) {
-      const entry = remove(ref);
-      return entry === undefined || entry.expiresAt <= now() ? undefined : entry.value;
-    },
-    stats: () => ({ entries: entries.size, bytes: totalBytes, clients: byClient.size }),
+    peek: async (ref) => kept(await store.peek(ref, new Date(now()))),
+    take: async (ref) => kept(await store.take(ref, new Date(now())))?.value,
+    stats: () => store.stats(new Date(now())),
   };
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createSecretBox } from '#src/secrets/index.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
+import { createLocalChangeFeed } from '#src/shared/change-feed.ts';
 import { loadSigningKeys } from './signing-keys.ts';
 
 /** The settings store as a map (the real one has its own contract suite). */
@@ -13,6 +14,9 @@ function memorySettings() {
     get: (name: string) => Promise.resolve(values.get(name)),
     set: (name: string, value: unknown) => Promise.resolve(void values.set(name, JSON.parse(JSON.stringify(value)))),
     remove: (name: string) => Promise.resolve(values.delete(name)),
+    create: (name: string, value: unknown) => Promise.resolve(!values.has(name) && (values.set(name, JSON.parse(JSON.stringify(value))), true)),
+    replace: (name: string, expected: unknown, value: unknown) =>
+      Promise.resolve(JSON.stringify(values.get(name)) === JSON.stringify(expected) && (values.set(name, JSON.parse(JSON.stringify(value))), true)),
   };
 }
 
@@ -47,6 +51,31 @@ describe('IdP signing keys', () => {
     await keys.stage(null, now);
     assert.equal(keys.published().length, 2, 'a new stage ends the previous key’s overlap');
     assert.deepEqual(keys.list().map((k) => k.state), ['current', 'next']);
+  });
+
+  it('two instances on one store: both start with the same key, and a rotation on one is what the other signs with', async () => {
+    const settings = memorySettings();
+    const feed = createLocalChangeFeed();
+    const [a, b] = await Promise.all([loadSigningKeys(settings, box, now, feed), loadSigningKeys(settings, box, now, feed)]);
+    assert.equal(a.current().certificate, b.current().certificate, 'one first key, whoever stored it first');
+    const staged = await a.stage(null, now);
+    await b.reload();
+    assert.deepEqual(b.published(), a.published());
+    await b.activate(now);
+    await a.reload();
+    assert.equal(a.current().certificate, staged.certificatePem);
+    assert.equal(b.current().certificate, staged.certificatePem);
+  });
+
+  it('a rotation step made on stale state is refused, not lost', async () => {
+    const settings = memorySettings();
+    const a = await loadSigningKeys(settings, box, now);
+    const b = await loadSigningKeys(settings, box, now);
+    await a.stage(null, now);
+    // b has not heard of the staged key: its stage reads the latest state and refuses.
+    await assert.rejects(b.stage(null, now), { code: 'saml.key_state' });
+    await b.activate(now);
+    assert.equal(b.list().filter((k) => k.state === 'previous').length, 1);
   });
 
   it('imports an administrator’s key material only when it is RSA, matching and current', async () => {

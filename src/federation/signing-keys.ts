@@ -10,10 +10,15 @@
  *   retire   — the previous key leaves the metadata.
  *
  * Metadata thus lists one or two certificates, never more.
+ *
+ * Several instances share the keys (issue 15): each step is a compare-and-set on the stored state
+ * (two administrators rotating at once cannot both win), then announced on the change feed, at
+ * which every instance reads the keys again — so all sign and publish the same keys.
  */
 import { X509Certificate, createPrivateKey, createSign, createVerify, randomUUID } from 'node:crypto';
 import type { SecretBox } from '#src/secrets/index.ts';
-import type { SettingsStore } from '#src/settings/settings-store.ts';
+import type { SharedSettingsStore } from '#src/settings/settings-store.ts';
+import type { ChangeFeed } from '#src/shared/change-feed.ts';
 import { generateSelfSignedCertificate } from '#src/shared/certificates.ts';
 import { AppError } from '#src/shared/errors.ts';
 import type { SigningCredential } from './saml/keys.ts';
@@ -63,22 +68,41 @@ export interface SigningKeys {
   stage(material: KeyMaterial | null, at: Date): Promise<SigningKeyView>;
   activate(at: Date): Promise<SigningKeyView>;
   retire(at: Date): Promise<SigningKeyView>;
+  /** Reads the stored keys again (another instance rotated them). */
+  reload(): Promise<void>;
 }
 
-export async function loadSigningKeys(settings: SettingsStore, box: SecretBox, now: Date): Promise<SigningKeys> {
-  let stored = (await settings.get(SETTING)) as StoredKeys | undefined;
-  if (stored === undefined) {
-    stored = { current: generated(box, now) };
-    await settings.set(SETTING, stored, now);
-  }
-  let state = stored;
+export async function loadSigningKeys(settings: SharedSettingsStore, box: SecretBox, now: Date, changes?: ChangeFeed, onError?: (error: unknown) => void): Promise<SigningKeys> {
+  // First start: of several instances starting together, the first to store a key wins; the others read it.
+  if ((await settings.get(SETTING)) === undefined) await settings.create(SETTING, { current: generated(box, now) } satisfies StoredKeys, now);
+  const read = async (): Promise<StoredKeys> => {
+    const stored = (await settings.get(SETTING)) as StoredKeys | undefined;
+    if (stored === undefined) throw new AppError('saml.key_state', 'the SAML signing keys were removed from the database');
+    return stored;
+  };
+  let state = await read();
   let credential = open(box, state.current);
 
-  async function save(next: StoredKeys, at: Date): Promise<void> {
-    await settings.set(SETTING, next, at);
+  function use(next: StoredKeys): void {
+    if (next.current.id !== state.current.id) credential = open(box, next.current);
     state = next;
-    credential = open(box, state.current);
   }
+
+  /** One rotation step on the latest stored state; refused when another writer changed it in between. */
+  async function change(step: (latest: StoredKeys) => StoredKeys, at: Date): Promise<StoredKeys> {
+    const latest = await read();
+    use(latest);
+    const next = step(latest);
+    if (!(await settings.replace(SETTING, latest, next, at))) conflict('the signing keys were changed at the same moment (by another administrator or instance): list them and try again');
+    use(next);
+    await changes?.announce('signing-keys');
+    return next;
+  }
+
+  const reload = async (): Promise<void> => use(await read());
+  changes?.subscribe('signing-keys', () => {
+    reload().catch((error: unknown) => onError?.(error));
+  });
 
   const view = (key: StoredKey, keyState: KeyState): SigningKeyView => {
     const certificate = new X509Certificate(key.certificatePem);
@@ -100,23 +124,31 @@ export async function loadSigningKeys(settings: SettingsStore, box: SecretBox, n
     list: () =>
       [view(state.current, 'current'), ...(state.next ? [view(state.next, 'next')] : []), ...(state.previous ? [view(state.previous, 'previous')] : [])],
     async stage(material, at) {
-      if (state.next !== undefined) conflict('a next key is already staged: activate it first');
-      const next = material === null ? generated(box, at) : imported(box, material, at);
-      // The metadata holds two certificates: staging ends the previous key's overlap.
-      await save({ current: state.current, next }, at);
-      return view(next, 'next');
+      const next = material === null ? null : imported(box, material, at);
+      const saved = await change((latest) => {
+        if (latest.next !== undefined) conflict('a next key is already staged: activate it first');
+        // The metadata holds two certificates: staging ends the previous key's overlap.
+        return { current: latest.current, next: next ?? generated(box, at) };
+      }, at);
+      return view(saved.next as StoredKey, 'next');
     },
     async activate(at) {
-      if (state.next === undefined) conflict('no next key is staged: stage one first');
-      await save({ current: state.next, previous: state.current }, at);
-      return view(state.current, 'current');
+      const saved = await change((latest) => {
+        if (latest.next === undefined) conflict('no next key is staged: stage one first');
+        return { current: latest.next, previous: latest.current };
+      }, at);
+      return view(saved.current, 'current');
     },
     async retire(at) {
-      if (state.previous === undefined) conflict('there is no previous key to retire');
-      const retired = view(state.previous, 'previous');
-      await save({ current: state.current, next: state.next }, at);
-      return retired;
+      let retired: StoredKey | undefined;
+      await change((latest) => {
+        if (latest.previous === undefined) conflict('there is no previous key to retire');
+        retired = latest.previous;
+        return { current: latest.current, next: latest.next };
+      }, at);
+      return view(retired as StoredKey, 'previous');
     },
+    reload,
   };
 }
 

@@ -65,9 +65,9 @@ type AfterSignIn = (returnTo: string, session: Session, reply: FastifyReply) => 
 function continueSingleSignOn(federation: Federation): AfterSignIn {
   return async (returnTo, session, reply) => {
     const ref = returnTo.startsWith(`${CONTINUE_PATH}?`) ? new URLSearchParams(returnTo.slice(CONTINUE_PATH.length + 1)).get('ref') : null;
-    if (ref === null || federation.needsFreshSignIn(ref, session)) return null;
+    if (ref === null || (await federation.needsFreshSignIn(ref, session))) return null;
     try {
-      const accepted = federation.resume(ref);
+      const accepted = await federation.resume(ref);
       const form = await federation.signInToApplication(session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
       reply.header('content-security-policy', POST_PAGE_CSP);
       return page(reply, 200, renderPostPage(form, accepted.application.name));
@@ -221,7 +221,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     if (current === null || accepted.request.forceAuthn) {
       if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
-      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted, request.ip) }).toString()}`, current !== null);
+      return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, current !== null);
     }
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
@@ -235,8 +235,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     if (current === null) return toSignIn(reply, request.url);
     const ref = typeof request.query.ref === 'string' ? request.query.ref : '';
-    if (federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
-    const accepted = federation.resume(ref);
+    if (await federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
+    const accepted = await federation.resume(ref);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
   });

@@ -18,6 +18,8 @@ export interface CreateDatabaseOptions {
    * listener pg would crash the process; the next query reconnects either way.
    */
   onPoolError?: (error: Error) => void;
+  /** For migrations: a long schema change, or waiting for another instance's, must not be cancelled. */
+  withoutStatementTimeout?: boolean;
 }
 
 /**
@@ -97,10 +99,13 @@ export function withStatementCache(database: SqliteDriver.Database, maxStatement
   };
 }
 
-function postgresPool(config: { url: string; poolSize: number }, options: CreateDatabaseOptions): pg.Pool {
+function postgresPool(config: { url: string; poolSize: number; statementTimeoutMs?: number }, options: CreateDatabaseOptions): pg.Pool {
+  const statementTimeout = options.withoutStatementTimeout ? 0 : (config.statementTimeoutMs ?? 0);
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
+    // Set by the server per connection: a runaway query is cancelled instead of holding a pooled connection.
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
     // Fail a start-up against an unreachable server in seconds, not at the OS's TCP timeout.
     connectionTimeoutMillis: 10_000,
   });

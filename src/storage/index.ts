@@ -17,6 +17,8 @@ export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentia
 export { createKyselyAccessStore } from './kysely-access-store.ts';
 export type { Database } from './tables.ts';
 export { createKyselyThrottleStore, type KyselyThrottleStoreOptions } from './kysely-throttle-store.ts';
+export { createKyselyPendingRequestStore, createKyselyReplayStore } from './kysely-saml-state-store.ts';
+export { createKyselyChangeFeed, type KyselyChangeFeed, type KyselyChangeFeedOptions } from './kysely-change-feed.ts';
 
 import type { Kysely } from 'kysely';
 import { createKyselyDirectoryStore } from './kysely-directory-store.ts';

@@ -58,7 +58,7 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
       translateStorageErrors('provisioning a user', async () => {
         const guid = user.activeDirectory.guid.toLowerCase();
         const emailKey = user.emails[0]?.value.toLowerCase() ?? null;
-        const row = await db.selectFrom('identity_users').selectAll().where('guid', '=', guid).executeTakeFirst();
+        let row = await db.selectFrom('identity_users').selectAll().where('guid', '=', guid).executeTakeFirst();
         // Emails are unique: when the user's own record already holds this one, nobody else can.
         if (emailKey !== null && row?.email_key !== emailKey) {
           const holder = await db.selectFrom('identity_users').select(['guid', 'user_name']).where('email_key', '=', emailKey).executeTakeFirst();
@@ -75,8 +75,19 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
         try {
           if (row === undefined) {
             const userId = generateId();
-            await db.insertInto('identity_users').values({ user_id: userId, guid, created_at: at.toISOString(), ...columns }).execute();
-            return { user: { ...user, userId, createdAt: at, provisionedAt: at }, change: 'created', before: null };
+            // Two first sign-ins of one person at once (on two instances): one inserts, the other
+            // waits for it and then updates the row it finds, instead of failing. No conflict
+            // target: the two may collide on the GUID or on the email index first, and an error
+            // would abort the caller's transaction.
+            const inserted = await db
+              .insertInto('identity_users')
+              .values({ user_id: userId, guid, created_at: at.toISOString(), ...columns })
+              .onConflict((conflict) => conflict.doNothing())
+              .executeTakeFirst();
+            if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return { user: { ...user, userId, createdAt: at, provisionedAt: at }, change: 'created', before: null };
+            row = await db.selectFrom('identity_users').selectAll().where('guid', '=', guid).executeTakeFirst();
+            // Not this GUID: someone else took the email in between.
+            if (row === undefined) throw emailConflict(user, null);
           }
           if (row.removed_at !== null) {
             // A new id, so that nothing that held the old one (an application's cache) resolves to it.

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { SettingsStore } from '#src/settings/settings-store.ts';
+import type { SharedSettingsStore } from '#src/settings/settings-store.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { translateStorageErrors } from './errors.ts';
 import type { Database } from './tables.ts';
 
-export function createKyselySettingsStore(db: Kysely<Database>): SettingsStore {
+export function createKyselySettingsStore(db: Kysely<Database>): SharedSettingsStore {
   return {
     get: (name) =>
       translateStorageErrors(`reading the setting ${name}`, async () => {
@@ -24,6 +24,26 @@ export function createKyselySettingsStore(db: Kysely<Database>): SettingsStore {
           .values({ name, ...changes })
           .onConflict((conflict) => conflict.column('name').doUpdateSet(changes))
           .execute();
+      }),
+    create: (name, value, at) =>
+      translateStorageErrors(`creating the setting ${name}`, async () => {
+        const result = await db
+          .insertInto('settings')
+          .values({ name, value_json: JSON.stringify(value), updated_at: at.toISOString() })
+          .onConflict((conflict) => conflict.column('name').doNothing())
+          .executeTakeFirst();
+        return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+      }),
+    // Compared on the stored text: JSON.stringify of what get() parsed gives the same text back.
+    replace: (name, expected, value, at) =>
+      translateStorageErrors(`replacing the setting ${name}`, async () => {
+        const result = await db
+          .updateTable('settings')
+          .set({ value_json: JSON.stringify(value), updated_at: at.toISOString() })
+          .where('name', '=', name)
+          .where('value_json', '=', JSON.stringify(expected))
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
       }),
     remove: (name) =>
       translateStorageErrors(`removing the setting ${name}`, async () => {

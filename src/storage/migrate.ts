@@ -1,7 +1,10 @@
 /**
  * Brings the schema up to date with Kysely's Migrator and the in-code migration list. Safe to
- * run at every start: applied migrations are recorded and skipped, and PostgreSQL runs take a
- * lock so two instances starting together do not both migrate.
+ * run at every start: applied migrations are recorded and skipped, and on PostgreSQL the
+ * Migrator holds a session advisory lock while it migrates, so of several instances starting
+ * together one migrates and the others wait, then find nothing left to do (proved by the
+ * PostgreSQL contract suite). A database migrated by a newer Portico is refused before anything
+ * is written: this version cannot know what the newer schema expects.
  */
 import { Migrator, PostgresIntrospector, sql, type Kysely } from 'kysely';
 import { AppError } from '#src/shared/errors.ts';
@@ -14,11 +17,15 @@ export interface MigrationReport {
   applied: string[];
 }
 
+const MIGRATION_TABLE = 'kysely_migration';
+
 export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {
+  const schema = await postgresSchemaOf(db);
+  await refuseNewerSchema(db, schema);
   const migrator = new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve({ ...migrations }) },
-    migrationTableSchema: await postgresSchemaOf(db),
+    migrationTableSchema: schema,
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
@@ -26,6 +33,29 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
     throw migrationError(error, failed ? `migration ${failed} failed` : 'could not read the applied migrations');
   }
   return { applied: results.filter((result) => result.status === 'Success').map((result) => result.migrationName) };
+}
+
+/** Migrations recorded in the database that this version does not have: a newer Portico ran them. */
+async function refuseNewerSchema(db: Kysely<Database>, schema: string | undefined): Promise<void> {
+  let applied: string[];
+  try {
+    const table = schema === undefined ? sql.table(MIGRATION_TABLE) : sql.table(`${schema}.${MIGRATION_TABLE}`);
+    const { rows } = await sql<{ name: string }>`select name from ${table} order by name`.execute(db);
+    applied = rows.map((row) => row.name);
+  } catch (error) {
+    // A database never migrated (undefined_table; SQLite names it in the message).
+    if (driverErrorCode(error) === '42P01' || (error instanceof Error && /no such table/.test(error.message))) return;
+    throw migrationError(error, 'could not read the applied migrations');
+  }
+  const known = Object.keys(migrations).sort();
+  const unknown = applied.filter((name) => !Object.hasOwn(migrations, name));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'storage.schema_too_new',
+      `the database schema is newer than this Portico: it has migration${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}, and this version knows migrations up to ${known.at(-1) ?? 'none'}. Run the newer Portico, or restore the backup taken before the upgrade`,
+      { details: { unknown, latestKnown: known.at(-1) } },
+    );
+  }
 }
 
 /**

@@ -23,6 +23,9 @@ export interface Database {
   aws_sso_clients: AwsSsoClientsTable;
   aws_sso_device_codes: AwsSsoDeviceCodesTable;
   aws_sso_grants: AwsSsoGrantsTable;
+  saml_replay: SamlReplayTable;
+  saml_pending: SamlPendingTable;
+  change_counters: ChangeCountersTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -203,4 +206,28 @@ export interface AwsSsoGrantsTable {
   created_at: string;
   checked_at: string;
   revoked_at: string | null;
+}
+
+/** SAML request IDs already accepted (key: issuer, newline, ID), until they could no longer be accepted anyway. */
+export interface SamlReplayTable {
+  key: string;
+  expires_at: string;
+}
+
+/** Accepted AuthnRequests waiting for their person to sign in (src/federation/pending-requests.ts). */
+export interface SamlPendingTable {
+  ref: string;
+  client: string;
+  bytes: number;
+  value_json: string;
+  parked_at: string;
+  expires_at: string;
+}
+
+/** One counter per kind of shared change (access, signing keys): bumped by every write, watched by every instance. */
+export interface ChangeCountersTable {
+  name: string;
+  /** bigint-safe as integer: PostgreSQL integer is 32-bit, ample for changes made by administrators. */
+  version: ColumnType<string | number, number, number>;
+  changed_at: string;
 }

@@ -46,6 +46,17 @@ export function identityUserStoreContract(factory: () => Promise<IdentityUserSto
         assert.equal(await store.count(), 1);
       }));
 
+    void it('provisions one record when the same first sign-in runs twice at once (two instances), both succeeding', () =>
+      withStore(async (store) => {
+        // Several rounds: the race is between the read and the insert, so give it chances to happen.
+        for (let n = 10; n < 30; n += 1) {
+          const results = await Promise.all(Array.from({ length: 4 }, () => store.upsert(provisioned(n), T0)));
+          assert.equal(results.filter((r) => r.change === 'created').length, 1);
+          assert.equal(new Set(results.map((r) => r.user.userId)).size, 1);
+        }
+        assert.equal(await store.count(), 20);
+      }));
+
     void it('refreshes every attribute on later provisioning, keeping the id and creation time', () =>
       withStore(async (store) => {
         const first = await store.upsert(provisioned(1), T0);

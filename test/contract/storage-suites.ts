@@ -19,6 +19,9 @@ import {
   createKyselySettingsStore,
   createKyselySessionStore,
   createKyselyThrottleStore,
+  createKyselyChangeFeed,
+  createKyselyPendingRequestStore,
+  createKyselyReplayStore,
   createDatabase,
   migrateToLatest,
   type Database,
@@ -33,8 +36,9 @@ import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
+import { sharedStateContract, type SharedStateStores } from './shared-state.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -122,6 +126,39 @@ export function runStorageSuites(target: DatabaseTarget): void {
         },
         dumpStorage: async () => (await Promise.all((['aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'] as const).map((table) => dumpTable(database, table)))).join('\n'),
         dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: shared state`, () => {
+    sharedStateContract(async () => {
+      const database = await target.open();
+      const stores = (db: typeof database.db): SharedStateStores => ({
+        replay: createKyselyReplayStore(db),
+        pending: createKyselyPendingRequestStore(db),
+        settings: createKyselySettingsStore(db),
+        // No polling in the contract: what arrives without refresh() arrived by notification.
+        feed: createKyselyChangeFeed(db, database.config, { refreshMs: 3_600_000 }),
+      });
+      const mine = stores(database.db);
+      const others: Array<() => Promise<void>> = [];
+      return {
+        ...mine,
+        notifies: database.config.driver === 'postgres',
+        other: () => {
+          const db = createDatabase(database.config);
+          const theirs = stores(db);
+          const dispose = async () => {
+            await theirs.feed.close();
+            await db.destroy();
+          };
+          others.push(dispose);
+          return Promise.resolve({ ...theirs, dispose });
+        },
+        dispose: async () => {
+          await mine.feed.close();
+          await database.dispose();
+        },
       };
     });
   });
@@ -259,7 +296,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0008_aws_sso']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
@@ -270,6 +307,33 @@ export function runStorageSuites(target: DatabaseTarget): void {
         },
         { migrate: false },
       ));
+
+    // PostgreSQL only: several instances need it (SQLite serves one process).
+    void it('run once when several instances start together: each waits, none fails, every migration is applied once', { skip: target.name === 'sqlite' ? 'several instances need PostgreSQL' : false }, () =>
+      withDatabase(
+        async ({ config }) => {
+          const instances = [createDatabase(config), createDatabase(config), createDatabase(config)];
+          try {
+            const reports = await Promise.all(instances.map((db) => migrateToLatest(db)));
+            const applied = reports.flatMap((report) => report.applied).sort();
+            assert.deepEqual(applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state']);
+          } finally {
+            await Promise.all(instances.map((db) => db.destroy()));
+          }
+        },
+        { migrate: false },
+      ));
+
+    void it('refuse a schema migrated by a newer Portico, with one line naming what it does not know', () =>
+      withDatabase(async ({ db }) => {
+        await sql`insert into kysely_migration (name, timestamp) values ('0099_from_the_future', '2030-01-01T00:00:00.000Z')`.execute(db);
+        await assert.rejects(migrateToLatest(db), (error) => {
+          assert.ok(isAppError(error, 'storage.schema_too_new'));
+          assert.match(error.message, /newer than this Portico: it has migration 0099_from_the_future, and this version knows migrations up to 0006_shared_state/);
+          assert.doesNotMatch(error.message, /\n/);
+          return true;
+        });
+      }));
 
     void it('enforce the outcome check and the unique connection name in the schema itself', () =>
       withDatabase(async ({ db }) => {

@@ -75,7 +75,7 @@ export async function acceptAuthnRequest<A extends AuthnRequestApplication>(mess
     refuse('saml.binding_unsupported', `the request asks for the Response over ${clip(request.protocolBinding)}; Portico sends Responses with HTTP-POST only`);
   }
   const acsUrl = resolveAcsUrl(request, application);
-  checkReplay(request.issuer, request.id, options.replayCache);
+  await checkReplay(request.issuer, request.id, options.replayCache);
 
   return { request, application, acsUrl, relayState: message.relayState, signed: signature.signed };
 }

@@ -48,7 +48,7 @@ export async function acceptLogoutRequest<A extends RequestingApplication>(messa
     refuse('saml.request_expired', 'the logout request has expired (NotOnOrAfter)');
   }
   checkDestination(request.destination, options.destinations);
-  checkReplay(request.issuer, request.id, options.replayCache);
+  await checkReplay(request.issuer, request.id, options.replayCache);
   return { request, application, relayState: message.relayState, signed: signature.signed };
 }
 

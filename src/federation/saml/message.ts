@@ -79,6 +79,6 @@ export function checkDestination(destination: string | undefined, destinations: 
 }
 
 /** Call last, once everything else passed, so a refused request does not use up its ID. */
-export function checkReplay(issuer: string, id: string, replayCache: ReplayCache | undefined): void {
-  if (replayCache?.seen(`${issuer}\n${id}`)) refuse('saml.request_replayed', 'this request was already used; start again from the application');
+export async function checkReplay(issuer: string, id: string, replayCache: ReplayCache | undefined): Promise<void> {
+  if (await replayCache?.seen(`${issuer}\n${id}`)) refuse('saml.request_replayed', 'this request was already used; start again from the application');
 }

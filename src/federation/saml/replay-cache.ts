@@ -1,12 +1,12 @@
 /**
  * Remembers the IDs of requests already accepted, so the same request is not honoured twice.
- * In memory and per process: enough for one Portico instance; several instances behind a load
- * balancer would need a shared store behind the same interface.
+ * `createReplayCache` is in memory and per process (for the core's own tests and single-process
+ * uses); Portico itself keeps them in its database (src/federation/replay.ts), shared by every
+ * instance behind a load balancer.
  */
 export interface ReplayCache {
-  /** Records `key` and returns false the first time; true when it was seen within the TTL. */
-  seen(key: string): boolean;
-  readonly size: number;
+  /** Records `key` and answers false the first time; true when it was seen within the TTL. */
+  seen(key: string): boolean | Promise<boolean>;
 }
 
 export interface ReplayCacheOptions {
@@ -18,7 +18,7 @@ export interface ReplayCacheOptions {
   now?: () => number;
 }
 
-export function createReplayCache({ ttlMs, maxEntries, now = Date.now }: ReplayCacheOptions): ReplayCache {
+export function createReplayCache({ ttlMs, maxEntries, now = Date.now }: ReplayCacheOptions): ReplayCache & { seen(key: string): boolean; readonly size: number } {
   if (!(ttlMs > 0) || !(maxEntries > 0)) throw new RangeError('createReplayCache: ttlMs and maxEntries must be positive');
   // A Map iterates in insertion order, and every entry has the same TTL: the first entry is always the oldest.
   const expiries = new Map<string, number>();
@@ -44,5 +44,5 @@ export function createReplayCache({ ttlMs, maxEntries, now = Date.now }: ReplayC
     get size() {
       return expiries.size;
     },
-  };
+  } satisfies ReplayCache & { readonly size: number };
 }

@@ -12,6 +12,7 @@ import { identity } from './0003-identity.ts';
 import { access } from './0004-access.ts';
 import { signInThrottle } from './0005-sign-in-throttle.ts';
 import { awsSso } from './0008-aws-sso.ts';
+import { sharedState } from './0006-shared-state.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -20,4 +21,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_access': access,
   '0005_sign_in_throttle': signInThrottle,
   '0008_aws_sso': awsSso,
+  '0006_shared_state': sharedState,
 };
