@@ -27,3 +27,5 @@ import type { Database } from './tables.ts';
 export function createManagedDirectoryStores(db: Kysely<Database>): { directory: ReturnType<typeof createKyselyDirectoryStore>; settings: ReturnType<typeof createKyselySettingsStore> } {
   return { directory: createKyselyDirectoryStore(db), settings: createKyselySettingsStore(db) };
 }
+export { createKyselyIdentityGroupStore } from './kysely-identity-group-store.ts';
+export { createKyselySyncStateStore } from './kysely-sync-state-store.ts';

@@ -20,6 +20,10 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  sync_scope: SyncScopeTable;
+  sync_watermarks: SyncWatermarksTable;
+  identity_groups: IdentityGroupsTable;
+  identity_group_members: IdentityGroupMembersTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -91,6 +95,9 @@ export interface IdentityUsersTable {
   created_at: string;
   provisioned_at: string;
   removed_at: string | null;
+  /** What the last sync saw of the AD account (active, disabled, locked, expired, deleted); null: never synced. */
+  directory_state: string | null;
+  directory_state_at: string | null;
 }
 
 export interface SettingsTable {
@@ -160,4 +167,36 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+export interface SyncScopeTable {
+  kind: 'group' | 'user';
+  guid: string;
+  label: string;
+  added_by: string;
+  added_at: string;
+}
+
+export interface SyncWatermarksTable {
+  source: string;
+  controller_id: string;
+  usn: string;
+  cookie: string | null;
+  full_sync_at: string;
+  updated_at: string;
+}
+
+export interface IdentityGroupsTable {
+  group_id: string;
+  display_name: string;
+  display_name_key: string;
+  record_json: string;
+  created_at: string;
+  synced_at: string;
+}
+
+export interface IdentityGroupMembersTable {
+  group_id: string;
+  member_guid: string;
+  member_type: 'user' | 'group';
 }
