@@ -13,10 +13,12 @@ import {
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
+  createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
+  createKyselySyncStateStore,
   createManagedDirectoryStores,
   migrateToLatest,
 } from '#src/storage/index.ts';
@@ -35,7 +37,8 @@ import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/thro
 import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
-import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
+import { identityStoreGroups, syncedIdentityStoreGroups } from '#src/identity-store/directory-groups.ts';
+import { createSyncEngine, type SyncEngine } from '#src/sync/sync-engine.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import { createCredentialAdministration } from '#src/identity-store/credential-administration.ts';
 import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-admin.ts';
@@ -69,6 +72,8 @@ export interface PorticoApp {
   managedDirectory: ManagedDirectory | null;
   users: IdentityUserReader;
   audit: AuditLog;
+  /** The AD sync of the administrator's scope. */
+  sync: SyncEngine;
   /** The bootstrap token, on the first start only (it is printed once and only its hash is kept). */
   bootstrapToken: string | null;
   stop(): Promise<void>;
@@ -286,9 +291,24 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   });
   const credentialStore = createKyselyApplicationCredentialStore(db, box);
   const identityStoreId = deriveIdentityStoreId(secretKey.key);
+  const identityGroups = createKyselyIdentityGroupStore(db);
+  // AD sync (issue 18): the same mappings and upsert as sign-in's JIT step, in one transaction each.
+  const sync: SyncEngine = createSyncEngine({
+    directory: () => connector,
+    state: createKyselySyncStateStore(db),
+    groups: identityGroups,
+    userStates: users,
+    mappings: async () => (await mappings.current()).table,
+    transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+    revokeSessions: (guid, actor) => sessions.revokeUser(guid, actor),
+    audit,
+    fullEveryMs: config.sync.fullEveryMinutes * 60_000,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await sync.init();
   await registerIdentityStoreApi(http, {
     users,
-    groups: identityStoreGroups(() => connector),
+    groups: syncedIdentityStoreGroups(identityGroups, () => sync.hasScope(), identityStoreGroups(() => connector)),
     credentials: credentialStore,
     identityStoreId,
     audit,
@@ -326,6 +346,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    sync: () => sync,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
@@ -355,6 +376,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     );
   }, SESSION_PURGE_INTERVAL_MS);
   purgeSessions.unref();
+  if (connector !== null) sync.start(config.sync.pollSeconds * 1000);
 
   return {
     url: address,
@@ -363,9 +385,11 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     managedDirectory: source.kind === 'managed' ? source.managed : null,
     users,
     audit,
+    sync,
     bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
+      await sync.stop();
       await http.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();

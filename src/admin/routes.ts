@@ -26,6 +26,8 @@ import { checkResponse, idParams, queryInt, route, validate, validateResponsesBy
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
+import { syncAdminRoutes } from './sync-routes.ts';
+import type { SyncEngine } from '#src/sync/sync-engine.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
 import { identitySourceRoutes } from './identity-source-routes.ts';
@@ -61,6 +63,8 @@ export interface AdminApiDeps {
   credentials: () => CredentialAdministration;
   /** The identity source as administrators change it. */
   identitySource: () => IdentitySourceAdmin;
+  /** The AD sync (scope, status, sync now). */
+  sync: () => SyncEngine;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -403,6 +407,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),
+
+    // ---- AD sync (sync-routes.ts) ----
+    ...syncAdminRoutes({ sync: () => deps.sync() }),
   ];
 }
 
