@@ -159,7 +159,7 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       const counts = { usersCreated: 0, usersUpdated: 0, usersDeleted: 0, groupsWritten: 0, groupsRemoved: 0, errors: [] as SyncError[] };
       const context = { directory, table, counts };
       if (decision.mode === 'full') await reconcile(context);
-      else await applyChanges(context, changes);
+      else await applyChanges(context, changes, decision.since);
       const finishedAt = clock();
       await deps.state.saveWatermark({
         source: domain,
@@ -256,17 +256,26 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
     }
   }
 
-  async function applyChanges(context: RunContext, changes: DirectoryChanges): Promise<void> {
+  async function applyChanges(context: RunContext, changes: DirectoryChanges, since: string): Promise<void> {
     let scope = resolved;
     const storedGroups = new Set(await deps.groups.ids());
     const groupChanged = changes.groups.some((g) => storedGroups.has(g.toLowerCase())) || changes.deleted.some((d) => storedGroups.has(d.guid.toLowerCase()));
-    if (scope === null || groupChanged) {
-      // A scope group changed (members, nesting, name): the scope is resolved again.
+    // The DC committed something since the last run. Not every change shows in a uSNChanged search:
+    // a deletion removes the user from its groups' `member` without changing the groups' uSNChanged
+    // (linked values), and without the right to list Deleted Objects the tombstone stays invisible
+    // (Samba 4.17, checked). So any advance re-reads the scope's memberships: a user gone from them
+    // is looked up, and marked deleted when AD no longer has them.
+    const advanced = BigInt(changes.highestCommittedUsn) > BigInt(since);
+    if (scope === null || groupChanged || advanced) {
       const before = scope?.users ?? new Set(await deps.userStates.syncedGuids());
       scope = await resolve(context.directory);
       await writeGroups(scope, context);
       for (const guid of scope.users) if (!before.has(guid)) await syncUser(guid, context);
       for (const guid of before) if (!scope.users.has(guid)) await checkStillExists(guid, context);
+      const changedUsers = new Set(changes.users.map((g) => g.toLowerCase()));
+      for (const entry of await deps.state.scope()) {
+        if (entry.kind === 'user' && !changedUsers.has(entry.guid)) await checkStillExists(entry.guid, context);
+      }
     }
     for (const deleted of changes.deleted) await markDeleted(deleted.guid.toLowerCase(), context);
     for (const guid of new Set(changes.users.map((g) => g.toLowerCase()))) {
