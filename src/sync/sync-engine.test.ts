@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- the fakes answer at once, behind the ports' async signatures */
 /**
  * The sync's own logic with fakes (no directory, no database): the per-DC watermark decision,
  * cycle-safe scope resolution, and an engine whose reads land on another DC (failover) running a
