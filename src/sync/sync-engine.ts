@@ -128,6 +128,8 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let scopeSize = 0;
+  /** Users whose last sync failed: retried by full runs and by their own changes, not every poll. */
+  const failed = new Set<string>();
 
   function connector(): DirectoryConnector {
     const directory = deps.directory();
@@ -277,6 +279,12 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
         if (entry.kind === 'user' && !changedUsers.has(entry.guid)) await checkStillExists(entry.guid, context);
       }
     }
+    // Users of the scope without a live record: removed by an administrator (they come back with
+    // a new UserId, as at their next sign-in). One that failed (a mapping error) waits for a full run.
+    const live = new Set(await deps.userStates.syncedGuids());
+    for (const guid of scope.users) {
+      if (!live.has(guid) && !failed.has(guid)) await syncUser(guid, context);
+    }
     for (const deleted of changes.deleted) await markDeleted(deleted.guid.toLowerCase(), context);
     for (const guid of new Set(changes.users.map((g) => g.toLowerCase()))) {
       if (scope.users.has(guid)) await syncUser(guid, context);
@@ -304,7 +312,9 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       if (upsert.change === 'created' || upsert.change === 'reprovisioned') context.counts.usersCreated += 1;
       else if (upsert.change === 'updated') context.counts.usersUpdated += 1;
       await recordState(guid, directoryStateOf(user.account.state), context);
+      failed.delete(guid);
     } catch (error) {
+      failed.add(guid);
       context.counts.errors.push(errorOf(guid, error));
     }
   }

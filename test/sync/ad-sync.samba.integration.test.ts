@@ -149,6 +149,17 @@ void describe('AD sync against the Samba DC', () => {
     lags.attributeChanged = updated.ms;
   });
 
+  it('brings back a user an administrator removed while still in scope, with a new UserId', async () => {
+    const guid = await guidOf(first.upn);
+    const before = await target.app.users.findByGuid(guid);
+    assert.ok(before);
+    const removed = await api<{ removed: string }>('DELETE', `/users/${before.userId}`);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    const back = await eventually('the removed user back in the store', () => target.app.users.findByGuid(guid));
+    lags.removedComesBack = back.ms;
+    assert.notEqual(back.value.userId, before.userId);
+  });
+
   it('marks a disabled account, and a deleted one as deleted in the directory: record kept, sessions revoked', async () => {
     const secondGuid = await guidOf(second.upn);
     const before = await target.app.users.findByGuid(secondGuid);
