@@ -20,6 +20,11 @@ export interface IdentityStoreGroups {
   groupUserGuids(group: DirectoryGroup): Promise<string[]>;
   /** The groups a user record's AD account is directly in; none when the account is gone from AD. */
   directGroupsOfUser(user: IdentityUser): Promise<DirectoryGroup[]>;
+  /**
+   * Stored memberships, a page at a time (only when groups are synchronised into the store):
+   * what DescribeGroupMembership searches, since membership ids are derived, not stored.
+   */
+  userMemberships?: IdentityGroupReader['userMemberships'];
 }
 
 /** The reads over the identity source's current connector; null while it is unavailable. */
@@ -66,6 +71,7 @@ export function syncedIdentityStoreGroups(store: IdentityGroupReader, synced: ()
     async directGroupsOfUser(user) {
       return (await store.groupsOfUser(user.activeDirectory.guid)).map(toDirectoryGroup);
     },
+    userMemberships: (options) => store.userMemberships(options),
   };
   return () => (synced() ? stored : fromDirectory());
 }

@@ -47,6 +47,8 @@ export interface IdentityGroupReader {
   memberUserGuids(groupId: string): Promise<string[]>;
   /** The groups a user (by objectGUID) is directly in. */
   groupsOfUser(userGuid: string): Promise<IdentityGroup[]>;
+  /** Every direct membership of a live user record, with its UserId (for DescribeGroupMembership), a page at a time. */
+  userMemberships(options: { limit: number; after?: { groupId: string; userId: string } | undefined }): Promise<Array<{ groupId: string; userId: string }>>;
 }
 
 export interface IdentityGroupWriter extends IdentityGroupReader {

@@ -69,6 +69,23 @@ export function createKyselyIdentityGroupStore(db: Kysely<Database>): IdentityGr
         return rows.map(toGroup);
       }),
 
+    userMemberships: ({ limit, after }) =>
+      translateStorageErrors('listing memberships', async () => {
+        let query = db
+          .selectFrom('identity_group_members as m')
+          .innerJoin('identity_users as u', 'u.guid', 'm.member_guid')
+          .select(['m.group_id as groupId', 'u.user_id as userId'])
+          .where('m.member_type', '=', 'user')
+          .where('u.removed_at', 'is', null)
+          .orderBy('m.group_id')
+          .orderBy('u.user_id')
+          .limit(limit);
+        if (after !== undefined) {
+          query = query.where((eb) => eb.or([eb('m.group_id', '>', after.groupId), eb.and([eb('m.group_id', '=', after.groupId), eb('u.user_id', '>', after.userId)])]));
+        }
+        return query.execute();
+      }),
+
     put: (group, members, at) =>
       translateStorageErrors('storing a group', () =>
         db.transaction().execute(async (trx) => {

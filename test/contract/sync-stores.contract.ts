@@ -89,5 +89,25 @@ export function syncStoresContract(factory: () => Promise<SyncStoresHarness>): v
         assert.equal((await users.upsert(provisioned(1), T1)).change, 'unchanged', 'the state is no part of the mapped record');
         assert.equal(await users.setDirectoryState('00000000-0000-4000-8000-999999999999', 'active', T1), false);
       }));
+
+    void it('lists the memberships of live user records with their UserIds, a page at a time', () =>
+      withStores(async ({ users, groups }) => {
+        const one = (await users.upsert(provisioned(1), T0)).user;
+        const two = (await users.upsert(provisioned(2), T0)).user;
+        await groups.put(G(1), { users: [one.activeDirectory.guid, two.activeDirectory.guid, 'not-provisioned'], groups: [] }, T0);
+        await groups.put(G(2), { users: [two.activeDirectory.guid], groups: [] }, T0);
+        const all = await groups.userMemberships({ limit: 10 });
+        const expected = [
+          { groupId: G(1).groupId, userId: one.userId },
+          { groupId: G(1).groupId, userId: two.userId },
+          { groupId: G(2).groupId, userId: two.userId },
+        ].sort((a, b) => (a.groupId === b.groupId ? (a.userId < b.userId ? -1 : 1) : a.groupId < b.groupId ? -1 : 1));
+        assert.deepEqual(all, expected);
+        const first = await groups.userMemberships({ limit: 2 });
+        const rest = await groups.userMemberships({ limit: 2, after: first.at(-1) });
+        assert.deepEqual([...first, ...rest], expected);
+        await users.remove(one.userId, T1);
+        assert.equal((await groups.userMemberships({ limit: 10 })).length, 2, 'a removed record has no memberships here');
+      }));
   });
 }

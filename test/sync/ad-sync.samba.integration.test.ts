@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { IdentitystoreClient, ListGroupMembershipsCommand, ListGroupsCommand, GetGroupIdCommand, IsMemberInGroupsCommand, ListGroupMembershipsForMemberCommand } from '@aws-sdk/client-identitystore';
+import { DescribeGroupMembershipCommand, IdentitystoreClient, ListGroupMembershipsCommand, ListGroupsCommand, GetGroupIdCommand, IsMemberInGroupsCommand, ListGroupMembershipsForMemberCommand } from '@aws-sdk/client-identitystore';
 import { directoryAdmin, type DirectoryAdmin, type TestUser } from '../support/directory-admin.ts';
 import { sambaRuntime } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
@@ -128,6 +128,10 @@ void describe('AD sync against the Samba DC', () => {
     assert.ok(first);
     const memberships = await client.send(new ListGroupMembershipsCommand({ IdentityStoreId, GroupId }));
     assert.deepEqual(memberships.GroupMemberships?.map((m) => m.MemberId?.UserId), [first.userId]);
+    const membership = memberships.GroupMemberships?.[0]?.MembershipId;
+    assert.ok(membership);
+    const described = await client.send(new DescribeGroupMembershipCommand({ IdentityStoreId, MembershipId: membership }));
+    assert.deepEqual([described.GroupId, described.MemberId?.UserId, described.MembershipId], [GroupId, first.userId, membership]);
     const forMember = await client.send(new ListGroupMembershipsForMemberCommand({ IdentityStoreId, MemberId: { UserId: first.userId } }));
     assert.deepEqual(forMember.GroupMemberships?.map((m) => m.GroupId), [GroupId]);
     const outer = (groups.Groups ?? []).find((g) => g.DisplayName === group.qualifiedName);
