@@ -1,6 +1,6 @@
 /** The AD sync's scope and watermarks on Kysely. */
 import type { Kysely } from 'kysely';
-import type { ScopeKind, SyncStateStore } from '#src/sync/ports.ts';
+import type { SyncStateStore } from '#src/sync/ports.ts';
 import { isUniqueViolation, translateStorageErrors } from './errors.ts';
 import type { Database } from './tables.ts';
 
@@ -9,7 +9,7 @@ export function createKyselySyncStateStore(db: Kysely<Database>): SyncStateStore
     scope: () =>
       translateStorageErrors('reading the sync scope', async () => {
         const rows = await db.selectFrom('sync_scope').selectAll().orderBy('kind').orderBy('label').execute();
-        return rows.map((r) => ({ kind: r.kind as ScopeKind, guid: r.guid, label: r.label, addedBy: r.added_by, addedAt: new Date(r.added_at) }));
+        return rows.map((r) => ({ kind: r.kind, guid: r.guid, label: r.label, addedBy: r.added_by, addedAt: new Date(r.added_at) }));
       }),
 
     addScope: (entry) =>
