@@ -1,6 +1,7 @@
 /**
  * The IdentityStore API's operations on Portico's data: users from the identity store (JIT
- * provisioned, removed ones invisible), groups read from AD on every call (never provisioned).
+ * provisioned or synchronised, removed ones invisible), groups from the identity store once a
+ * sync scope exists (issue 18), else read from AD on every call (never provisioned by JIT).
  * Pure of HTTP: each operation takes the parsed JSON body and returns the response body.
  *
  * Memberships are direct AD memberships: a group's `member` values and the users whose primary
