@@ -17,10 +17,12 @@ import {
   createKyselyDirectoryConnectionStore,
   createKyselyPendingRequestStore,
   createKyselyReplayStore,
+  createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
+  createKyselySyncStateStore,
   createManagedDirectoryStores,
   backupSqliteFile,
   databasePoolStats,
@@ -45,7 +47,8 @@ import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/thro
 import { failureFloorFromConfig } from '#src/auth/failure-floor.ts';
 import { chooseIdentitySource } from '#src/identity-source/identity-source.ts';
 import { deriveIdentityStoreId, registerIdentityStoreApi } from '#src/identity-store-api/index.ts';
-import { identityStoreGroups } from '#src/identity-store/directory-groups.ts';
+import { identityStoreGroups, syncedIdentityStoreGroups } from '#src/identity-store/directory-groups.ts';
+import { createSyncEngine, type SyncEngine } from '#src/sync/sync-engine.ts';
 import { createMappingSettings } from '#src/identity-store/mapping-settings.ts';
 import { createCredentialAdministration } from '#src/identity-store/credential-administration.ts';
 import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-admin.ts';
@@ -88,6 +91,8 @@ export interface PorticoApp {
   managedDirectory: ManagedDirectory | null;
   users: IdentityUserReader;
   audit: AuditLog;
+  /** The AD sync of the administrator's scope. */
+  sync: SyncEngine;
   /** The bootstrap token, on the first start only (it is printed once and only its hash is kept). */
   bootstrapToken: string | null;
   /** The metrics listener's URL when metrics.listen is configured; otherwise null (/metrics on the main listener). */
@@ -372,9 +377,25 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   if (metrics !== null && config.metrics.listen === undefined) registerMetricsRoute(http, metrics, metricsToken);
   const credentialStore = createKyselyApplicationCredentialStore(db, box);
   const identityStoreId = deriveIdentityStoreId(secretKey.key);
+  const identityGroups = createKyselyIdentityGroupStore(db);
+  // AD sync (issue 18): the same mappings and upsert as sign-in's JIT step, in one transaction each.
+  const sync: SyncEngine = createSyncEngine({
+    directory: () => connector,
+    state: createKyselySyncStateStore(db),
+    groups: identityGroups,
+    userStates: users,
+    mappings: async () => (await mappings.current()).table,
+    transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+    revokeSessions: (guid, actor) => sessions.revokeUser(guid, actor),
+    audit,
+    fullEveryMs: config.sync.fullEveryMinutes * 60_000,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await sync.init();
+  opened.add('AD sync', () => sync.stop());
   await registerIdentityStoreApi(http, {
     users,
-    groups: identityStoreGroups(() => connector),
+    groups: syncedIdentityStoreGroups(identityGroups, () => sync.hasScope(), identityStoreGroups(() => connector)),
     credentials: credentialStore,
     identityStoreId,
     audit,
@@ -428,6 +449,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     credentials: () => credentials,
     identitySource: () => identitySource,
     awsSso: () => awsSso,
+    sync: () => sync,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
@@ -475,6 +497,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     );
   }, SESSION_PURGE_INTERVAL_MS);
   purgeSessions.unref();
+  if (connector !== null) sync.start(config.sync.pollSeconds * 1000);
 
   return {
     url: address,
@@ -483,6 +506,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     managedDirectory: source.kind === 'managed' ? source.managed : null,
     users,
     audit,
+    sync,
     bootstrapToken,
     metricsUrl,
     async stop() {

@@ -28,6 +28,8 @@ import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
 import { awsSsoAdminRoutes } from './aws-sso-routes.ts';
 import type { AwsSsoService } from '#src/portal/aws-sso/service.ts';
+import { syncAdminRoutes } from './sync-routes.ts';
+import type { SyncEngine } from '#src/sync/sync-engine.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
 import { identitySourceRoutes } from './identity-source-routes.ts';
@@ -65,6 +67,8 @@ export interface AdminApiDeps {
   identitySource: () => IdentitySourceAdmin;
   /** The AWS CLI's client registrations (SSO OIDC). */
   awsSso: () => Pick<AwsSsoService, 'listClients' | 'revokeClient'>;
+  /** The AD sync (scope, status, sync now). */
+  sync: () => SyncEngine;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -410,6 +414,9 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),
+
+    // ---- AD sync (sync-routes.ts) ----
+    ...syncAdminRoutes({ sync: () => deps.sync() }),
   ];
 }
 

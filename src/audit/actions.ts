@@ -65,6 +65,7 @@ export const AUDIT_ACTIONS = [
   'identity.user.reprovisioned',
   'identity.user.updated',
   'identity.user.removed',
+  'identity.user.directory_state_changed',
   'identity_source.changed',
   'identity_source.updated',
   'identitystore.api.refused',
@@ -79,6 +80,9 @@ export const AUDIT_ACTIONS = [
   'saml.key.retired',
   'session.signed_out',
   'session.revoked',
+  'sync.scope.added',
+  'sync.scope.removed',
+  'sync.run.completed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

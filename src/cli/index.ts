@@ -13,6 +13,7 @@ import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerThrottleCommands } from './throttle-commands.ts';
+import { registerSyncCommands } from './sync-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command('portico')
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerThrottleCommands(program, load);
   registerAuditCommands(program, load);
   registerBackupCommands(program, load);
+  registerSyncCommands(program, load);
   return program;
 }
 

@@ -185,6 +185,15 @@ export const configInputSchema = z.object({
       cacheMinutes: z.number().int().min(1).max(1440).default(5),
     })
     .prefault({}),
+  /** AD sync of the administrator's scope into the identity store (issue 18). */
+  sync: z
+    .object({
+      /** How often the directory is polled for changes (uSNChanged); fractions for tests. */
+      pollSeconds: z.number().min(0.2).max(3600).default(5),
+      /** A full reconciliation at least this often, the safety net behind change tracking. */
+      fullEveryMinutes: z.number().int().min(1).max(10080).default(360),
+    })
+    .prefault({}),
   /** Portico as a SAML identity provider, for applications and cloud accounts. */
   federation: z
     .object({
@@ -267,6 +276,7 @@ export interface Config {
   };
   admin: { groups: string[] };
   access: { groupMembership: 'transitive' | 'direct'; cacheMinutes: number };
+  sync: { pollSeconds: number; fullEveryMinutes: number };
   federation: {
     saml: { entityId?: string | undefined };
     aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };

@@ -2,7 +2,7 @@
  * The connector to a self-managed AD domain: discovery, validation, user lookup, authentication
  * by binding as the user, transitive groups, ranged and paged reads. It never writes to AD.
  */
-import type { Client, Entry } from 'ldapts';
+import { Control, type Client, type Entry } from 'ldapts';
 import { AppError } from '#src/shared/errors.ts';
 import {
   bindOutcomeFromDiagnostic,
@@ -29,6 +29,7 @@ import type { PoolEvents, PooledConnection } from './pool.ts';
 import { judgeDirectory, parseRootDse, rootDseAttributes } from './rootdse.ts';
 import type {
   AuthenticationResult,
+  DirectoryChanges,
   DirectoryCheck,
   DirectoryConnector,
   DirectoryGroup,
@@ -90,6 +91,8 @@ const binaryAttributes = ['objectGUID', 'objectSid', 'tokenGroups'];
 /** sAMAccountType of normal user accounts: indexed in AD, and excludes computers and trusts. */
 const userFilter = '(sAMAccountType=805306368)';
 const groupFilter = '(objectClass=group)';
+/** LDAP_SERVER_SHOW_DELETED_OID: searches also return tombstones (isDeleted=TRUE). */
+const showDeletedOid = '1.2.840.113556.1.4.417';
 /** Objects per OR-filter when resolving many SIDs or DNs in one search. */
 const batchSize = 100;
 /**
@@ -258,14 +261,19 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     searchFilter: string,
     attributes: string[],
     pageSize = options.pageSize,
+    controls: Control[] = [],
   ): AsyncGenerator<Entry[]> {
-    const pages = connection.client.searchPaginated(base, {
-      scope: 'sub',
-      filter: parseFilter(searchFilter),
-      attributes,
-      explicitBufferAttributes: binaryAttributes,
-      paged: { pageSize },
-    });
+    const pages = connection.client.searchPaginated(
+      base,
+      {
+        scope: 'sub',
+        filter: parseFilter(searchFilter),
+        attributes,
+        explicitBufferAttributes: binaryAttributes,
+        paged: { pageSize },
+      },
+      controls,
+    );
     for (;;) {
       const page = await timed(
         connection,
@@ -279,9 +287,9 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     }
   }
 
-  async function searchAll(connection: PooledConnection, base: string, searchFilter: string, attributes: string[]): Promise<Entry[]> {
+  async function searchAll(connection: PooledConnection, base: string, searchFilter: string, attributes: string[], controls: Control[] = []): Promise<Entry[]> {
     const all: Entry[] = [];
-    for await (const page of searchPaged(connection, base, searchFilter, attributes)) all.push(...page);
+    for await (const page of searchPaged(connection, base, searchFilter, attributes, options.pageSize, controls)) all.push(...page);
     return all;
   }
 
@@ -815,6 +823,43 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     };
   }
 
+  /**
+   * One DC's changes since `sinceUsn` (its own highestCommittedUSN of an earlier call), read on one
+   * connection so that the USN, the DC's identity and the changes all come from the same DC.
+   * highestCommittedUSN is read first: a change committed during the searches is seen again next
+   * time (harmless, the sync is idempotent) rather than missed.
+   */
+  async function readChanges(sinceUsn: string | null): Promise<DirectoryChanges> {
+    const info = await discover();
+    return pool.withService(async (connection) => {
+      const root = await searchBase(connection, '', ['highestCommittedUSN', 'dsServiceName', 'serverName']);
+      const highest = root ? first(root, 'highestCommittedUSN') : null;
+      if (!root || highest === null || !/^\d+$/.test(highest)) {
+        throw new AppError('directory.protocol_error', `the directory controller ${connection.url} announces no highestCommittedUSN`, { status: 502 });
+      }
+      const controller = { url: connection.url, id: (first(root, 'dsServiceName') ?? first(root, 'serverName') ?? connection.url).toLowerCase() };
+      const changes: DirectoryChanges = { controller, highestCommittedUsn: highest, users: [], groups: [], deleted: [] };
+      if (sinceUsn === null) return changes;
+      const from = (BigInt(sinceUsn) + 1n).toString();
+      const changed = await searchAll(connection, info.baseDn, `(&(|${userFilter}${groupFilter})(uSNChanged>=${from}))`, ['objectGUID', 'objectClass', 'sAMAccountType']);
+      for (const entry of changed) {
+        const guid = binary(entry, 'objectGUID');
+        if (!guid) continue;
+        const isGroup = strings(entry, 'objectClass').some((c) => c.toLowerCase() === 'group');
+        (isGroup ? changes.groups : changes.users).push(guidToString(guid));
+      }
+      // Tombstones, where the account may list them (Show Deleted); not critical: a directory that
+      // ignores the control shows none, and reconciliation finds the deletion instead.
+      const showDeleted = new Control(showDeletedOid, { critical: false });
+      const tombstones = await searchAll(connection, info.baseDn, `(&(isDeleted=TRUE)(uSNChanged>=${from}))`, ['objectGUID', 'sAMAccountName', 'objectClass'], [showDeleted]);
+      for (const entry of tombstones) {
+        const guid = binary(entry, 'objectGUID');
+        if (guid) changes.deleted.push({ guid: guidToString(guid), name: first(entry, 'sAMAccountName') });
+      }
+      return changes;
+    });
+  }
+
   async function check(): Promise<DirectoryCheck> {
     const info = await discover();
     const judged = judgeDirectory(info.rootDse, { allowSamba: options.allowSamba });
@@ -853,6 +898,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     directGroupsOf,
     parentGroupsOf,
     childGroupsOf,
+    readChanges,
     status: () => pool.status(),
     close: () => pool.close(),
   };

@@ -276,6 +276,8 @@ export function createTrustingDirectory(
       const forest = forestOfGroup(group);
       return forest ? viaForest(forest, (c) => c.childGroupsOf(group)) : local.childGroupsOf(group);
     },
+    // The sync tracks the managed directory's own changes; trusted forests are read at sign-in.
+    readChanges: (sinceUsn) => local.readChanges(sinceUsn),
     status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
     async close() {
       await Promise.all([local.close(), ...forests.map((f) => f.connector.close())]);

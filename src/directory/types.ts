@@ -202,6 +202,25 @@ export interface DirectoryConnector {
   parentGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]>;
   /** The groups directly in a group. */
   childGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]>;
+  /**
+   * The DC's identity and highestCommittedUSN, and with `sinceUsn` (that DC's earlier
+   * highestCommittedUSN) the users and groups changed or deleted since, all read from one DC.
+   */
+  readChanges(sinceUsn: string | null): Promise<DirectoryChanges>;
   status(): ControllerStatus[];
   close(): Promise<void>;
+}
+
+/** What changed on one domain controller since a USN of its own (uSNChanged polling). */
+export interface DirectoryChanges {
+  /** The DC that answered: its URL and its identity (dsServiceName, lower-cased). */
+  controller: { url: string; id: string };
+  /** Its highestCommittedUSN before the changes were read: the next call's `sinceUsn`. */
+  highestCommittedUsn: string;
+  /** objectGUIDs of users changed since (attributes, state, rename or move). */
+  users: string[];
+  /** objectGUIDs of groups changed since (memberships included). */
+  groups: string[];
+  /** Tombstones since, where the service account may list them (Show Deleted). */
+  deleted: Array<{ guid: string; name: string | null }>;
 }

@@ -1,6 +1,7 @@
 /**
  * The IdentityStore API's operations on Portico's data: users from the identity store (JIT
- * provisioned, removed ones invisible), groups read from AD on every call (never provisioned).
+ * provisioned or synchronised, removed ones invisible), groups from the identity store once a
+ * sync scope exists (issue 18), else read from AD on every call (never provisioned by JIT).
  * Pure of HTTP: each operation takes the parsed JSON body and returns the response body.
  *
  * Memberships are direct AD memberships: a group's `member` values and the users whose primary
@@ -322,14 +323,28 @@ export function createIdentityStoreOperations(deps: IdentityStoreOperationDeps):
       return { MembershipId: membershipId(group.guid, user.userId), IdentityStoreId: storeId };
     },
 
-    DescribeGroupMembership(body) {
+    async DescribeGroupMembership(body) {
       const input = begin(body);
-      resourceId(input, 'MembershipId');
+      const wanted = resourceId(input, 'MembershipId');
       finish(input, body);
+      const groups = directory();
+      if (groups.userMemberships) {
+        // Synchronised groups: the stored memberships are searched for the derived id.
+        let after: { groupId: string; userId: string } | undefined;
+        for (;;) {
+          const page = await groups.userMemberships({ limit: 1000, after });
+          for (const m of page) {
+            if (membershipId(m.groupId, m.userId) === wanted.toLowerCase()) return { ...toAwsMembership(m.groupId, m.userId, storeId) };
+          }
+          if (page.length < 1000) break;
+          after = page.at(-1);
+        }
+        throw resourceNotFound('GROUP_MEMBERSHIP', wanted, `No membership with MembershipId ${wanted} exists in identity store ${storeId}.`);
+      }
       return Promise.reject(
         new IdentityStoreError(
           'ValidationException',
-          'DescribeGroupMembership is not supported: Portico derives membership ids from the group and the user and keeps no index of them. Use GetGroupMembershipId, ListGroupMemberships or IsMemberInGroups.',
+          'DescribeGroupMembership needs a sync scope (groups synchronised into the identity store): without one Portico derives membership ids from the group and the user and keeps no index of them. Use GetGroupMembershipId, ListGroupMemberships or IsMemberInGroups.',
         ),
       );
     },

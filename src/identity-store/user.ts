@@ -1,6 +1,6 @@
 /**
  * The identity store's user: the SCIM-like shape of AWS's IdentityStore, filled from AD by the
- * attribute mappings at every sign-in. Groups are never stored here: they are read from AD.
+ * attribute mappings at every sign-in and by the AD sync. Groups are in groups.ts (sync only).
  */
 import { AppError } from '#src/shared/errors.ts';
 

@@ -32,3 +32,5 @@ export function createManagedDirectoryStores(db: Kysely<Database>): { directory:
 export { createKyselyAwsSsoStore } from './kysely-aws-sso-store.ts';
 export { databasePoolStats, pingDatabase } from './health.ts';
 export { backupSqliteFile } from './backup.ts';
+export { createKyselyIdentityGroupStore } from './kysely-identity-group-store.ts';
+export { createKyselySyncStateStore } from './kysely-sync-state-store.ts';

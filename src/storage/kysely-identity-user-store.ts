@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
+import type { DirectoryAccountState, UserDirectoryStateWriter } from '#src/identity-store/groups.ts';
 import type { IdentityUser, IdentityUserWriter, ProvisionedUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { isUniqueViolation, translateStorageErrors } from './errors.ts';
@@ -16,7 +17,7 @@ export interface KyselyIdentityUserStoreOptions {
   generateId?: () => string;
 }
 
-export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId = randomUUID }: KyselyIdentityUserStoreOptions = {}): IdentityUserWriter {
+export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId = randomUUID }: KyselyIdentityUserStoreOptions = {}): IdentityUserWriter & UserDirectoryStateWriter {
   const selectUsers = () => db.selectFrom('identity_users').selectAll().where('removed_at', 'is', null);
   const one = async (query: ReturnType<typeof selectUsers>) => {
     const row = await query.executeTakeFirst();
@@ -124,6 +125,35 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
         // The email is released with the record: another user may take it from now on.
         await db.updateTable('identity_users').set({ removed_at: at.toISOString(), email_key: null }).where('user_id', '=', userId).execute();
         return existing;
+      }),
+
+    setDirectoryState: (guid, state, at) =>
+      translateStorageErrors('recording a user’s directory state', async () => {
+        const result = await db
+          .updateTable('identity_users')
+          .set({ directory_state: state, directory_state_at: at.toISOString() })
+          .where('guid', '=', guid.toLowerCase())
+          .where('removed_at', 'is', null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      }),
+
+    directoryState: (guid) =>
+      translateStorageErrors('reading a user’s directory state', async () => {
+        const row = await db
+          .selectFrom('identity_users')
+          .select(['directory_state', 'directory_state_at'])
+          .where('guid', '=', guid.toLowerCase())
+          .where('removed_at', 'is', null)
+          .executeTakeFirst();
+        if (!row?.directory_state || !row.directory_state_at) return null;
+        return { state: row.directory_state as DirectoryAccountState, at: new Date(row.directory_state_at) };
+      }),
+
+    syncedGuids: () =>
+      translateStorageErrors('listing synced users', async () => {
+        const rows = await db.selectFrom('identity_users').select('guid').where('removed_at', 'is', null).where('directory_state', 'is not', null).orderBy('guid').execute();
+        return rows.map((r) => r.guid);
       }),
 
     removeAll: () =>

@@ -26,6 +26,10 @@ export interface Database {
   saml_replay: SamlReplayTable;
   saml_pending: SamlPendingTable;
   change_counters: ChangeCountersTable;
+  sync_scope: SyncScopeTable;
+  sync_watermarks: SyncWatermarksTable;
+  identity_groups: IdentityGroupsTable;
+  identity_group_members: IdentityGroupMembersTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -97,6 +101,9 @@ export interface IdentityUsersTable {
   created_at: string;
   provisioned_at: string;
   removed_at: string | null;
+  /** What the last sync saw of the AD account (active, disabled, locked, expired, deleted); null: never synced. */
+  directory_state: string | null;
+  directory_state_at: string | null;
 }
 
 export interface SettingsTable {
@@ -230,4 +237,36 @@ export interface ChangeCountersTable {
   /** bigint-safe as integer: PostgreSQL integer is 32-bit, ample for changes made by administrators. */
   version: ColumnType<string | number, number, number>;
   changed_at: string;
+}
+
+export interface SyncScopeTable {
+  kind: 'group' | 'user';
+  guid: string;
+  label: string;
+  added_by: string;
+  added_at: string;
+}
+
+export interface SyncWatermarksTable {
+  source: string;
+  controller_id: string;
+  usn: string;
+  cookie: string | null;
+  full_sync_at: string;
+  updated_at: string;
+}
+
+export interface IdentityGroupsTable {
+  group_id: string;
+  display_name: string;
+  display_name_key: string;
+  record_json: string;
+  created_at: string;
+  synced_at: string;
+}
+
+export interface IdentityGroupMembersTable {
+  group_id: string;
+  member_guid: string;
+  member_type: 'user' | 'group';
 }

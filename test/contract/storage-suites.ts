@@ -22,6 +22,8 @@ import {
   createKyselyChangeFeed,
   createKyselyPendingRequestStore,
   createKyselyReplayStore,
+  createKyselyIdentityGroupStore,
+  createKyselySyncStateStore,
   createDatabase,
   migrateToLatest,
   type Database,
@@ -37,8 +39,9 @@ import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
 import { sharedStateContract, type SharedStateStores } from './shared-state.contract.ts';
+import { syncStoresContract } from './sync-stores.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -97,6 +100,18 @@ export function runStorageSuites(target: DatabaseTarget): void {
     identityUserStoreContract(async () => {
       const database = await target.open();
       return { store: createKyselyIdentityUserStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
+  void describe(`${target.name}: AD sync stores`, () => {
+    syncStoresContract(async () => {
+      const database = await target.open();
+      return {
+        groups: createKyselyIdentityGroupStore(database.db),
+        state: createKyselySyncStateStore(database.db),
+        users: createKyselyIdentityUserStore(database.db),
+        dispose: () => database.dispose(),
+      };
     });
   });
 
@@ -296,7 +311,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0011_sync']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

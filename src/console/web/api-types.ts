@@ -920,6 +920,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The sync scope and the last runs (mode, DC and USN, counts, errors with the AD object and reason) */
+        get: operations["getSyncStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/sync/scope": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add an AD group (its members and nested groups, transitively) or a single user to the sync scope */
+        post: operations["addSyncScope"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/sync/scope/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove a group or user from the sync scope (by the objectGUID or label listed); the records synced stay */
+        post: operations["removeSyncScope"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/sync/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sync now and wait for the run; full: a full reconciliation instead of the changes since the last run */
+        post: operations["runSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1131,6 +1199,43 @@ export interface components {
                 [key: string]: string;
             };
             id: string;
+        };
+        SyncRun: {
+            /** @enum {string} */
+            mode: "full" | "incremental";
+            /** @description changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, periodic, requested, scope_changed */
+            reason: string;
+            startedAt: string;
+            finishedAt: string;
+            durationMs: number;
+            /** @description the domain controller read (URL) */
+            controller: string;
+            /** @description its identity (dsServiceName): the USN watermark is this DC's */
+            controllerId: string;
+            /** @description the DC's highestCommittedUSN when the run began: the next run reads changes after it */
+            usn: string;
+            usersCreated: number;
+            usersUpdated: number;
+            usersDeleted: number;
+            usersInScope: number;
+            groupsWritten: number;
+            groupsRemoved: number;
+            groupsInScope: number;
+            errors: {
+                object: string;
+                code: string;
+                reason: string;
+            }[];
+        };
+        SyncScopeEntry: {
+            /** @enum {string} */
+            kind: "group" | "user";
+            /** @description objectGUID of the AD group or user */
+            guid: string;
+            /** @description name@domain of the group, or the UPN of the user, when added */
+            label: string;
+            addedBy: string;
+            addedAt: string;
         };
         ThrottleEntry: {
             /**
@@ -3900,6 +4005,156 @@ export interface operations {
                     "application/json": {
                         cleared: components["schemas"]["ThrottleEntry"][];
                     };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSyncStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        scope: components["schemas"]["SyncScopeEntry"][];
+                        running: boolean;
+                        lastRun: components["schemas"]["SyncRun"] | null;
+                        lastFullRun: components["schemas"]["SyncRun"] | null;
+                        lastError: {
+                            at: string;
+                            code: string;
+                            reason: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addSyncScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    kind: "group" | "user";
+                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncScopeEntry"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeSyncScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    kind: "group" | "user";
+                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncScopeEntry"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    runSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    full?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRun"];
                 };
             };
             /** @description An error with a stable code */

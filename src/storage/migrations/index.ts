@@ -13,6 +13,7 @@ import { access } from './0004-access.ts';
 import { signInThrottle } from './0005-sign-in-throttle.ts';
 import { awsSso } from './0008-aws-sso.ts';
 import { sharedState } from './0006-shared-state.ts';
+import { sync } from './0011-sync.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -22,4 +23,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_sign_in_throttle': signInThrottle,
   '0008_aws_sso': awsSso,
   '0006_shared_state': sharedState,
+  '0011_sync': sync,
 };

@@ -1,0 +1,118 @@
+/**
+ * The admin API of the AD sync (/admin/api/sync…): the scope (groups, with everything nested in
+ * them, and single users), the status of the last runs with their errors, and "sync now".
+ * What `portico sync …` calls. Scope changes are audited as `sync.scope.added|removed`.
+ */
+import { z } from 'zod';
+import type { SyncEngine, SyncRun } from '#src/sync/sync-engine.ts';
+import { route, type ApiRoute } from './api-route.ts';
+
+const TAG = 'sync';
+
+const scopeEntry = z
+  .object({
+    kind: z.enum(['group', 'user']),
+    guid: z.string().describe('objectGUID of the AD group or user'),
+    label: z.string().describe('name@domain of the group, or the UPN of the user, when added'),
+    addedBy: z.string(),
+    addedAt: z.string(),
+  })
+  .meta({ id: 'SyncScopeEntry' });
+
+const syncRun = z
+  .object({
+    mode: z.enum(['full', 'incremental']),
+    reason: z.string().describe('changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, periodic, requested, scope_changed'),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    durationMs: z.number(),
+    controller: z.string().describe('the domain controller read (URL)'),
+    controllerId: z.string().describe("its identity (dsServiceName): the USN watermark is this DC's"),
+    usn: z.string().describe("the DC's highestCommittedUSN when the run began: the next run reads changes after it"),
+    usersCreated: z.number().int(),
+    usersUpdated: z.number().int(),
+    usersDeleted: z.number().int(),
+    usersInScope: z.number().int(),
+    groupsWritten: z.number().int(),
+    groupsRemoved: z.number().int(),
+    groupsInScope: z.number().int(),
+    errors: z.array(z.object({ object: z.string(), code: z.string(), reason: z.string() })),
+  })
+  .meta({ id: 'SyncRun' });
+
+function runView(run: SyncRun): z.infer<typeof syncRun> {
+  return {
+    mode: run.mode,
+    reason: run.reason,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.finishedAt.getTime() - run.startedAt.getTime(),
+    controller: run.controller.url,
+    controllerId: run.controller.id,
+    usn: run.usn,
+    usersCreated: run.usersCreated,
+    usersUpdated: run.usersUpdated,
+    usersDeleted: run.usersDeleted,
+    usersInScope: run.usersInScope,
+    groupsWritten: run.groupsWritten,
+    groupsRemoved: run.groupsRemoved,
+    groupsInScope: run.groupsInScope,
+    errors: run.errors,
+  };
+}
+
+const scopeView = (e: { kind: 'group' | 'user'; guid: string; label: string; addedBy: string; addedAt: Date }): z.infer<typeof scopeEntry> => ({
+  kind: e.kind,
+  guid: e.guid,
+  label: e.label,
+  addedBy: e.addedBy,
+  addedAt: e.addedAt.toISOString(),
+});
+
+const nameBody = z.strictObject({
+  kind: z.enum(['group', 'user'], { error: "kind: 'group' or 'user'" }),
+  name: z.string({ error: 'name: required, a string' }).trim().min(1, 'name: required').max(1024, 'name: at most 1024 characters').describe('group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\\name or objectGUID'),
+});
+
+export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
+  return [
+    route({
+      method: 'GET', path: '/sync', operationId: 'getSyncStatus', tag: TAG, summary: 'The sync scope and the last runs (mode, DC and USN, counts, errors with the AD object and reason)',
+      response: z.object({
+        scope: z.array(scopeEntry),
+        running: z.boolean(),
+        lastRun: syncRun.nullable(),
+        lastFullRun: syncRun.nullable(),
+        lastError: z.object({ at: z.string(), code: z.string(), reason: z.string() }).nullable(),
+      }),
+      handler: async () => {
+        const status = await deps.sync().status();
+        return {
+          scope: status.scope.map(scopeView),
+          running: status.running,
+          lastRun: status.lastRun && runView(status.lastRun),
+          lastFullRun: status.lastFullRun && runView(status.lastFullRun),
+          lastError: status.lastError && { at: status.lastError.at.toISOString(), code: status.lastError.code, reason: status.lastError.reason },
+        };
+      },
+    }),
+    route({
+      method: 'POST', path: '/sync/scope', operationId: 'addSyncScope', tag: TAG, status: 201, summary: 'Add an AD group (its members and nested groups, transitively) or a single user to the sync scope',
+      body: nameBody,
+      response: scopeEntry,
+      handler: async ({ body, admin }) => scopeView(await deps.sync().addToScope(body.kind, body.name, admin.actor)),
+    }),
+    route({
+      method: 'POST', path: '/sync/scope/remove', operationId: 'removeSyncScope', tag: TAG, summary: 'Remove a group or user from the sync scope (by the objectGUID or label listed); the records synced stay',
+      body: nameBody,
+      response: scopeEntry,
+      handler: async ({ body, admin }) => scopeView(await deps.sync().removeFromScope(body.kind, body.name, admin.actor)),
+    }),
+    route({
+      method: 'POST', path: '/sync/run', operationId: 'runSync', tag: TAG, summary: 'Sync now and wait for the run; full: a full reconciliation instead of the changes since the last run',
+      body: z.strictObject({ full: z.boolean().optional() }),
+      response: syncRun,
+      handler: async ({ body }) => runView(await deps.sync().runOnce({ full: body.full === true })),
+    }),
+  ];
+}

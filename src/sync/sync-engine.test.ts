@@ -1,0 +1,158 @@
+/* eslint-disable @typescript-eslint/require-await -- the fakes answer at once, behind the ports' async signatures */
+/**
+ * The sync's own logic with fakes (no directory, no database): the per-DC watermark decision,
+ * cycle-safe scope resolution, and an engine whose reads land on another DC (failover) running a
+ * full reconciliation instead of trusting the other DC's USN.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DirectoryChanges, DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
+import type { GroupMembers, IdentityGroupWriter, SyncedGroup, DirectoryAccountState, UserDirectoryStateWriter } from '#src/identity-store/groups.ts';
+import { defaultMappings } from '#src/identity-store/mappings.ts';
+import type { IdentityUserWriter, ProvisionedUser, UpsertResult } from '#src/identity-store/user.ts';
+import type { AuditLog } from '#src/audit/index.ts';
+import type { ScopeEntry, SyncStateStore, Watermark } from './ports.ts';
+import { resolveScope } from './scope.ts';
+import { createSyncEngine } from './sync-engine.ts';
+import { decideRun } from './watermark.ts';
+
+const T0 = new Date('2026-01-01T00:00:00Z');
+const mark = (controllerId: string, usn: string, fullSyncAt = T0): Watermark => ({ source: 'corp', controllerId, usn, cookie: null, fullSyncAt, updatedAt: T0 });
+const opts = { fullEveryMs: 3600_000, fullRequested: false, scopeChanged: false };
+
+void describe('decideRun (per-DC watermark)', () => {
+  void it('continues incrementally on the same DC from its own USN', () => {
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '150' }, T0, opts), { mode: 'incremental', since: '100' });
+  });
+  void it('reconciles in full on first run, on another DC, when the USN went back, on request, after a scope change and periodically', () => {
+    assert.deepEqual(decideRun(null, { controllerId: 'dc1', highestCommittedUsn: '1' }, T0, opts), { mode: 'full', reason: 'first_run' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc2', highestCommittedUsn: '900' }, T0, opts), { mode: 'full', reason: 'controller_changed' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '99' }, T0, opts), { mode: 'full', reason: 'usn_went_back' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, { ...opts, fullRequested: true }), { mode: 'full', reason: 'requested' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, { ...opts, scopeChanged: true }), { mode: 'full', reason: 'scope_changed' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, new Date(T0.getTime() + 3600_000), opts), { mode: 'full', reason: 'periodic' });
+  });
+  void it('compares USNs as 64-bit numbers, not as text', () => {
+    assert.equal(decideRun(mark('dc1', '99'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, opts).mode, 'incremental');
+    assert.equal(decideRun(mark('dc1', '9007199254740993'), { controllerId: 'dc1', highestCommittedUsn: '9007199254740992' }, T0, opts).mode, 'full');
+  });
+});
+
+function group(name: string): DirectoryGroup {
+  const n = name.charCodeAt(0).toString(16).padStart(12, '0');
+  return { guid: `00000000-0000-4000-8000-${n}`, sid: `S-1-5-21-1-${n}`, dn: `CN=${name},DC=corp`, name, qualifiedName: `${name}@corp`, kind: 'security', scope: 'global' };
+}
+
+void describe('resolveScope', () => {
+  void it('walks nested groups transitively and survives a cycle (A → B → C → A)', async () => {
+    const [a, b, c] = [group('A'), group('B'), group('C')];
+    const children = new Map([[a.guid, [b]], [b.guid, [c]], [c.guid, [a]]]);
+    const users = new Map([[a.guid, ['u1']], [b.guid, ['u2']], [c.guid, ['u3', 'u1']]]);
+    const scope = await resolveScope([{ kind: 'group', guid: a.guid, label: 'A@corp', addedBy: 't', addedAt: T0 }, { kind: 'user', guid: 'U9', label: 'u9', addedBy: 't', addedAt: T0 }], {
+      group: async (guid) => [a, b, c].find((g) => g.guid === guid) ?? null,
+      childGroups: async (g) => children.get(g.guid) ?? [],
+      userGuids: async (g) => users.get(g.guid) ?? [],
+    });
+    assert.deepEqual([...scope.groups.keys()].sort(), [a.guid, b.guid, c.guid].sort());
+    assert.deepEqual([...scope.users].sort(), ['u1', 'u2', 'u3', 'u9']);
+    assert.deepEqual(scope.groups.get(c.guid)?.groups, [a.guid]);
+    assert.deepEqual(scope.missing, []);
+  });
+});
+
+/** A directory of two DCs sharing one user; `dc` says which answers the next read. */
+function fakeDirectory() {
+  const user: DirectoryUser = {
+    guid: '11111111-2222-4333-8444-555555555555', sid: 'S-1-5-21-1-2-3-1100', dn: 'CN=ada,DC=corp', samAccountName: 'ada', userPrincipalName: 'ada@corp.example.test',
+    displayName: 'Ada', givenName: 'Ada', surname: 'Lovelace', mail: 'ada@corp.example.test', netbiosName: 'CORP', domain: 'corp.example.test', primaryGroupId: 513,
+    account: { state: 'ok', conditions: [], accountExpires: null, passwordLastSet: null, lockedOutAt: null }, attributes: { givenName: ['Ada'], sn: ['Lovelace'], displayName: ['Ada'], userPrincipalName: ['ada@corp.example.test'] },
+  };
+  const state = { dc: 'dc1', usn: { dc1: 100n, dc2: 5000n } as Record<string, bigint>, reads: [] as Array<string | null>, userReads: 0 };
+  const directory = {
+    discover: async () => ({ domain: 'corp.example.test' }),
+    readChanges: async (since: string | null): Promise<DirectoryChanges> => {
+      state.reads.push(since);
+      return { controller: { url: `ldaps://${state.dc}`, id: state.dc }, highestCommittedUsn: String(state.usn[state.dc]), users: [], groups: [], deleted: [] };
+    },
+    findGroup: async () => null,
+    childGroupsOf: async () => [],
+    groupUserGuids: async () => [],
+    findUserByGuid: async () => {
+      state.userReads += 1;
+      return user;
+    },
+  } as unknown as DirectoryConnector;
+  return { directory, state, user };
+}
+
+function memoryStores() {
+  const scope: ScopeEntry[] = [];
+  let watermark: Watermark | null = null;
+  const states = new Map<string, DirectoryAccountState>();
+  const records = new Map<string, ProvisionedUser>();
+  const syncState: SyncStateStore = {
+    scope: async () => [...scope],
+    addScope: async (e) => (scope.push(e), true),
+    removeScope: async () => true,
+    watermark: async () => watermark,
+    saveWatermark: async (w) => void (watermark = w),
+    clearWatermarks: async () => void (watermark = null),
+  };
+  const groups = { put: async (_g: SyncedGroup, _m: GroupMembers) => 'unchanged', ids: async () => [], remove: async () => false } as unknown as IdentityGroupWriter;
+  const userStates: UserDirectoryStateWriter = {
+    setDirectoryState: async (g, s) => (records.has(g) ? (states.set(g, s), true) : false),
+    directoryState: async (g) => (states.has(g) ? { state: states.get(g) as DirectoryAccountState, at: T0 } : null),
+    syncedGuids: async () => [...states.keys()],
+  };
+  const users = {
+    upsert: async (u: ProvisionedUser): Promise<UpsertResult> => {
+      const before = records.has(u.activeDirectory.guid);
+      records.set(u.activeDirectory.guid, u);
+      return { user: { ...u, userId: 'id-1', createdAt: T0, provisionedAt: T0 }, change: before ? 'unchanged' : 'created', before: null };
+    },
+  } as unknown as IdentityUserWriter;
+  const audit: AuditLog = { record: async () => undefined } as unknown as AuditLog;
+  return { syncState, groups, userStates, users, audit, states, getWatermark: () => watermark };
+}
+
+void describe('sync engine with a DC failover (fakes)', () => {
+  void it('does not carry one DC’s USN to another: the switch runs a full reconciliation and records the new DC’s watermark', async () => {
+    const { directory, state, user } = fakeDirectory();
+    const stores = memoryStores();
+    const engine = createSyncEngine({
+      directory: () => directory,
+      state: stores.syncState,
+      groups: stores.groups,
+      userStates: stores.userStates,
+      mappings: async () => defaultMappings,
+      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      revokeSessions: async () => 0,
+      audit: stores.audit,
+      clock: () => T0,
+    });
+    await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
+
+    const first = await engine.runOnce();
+    assert.equal(first.mode, 'full');
+    assert.equal(first.reason, 'first_run');
+    assert.equal(stores.states.get(user.guid), 'active');
+    assert.deepEqual(stores.getWatermark() && { dc: stores.getWatermark()?.controllerId, usn: stores.getWatermark()?.usn }, { dc: 'dc1', usn: '100' });
+
+    state.usn.dc1 = 120n;
+    const second = await engine.runOnce();
+    assert.equal(second.mode, 'incremental');
+    assert.equal(state.reads.at(-1), '100', 'the same DC continues from its own USN');
+
+    state.dc = 'dc2';
+    const reads = state.userReads;
+    const third = await engine.runOnce();
+    assert.equal(third.mode, 'full');
+    assert.equal(third.reason, 'controller_changed');
+    assert.ok(state.userReads > reads, 'the full run read the scope again');
+    assert.deepEqual({ dc: stores.getWatermark()?.controllerId, usn: stores.getWatermark()?.usn }, { dc: 'dc2', usn: '5000' });
+
+    const fourth = await engine.runOnce();
+    assert.equal(fourth.mode, 'incremental');
+    assert.equal(state.reads.at(-1), '5000', 'from then on, dc2 continues from its own USN');
+  });
+});
