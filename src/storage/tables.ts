@@ -20,6 +20,7 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  oidc_payloads: OidcPayloadsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -160,4 +161,16 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+/** oidc-provider's adapter payloads (src/federation/oidc/payload-store.ts). */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload_json: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
 }

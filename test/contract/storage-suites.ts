@@ -18,6 +18,7 @@ import {
   createKyselySettingsStore,
   createKyselySessionStore,
   createKyselyThrottleStore,
+  createKyselyOidcPayloadStore,
   createDatabase,
   migrateToLatest,
   type Database,
@@ -31,8 +32,9 @@ import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
+import { oidcPayloadStoreContract } from './oidc-payload-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'oidc_payloads'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -91,6 +93,20 @@ export function runStorageSuites(target: DatabaseTarget): void {
     identityUserStoreContract(async () => {
       const database = await target.open();
       return { store: createKyselyIdentityUserStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
+  void describe(`${target.name}: OIDC provider payloads`, () => {
+    oidcPayloadStoreContract(async () => {
+      const database = await target.open();
+      return {
+        store: createKyselyOidcPayloadStore(database.db),
+        other: () => {
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyOidcPayloadStore(db), dispose: () => db.destroy() });
+        },
+        dispose: () => database.dispose(),
+      };
     });
   });
 
@@ -242,7 +258,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0012_oidc']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
