@@ -18,6 +18,7 @@ import {
   createKyselySettingsStore,
   createKyselyThrottleStore,
   createManagedDirectoryStores,
+  createKyselyOidcPayloadStore,
   migrateToLatest,
 } from '#src/storage/index.ts';
 import { createAccessService } from '#src/access/access-service.ts';
@@ -29,6 +30,11 @@ import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys } from '#src/federation/signing-keys.ts';
+import { loadOidcSigningKeys } from '#src/federation/oidc/keys.ts';
+import { createOidcProvider, OIDC_PATH } from '#src/federation/oidc/provider.ts';
+import { createOidcAdministration, openClientSecret } from '#src/federation/oidc/administration.ts';
+import { oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
+import { createSessionReader, parseCookies, serializeCookie, SESSION_COOKIE } from '#src/platform/http/index.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -274,6 +280,42 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
+  // Portico as an OpenID provider (src/federation/oidc): state in the database, keys sealed in settings.
+  const oidcKeys = await loadOidcSigningKeys(settings, box, new Date());
+  const instanceSecret = (purpose: string) => Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), purpose, 32));
+  const oidcPayloads = createKyselyOidcPayloadStore(db);
+  const oidc = createOidcProvider({
+    baseUrl: () => baseUrl,
+    store: oidcPayloads,
+    keys: oidcKeys,
+    cookieKeys: [instanceSecret('portico oidc cookies').toString('base64url')],
+    access,
+    openSecret: (application) => openClientSecret(box, application),
+    users,
+    audit,
+    pairwiseSecret: instanceSecret('portico oidc pairwise subjects'),
+    portalSession: async (cookieHeader) => {
+      const token = parseCookies(cookieHeader).get(SESSION_COOKIE);
+      if (token === undefined || token === '') return null;
+      const found = await sessions.authenticate(token, options.clock?.());
+      return found === null ? null : { session: found.session, token };
+    },
+    endPortalSession: async (token) => {
+      await sessions.signOut(token);
+    },
+    clearPortalCookie: () => serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: cookieSecurity(config) === 'always' }),
+    pages: oidcPages,
+    log: logger,
+  });
+  const oidcAdministration = createOidcAdministration({
+    access,
+    box,
+    keys: oidcKeys,
+    audit,
+    keysChanged: () => oidc.keysChanged(),
+    endpoints: () => ({ issuer: `${baseUrl}${OIDC_PATH}`, discoveryUrl: `${baseUrl}${OIDC_PATH}/.well-known/openid-configuration`, jwksUri: `${baseUrl}${OIDC_PATH}/jwks` }),
+  });
+
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   // Liveness: the process answers; it never waits on the directory.
   http.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
@@ -326,8 +368,10 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    oidc: () => oidcAdministration,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  await registerOidcRoutes(http, { oidc, sessions: createSessionReader({ sessions, cookieSecurity: cookieSecurity(config) }), sessionAccess });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http, consoleBuild);
   const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
@@ -355,6 +399,10 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     );
   }, SESSION_PURGE_INTERVAL_MS);
   purgeSessions.unref();
+  const purgeOidc = setInterval(() => {
+    oidcPayloads.purgeExpired(new Date()).catch((error: unknown) => logger.warn({ err: error }, 'purging expired OIDC tokens failed'));
+  }, SESSION_PURGE_INTERVAL_MS);
+  purgeOidc.unref();
 
   return {
     url: address,
@@ -366,6 +414,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
+      clearInterval(purgeOidc);
       await http.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();

@@ -122,7 +122,7 @@ export interface ApplicationCredentialsTable {
 }
 
 export interface AccessRecordsTable {
-  kind: 'account' | 'permission_set' | 'application';
+  kind: 'account' | 'permission_set' | 'application' | 'oidc_application';
   id: string;
   name: string;
   name_key: string;
