@@ -11,7 +11,7 @@ const TAG = 'oidc';
 const idParams = z.strictObject({ id: z.string().min(1).max(200) });
 // The input's superRefine makes it a pipe; its output shape is what is shown.
 const application = z.record(z.string(), z.unknown()).describe('an OIDC application (id is its client_id); never the secret').meta({ id: 'OidcApplication' });
-const keyView = z.object({ kid: z.string(), alg: z.enum(['ES256', 'RS256']), state: z.enum(['current', 'previous']), createdAt: z.string() });
+const keyView = z.object({ kid: z.string(), alg: z.enum(['ES256', 'RS256']), state: z.enum(['current', 'next', 'previous']), createdAt: z.string() });
 
 export function oidcAdminRoutes(oidc: () => OidcAdministration | null): ApiRoute[] {
   const admin = (): OidcAdministration => {
@@ -26,10 +26,16 @@ export function oidcAdminRoutes(oidc: () => OidcAdministration | null): ApiRoute
       handler: () => Promise.resolve({ ...admin().endpoints(), keys: admin().keys() }),
     }),
     route({
-      method: 'POST', path: '/oidc/keys/rotate', operationId: 'rotateOidcKeys', tag: TAG,
-      summary: 'A new ES256 and RS256 key pair signs from now on; the old pair stays in the JWKS as previous so tokens it signed still verify',
+      method: 'POST', path: '/oidc/keys/next', operationId: 'stageOidcKeys', tag: TAG, status: 201,
+      summary: 'Stage a new ES256 and RS256 key pair: published in the JWKS, not signing until activated (relying parties refresh their JWKS cache meanwhile)',
       response: z.object({ keys: z.array(keyView) }),
-      handler: async ({ admin: who }) => ({ keys: await admin().rotateKeys(who.actor) }),
+      handler: async ({ admin: who }) => ({ keys: await admin().stageKeys(who.actor) }),
+    }),
+    route({
+      method: 'POST', path: '/oidc/keys/activate', operationId: 'activateOidcKeys', tag: TAG,
+      summary: 'The staged pair signs from now on; the old pair stays in the JWKS as previous so tokens it signed still verify',
+      response: z.object({ keys: z.array(keyView) }),
+      handler: async ({ admin: who }) => ({ keys: await admin().activateKeys(who.actor) }),
     }),
     route({
       method: 'DELETE', path: '/oidc/keys/previous', operationId: 'retireOidcKeys', tag: TAG, summary: 'Remove the previous key pair from the JWKS once the tokens it signed have expired',

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
-import { INTERACTION_PATH, OIDC_PATH, type OidcPages, type OidcProvider } from '#src/federation/oidc/provider.ts';
+import { INTERACTION_PATH, INTERACTION_TTL_SECONDS, OIDC_PATH, type OidcPages, type OidcProvider } from '#src/federation/oidc/provider.ts';
 import { escapeHtml, sendPage, type SessionReader } from '#src/platform/http/index.ts';
 import { ASSETS_PATH, PORTAL_CSP, renderRefusalPage } from './pages.ts';
 
@@ -96,7 +96,8 @@ async function interaction(request: FastifyRequest<{ Params: { uid: string } }>,
 
   const current = await deps.sessions.current(request);
   const reasons = details.prompt.name === 'login' ? details.prompt.reasons : [];
-  const startedAt = (details.iat ?? 0) * 1000;
+  // When the request arrived: the interaction's expiry less its lifetime.
+  const startedAt = ((details.iat ?? (details.exp ?? 0) - INTERACTION_TTL_SECONDS)) * 1000;
   const maxAge = Number(details.params.max_age);
   const signedInAt = current?.session.createdAt.getTime() ?? 0;
   // prompt=login: a sign-in after the request arrived; max_age: one recent enough.

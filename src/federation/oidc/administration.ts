@@ -41,6 +41,13 @@ export type OidcAdministration = ReturnType<typeof createOidcAdministration>;
 export function createOidcAdministration(options: OidcAdministrationOptions) {
   const { access, box, keys, audit, clock = () => new Date() } = options;
 
+  async function changeKeys(actor: string, action: 'oidc.key.staged' | 'oidc.key.activated' | 'oidc.key.retired', change: () => Promise<OidcKeyView[]>): Promise<OidcKeyView[]> {
+    const list = await change();
+    options.keysChanged();
+    await audit.record({ actor, action, target: null, outcome: 'success', details: { keys: list.map((k) => ({ kid: k.kid, alg: k.alg, state: k.state })) } });
+    return list;
+  }
+
   return {
     endpoints: () => options.endpoints(),
     list: async (): Promise<OidcApplication[]> => (await access.listOidcApplications()).map(withoutSecret),
@@ -61,17 +68,8 @@ export function createOidcAdministration(options: OidcAdministrationOptions) {
       return { clientSecret: secret };
     },
     keys: () => keys.list(),
-    async rotateKeys(actor: string): Promise<OidcKeyView[]> {
-      const list = await keys.rotate(clock());
-      options.keysChanged();
-      await audit.record({ actor, action: 'oidc.key.rotated', target: null, outcome: 'success', details: { keys: list.map((k) => ({ kid: k.kid, alg: k.alg, state: k.state })) } });
-      return list;
-    },
-    async retireKeys(actor: string): Promise<OidcKeyView[]> {
-      const list = await keys.retire(clock());
-      options.keysChanged();
-      await audit.record({ actor, action: 'oidc.key.retired', target: null, outcome: 'success', details: { keys: list.map((k) => ({ kid: k.kid, alg: k.alg, state: k.state })) } });
-      return list;
-    },
+    stageKeys: (actor: string) => changeKeys(actor, 'oidc.key.staged', () => keys.stage(clock())),
+    activateKeys: (actor: string) => changeKeys(actor, 'oidc.key.activated', () => keys.activate(clock())),
+    retireKeys: (actor: string) => changeKeys(actor, 'oidc.key.retired', () => keys.retire(clock())),
   };
 }

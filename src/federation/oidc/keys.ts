@@ -3,10 +3,15 @@
  * (for relying parties that only do RSA), generated at first start and kept in the settings
  * store with the private parts sealed under the instance key.
  *
- * Rotation keeps an overlap: `rotate` makes a new pair current (it signs from then on) and keeps
- * the old pair published in the JWKS as `previous`, so tokens signed before the rotation still
- * verify; `retire` removes the previous pair once those tokens have expired. The JWKS lists the
- * current pair first (oidc-provider signs with the first key of an algorithm).
+ * Rotation keeps an overlap on both sides, as for the SAML keys: relying parties cache the JWKS
+ * (openid-client up to 5 minutes, refetching for an unknown key id only after a minute), so
+ *
+ *   stage    — a next pair is published in the JWKS but does not sign yet;
+ *   activate — once relying parties have refreshed their JWKS, the next pair signs and the old
+ *              one stays published as previous (tokens it signed still verify);
+ *   retire   — the previous pair leaves the JWKS once those tokens have expired.
+ *
+ * The JWKS lists the current pair first: oidc-provider signs with the first key of an algorithm.
  */
 import { createPublicKey, generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto';
 import type { SecretBox } from '#src/secrets/index.ts';
@@ -27,13 +32,14 @@ interface StoredKey {
 
 interface StoredKeys {
   current: StoredKey[];
+  next?: StoredKey[] | undefined;
   previous?: StoredKey[] | undefined;
 }
 
 export interface OidcKeyView {
   kid: string;
   alg: OidcSigningAlgorithm;
-  state: 'current' | 'previous';
+  state: 'current' | 'next' | 'previous';
   createdAt: string;
 }
 
@@ -41,8 +47,10 @@ export interface OidcSigningKeys {
   /** Private JWKs for oidc-provider's `jwks`: current pair first, then the previous one. */
   privateJwks(): { keys: JsonWebKey[] };
   list(): OidcKeyView[];
-  /** A new current pair; the old current pair stays published as previous (any older previous leaves). */
-  rotate(at: Date): Promise<OidcKeyView[]>;
+  /** Publishes a new pair that does not sign yet (the previous pair, if any, leaves the JWKS). */
+  stage(at: Date): Promise<OidcKeyView[]>;
+  /** The staged pair signs from now on; the old current pair stays published as previous. */
+  activate(at: Date): Promise<OidcKeyView[]>;
   /** Unpublishes the previous pair. */
   retire(at: Date): Promise<OidcKeyView[]>;
 }
@@ -65,7 +73,7 @@ export async function loadOidcSigningKeys(settings: SettingsStore, box: SecretBo
   let jwks = open(state);
 
   function open(keys: StoredKeys): JsonWebKey[] {
-    return [...keys.current, ...(keys.previous ?? [])].map((key) => {
+    return [...keys.current, ...(keys.next ?? []), ...(keys.previous ?? [])].map((key) => {
       const jwk = JSON.parse(box.open(key.sealed, `oidc-key:${key.kid}`)) as JsonWebKey;
       // Fails here, at start, rather than at the first token if a stored key is damaged.
       createPublicKey({ key: jwk, format: 'jwk' });
@@ -85,6 +93,7 @@ export async function loadOidcSigningKeys(settings: SettingsStore, box: SecretBo
     const current = state as StoredKeys;
     return [
       ...current.current.map((key) => ({ kid: key.kid, alg: key.alg, state: 'current' as const, createdAt: key.createdAt })),
+      ...(current.next ?? []).map((key) => ({ kid: key.kid, alg: key.alg, state: 'next' as const, createdAt: key.createdAt })),
       ...(current.previous ?? []).map((key) => ({ kid: key.kid, alg: key.alg, state: 'previous' as const, createdAt: key.createdAt })),
     ];
   };
@@ -92,13 +101,22 @@ export async function loadOidcSigningKeys(settings: SettingsStore, box: SecretBo
   return {
     privateJwks: () => ({ keys: jwks.map((jwk) => ({ ...jwk })) }),
     list,
-    async rotate(at) {
-      await save({ current: generatePair(box, at), previous: (state as StoredKeys).current }, at);
+    async stage(at) {
+      const keys = state as StoredKeys;
+      if (keys.next !== undefined) throw new AppError('oidc.key_state', 'a next key pair is already staged: activate it first', { status: 409 });
+      // The JWKS holds two pairs at most: staging ends the previous pair's overlap.
+      await save({ current: keys.current, next: generatePair(box, at) }, at);
+      return list();
+    },
+    async activate(at) {
+      const keys = state as StoredKeys;
+      if (keys.next === undefined) throw new AppError('oidc.key_state', 'no next key pair is staged: stage one first', { status: 409 });
+      await save({ current: keys.next, previous: keys.current }, at);
       return list();
     },
     async retire(at) {
-      if ((state as StoredKeys).previous === undefined) throw new AppError('oidc.no_previous_key', 'there is no previous key pair to retire', { status: 409 });
-      await save({ current: (state as StoredKeys).current }, at);
+      if ((state as StoredKeys).previous === undefined) throw new AppError('oidc.key_state', 'there is no previous key pair to retire', { status: 409 });
+      await save({ current: (state as StoredKeys).current, next: (state as StoredKeys).next }, at);
       return list();
     },
   };

@@ -67,7 +67,7 @@ declare module 'oidc-provider' {
   }
 
   export class Check {
-    constructor(reason: string, description: string, check: (ctx: OidcContext) => boolean | Promise<boolean>);
+    constructor(reason: string, description: string, error: string, check: (ctx: OidcContext) => boolean | Promise<boolean>);
   }
   export interface PromptPolicy {
     get(name: string): { checks: { add(check: Check, index?: number): void } };

@@ -34,6 +34,8 @@ import type { OidcPayloadStore } from './payload-store.ts';
 
 export const OIDC_PATH = '/oidc';
 export const INTERACTION_PATH = `${OIDC_PATH}/interaction`;
+/** How long a person has to sign in once an application sent them here. */
+export const INTERACTION_TTL_SECONDS = 60 * 60;
 
 /** How a portal session was authenticated; password today, the MFA factors once MFA exists. */
 export interface SessionAuthentication {
@@ -82,6 +84,10 @@ export interface OidcPages {
 
 const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'groups'];
 const CLAIMS = {
+  acr: null,
+  amr: null,
+  auth_time: null,
+  sid: null,
   openid: ['sub'],
   profile: ['name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'locale', 'zoneinfo'],
   email: ['email', 'email_verified'],
@@ -216,7 +222,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
     // The provider's own session follows Portico's: without a live portal session of the same
     // person, it asks for a sign-in (and prompt=none answers login_required).
     policy.get('login').checks.add(
-      new interactionPolicy.Check('portico_session', 'the Portico session ended or belongs to someone else', async (ctx) => {
+      new interactionPolicy.Check('portico_session', 'the Portico session ended or belongs to someone else', 'login_required', async (ctx) => {
         const portal = await options.portalSession(ctx.get('cookie') || undefined);
         return portal === null || portal.session.userGuid !== ctx.oidc.session?.accountId;
       }),
@@ -255,8 +261,9 @@ export function createOidcProvider(options: OidcProviderOptions) {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
-        introspection: { enabled: true },
-        revocation: { enabled: true },
+        // A client learns about, and revokes, its own tokens only.
+        introspection: { enabled: true, allowedPolicy: (_ctx: OidcContext, client: OidcClient, token: { clientId?: string }) => token.clientId === client.clientId },
+        revocation: { enabled: true, allowedPolicy: (_ctx: OidcContext, client: OidcClient, token: { clientId?: string }) => token.clientId === client.clientId },
         userinfo: { enabled: true },
         rpInitiatedLogout: {
           enabled: true,
@@ -278,7 +285,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
         IdToken: ttlOf('idTokenLifetime', 60),
         RefreshToken: ttlOf('refreshTokenLifetime', 14 * 24 * 60),
         AuthorizationCode: 60,
-        Interaction: 60 * 60,
+        Interaction: INTERACTION_TTL_SECONDS,
         Session: 14 * 24 * 60 * 60,
         Grant: 14 * 24 * 60 * 60,
       },
