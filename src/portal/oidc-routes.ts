@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
-import { INTERACTION_PATH, INTERACTION_TTL_SECONDS, OIDC_PATH, type OidcPages, type OidcProvider } from '#src/federation/oidc/provider.ts';
+import { INTERACTION_PATH, OIDC_PATH, type OidcPages, type OidcProvider } from '#src/federation/oidc/provider.ts';
 import { escapeHtml, sendPage, type SessionReader } from '#src/platform/http/index.ts';
 import { ASSETS_PATH, PORTAL_CSP, renderRefusalPage } from './pages.ts';
 
@@ -96,14 +96,19 @@ async function interaction(request: FastifyRequest<{ Params: { uid: string } }>,
 
   const current = await deps.sessions.current(request);
   const reasons = details.prompt.name === 'login' ? details.prompt.reasons : [];
-  // When the request arrived: the interaction's expiry less its lifetime.
-  const startedAt = ((details.iat ?? (details.exp ?? 0) - INTERACTION_TTL_SECONDS)) * 1000;
+  // prompt=login: a sign-in after the request arrived. The interaction remembers which portal
+  // session (if any) was there when the password was asked for; only another one counts.
+  const asked = details.result?.porticoSignInAsked === true;
+  const staleSession = details.result?.porticoStaleSession ?? null;
+  const signedInAgain = asked && current !== null && current.session.id !== staleSession;
+  // max_age: a sign-in recent enough.
   const maxAge = Number(details.params.max_age);
-  const signedInAt = current?.session.createdAt.getTime() ?? 0;
-  // prompt=login: a sign-in after the request arrived; max_age: one recent enough.
-  const fresh =
-    (!reasons.includes('login_prompt') || signedInAt >= startedAt) && (!reasons.includes('max_age') || !Number.isFinite(maxAge) || Date.now() - signedInAt <= maxAge * 1000);
+  const recentEnough = !Number.isFinite(maxAge) || (current !== null && Date.now() - current.session.createdAt.getTime() <= maxAge * 1000);
+  const fresh = (!reasons.includes('login_prompt') || signedInAgain) && (!reasons.includes('max_age') || recentEnough);
   if (current === null || !fresh) {
+    if (!asked) {
+      await provider.interactionResult(request.raw, reply.raw, { porticoSignInAsked: true, porticoStaleSession: current?.session.id ?? null }, { mergeWithLastSubmission: false });
+    }
     const query = new URLSearchParams({ returnTo: here, ...(current !== null ? { prompt: 'login' } : {}) });
     return reply.redirect(`/sign-in?${query.toString()}`, 303);
   }

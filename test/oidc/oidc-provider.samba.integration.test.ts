@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 import { fixtureUser } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 import { adminApi } from '../support/saml-http.ts';
-import { authorize, CookieJar, follow, request } from './oidc-http.ts';
+import { authorize, CookieJar, follow, request, signIn as signInTo } from './oidc-http.ts';
 
 const alice = fixtureUser('alice'); // Eng-Platform-SRE → Eng-Platform → Eng-All (nested)
 const bob = fixtureUser('bob'); // Sales-Team: not assigned
@@ -64,6 +64,13 @@ async function codeFlow(config: oidc.Configuration, options: { redirectUri?: str
   const { callback, step } = await authorize(jar, base, url, aliceLogin);
   assert.ok(callback, `redirected back to the relying party (got ${step.status} ${step.text.slice(0, 200)})`);
   return { jar, callback, verifier, state };
+}
+
+async function authorizeAfterSignIn(jar: CookieJar, returnTo: string): Promise<void> {
+  await signInTo(jar, base, alice.upn, alice.password);
+  const back = await follow(jar, base, returnTo);
+  assert.ok(back.location?.startsWith(CALLBACK), `back at the relying party after signing in again (${back.status} ${back.location ?? back.text.slice(0, 200)})`);
+  assert.ok(new URL(back.location).searchParams.get('code'));
 }
 
 before(async () => {
@@ -133,15 +140,16 @@ describe('OpenID provider against Samba AD, with openid-client', () => {
     assert.equal(claims.preferred_username, alice.upn);
     assert.equal(claims.name, alice.displayName);
     assert.equal(claims.nickname, `ad:${alice.upn}`);
-    assert.deepEqual(claims.amr, ['pwd']);
+    assert.deepEqual(claims.amr, ['pwd'], JSON.stringify(claims));
     assert.equal(claims.acr, 'urn:portico:acr:password');
     assert.ok(typeof claims.auth_time === 'number');
     // Nested groups (SRE → Platform → All), filtered to the Eng- prefix.
     assert.deepEqual(claims.groups, ['Eng-All', 'Eng-Platform', 'Eng-Platform-SRE']);
     // Pairwise: not the objectGUID, not the user name.
-    const aliceUser = (await adminApi<{ users: Array<{ userName: string; activeDirectory: { guid: string } }> }>(base, token, 'GET', `/users?filter=${encodeURIComponent(alice.upn)}`)).users.find((u) => u.userName === alice.upn);
-    assert.ok(aliceUser);
-    assert.notEqual(claims.sub, aliceUser.activeDirectory.guid);
+    const aliceRecord = JSON.stringify(await adminApi(base, token, 'GET', `/users/${encodeURIComponent(alice.upn)}`));
+    const guid = /"guid":"([0-9a-f-]{36})"/.exec(aliceRecord)?.[1];
+    assert.ok(guid, 'alice was provisioned with her objectGUID');
+    assert.ok(!String(claims.sub).includes(guid) && !/^[0-9a-f-]{36}$/.test(String(claims.sub)));
     assert.ok(!String(claims.sub).includes(alice.sAMAccountName));
     assert.equal(decodeProtectedHeader(tokens.id_token ?? '').alg, 'ES256');
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
@@ -250,6 +258,10 @@ describe('OpenID provider against Samba AD, with openid-client', () => {
     const signIn = new URL(login.location ?? '');
     assert.equal(signIn.pathname, '/sign-in');
     assert.equal(signIn.searchParams.get('prompt'), 'login');
+    // The same session again does not do: only a new sign-in resumes the request.
+    const returnTo = `${base}${signIn.searchParams.get('returnTo') ?? ''}`;
+    assert.equal(new URL((await follow(flow.jar, base, returnTo)).location ?? '').pathname, '/sign-in');
+    await authorizeAfterSignIn(flow.jar, returnTo);
   });
 
   it('client credentials: a machine client gets an access token (no user), introspectable, audited', async () => {

@@ -42,6 +42,7 @@ declare module 'oidc-provider' {
     params: Record<string, unknown>;
     session?: { accountId?: string };
     grantId?: string;
+    result?: Record<string, unknown>;
   }
 
   export interface GrantInstance {

@@ -83,12 +83,10 @@ export interface OidcPages {
 }
 
 const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'groups'];
+// acr, amr and auth_time ride with `openid`: relying parties (and the MFA work) read them from every ID token.
 const CLAIMS = {
-  acr: null,
-  amr: null,
-  auth_time: null,
   sid: null,
-  openid: ['sub'],
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   profile: ['name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'locale', 'zoneinfo'],
   email: ['email', 'email_verified'],
   phone: ['phone_number'],
