@@ -33,7 +33,7 @@ import { loadSigningKeys } from '#src/federation/signing-keys.ts';
 import { loadOidcSigningKeys } from '#src/federation/oidc/keys.ts';
 import { createOidcProvider, OIDC_PATH } from '#src/federation/oidc/provider.ts';
 import { createOidcAdministration, openClientSecret } from '#src/federation/oidc/administration.ts';
-import { oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
+import { continueOidcSignIn, oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
 import { createSessionReader, parseCookies, serializeCookie, SESSION_COOKIE } from '#src/platform/http/index.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
@@ -382,7 +382,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     csrfKey,
     passwordChange,
     home: PORTAL_PATH,
-    afterSignIn: portal.afterSignIn,
+    afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) ?? portal.afterSignIn(returnTo, session, reply),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const address = await http.listen({ host: config.http.host, port: config.http.port });

@@ -141,3 +141,23 @@ function refuse(reply: FastifyReply, status: number, title: string, message: str
   reply.header('content-security-policy', PORTAL_CSP);
   return sendPage(reply, status, renderRefusalPage(title, message, status));
 }
+
+const INTERACTION_RETURN = new RegExp(`^${INTERACTION_PATH}/[\\w-]+$`);
+
+/**
+ * After the sign-in form, back to an OIDC interaction. Not by a redirect: browsers apply the
+ * sign-in page's `form-action 'self'` to every redirect that follows the form's POST, and the
+ * chain ends at the relying party's redirect URI on another origin. A page that moves on by
+ * itself (meta refresh, no script) starts a new navigation instead; null for any other return.
+ */
+export function continueOidcSignIn(returnTo: string, reply: FastifyReply): FastifyReply | null {
+  if (!INTERACTION_RETURN.test(returnTo)) return null;
+  reply.header('content-security-policy', PORTAL_CSP);
+  reply.header('cache-control', 'no-store');
+  const target = escapeHtml(returnTo);
+  const html = layout('Signing you in', `<h1>Signing you in…</h1>\n<p><a href="${target}">Continue to the application</a></p>`).replace(
+    '<meta name="robots" content="noindex">',
+    `<meta name="robots" content="noindex">\n<meta http-equiv="refresh" content="0;url=${target}">`,
+  );
+  return sendPage(reply, 200, html);
+}

@@ -70,7 +70,7 @@ async function authorizeAfterSignIn(jar: CookieJar, returnTo: string): Promise<v
   await signInTo(jar, base, alice.upn, alice.password);
   const back = await follow(jar, base, returnTo);
   assert.ok(back.location?.startsWith(CALLBACK), `back at the relying party after signing in again (${back.status} ${back.location ?? back.text.slice(0, 200)})`);
-  assert.ok(new URL(back.location).searchParams.get('code'));
+  assert.ok(new URL(back.location ?? '').searchParams.get('code'));
 }
 
 before(async () => {
