@@ -488,8 +488,11 @@ export function createAccessService(options: AccessServiceOptions) {
 
   async function canonicalTarget(target: AssignmentTarget, tx: AccessStore): Promise<AssignmentTarget> {
     if (target.type === 'application') {
-      const found = (await tx.getRecord('application', target.applicationId)) ?? (await tx.getRecord('oidc_application', target.applicationId));
-      return { type: 'application', applicationId: (found ?? (await requireRecord(APPLICATION, target.applicationId, tx))).id };
+      // A SAML or an OIDC application, by id, then by name (SAML first).
+      const key = target.applicationId;
+      const found =
+        (await tx.getRecord('application', key)) ?? (await tx.getRecord('oidc_application', key)) ?? (await tx.findRecordByName('application', key)) ?? (await tx.findRecordByName('oidc_application', key));
+      return { type: 'application', applicationId: (found ?? (await requireRecord(APPLICATION, key, tx))).id };
     }
     const account = await requireRecord(ACCOUNT, target.accountId, tx);
     const permissionSet = await requireRecord(PERMISSION_SET, target.permissionSetId, tx);

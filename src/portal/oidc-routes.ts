@@ -82,7 +82,7 @@ export async function registerOidcRoutes(http: FastifyInstance, deps: OidcRoutes
 
 async function interaction(request: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply, deps: OidcRoutesDeps): Promise<FastifyReply | undefined> {
   const { oidc } = deps;
-  const provider = oidc.provider();
+  const provider = await oidc.provider();
   let details;
   try {
     details = await provider.interactionDetails(request.raw, reply.raw);

@@ -77,7 +77,7 @@ describe('Authlib as a client of Portico', () => {
     const result = await authlib<{ id_token_alg: string; claims: Record<string, unknown>; userinfo: Record<string, unknown>; has_refresh_token: boolean }>({
       step: 'exchange',
       ...request,
-      callback: callback.toString(),
+      callback: callback?.toString() ?? '',
       state: start.state,
       verifier: start.verifier,
     });

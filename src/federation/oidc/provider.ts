@@ -18,7 +18,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider, { interactionPolicy, type OidcClient, type OidcContext } from 'oidc-provider';
+import type { Provider, OidcClient, OidcContext } from 'oidc-provider';
 import type { UserGroup } from '#src/access/evaluation.ts';
 import type { AccessService } from '#src/access/access-service.ts';
 import { DEFAULT_CLAIM_MAPPINGS, type StoredOidcApplication } from '#src/access/oidc-application.ts';
@@ -215,7 +215,8 @@ export function createOidcProvider(options: OidcProviderOptions) {
   let built: { issuer: string; provider: Provider; handler: (req: IncomingMessage, res: ServerResponse) => void } | null = null;
   let keysChanged = false;
 
-  function build(issuer: string) {
+  function build(issuer: string, library: typeof import('oidc-provider')) {
+    const { Provider, interactionPolicy } = library;
     const policy = interactionPolicy.base();
     // The provider's own session follows Portico's: without a live portal session of the same
     // person, it asks for a sign-in (and prompt=none answers login_required).
@@ -342,11 +343,16 @@ export function createOidcProvider(options: OidcProviderOptions) {
     provider.on('server_error', (_ctx: OidcContext, error: Error) => options.log?.error({ err: error }, 'OpenID provider error'));
   }
 
-  function current() {
+  // Loaded at the first request, not at start: the library warns about Node 20 on import, and
+  // the CLI (which imports the app) should not print that for every command.
+  let library: Promise<typeof import('oidc-provider')> | null = null;
+  async function current() {
+    library ??= import('oidc-provider');
+    const loaded = await library;
     const issuer = `${options.baseUrl()}${OIDC_PATH}`;
     if (built === null || built.issuer !== issuer || keysChanged) {
       keysChanged = false;
-      const provider = build(issuer);
+      const provider = build(issuer, loaded);
       built = { issuer, provider, handler: provider.callback() };
     }
     return built;
@@ -355,10 +361,16 @@ export function createOidcProvider(options: OidcProviderOptions) {
   return {
     /** oidc-provider's request handler; `url` is relative to /oidc. */
     handle(req: IncomingMessage, res: ServerResponse): void {
-      current().handler(req, res);
+      current().then(
+        ({ handler }) => handler(req, res),
+        (error: unknown) => {
+          options.log?.error({ err: error }, 'the OpenID provider could not start');
+          res.statusCode = 500;
+          res.end();
+        },
+      );
     },
-    provider: () => current().provider,
-    issuer: () => current().issuer,
+    provider: async () => (await current()).provider,
     applicationById,
     /** The signing keys changed: the next request builds the provider with the new JWKS. */
     keysChanged(): void {
