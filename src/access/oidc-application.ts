@@ -101,6 +101,7 @@ export type OidcApplication = z.output<typeof oidcApplicationInput> & { id: stri
 export type StoredOidcApplication = OidcApplication & { clientSecretSealed?: string | undefined };
 
 export function withoutSecret(app: StoredOidcApplication): OidcApplication {
-  const { clientSecretSealed: _sealed, ...rest } = app;
+  const rest: StoredOidcApplication = { ...app };
+  delete rest.clientSecretSealed;
   return rest;
 }

@@ -74,8 +74,8 @@ describe('OpenID provider state shared through the database', () => {
     // deployment puts both behind one http.publicUrl.)
     const configB = await rp(second.url, client.id, client.secret);
     assert.equal((await oidc.tokenIntrospection(configB, tokens.access_token)).active, true);
-    const jwksA = (await (await fetch(`${first.url}/oidc/jwks`)).json()) as unknown;
-    const jwksB = (await (await fetch(`${second.url}/oidc/jwks`)).json()) as unknown;
+    const jwksA = (await (await fetch(`${first.url}/oidc/jwks`)).json()) as { keys: unknown[] };
+    const jwksB = (await (await fetch(`${second.url}/oidc/jwks`)).json()) as { keys: unknown[] };
     assert.deepEqual(jwksB, jwksA);
     const refreshedAtB = await oidc.refreshTokenGrant(configB, tokens.refresh_token);
     assert.ok(refreshedAtB.refresh_token);

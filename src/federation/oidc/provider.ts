@@ -18,6 +18,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as OidcProviderLibrary from 'oidc-provider';
 import type { Provider, OidcClient, OidcContext } from 'oidc-provider';
 import type { UserGroup } from '#src/access/evaluation.ts';
 import type { AccessService } from '#src/access/access-service.ts';
@@ -173,7 +174,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
   const checked = new WeakMap<object, Map<string, Promise<Authorization>>>();
   function authorizeOnce(ctx: OidcContext, guid: string, app: StoredOidcApplication): Promise<Authorization> {
     let perRequest = checked.get(ctx);
-    if (perRequest === undefined) checked.set(ctx, (perRequest = new Map()));
+    if (perRequest === undefined) checked.set(ctx, (perRequest = new Map<string, Promise<Authorization>>()));
     let pending = perRequest.get(`${guid}\n${app.id}`);
     if (pending === undefined) perRequest.set(`${guid}\n${app.id}`, (pending = authorizeFromDirectory(guid, app)));
     return pending;
@@ -195,16 +196,16 @@ export function createOidcProvider(options: OidcProviderOptions) {
     actors.set(ctx, verdict.user.userName);
     return {
       accountId: sub,
-      async claims(_use, scope) {
+      claims(_use, scope) {
         const scopes = new Set(scope.split(' '));
         const profile = profileClaims(app, verdict.user);
         const groups = scopes.has('groups') ? groupsClaim(app, verdict.groups) : undefined;
-        return {
+        return Promise.resolve({
           sub,
           ...profile,
           ...(profile.email === undefined ? {} : { email_verified: true }),
           ...(groups === undefined ? {} : { groups }),
-        };
+        });
       },
     };
   }
@@ -215,7 +216,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
   let built: { issuer: string; provider: Provider; handler: (req: IncomingMessage, res: ServerResponse) => void } | null = null;
   let keysChanged = false;
 
-  function build(issuer: string, library: typeof import('oidc-provider')) {
+  function build(issuer: string, library: typeof OidcProviderLibrary) {
     const { Provider, interactionPolicy } = library;
     const policy = interactionPolicy.base();
     // The provider's own session follows Portico's: without a live portal session of the same
@@ -345,7 +346,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
 
   // Loaded at the first request, not at start: the library warns about Node 20 on import, and
   // the CLI (which imports the app) should not print that for every command.
-  let library: Promise<typeof import('oidc-provider')> | null = null;
+  let library: Promise<typeof OidcProviderLibrary> | null = null;
   async function current() {
     library ??= import('oidc-provider');
     const loaded = await library;
