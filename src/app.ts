@@ -374,7 +374,22 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   await registerOidcRoutes(http, { oidc, sessions: createSessionReader({ sessions, cookieSecurity: cookieSecurity(config) }), sessionAccess });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http, consoleBuild);
-  const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  const portal = await registerPortal(http, {
+    federation,
+    sessions,
+    sessionAccess,
+    access,
+    cookieSecurity: cookieSecurity(config),
+    // OIDC third-party initiated login: the application's login start, told which issuer to use.
+    oidcApplication: async (id) => {
+      const found = await oidc.applicationById(id);
+      if (found === undefined || found.disabled) return undefined;
+      const start = found.initiateLoginUri === undefined ? null : new URL(found.initiateLoginUri);
+      start?.searchParams.set('iss', `${baseUrl}${OIDC_PATH}`);
+      return { name: found.name, initiateLoginUrl: start?.toString() ?? null };
+    },
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await registerSignInRoutes(http, {
     signIn,
     sessions,

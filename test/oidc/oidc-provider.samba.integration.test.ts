@@ -328,6 +328,32 @@ describe('OpenID provider against Samba AD, with openid-client', () => {
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (error: Error) => error instanceof oidc.WWWAuthenticateChallengeError && JSON.stringify(error.cause).includes('invalid_client'));
   });
 
+  it('shows OIDC applications as portal tiles that open their initiate-login URI (with iss), for assigned people only', async () => {
+    const created = await adminApi<{ application: { id: string } }>(base, token, 'POST', '/oidc-applications', {
+      name: 'Dashboards',
+      redirectUris: [CALLBACK],
+      initiateLoginUri: 'http://127.0.0.1:9/login/start',
+    });
+    await adminApi(base, token, 'POST', '/assignments', { principal: { type: 'group', id: 'Eng-All@corp.example.test' }, target: { type: 'application', applicationId: created.application.id } });
+    const jar = new CookieJar();
+    await signInTo(jar, base, alice.upn, alice.password);
+    const access = (await (await fetch(`${base}/api/me/access`, { headers: { cookie: jar.header() } })).json()) as { applications: Array<{ application: { id: string; name: string } }> };
+    assert.ok(access.applications.some((a) => a.application.id === created.application.id && a.application.name === 'Dashboards'));
+    const tile = await request(jar, `${base}/portal/applications/${created.application.id}`);
+    assert.equal(tile.status, 303);
+    const start = new URL(tile.location ?? '');
+    assert.equal(`${start.origin}${start.pathname}`, 'http://127.0.0.1:9/login/start');
+    assert.equal(start.searchParams.get('iss'), issuer);
+    // Without an initiate-login URI: a page saying to open the application itself.
+    const grafana = await request(jar, `${base}/portal/applications/${confidential.id}`);
+    assert.equal(grafana.status, 200);
+    assert.match(grafana.text, /Open Grafana directly/);
+    // Not assigned: refused.
+    const bobJar = new CookieJar();
+    await signInTo(bobJar, base, bob.upn, bob.password);
+    assert.equal((await request(bobJar, `${base}/portal/applications/${created.application.id}`)).status, 403);
+  });
+
   it('shows a confidential client\'s secret once: never in reads, nor in the audit log', async () => {
     const listed = await adminApi<{ applications: Array<Record<string, unknown>> }>(base, token, 'GET', '/oidc-applications');
     const grafana = listed.applications.find((a) => a.id === confidential.id);
