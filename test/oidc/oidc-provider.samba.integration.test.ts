@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { fixtureUser } from '../support/samba.ts';
+import { readFileSync } from 'node:fs';
+import { directoryAdmin } from '../support/directory-admin.ts';
+import { fixtureUser, sambaRuntime } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';
 import { adminApi } from '../support/saml-http.ts';
 import { authorize, CookieJar, follow, request, signIn as signInTo } from './oidc-http.ts';
@@ -326,6 +328,30 @@ describe('OpenID provider against Samba AD, with openid-client', () => {
     assert.ok(tokens.refresh_token);
     await adminApi(base, token, 'PATCH', `/oidc-applications/${created.application.id}`, { disabled: true }, 200);
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (error: Error) => error instanceof oidc.WWWAuthenticateChallengeError && JSON.stringify(error.cause).includes('invalid_client'));
+  });
+
+  it('refuses the refresh of a user deleted in AD since (a throwaway user), audited', async () => {
+    const dc = sambaRuntime();
+    const admin = await directoryAdmin({ ldapsUrl: dc.ldapsUrl, ca: readFileSync(dc.caFile), baseDn: dc.baseDn, domain: dc.domain, netbiosName: dc.netbiosName, admin: dc.admin });
+    const leaver = await admin.createUser(`oidc-${Date.now().toString(36)}`, { givenName: 'Leaving', sn: 'Soon', displayName: 'Leaving Soon' });
+    let deleted = false;
+    try {
+      await adminApi(base, token, 'POST', '/assignments', { principal: { type: 'user', id: leaver.upn }, target: { type: 'application', applicationId: confidential.id } });
+      const config = await rp(confidential.id, confidential.secret);
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: 'l', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      const { callback } = await authorize(new CookieJar(), base, url, { username: leaver.upn, password: leaver.password });
+      assert.ok(callback);
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { expectedState: 'l', pkceCodeVerifier: verifier });
+      assert.ok(tokens.refresh_token);
+      await admin.delete(leaver.dn);
+      deleted = true;
+      await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (error: oidc.ResponseBodyError) => error.error === 'invalid_grant');
+      await eventually('oidc.authorization.refused', (e) => e.target === confidential.id && e.errorCode === 'oidc.user_unknown');
+    } finally {
+      if (!deleted) await admin.delete(leaver.dn).catch(() => undefined);
+      await admin.close();
+    }
   });
 
   it('shows OIDC applications as portal tiles that open their initiate-login URI (with iss), for assigned people only', async () => {
