@@ -26,6 +26,7 @@ import {
   createManagedDirectoryStores,
   backupSqliteFile,
   databasePoolStats,
+  createKyselyOidcPayloadStore,
   migrateToLatest,
   pingDatabase,
 } from '#src/storage/index.ts';
@@ -41,6 +42,11 @@ import { createAwsSsoService } from '#src/portal/aws-sso/service.ts';
 import { registerAwsSsoRoutes } from '#src/portal/aws-sso/routes.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys, type SigningKeys } from '#src/federation/signing-keys.ts';
+import { loadOidcSigningKeys } from '#src/federation/oidc/keys.ts';
+import { createOidcProvider, OIDC_PATH } from '#src/federation/oidc/provider.ts';
+import { createOidcAdministration, openClientSecret } from '#src/federation/oidc/administration.ts';
+import { continueOidcSignIn, oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
+import { createSessionReader, parseCookies, serializeCookie, SESSION_COOKIE } from '#src/platform/http/index.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -362,6 +368,42 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     federation.signInToAccount = (...args) => timed(metrics, 'signing', () => toAccount(...args));
   }
 
+  // Portico as an OpenID provider (src/federation/oidc): state in the database, keys sealed in settings.
+  const oidcKeys = await loadOidcSigningKeys(settings, box, new Date());
+  const instanceSecret = (purpose: string) => Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), purpose, 32));
+  const oidcPayloads = createKyselyOidcPayloadStore(db);
+  const oidc = createOidcProvider({
+    baseUrl: () => baseUrl,
+    store: oidcPayloads,
+    keys: oidcKeys,
+    cookieKeys: [instanceSecret('portico oidc cookies').toString('base64url')],
+    access,
+    openSecret: (application) => openClientSecret(box, application),
+    users,
+    audit,
+    pairwiseSecret: instanceSecret('portico oidc pairwise subjects'),
+    portalSession: async (cookieHeader) => {
+      const token = parseCookies(cookieHeader).get(SESSION_COOKIE);
+      if (token === undefined || token === '') return null;
+      const found = await sessions.authenticate(token, options.clock?.());
+      return found === null ? null : { session: found.session, token };
+    },
+    endPortalSession: async (token) => {
+      await sessions.signOut(token);
+    },
+    clearPortalCookie: () => serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: cookieSecurity(config) === 'always' }),
+    pages: oidcPages,
+    log: logger,
+  });
+  const oidcAdministration = createOidcAdministration({
+    access,
+    box,
+    keys: oidcKeys,
+    audit,
+    keysChanged: () => oidc.keysChanged(),
+    endpoints: () => ({ issuer: `${baseUrl}${OIDC_PATH}`, discoveryUrl: `${baseUrl}${OIDC_PATH}/.well-known/openid-configuration`, jwksUri: `${baseUrl}${OIDC_PATH}/jwks` }),
+  });
+
   const http = Fastify({ logger: false, ...httpOptions });
   // Graceful: requests in flight finish (http.shutdownGraceSeconds) before the pools close.
   opened.add('HTTP server', () => closeGracefully(http, config.http.shutdownGraceSeconds * 1000, logger));
@@ -450,12 +492,30 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     identitySource: () => identitySource,
     awsSso: () => awsSso,
     sync: () => sync,
+    oidc: () => oidcAdministration,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  await registerOidcRoutes(http, { oidc, sessions: createSessionReader({ sessions, cookieSecurity: cookieSecurity(config) }), sessionAccess });
   registerAccessRoutes(http, { sessions, sessionAccess });
   await registerConsole(http, consoleBuild);
   await registerAwsSsoRoutes(http, { service: awsSso, sessions, cookieSecurity: cookieSecurity(config), log: logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const portal = await registerPortal(http, { federation, sessions, sessionAccess, access, awsSso: { credentialsForSession: awsSso.credentialsForSession, region: config.awsSso.region, startUrl: () => `${baseUrl}${PORTAL_PATH}` }, cookieSecurity: cookieSecurity(config), ...(options.clock ? { clock: options.clock } : {}) });
+  const portal = await registerPortal(http, {
+    federation,
+    sessions,
+    sessionAccess,
+    access,
+    awsSso: { credentialsForSession: awsSso.credentialsForSession, region: config.awsSso.region, startUrl: () => `${baseUrl}${PORTAL_PATH}` },
+    cookieSecurity: cookieSecurity(config),
+    // OIDC third-party initiated login: the application's login start, told which issuer to use.
+    oidcApplication: async (id) => {
+      const found = await oidc.applicationById(id);
+      if (found === undefined || found.disabled) return undefined;
+      const start = found.initiateLoginUri === undefined ? null : new URL(found.initiateLoginUri);
+      start?.searchParams.set('iss', `${baseUrl}${OIDC_PATH}`);
+      return { name: found.name, initiateLoginUrl: start?.toString() ?? null };
+    },
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await registerSignInRoutes(http, {
     signIn,
     sessions,
@@ -463,7 +523,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     csrfKey,
     passwordChange,
     home: PORTAL_PATH,
-    afterSignIn: portal.afterSignIn,
+    afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) ?? portal.afterSignIn(returnTo, session, reply),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
@@ -498,6 +558,10 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   }, SESSION_PURGE_INTERVAL_MS);
   purgeSessions.unref();
   if (connector !== null) sync.start(config.sync.pollSeconds * 1000);
+  const purgeOidc = setInterval(() => {
+    oidcPayloads.purgeExpired(new Date()).catch((error: unknown) => logger.warn({ err: error }, 'purging expired OIDC tokens failed'));
+  }, SESSION_PURGE_INTERVAL_MS);
+  purgeOidc.unref();
 
   return {
     url: address,
@@ -511,6 +575,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     metricsUrl,
     async stop() {
       clearInterval(purgeSessions);
+      clearInterval(purgeOidc);
       await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
     },
   };

@@ -31,6 +31,7 @@ import {
 } from './model.ts';
 import { parseSpMetadata } from '#src/federation/saml/sp-metadata.ts';
 import { NAME_ID_FORMATS } from '#src/federation/saml/vocabulary.ts';
+import { oidcApplicationInput, oidcApplicationRecord, oidcApplicationUpdate, type StoredOidcApplication } from './oidc-application.ts';
 
 export type GroupMembershipMode = 'transitive' | 'direct';
 
@@ -86,10 +87,11 @@ export interface UserAccess {
 /** Users whose names `access who` looks up (one read each); the rest are listed by objectGUID and counted. */
 export const MAX_USERS_LOOKED_UP = 500;
 
-type Kind = { kind: RecordKind; label: string; auditName: `access.${'account' | 'permission_set' | 'application'}` };
+type Kind = { kind: RecordKind; label: string; auditName: `access.${'account' | 'permission_set' | 'application' | 'oidc_application'}` };
 const ACCOUNT: Kind = { kind: 'account', label: 'account', auditName: 'access.account' };
 const PERMISSION_SET: Kind = { kind: 'permission_set', label: 'permission set', auditName: 'access.permission_set' };
 const APPLICATION: Kind = { kind: 'application', label: 'application', auditName: 'access.application' };
+const OIDC_APPLICATION: Kind = { kind: 'oidc_application', label: 'OIDC application', auditName: 'access.oidc_application' };
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
@@ -123,7 +125,9 @@ export function createAccessService(options: AccessServiceOptions) {
     if (snapshot === null || now - snapshot.loadedAt >= SNAPSHOT_MS) {
       const value = (async (): Promise<Snapshot> => {
         const index = async (kind: RecordKind) => new Map((await store.listRecords(kind)).map((r) => [r.id, { id: r.id, name: r.name }]));
-        const [accounts, permissionSets, applications, assignments] = await Promise.all([index('account'), index('permission_set'), index('application'), store.listAssignments({})]);
+        const [accounts, permissionSets, samlApplications, oidcApplications, assignments] = await Promise.all([index('account'), index('permission_set'), index('application'), index('oidc_application'), store.listAssignments({})]);
+        // SAML and OIDC applications are assigned alike: one catalog of applications.
+        const applications = new Map([...samlApplications, ...oidcApplications]);
         const byPrincipal = new Map<string, Assignment[]>();
         for (const assignment of assignments) {
           const guid = assignment.principal.guid.toLowerCase();
@@ -357,6 +361,34 @@ export function createAccessService(options: AccessServiceOptions) {
     },
     deleteApplication: (id: string, actor: string) => removeRecord(APPLICATION, id, actor, (applicationId) => ({ applicationId }), () => Promise.resolve()),
 
+    // ---- OIDC applications (the secret is generated and sealed by the caller: federation/oidc) ----
+    listOidcApplications: async () => (await store.listRecords('oidc_application')).map((r) => ({ ...r.body, id: r.id }) as StoredOidcApplication),
+    getOidcApplication: async (id: string) => {
+      const record = await requireRecord(OIDC_APPLICATION, id);
+      return { ...record.body, id: record.id } as StoredOidcApplication;
+    },
+    /** `secret`: the sealer of a confidential client's secret, given the new client id. */
+    createOidcApplication: async (input: unknown, actor: string, secret: (clientId: string) => string | undefined) => {
+      const parsed = parseInput(oidcApplicationInput, input);
+      const id = newId('oidc');
+      const sealed = parsed.clientType === 'confidential' ? secret(id) : undefined;
+      const body = { ...parsed, ...(sealed === undefined ? {} : { clientSecretSealed: sealed }) };
+      // The audit log's `after` never holds the sealed secret.
+      await createRecord(OIDC_APPLICATION, actor, () => id, (a) => a.name, body, (tx) => enforceLimit(tx, ['account', 'application', 'oidc_application'], LIMITS.accountsAndApplications, 'accounts and applications'));
+      return { ...body, id } as StoredOidcApplication;
+    },
+    updateOidcApplication: async (id: string, patch: unknown, actor: string) => {
+      const record = await updateRecord(OIDC_APPLICATION, oidcApplicationRecord, id, parseInput(oidcApplicationUpdate, patch), actor);
+      return { ...record.body, id: record.id } as StoredOidcApplication;
+    },
+    /** Replaces the sealed secret (the old one stops working at once). */
+    replaceOidcSecret: async (id: string, actor: string, secret: (clientId: string) => string) => {
+      const existing = await requireRecord(OIDC_APPLICATION, id);
+      if (existing.body.clientType !== 'confidential') throw new AppError('access.invalid', 'a public client has no secret', { status: 400 });
+      await updateRecord(OIDC_APPLICATION, oidcApplicationRecord, existing.id, { clientSecretSealed: secret(existing.id) }, actor);
+    },
+    deleteOidcApplication: (id: string, actor: string) => removeRecord(OIDC_APPLICATION, id, actor, (applicationId) => ({ applicationId }), () => Promise.resolve()),
+
     // ---- assignments ----
     listAssignments: (filter: Parameters<AccessStore['listAssignments']>[0] = {}) => store.listAssignments(filter),
     async createAssignment(input: unknown, actor: string): Promise<{ assignment: Assignment; provisioned: boolean }> {
@@ -468,7 +500,13 @@ export function createAccessService(options: AccessServiceOptions) {
   };
 
   async function canonicalTarget(target: AssignmentTarget, tx: AccessStore): Promise<AssignmentTarget> {
-    if (target.type === 'application') return { type: 'application', applicationId: (await requireRecord(APPLICATION, target.applicationId, tx)).id };
+    if (target.type === 'application') {
+      // A SAML or an OIDC application, by id, then by name (SAML first).
+      const key = target.applicationId;
+      const found =
+        (await tx.getRecord('application', key)) ?? (await tx.getRecord('oidc_application', key)) ?? (await tx.findRecordByName('application', key)) ?? (await tx.findRecordByName('oidc_application', key));
+      return { type: 'application', applicationId: (found ?? (await requireRecord(APPLICATION, key, tx))).id };
+    }
     const account = await requireRecord(ACCOUNT, target.accountId, tx);
     const permissionSet = await requireRecord(PERMISSION_SET, target.permissionSetId, tx);
     return { type: 'account', accountId: account.id, permissionSetId: permissionSet.id };

@@ -5,7 +5,7 @@
  */
 import type { Assignment } from './model.ts';
 
-export type RecordKind = 'account' | 'permission_set' | 'application';
+export type RecordKind = 'account' | 'permission_set' | 'application' | 'oidc_application';
 
 export interface StoredRecord {
   id: string;

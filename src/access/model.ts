@@ -263,3 +263,6 @@ export const isGuid = (value: string): boolean => GUID.test(value.toLowerCase())
 export function targetKey(target: AssignmentTarget): string {
   return target.type === 'account' ? `account:${target.accountId}:${target.permissionSetId}` : `application:${target.applicationId}`;
 }
+
+/** Field schemas shared with the OIDC application model (oidc-application.ts). */
+export { text as textField, webUrl as webUrlField, tags as tagsField };

@@ -25,6 +25,8 @@ import { disableBootstrapToken, type AdminAuth, type AdminIdentity } from './adm
 import { checkResponse, idParams, queryInt, route, validate, validateResponsesByDefault, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
+import { oidcAdminRoutes } from './oidc-routes.ts';
+import type { OidcAdministration } from '#src/federation/oidc/administration.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
 import { awsSsoAdminRoutes } from './aws-sso-routes.ts';
 import type { AwsSsoService } from '#src/portal/aws-sso/service.ts';
@@ -55,6 +57,8 @@ export interface AdminApiDeps {
   managed: () => ManagedDirectoryAccess | null;
   /** Portico as a SAML identity provider: its endpoints and signing keys. */
   saml: () => IdentityProviderAdmin;
+  /** Portico as an OpenID provider: its applications and signing keys. */
+  oidc?: () => OidcAdministration | null;
   /** The identity source's state, as /status shows it (with the service account's health). */
   status: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   audit: AuditLog;
@@ -411,6 +415,8 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- SAML identity provider (saml-routes.ts) ----
     ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
+    // ---- OpenID provider (oidc-routes.ts) ----
+    ...oidcAdminRoutes(() => deps.oidc?.() ?? null),
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),

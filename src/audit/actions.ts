@@ -13,7 +13,7 @@
  * audit log reads them back under their current name, and a filter by either name finds both.
  */
 
-const ACCESS_RECORDS = ['account', 'permission_set', 'application'] as const;
+const ACCESS_RECORDS = ['account', 'permission_set', 'application', 'oidc_application'] as const;
 const RECORD_VERBS = ['created', 'updated', 'deleted'] as const;
 
 /** The managed directory's administrative changes, below `directory.managed.`. */
@@ -78,6 +78,16 @@ export const AUDIT_ACTIONS = [
   'saml.key.staged',
   'saml.key.activated',
   'saml.key.retired',
+  'oidc.application.secret_rotated',
+  'oidc.token.granted',
+  'oidc.token.refreshed',
+  'oidc.authorization.refused',
+  'oidc.logout.handled',
+  'oidc.token.revoked',
+  'oidc.refresh_token.reused',
+  'oidc.key.staged',
+  'oidc.key.activated',
+  'oidc.key.retired',
   'session.signed_out',
   'session.revoked',
   'sync.scope.added',

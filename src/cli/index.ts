@@ -8,6 +8,7 @@ import { registerAccessCommands } from './access-commands.ts';
 import { registerAdminCommands, registerBackupCommands } from './admin-commands.ts';
 import { registerAuditCommands } from './audit-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
+import { registerOidcCommands } from './oidc-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAccessCommands(program, load);
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
+  registerOidcCommands(program, load);
   registerThrottleCommands(program, load);
   registerAuditCommands(program, load);
   registerBackupCommands(program, load);

@@ -40,6 +40,8 @@ export interface PortalDeps {
   awsSso: { credentialsForSession: AwsSsoService['credentialsForSession']; region: string; startUrl: () => string };
   /** As for the sign-in routes: 'always' when Portico's public address is HTTPS. */
   cookieSecurity: 'auto' | 'always';
+  /** An OIDC application's tile: its name and where its own login starts (third-party initiated login), if it has one. */
+  oidcApplication?: (id: string) => Promise<{ name: string; initiateLoginUrl: string | null } | undefined>;
   clock?: () => Date;
 }
 
@@ -172,7 +174,18 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     if (current === null) return toSignIn(reply, request.url);
     const application = await federation.applicationById(request.params.id);
-    if (application === undefined) throw new AppError('access.not_found', 'there is no such application', { status: 404 });
+    if (application === undefined) {
+      const oidcApplication = await deps.oidcApplication?.(request.params.id);
+      if (oidcApplication === undefined) throw new AppError('access.not_found', 'there is no such application', { status: 404 });
+      // An OIDC application signs people in itself (through Portico): the tile opens its login start.
+      const { entitlements } = await sessionAccess.forSession(current.session);
+      if (!entitlements.applications.some((entry) => entry.application.id === request.params.id)) {
+        throw new AppError('access.not_assigned', `you are not assigned to ${oidcApplication.name}: ask your administrator for access`, { status: 403 });
+      }
+      if (oidcApplication.initiateLoginUrl !== null) return reply.redirect(oidcApplication.initiateLoginUrl, 303);
+      reply.header('content-security-policy', PORTAL_CSP);
+      return page(reply, 200, renderRefusalPage(oidcApplication.name, `Open ${oidcApplication.name} directly: it signs you in through Portico.`, 200));
+    }
     const acsUrl = application.acsUrls[0];
     if (application.startUrl !== undefined) {
       // Only after the access check: the start URL of an application is not for everyone to learn.

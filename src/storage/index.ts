@@ -16,6 +16,7 @@ export { createKyselySessionStore, type KyselySessionStoreOptions } from './kyse
 export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentialStoreOptions } from './kysely-application-credential-store.ts';
 export { createKyselyAccessStore } from './kysely-access-store.ts';
 export type { Database } from './tables.ts';
+export { createKyselyOidcPayloadStore } from './kysely-oidc-payload-store.ts';
 export { createKyselyThrottleStore, type KyselyThrottleStoreOptions } from './kysely-throttle-store.ts';
 export { createKyselyPendingRequestStore, createKyselyReplayStore } from './kysely-saml-state-store.ts';
 export { createKyselyChangeFeed, type KyselyChangeFeed, type KyselyChangeFeedOptions } from './kysely-change-feed.ts';

@@ -30,6 +30,7 @@ export interface Database {
   sync_watermarks: SyncWatermarksTable;
   identity_groups: IdentityGroupsTable;
   identity_group_members: IdentityGroupMembersTable;
+  oidc_payloads: OidcPayloadsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -134,7 +135,7 @@ export interface ApplicationCredentialsTable {
 }
 
 export interface AccessRecordsTable {
-  kind: 'account' | 'permission_set' | 'application';
+  kind: 'account' | 'permission_set' | 'application' | 'oidc_application';
   id: string;
   name: string;
   name_key: string;
@@ -269,4 +270,16 @@ export interface IdentityGroupMembersTable {
   group_id: string;
   member_guid: string;
   member_type: 'user' | 'group';
+}
+
+/** oidc-provider's adapter payloads (src/federation/oidc/payload-store.ts). */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload_json: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
 }

@@ -24,6 +24,7 @@ import {
   createKyselyReplayStore,
   createKyselyIdentityGroupStore,
   createKyselySyncStateStore,
+  createKyselyOidcPayloadStore,
   createDatabase,
   migrateToLatest,
   type Database,
@@ -40,8 +41,9 @@ import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
 import { sharedStateContract, type SharedStateStores } from './shared-state.contract.ts';
 import { syncStoresContract } from './sync-stores.contract.ts';
+import { oidcPayloadStoreContract } from './oidc-payload-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -110,6 +112,20 @@ export function runStorageSuites(target: DatabaseTarget): void {
         groups: createKyselyIdentityGroupStore(database.db),
         state: createKyselySyncStateStore(database.db),
         users: createKyselyIdentityUserStore(database.db),
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: OIDC provider payloads`, () => {
+    oidcPayloadStoreContract(async () => {
+      const database = await target.open();
+      return {
+        store: createKyselyOidcPayloadStore(database.db),
+        other: () => {
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyOidcPayloadStore(db), dispose: () => db.destroy() });
+        },
         dispose: () => database.dispose(),
       };
     });
@@ -311,7 +327,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0011_sync']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0011_sync', '0012_oidc']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

@@ -886,6 +886,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Issuer, discovery and JWKS URLs, and the signing keys of the OpenID provider */
+        get: operations["getOidcProvider"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/oidc/keys/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stage a new ES256 and RS256 key pair: published in the JWKS, not signing until activated (relying parties refresh their JWKS cache meanwhile) */
+        post: operations["stageOidcKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/oidc/keys/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The staged pair signs from now on; the old pair stays in the JWKS as previous so tokens it signed still verify */
+        post: operations["activateOidcKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/oidc/keys/previous": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove the previous key pair from the JWKS once the tokens it signed have expired */
+        delete: operations["retireOidcKeys"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/oidc-applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OIDC applications (relying parties) */
+        get: operations["listOidcApplications"];
+        put?: never;
+        /** Register an OIDC application; a confidential client's secret is in this answer only */
+        post: operations["createOidcApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/oidc-applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One OIDC application (by client id or name) */
+        get: operations["getOidcApplication"];
+        put?: never;
+        post?: never;
+        /** Delete an OIDC application without assignments */
+        delete: operations["deleteOidcApplication"];
+        options?: never;
+        head?: never;
+        /** Change an OIDC application (name and client type stay) */
+        patch: operations["updateOidcApplication"];
+        trace?: never;
+    };
+    "/admin/api/oidc-applications/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new client secret, shown once; the old one stops working at once */
+        post: operations["rotateOidcClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/throttle": {
         parameters: {
             query?: never;
@@ -1169,6 +1291,10 @@ export interface components {
                     examples: string[];
                 }[];
             }[];
+        };
+        /** @description an OIDC application (id is its client_id); never the secret */
+        OidcApplication: {
+            [key: string]: unknown;
         };
         PermissionSet: {
             name: string & (unknown & unknown);
@@ -3933,6 +4059,477 @@ export interface operations {
                         notAfter: string;
                         createdAt: string;
                         certificatePem: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOidcProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        issuer: string;
+                        discoveryUrl: string;
+                        jwksUri: string;
+                        keys: {
+                            kid: string;
+                            /** @enum {string} */
+                            alg: "ES256" | "RS256";
+                            /** @enum {string} */
+                            state: "current" | "next" | "previous";
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stageOidcKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            kid: string;
+                            /** @enum {string} */
+                            alg: "ES256" | "RS256";
+                            /** @enum {string} */
+                            state: "current" | "next" | "previous";
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    activateOidcKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            kid: string;
+                            /** @enum {string} */
+                            alg: "ES256" | "RS256";
+                            /** @enum {string} */
+                            state: "current" | "next" | "previous";
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retireOidcKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            kid: string;
+                            /** @enum {string} */
+                            alg: "ES256" | "RS256";
+                            /** @enum {string} */
+                            state: "current" | "next" | "previous";
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listOidcApplications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applications: components["schemas"]["OidcApplication"][];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createOidcApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    description?: string;
+                    /**
+                     * @default confidential
+                     * @enum {string}
+                     */
+                    clientType?: "confidential" | "public";
+                    /** @default [] */
+                    redirectUris?: string[];
+                    /** @default [] */
+                    postLogoutRedirectUris?: string[];
+                    /**
+                     * @default [
+                     *       "authorization_code",
+                     *       "refresh_token"
+                     *     ]
+                     */
+                    grantTypes?: ("authorization_code" | "refresh_token" | "client_credentials")[];
+                    /** @default PT1H */
+                    accessTokenLifetime?: string;
+                    /** @default PT1H */
+                    idTokenLifetime?: string;
+                    /** @default PT336H */
+                    refreshTokenLifetime?: string;
+                    /** @default [] */
+                    claimMappings?: {
+                        /** @enum {string} */
+                        claim: "name" | "given_name" | "family_name" | "middle_name" | "nickname" | "preferred_username" | "email" | "locale" | "zoneinfo" | "phone_number";
+                        value: string;
+                    }[];
+                    /**
+                     * @default {
+                     *       "enabled": true
+                     *     }
+                     */
+                    groupsClaim?: {
+                        /** @default true */
+                        enabled?: boolean;
+                        prefix?: string;
+                    };
+                    /**
+                     * @default client_secret_basic
+                     * @enum {string}
+                     */
+                    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+                    /**
+                     * @default ES256
+                     * @enum {string}
+                     */
+                    idTokenSigningAlg?: "ES256" | "RS256";
+                    /**
+                     * @default pairwise
+                     * @enum {string}
+                     */
+                    subjectType?: "pairwise" | "public";
+                    initiateLoginUri?: string;
+                    /** @default false */
+                    disabled?: boolean;
+                    /** @default {} */
+                    tags?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        application: components["schemas"]["OidcApplication"];
+                        /** @description shown once; null for a public client */
+                        clientSecret: string | null;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOidcApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcApplication"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteOidcApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateOidcApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    /** @default [] */
+                    redirectUris?: string[];
+                    /** @default [] */
+                    postLogoutRedirectUris?: string[];
+                    /**
+                     * @default [
+                     *       "authorization_code",
+                     *       "refresh_token"
+                     *     ]
+                     */
+                    grantTypes?: ("authorization_code" | "refresh_token" | "client_credentials")[];
+                    /** @default PT1H */
+                    accessTokenLifetime?: string;
+                    /** @default PT1H */
+                    idTokenLifetime?: string;
+                    /** @default PT336H */
+                    refreshTokenLifetime?: string;
+                    /** @default [] */
+                    claimMappings?: {
+                        /** @enum {string} */
+                        claim: "name" | "given_name" | "family_name" | "middle_name" | "nickname" | "preferred_username" | "email" | "locale" | "zoneinfo" | "phone_number";
+                        value: string;
+                    }[];
+                    /**
+                     * @default {
+                     *       "enabled": true
+                     *     }
+                     */
+                    groupsClaim?: {
+                        /** @default true */
+                        enabled?: boolean;
+                        prefix?: string;
+                    };
+                    /**
+                     * @default client_secret_basic
+                     * @enum {string}
+                     */
+                    tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
+                    /**
+                     * @default ES256
+                     * @enum {string}
+                     */
+                    idTokenSigningAlg?: "ES256" | "RS256";
+                    /**
+                     * @default pairwise
+                     * @enum {string}
+                     */
+                    subjectType?: "pairwise" | "public";
+                    initiateLoginUri?: string;
+                    /** @default false */
+                    disabled?: boolean;
+                    /** @default {} */
+                    tags?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcApplication"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateOidcClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        clientSecret: string;
                     };
                 };
             };

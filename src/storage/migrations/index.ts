@@ -14,6 +14,7 @@ import { signInThrottle } from './0005-sign-in-throttle.ts';
 import { awsSso } from './0008-aws-sso.ts';
 import { sharedState } from './0006-shared-state.ts';
 import { sync } from './0011-sync.ts';
+import { oidc } from './0012-oidc.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -24,4 +25,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0008_aws_sso': awsSso,
   '0006_shared_state': sharedState,
   '0011_sync': sync,
+  '0012_oidc': oidc,
 };
