@@ -85,7 +85,17 @@ export type ErrorCode =
   | 'saml.key_invalid'
   | 'saml.request_unknown'
   | 'access.not_assigned'
-  | 'federation.role_name_invalid';
+  | 'federation.role_name_invalid'
+  | 'mfa.invalid_code'
+  | 'mfa.throttled'
+  | 'mfa.device_limit'
+  | 'mfa.device_not_found'
+  | 'mfa.factor_not_allowed'
+  | 'mfa.policy_invalid'
+  | 'mfa.enrolment_required'
+  | 'mfa.blocked'
+  | 'mfa.required'
+  | 'mfa.unavailable';
 
 export interface AppErrorOptions {
   status?: number;

@@ -27,3 +27,4 @@ import type { Database } from './tables.ts';
 export function createManagedDirectoryStores(db: Kysely<Database>): { directory: ReturnType<typeof createKyselyDirectoryStore>; settings: ReturnType<typeof createKyselySettingsStore> } {
   return { directory: createKyselyDirectoryStore(db), settings: createKyselySettingsStore(db) };
 }
+export { createKyselyMfaStore } from './kysely-mfa-store.ts';

@@ -20,6 +20,8 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  mfa_devices: MfaDevicesTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -160,4 +162,26 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+export interface MfaDevicesTable {
+  id: string;
+  user_guid: string;
+  type: string;
+  name: string;
+  secret_sealed: string | null;
+  /** bigint on PostgreSQL (returned as text by pg), integer on SQLite. */
+  totp_last_step: ColumnType<number | string | null, number | null, number | null>;
+  credential_id: string | null;
+  credential_json: string | null;
+  confirmed_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  user_guid: string;
+  code_hash: string;
+  created_at: string;
+  used_at: string | null;
 }

@@ -92,6 +92,8 @@ const failureStatus: Record<SignInFailureCode, number> = {
   'identity.mapping_value_missing': 403,
   'identity.email_conflict': 403,
   'auth.invalid_request': 400,
+  'mfa.blocked': 403,
+  'mfa.unavailable': 503,
 };
 
 const apiSignInBody = z.object({
