@@ -14,6 +14,7 @@ import {
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
   createKyselyIdentityUserStore,
+  createKyselyMfaStore,
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
@@ -42,6 +43,9 @@ import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
 import { createManagedPasswordChange } from '#src/auth/password-change.ts';
 import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
+import { createMfaService } from '#src/mfa/mfa-service.ts';
+import { createRememberedDeviceSigner } from '#src/mfa/remembered-device.ts';
+import { registerMfaRoutes } from '#src/mfa/http/routes.ts';
 import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
 import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
@@ -167,6 +171,8 @@ function printBootstrapToken(token: string): void {
 
 /** How long an admitted sign-in attempt holds its throttle slot at most: longer than any bind with failover takes. */
 const ATTEMPT_HOLD_MS = 2 * 60_000;
+/** Wrong second-factor codes per account in 15 minutes before codes wait. */
+const MFA_MAX_WRONG_CODES = 5;
 
 export async function startApp(config: Config, options: StartOptions = {}): Promise<PorticoApp> {
   const logger = pino({ level: config.log.level }, options.logDestination);
@@ -211,7 +217,26 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db), attemptHoldMs: ATTEMPT_HOLD_MS });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
+  // Wrong MFA codes count like wrong passwords, on their own per-account counter (never touching AD).
+  const mfaThrottle = createSignInThrottle({
+    perUsername: { maxFailures: MFA_MAX_WRONG_CODES, windowMs: 15 * 60_000 },
+    perAddress: { maxFailures: config.signIn.throttle.perAddress.maxFailures, windowMs: config.signIn.throttle.perAddress.windowMinutes * 60_000 },
+    store: createKyselyThrottleStore(db),
+  });
+  const mfa = createMfaService({
+    store: createKyselyMfaStore(db, box),
+    settings: createKyselySettingsStore(db),
+    audit,
+    throttle: mfaThrottle,
+    recoveryKey: new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa recovery codes', 32)),
+    remembered: createRememberedDeviceSigner(new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa remembered device', 32))),
+    issuer: 'Portico',
+    // RADIUS one-time codes: a RadiusVerifier (src/mfa/radius/) goes here when configured.
+    radius: undefined,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const signIn = createSignInFlow({
+    secondStep: (input) => mfa.secondStep(input),
     directory: () => connector,
     refusedBecause: () => (source.kind === 'connector' && source.state === 'refused' ? source.reason : null),
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
@@ -326,6 +351,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    mfa,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
@@ -341,6 +367,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     afterSignIn: portal.afterSignIn,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  await registerMfaRoutes(http, { mfa, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: portal.afterSignIn, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');

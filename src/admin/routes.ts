@@ -26,6 +26,8 @@ import { checkResponse, idParams, queryInt, route, validate, validateResponsesBy
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
+import { mfaAdminRoutes } from './mfa-routes.ts';
+import type { MfaService } from '#src/mfa/mfa-service.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
 import { identitySourceRoutes } from './identity-source-routes.ts';
@@ -61,6 +63,8 @@ export interface AdminApiDeps {
   credentials: () => CredentialAdministration;
   /** The identity source as administrators change it. */
   identitySource: () => IdentitySourceAdmin;
+  /** Multi-factor authentication: the policy and people's devices. */
+  mfa?: MfaService;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -403,6 +407,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),
+    ...(deps.mfa ? mfaAdminRoutes({ mfa: deps.mfa, userGuid: async (key) => { const user = await provisionedUser(key); return { guid: user.activeDirectory.guid, userName: user.userName }; } }) : []),
   ];
 }
 

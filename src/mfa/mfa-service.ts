@@ -195,7 +195,7 @@ export function createMfaService(deps: MfaServiceDeps) {
      * Confirms an enrolment with a first code (which is then used up). Returns new recovery
      * codes when the person had none left (shown once), or null.
      */
-    async confirmTotpEnrolment(userGuid: string, account: string, deviceId: string, code: string, address: string | null): Promise<{ ok: true; recoveryCodes: string[] | null } | Exclude<VerifyResult, { ok: true } | { ok: 'challenge' }>> {
+    async confirmTotpEnrolment(userGuid: string, account: string, deviceId: string, code: string, address: string | null, name = ''): Promise<{ ok: true; recoveryCodes: string[] | null } | Exclude<VerifyResult, { ok: true } | { ok: 'challenge' }>> {
       const now = clock();
       const stop = await throttled(userGuid, address, now);
       if (stop !== null && stop.ok === false) return stop;
@@ -209,9 +209,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         const result = await wrongCode(userGuid, account, address, now, 'totp', 'enrolment');
         if (result.ok === false) return result;
       }
-      await store.confirmDevice(deviceId, now);
+      await store.confirmDevice(deviceId, now, name.trim() === '' ? undefined : cleanName(name, device.name));
       await throttle.recordSuccess(mfaSubject(userGuid), address);
-      await audit.record({ actor: userGuid, action: 'mfa.device.registered', target: account, outcome: 'success', details: { type: 'totp', deviceId, name: device.name } });
+      await audit.record({ actor: userGuid, action: 'mfa.device.registered', target: account, outcome: 'success', details: { type: 'totp', deviceId } });
       const recoveryCodes = (await store.unusedRecoveryCodes(userGuid)) === 0 ? await this.regenerateRecoveryCodes(userGuid, account, userGuid) : null;
       return { ok: true, recoveryCodes };
     },

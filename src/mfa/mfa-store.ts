@@ -53,7 +53,8 @@ export interface MfaStore {
    * `staleBefore` are dropped first); false when the limit is reached.
    */
   addDevice(device: NewMfaDevice, at: Date, limits: { maxDevices: number; staleBefore: Date }): Promise<MfaDevice | false>;
-  confirmDevice(id: string, at: Date): Promise<boolean>;
+  /** Marks a device usable, optionally renaming it (the name is chosen on the enrolment form). */
+  confirmDevice(id: string, at: Date, name?: string): Promise<boolean>;
   /** The TOTP secret, opened; undefined when the device has none. */
   totpSecret(id: string): Promise<string | undefined>;
   /**

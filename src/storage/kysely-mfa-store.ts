@@ -60,9 +60,9 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
         return toDevice(row);
       }),
 
-    confirmDevice: (id, at) =>
+    confirmDevice: (id, at, name) =>
       translateStorageErrors('confirming an MFA device', async () => {
-        const result = await db.updateTable('mfa_devices').set({ confirmed_at: at.toISOString() }).where('id', '=', id).where('confirmed_at', 'is', null).executeTakeFirst();
+        const result = await db.updateTable('mfa_devices').set({ confirmed_at: at.toISOString(), ...(name === undefined ? {} : { name }) }).where('id', '=', id).where('confirmed_at', 'is', null).executeTakeFirst();
         return result.numUpdatedRows > 0n;
       }),
 

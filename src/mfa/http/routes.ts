@@ -1,0 +1,179 @@
+/**
+ * The second step over HTTP: `/mfa` (verify a code) and `/mfa/enrol` (register an authenticator
+ * app at sign-in). Both accept the half-made session the password left (authn.pending) — no other
+ * page does — and a full session (step-up). Success replaces the session by a new one that
+ * records the factor (amr, mfaAt), and in context-aware mode sets the remembered-device cookie.
+ *
+ * Forms carry a CSRF token derived from the session's own secret; nothing here needs JavaScript.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { safeReturnTo } from '#src/auth/http/return-to.ts';
+import type { Session } from '#src/sessions/session-store.ts';
+import { sessionCsrfToken, verifySessionCsrfToken, type SessionService } from '#src/sessions/sessions.ts';
+import {
+  appendSetCookie,
+  mediaType,
+  parseCookies,
+  secureCookies,
+  sendPage,
+  serializeCookie,
+  SESSION_COOKIE,
+  useBodyPolicy,
+  useErrorRenderer,
+  useSecurityHeaders,
+} from '#src/platform/http/index.ts';
+import { isAppError } from '#src/shared/errors.ts';
+import type { CodeKind, MfaService } from '../mfa-service.ts';
+import { REMEMBER_COOKIE } from '../remembered-device.ts';
+import { MFA_PAGE_CSP, renderEnrolPage, renderMfaMessagePage, renderRecoveryCodesPage, renderVerifyPage } from './pages.ts';
+
+export const MFA_PATH = '/mfa';
+export const MFA_ENROL_PATH = '/mfa/enrol';
+const BODY_LIMIT = 8 * 1024;
+/** How long a second factor counts as fresh for changing one's devices. */
+export const FRESH_MFA_MS = 10 * 60_000;
+
+export interface MfaRoutesDeps {
+  mfa: MfaService;
+  sessions: SessionService;
+  cookieSecurity?: 'auto' | 'always';
+  /** As for the sign-in routes: finishes a waiting SAML request at once. */
+  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+  clock?: () => Date;
+}
+
+export async function registerMfaRoutes(http: FastifyInstance, deps: MfaRoutesDeps): Promise<void> {
+  await http.register((scope, _options, done) => {
+    mfaRoutes(scope, deps);
+    done();
+  });
+}
+
+type Fields = Record<string, string | undefined>;
+
+function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
+  const { mfa, sessions, cookieSecurity = 'auto', clock = () => new Date() } = deps;
+  useBodyPolicy(scope, { form: { limit: BODY_LIMIT } });
+  useSecurityHeaders(scope, { csp: MFA_PAGE_CSP, page: true });
+  useErrorRenderer(scope, {
+    name: 'mfa route',
+    clientError: (status) => ({ code: 'auth.invalid_request', message: status === 413 ? 'the request body is too large' : 'the request is malformed' }),
+    isApi: () => false,
+    page: (reply, { status, message }) => sendPage(reply, status, renderMfaMessagePage({ title: status >= 500 ? 'Something went wrong' : 'Request refused', message, link: { href: '/sign-in', text: 'Back to sign-in' } })),
+  });
+
+  async function current(request: FastifyRequest): Promise<{ session: Session; token: string } | null> {
+    const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (token === undefined || token === '') return null;
+    const found = await sessions.authenticate(token, clock(), { includePending: true });
+    return found === null ? null : { session: found.session, token };
+  }
+
+  const toSignIn = (reply: FastifyReply, returnTo: string): FastifyReply => reply.redirect(`/sign-in?${new URLSearchParams({ returnTo }).toString()}`, 303);
+  const here = (path: string, returnTo: string): string => `${path}?${new URLSearchParams({ returnTo }).toString()}`;
+  const freshMfa = (session: Session): boolean => {
+    const at = session.data.authn?.mfaAt;
+    return at != null && clock().getTime() - Date.parse(at) < FRESH_MFA_MS;
+  };
+  const account = (session: Session): string => session.data.userName;
+
+  function form(request: FastifyRequest): Fields {
+    if (mediaType(request) !== 'application/x-www-form-urlencoded' || typeof request.body !== 'object' || request.body === null) return {};
+    return request.body as Fields;
+  }
+
+  /** Replaces the session by one that records the factor, remembers the browser when the policy says so, and moves on. */
+  async function complete(request: FastifyRequest, reply: FastifyReply, found: { session: Session; token: string }, amr: string[], returnTo: string, show?: (reply: FastifyReply) => FastifyReply): Promise<FastifyReply> {
+    const now = clock();
+    const before = found.session.data.authn;
+    const upgraded = await sessions.reauthenticate(found.token, { amr: [...new Set([...amr])], passwordAt: before?.passwordAt ?? found.session.createdAt.toISOString(), mfaAt: now.toISOString(), pending: null });
+    if (upgraded === null) return toSignIn(reply, returnTo);
+    const secure = secureCookies(request, cookieSecurity);
+    appendSetCookie(reply, serializeCookie(SESSION_COOKIE, upgraded.token, { maxAge: (upgraded.session.expiresAt.getTime() - now.getTime()) / 1000, secure }));
+    const remember = await mfa.rememberBrowser({ userGuid: found.session.userGuid, address: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    if (remember !== null) appendSetCookie(reply, serializeCookie(REMEMBER_COOKIE, remember.value, { maxAge: remember.maxAgeSeconds, secure }));
+    if (show) return show(reply);
+    return (await deps.afterSignIn?.(returnTo, upgraded.session, reply)) ?? reply.redirect(returnTo, 303);
+  }
+
+  async function verifyPage(reply: FastifyReply, session: Session, returnTo: string, status: number, error: string | null, radius?: { prompt: string; state: string }): Promise<FastifyReply> {
+    const factors = await mfa.factorsOf(session.userGuid);
+    return sendPage(
+      reply,
+      status,
+      renderVerifyPage({ csrf: sessionCsrfToken(session, 'mfa'), returnTo, error, totp: factors.totp, radius: factors.radius, radiusPrompt: radius?.prompt ?? null, radiusState: radius?.state ?? null, recovery: factors.recoveryCodes > 0 }),
+    );
+  }
+
+  scope.get<{ Querystring: { returnTo?: string } }>(MFA_PATH, async (request, reply) => {
+    const returnTo = safeReturnTo(request.query.returnTo);
+    const found = await current(request);
+    if (found === null) return toSignIn(reply, here(MFA_PATH, returnTo));
+    if (found.session.data.authn?.pending === 'enrol') return reply.redirect(here(MFA_ENROL_PATH, returnTo), 303);
+    const factors = await mfa.factorsOf(found.session.userGuid);
+    // Step-up for someone without any factor: register one first.
+    if (!factors.totp && !factors.radius && !factors.webauthn && factors.recoveryCodes === 0) return reply.redirect(here(MFA_ENROL_PATH, returnTo), 303);
+    return verifyPage(reply, found.session, returnTo, 200, null);
+  });
+
+  scope.post(MFA_PATH, async (request, reply) => {
+    const fields = form(request);
+    const returnTo = safeReturnTo(fields.returnTo);
+    const found = await current(request);
+    if (found === null) return toSignIn(reply, here(MFA_PATH, returnTo));
+    if (!verifySessionCsrfToken(found.session, 'mfa', fields.csrf)) return verifyPage(reply, found.session, returnTo, 403, 'This form expired or did not come from this site. Enter the code again.');
+    const kind: CodeKind | null = fields.kind === 'totp' || fields.kind === 'recovery' || fields.kind === 'radius' ? fields.kind : null;
+    if (kind === null) return verifyPage(reply, found.session, returnTo, 400, 'Choose how to verify.');
+    const radiusState = kind === 'radius' && fields.radiusState ? Buffer.from(fields.radiusState, 'base64url') : undefined;
+    const result = await mfa.verifyCode({ userGuid: found.session.userGuid, account: account(found.session), kind, code: (fields.code ?? '').slice(0, 128), address: request.ip, ...(radiusState ? { radiusState } : {}) });
+    if (result.ok === 'challenge') return verifyPage(reply, found.session, returnTo, 200, null, { prompt: result.message, state: result.state.toString('base64url') });
+    if (!result.ok) {
+      if (result.retryAfterSeconds !== null) reply.header('retry-after', String(result.retryAfterSeconds));
+      return verifyPage(reply, found.session, returnTo, result.code === 'mfa.throttled' ? 429 : result.code === 'mfa.unavailable' ? 503 : 401, result.message);
+    }
+    return complete(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), ...result.amr], returnTo);
+  });
+
+  /** Registering is open to a sign-in that must enrol, to a fresh second factor, and to someone who has none yet. */
+  async function mayEnrol(session: Session): Promise<boolean> {
+    if (session.data.authn?.pending === 'enrol' || freshMfa(session)) return true;
+    if (session.data.authn?.pending === 'verify') return false;
+    const factors = await mfa.factorsOf(session.userGuid);
+    return !factors.totp && !factors.webauthn && factors.recoveryCodes === 0;
+  }
+
+  async function enrolPage(reply: FastifyReply, session: Session, returnTo: string, status: number, error: string | null): Promise<FastifyReply> {
+    try {
+      const enrolment = await mfa.beginTotpEnrolment(session.userGuid, account(session), 'Authenticator app');
+      return sendPage(reply, status, renderEnrolPage({ csrf: sessionCsrfToken(session, 'mfa-enrol'), returnTo, error, deviceId: enrolment.deviceId, secret: enrolment.secret, qrSvg: enrolment.qrSvg, required: session.data.authn?.pending === 'enrol' }));
+    } catch (error) {
+      if (isAppError(error, 'mfa.device_limit') || isAppError(error, 'mfa.factor_not_allowed')) return sendPage(reply, error.status, renderMfaMessagePage({ title: 'Cannot register a device', message: error.message, link: { href: returnTo, text: 'Back' } }));
+      throw error;
+    }
+  }
+
+  scope.get<{ Querystring: { returnTo?: string } }>(MFA_ENROL_PATH, async (request, reply) => {
+    const returnTo = safeReturnTo(request.query.returnTo);
+    const found = await current(request);
+    if (found === null) return toSignIn(reply, here(MFA_ENROL_PATH, returnTo));
+    if (!(await mayEnrol(found.session))) return reply.redirect(here(MFA_PATH, here(MFA_ENROL_PATH, returnTo)), 303);
+    return enrolPage(reply, found.session, returnTo, 200, null);
+  });
+
+  scope.post(MFA_ENROL_PATH, async (request, reply) => {
+    const fields = form(request);
+    const returnTo = safeReturnTo(fields.returnTo);
+    const found = await current(request);
+    if (found === null) return toSignIn(reply, here(MFA_ENROL_PATH, returnTo));
+    if (!(await mayEnrol(found.session))) return reply.redirect(here(MFA_PATH, here(MFA_ENROL_PATH, returnTo)), 303);
+    if (!verifySessionCsrfToken(found.session, 'mfa-enrol', fields.csrf)) return enrolPage(reply, found.session, returnTo, 403, 'This form expired or did not come from this site. Scan the new code and try again.');
+    const result = await mfa.confirmTotpEnrolment(found.session.userGuid, account(found.session), fields.deviceId ?? '', fields.code ?? '', request.ip, fields.name ?? '');
+    if (!result.ok) {
+      // A new secret each time: the page showed the old one, which a bystander may have seen fail.
+      if (result.retryAfterSeconds !== null) reply.header('retry-after', String(result.retryAfterSeconds));
+      return enrolPage(reply, found.session, returnTo, result.code === 'mfa.throttled' ? 429 : 401, `${result.message} Scan the new QR code and try again.`);
+    }
+    const show = result.recoveryCodes === null ? undefined : (r: FastifyReply) => sendPage(r, 200, renderRecoveryCodesPage({ codes: result.recoveryCodes ?? [], continueTo: returnTo }));
+    return complete(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), 'otp', 'mfa'], returnTo, show);
+  });
+}
