@@ -8,6 +8,8 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 
 export const REMEMBER_COOKIE = 'portico_mfa_remember';
+/** An HMAC-SHA-256 in base64url. */
+const MAC_LENGTH = 43;
 
 interface Claims {
   /** objectGUID */
@@ -49,12 +51,14 @@ export function createRememberedDeviceSigner(key: Uint8Array): RememberedDeviceS
       const maxAgeSeconds = days * 86_400;
       const claims: Claims = { g: userGuid.toLowerCase(), a: addressClass(address), b: browserHash(userAgent), e: now.getTime() + maxAgeSeconds * 1000 };
       const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
-      return { value: `${payload}.${sign(payload)}`, maxAgeSeconds };
+      // Cookie values are base64url here (serializeCookie): the MAC is the last 43 characters.
+      return { value: `${payload}${sign(payload)}`, maxAgeSeconds };
     },
     verify(value, { userGuid, address, userAgent, now }) {
       if (value === undefined || value.length > 1024) return false;
-      const [payload, mac, extra] = value.split('.');
-      if (payload === undefined || mac === undefined || extra !== undefined) return false;
+      if (value.length <= MAC_LENGTH) return false;
+      const payload = value.slice(0, -MAC_LENGTH);
+      const mac = value.slice(-MAC_LENGTH);
       const expected = Buffer.from(sign(payload));
       const given = Buffer.from(mac);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
