@@ -47,7 +47,7 @@ import { createMfaService } from '#src/mfa/mfa-service.ts';
 import { createRememberedDeviceSigner } from '#src/mfa/remembered-device.ts';
 import { registerMfaRoutes } from '#src/mfa/http/routes.ts';
 import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
-import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
+import { createSessionService, sessionAmr, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';
 import { redactConfig } from '#src/config/index.ts';
@@ -296,6 +296,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     entityId: config.federation.saml.entityId,
     // Persistent NameIDs must never change for the life of the instance: derived from its key.
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
+    stepUp: (session, target) => mfa.stepUp(sessionAmr(session), target),
     ...(options.clock ? { clock: options.clock } : {}),
   });
 

@@ -12,7 +12,7 @@ import type { AuditLog } from '#src/audit/index.ts';
 import type { SettingsStore } from '#src/settings/settings-store.ts';
 import { AppError } from '#src/shared/errors.ts';
 import type { DeviceType, FactorType, MfaDevice, MfaStore } from './mfa-store.ts';
-import { DEFAULT_MFA_POLICY, MAX_DEVICES_PER_USER, decideSecondStep, factorAllowed, mfaPolicySchema, type MfaPolicy } from './policy.ts';
+import { DEFAULT_MFA_POLICY, MAX_DEVICES_PER_USER, decideSecondStep, factorAllowed, meetsRequirement, mfaPolicySchema, strongest, type MfaPolicy, type Requirement } from './policy.ts';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
 import type { RememberedDeviceSigner } from './remembered-device.ts';
 import { matchTotp, newTotpSecret, normaliseTotpCode, totpUri } from './totp.ts';
@@ -174,6 +174,13 @@ export function createMfaService(deps: MfaServiceDeps) {
       const remembered = deps.remembered.verify(input.rememberedDevice, { userGuid: input.userGuid, address: input.clientAddress, userAgent: input.userAgent, now: clock() });
       const decision = decideSecondStep(p, { hasFactor: factors.totp || factors.webauthn || factors.radius, remembered, force: input.force, demanded: false });
       return decision.kind;
+    },
+
+    /** What a session with these methods lacks for a target (application, permission set), or null. */
+    async stepUp(amr: readonly string[], target: { applicationId?: string; permissionSetId?: string }): Promise<Requirement | null> {
+      const p = await policy();
+      const required = strongest([target.applicationId === undefined ? undefined : p.applications[target.applicationId], target.permissionSetId === undefined ? undefined : p.permissionSets[target.permissionSetId]]);
+      return required === undefined || meetsRequirement(amr, required) ? null : required;
     },
 
     /** Starts registering an authenticator app: a new secret, shown once. Replaces an unfinished enrolment of the same person. */
