@@ -15,6 +15,7 @@ import {
   createKyselyDirectoryConnectionStore,
   createKyselyDirectoryStore,
   createKyselyIdentityUserStore,
+  createKyselyMfaStore,
   createKyselySettingsStore,
   createKyselySessionStore,
   createKyselyThrottleStore,
@@ -31,8 +32,9 @@ import { directoryStoreContract } from './directory-store.contract.ts';
 import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
+import { mfaStoreContract } from './mfa-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'mfa_devices', 'mfa_recovery_codes'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -104,6 +106,22 @@ export function runStorageSuites(target: DatabaseTarget): void {
           const db = createDatabase(database.config);
           return Promise.resolve({ store: createKyselyThrottleStore(db, options), dispose: () => db.destroy() });
         },
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: MFA devices`, () => {
+    mfaStoreContract(async () => {
+      const database = await target.open();
+      const box = createSecretBox(randomBytes(32));
+      return {
+        store: createKyselyMfaStore(database.db, box),
+        other: () => {
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyMfaStore(db, box), dispose: () => db.destroy() });
+        },
+        dumpStorage: () => dumpTable(database, 'mfa_devices'),
         dispose: () => database.dispose(),
       };
     });
@@ -242,7 +260,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0010_mfa']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });
