@@ -123,9 +123,8 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       const session = await findLive(token, now);
       if (session === null) return null;
       const { token: newToken, tokenHash } = newSessionToken();
-      const { csrfSecret: _old, ...data } = session.data;
       const created = await store.create(
-        { tokenHash, userId: session.userId, userGuid: session.userGuid, expiresAt: session.expiresAt, data: { ...data, csrfSecret: randomBytes(32).toString('base64url'), authn } },
+        { tokenHash, userId: session.userId, userGuid: session.userGuid, expiresAt: session.expiresAt, data: { ...session.data, csrfSecret: randomBytes(32).toString('base64url'), authn } },
         now,
       );
       await store.revoke(session.id, now);

@@ -31,12 +31,13 @@ export function mfaStoreContract(factory: () => Promise<MfaStoreHarness>): void 
 
   void describe('MfaStore contract', () => {
     void it('keeps devices per objectGUID (any case), seals the TOTP secret, and confirms with a name', () =>
-      withStore(async ({ store, dumpStorage }) => {
+      withStore(async (harness) => {
+        const { store } = harness;
         const added = await store.addDevice({ userGuid: GUID.toUpperCase(), type: 'totp', name: 'App', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', confirmed: false }, T0, limits);
         assert.ok(added);
         assert.equal(added.confirmed, false);
         assert.equal(await store.totpSecret(added.id), 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
-        assert.ok(!(await dumpStorage()).includes('JBSWY3DPEHPK3PXP'), 'the secret is sealed at rest');
+        assert.ok(!(await harness.dumpStorage()).includes('JBSWY3DPEHPK3PXP'), 'the secret is sealed at rest');
         assert.equal(await store.confirmDevice(added.id, T0, 'Phone'), true);
         assert.equal(await store.confirmDevice(added.id, T0), false);
         const [listed] = await store.listDevices(GUID);
