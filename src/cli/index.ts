@@ -11,6 +11,7 @@ import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerThrottleCommands } from './throttle-commands.ts';
+import { registerMfaCommands } from './mfa-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command('portico')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
   registerThrottleCommands(program, load);
+  registerMfaCommands(program, load);
   return program;
 }
 
