@@ -46,6 +46,7 @@ import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
 import { createMfaService } from '#src/mfa/mfa-service.ts';
 import { createRememberedDeviceSigner } from '#src/mfa/remembered-device.ts';
 import { registerMfaRoutes } from '#src/mfa/http/routes.ts';
+import { createWebAuthnFactor } from '#src/mfa/webauthn.ts';
 import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
 import { createSessionService, sessionAmr, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
@@ -368,7 +369,16 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     afterSignIn: portal.afterSignIn,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  await registerMfaRoutes(http, { mfa, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: portal.afterSignIn, ...(options.clock ? { clock: options.clock } : {}) });
+  const webauthn = createWebAuthnFactor({
+    store: createKyselyMfaStore(db, box),
+    audit,
+    throttle: mfaThrottle,
+    policy: () => mfa.policy(),
+    ticketKey: new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa webauthn tickets', 32)),
+    rpName: 'Portico',
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: portal.afterSignIn, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await http.listen({ host: config.http.host, port: config.http.port });
   if (baseUrl === '') baseUrl = address;
   logger.info({ url: address }, 'Portico is listening');

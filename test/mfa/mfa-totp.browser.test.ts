@@ -75,7 +75,7 @@ describe('TOTP MFA in Chromium (managed directory, demo forest, oathtool codes)'
 
   async function enterCode(page: Page, label: string, code: string, button: string): Promise<void> {
     await page.getByLabel(label).fill(code);
-    await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: button }).click()]);
+    await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: button, exact: true }).click()]);
     await page.waitForLoadState('load');
   }
 

@@ -28,9 +28,22 @@ a.button{display:block;margin-top:1rem;padding:.7rem;text-align:center;font-weig
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
-export const MFA_PAGE_CSP = ["default-src 'none'", `style-src 'sha256-${STYLE_HASH}'`, "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join('; ');
+/** Scripts only from Portico itself (the passkey button); forms and requests to this origin only. */
+export const MFA_PAGE_CSP = ["default-src 'none'", `style-src 'sha256-${STYLE_HASH}'`, "script-src 'self'", "connect-src 'self'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join('; ');
 
-const layout = (title: string, body: string): string => renderPageShell({ title, head: `<style>${STYLE}</style>`, body });
+export const MFA_ASSETS_PATH = '/mfa/assets';
+const SCRIPTS = `<script src="${MFA_ASSETS_PATH}/simplewebauthn-browser.js" defer></script>\n<script src="${MFA_ASSETS_PATH}/webauthn.js" defer></script>`;
+
+const layout = (title: string, body: string, scripts = false): string => renderPageShell({ title, head: `<style>${STYLE}</style>${scripts ? `\n${SCRIPTS}` : ''}`, body });
+
+/** The passkey button: hidden until the script finds WebAuthn in the browser. */
+function passkeySection(action: 'authenticate' | 'register', csrf: string, returnTo: string): string {
+  const label = action === 'authenticate' ? 'Use a passkey or security key' : 'Register a passkey or security key';
+  const name = action === 'register' ? '\n<label for="passkey-name">Passkey name</label>\n<input id="passkey-name" type="text" maxlength="64" value="Passkey" autocomplete="off">' : '';
+  return `<section id="passkey-section" hidden>${action === 'register' ? '\n<h2>Or a passkey or security key</h2>' : ''}${name}
+<button type="button" id="passkey" data-action="${action}" data-csrf="${escapeHtml(csrf)}" data-return-to="${escapeHtml(returnTo)}">${label}</button>
+</section>`;
+}
 
 function hidden(fields: Record<string, string>): string {
   return Object.entries(fields)
@@ -47,12 +60,16 @@ export interface VerifyPageModel {
   radiusPrompt?: string | null;
   radiusState?: string | null;
   recovery: boolean;
+  webauthn: boolean;
+  /** The CSRF token of the passkey requests. */
+  webauthnCsrf?: string;
 }
 
 export function renderVerifyPage(model: VerifyPageModel): string {
   const error = `<div id="mfa-error" class="alert" role="alert">${model.error === null ? '' : escapeHtml(model.error)}</div>`;
   const invalid = model.error === null ? '' : ' aria-invalid="true" aria-describedby="mfa-error"';
   const forms: string[] = [];
+  if (model.webauthn) forms.push(passkeySection('authenticate', model.webauthnCsrf ?? '', model.returnTo));
   if (model.totp) {
     forms.push(`<form method="post" action="/mfa">
 ${hidden({ csrf: model.csrf, returnTo: model.returnTo, kind: 'totp' })}
@@ -82,7 +99,7 @@ ${hidden({ csrf: model.csrf, returnTo: model.returnTo, kind: 'recovery' })}
     forms.push(model.totp || model.radius ? `<details><summary>Use a recovery code instead</summary>\n${form}\n</details>` : form);
   }
   if (forms.length === 0) forms.push('<p>No second factor you can use is registered. Ask your administrator to reset your MFA devices.</p>');
-  return layout(model.error === null ? 'Verify it is you' : 'Error: verify it is you', `<h1>Verify it is you</h1>\n${error}\n${forms.join('\n')}\n<p><a href="/sign-in">Sign in as someone else</a></p>`);
+  return layout(model.error === null ? 'Verify it is you' : 'Error: verify it is you', `<h1>Verify it is you</h1>\n${error}\n${forms.join('\n')}\n<p><a href="/sign-in">Sign in as someone else</a></p>`, model.webauthn);
 }
 
 export interface EnrolPageModel {
@@ -94,6 +111,11 @@ export interface EnrolPageModel {
   qrSvg: string;
   /** Shown when registration is required to sign in. */
   required: boolean;
+  /** Offer a passkey or security key too (the policy allows WebAuthn). */
+  webauthn: boolean;
+  webauthnCsrf?: string;
+  /** Authenticator apps allowed (otherwise only the passkey button). */
+  totp: boolean;
 }
 
 export function renderEnrolPage(model: EnrolPageModel): string {
@@ -104,7 +126,7 @@ export function renderEnrolPage(model: EnrolPageModel): string {
     `<h1>Set up an authenticator app</h1>
 <div id="mfa-error" class="alert" role="alert">${model.error === null ? '' : escapeHtml(model.error)}</div>
 ${model.required ? '<p>Your organisation requires a second factor. Register an authenticator app to continue.</p>' : ''}
-<p>Scan this QR code with your authenticator app (Google Authenticator, Microsoft Authenticator, FreeOTP, 1Password…).</p>
+${model.totp ? `<p>Scan this QR code with your authenticator app (Google Authenticator, Microsoft Authenticator, FreeOTP, 1Password…).</p>
 <div class="qr" role="img" aria-label="QR code of the authenticator secret">${model.qrSvg}</div>
 <p>Or enter this key by hand (time-based, 6 digits, SHA-1). It is shown only now:</p>
 <p class="secret" id="totp-secret">${escapeHtml(grouped)}</p>
@@ -115,7 +137,9 @@ ${hidden({ csrf: model.csrf, returnTo: model.returnTo, deviceId: model.deviceId 
 <label for="totp-code">Code from the app</label>
 <input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required autofocus${invalid}>
 <button type="submit">Register</button>
-</form>`,
+</form>` : ''}
+${model.webauthn ? passkeySection('register', model.webauthnCsrf ?? '', model.returnTo) : ''}`,
+    model.webauthn,
   );
 }
 

@@ -6,6 +6,9 @@
  *
  * Forms carry a CSRF token derived from the session's own secret; nothing here needs JavaScript.
  */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { safeReturnTo } from '#src/auth/http/return-to.ts';
 import type { Session } from '#src/sessions/session-store.ts';
@@ -22,10 +25,12 @@ import {
   useErrorRenderer,
   useSecurityHeaders,
 } from '#src/platform/http/index.ts';
-import { isAppError } from '#src/shared/errors.ts';
+import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { CodeKind, MfaService } from '../mfa-service.ts';
 import { REMEMBER_COOKIE } from '../remembered-device.ts';
-import { MFA_PAGE_CSP, renderEnrolPage, renderMfaMessagePage, renderRecoveryCodesPage, renderVerifyPage } from './pages.ts';
+import type { RelyingParty, WebAuthnFactor } from '../webauthn.ts';
+import { factorAllowed } from '../policy.ts';
+import { MFA_ASSETS_PATH, MFA_PAGE_CSP, renderEnrolPage, renderMfaMessagePage, renderRecoveryCodesPage, renderVerifyPage } from './pages.ts';
 
 export const MFA_PATH = '/mfa';
 export const MFA_ENROL_PATH = '/mfa/enrol';
@@ -35,6 +40,8 @@ export const FRESH_MFA_MS = 10 * 60_000;
 
 export interface MfaRoutesDeps {
   mfa: MfaService;
+  /** Passkeys and security keys; absent: not offered. */
+  webauthn?: WebAuthnFactor;
   sessions: SessionService;
   cookieSecurity?: 'auto' | 'always';
   /** As for the sign-in routes: finishes a waiting SAML request at once. */
@@ -42,23 +49,33 @@ export interface MfaRoutesDeps {
   clock?: () => Date;
 }
 
+/** The browser side of WebAuthn: @simplewebauthn/browser's own bundle, and our button's script. */
+async function readAssets(): Promise<Map<string, Buffer>> {
+  const browserPackage = dirname(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')));
+  return new Map([
+    ['simplewebauthn-browser.js', await readFile(join(browserPackage, 'dist', 'bundle', 'index.umd.min.js'))],
+    ['webauthn.js', await readFile(new URL('webauthn.js', import.meta.url))],
+  ]);
+}
+
 export async function registerMfaRoutes(http: FastifyInstance, deps: MfaRoutesDeps): Promise<void> {
+  const assets = await readAssets();
   await http.register((scope, _options, done) => {
-    mfaRoutes(scope, deps);
+    mfaRoutes(scope, deps, assets);
     done();
   });
 }
 
 type Fields = Record<string, string | undefined>;
 
-function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
+function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<string, Buffer>): void {
   const { mfa, sessions, cookieSecurity = 'auto', clock = () => new Date() } = deps;
-  useBodyPolicy(scope, { form: { limit: BODY_LIMIT } });
+  useBodyPolicy(scope, { form: { limit: BODY_LIMIT }, json: { limit: 64 * 1024, invalidCode: 'auth.invalid_request' } });
   useSecurityHeaders(scope, { csp: MFA_PAGE_CSP, page: true });
   useErrorRenderer(scope, {
     name: 'mfa route',
     clientError: (status) => ({ code: 'auth.invalid_request', message: status === 413 ? 'the request body is too large' : 'the request is malformed' }),
-    isApi: () => false,
+    isApi: (request) => request.url.startsWith('/mfa/webauthn/'),
     page: (reply, { status, message }) => sendPage(reply, status, renderMfaMessagePage({ title: status >= 500 ? 'Something went wrong' : 'Request refused', message, link: { href: '/sign-in', text: 'Back to sign-in' } })),
   });
 
@@ -82,18 +99,25 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
     return request.body as Fields;
   }
 
-  /** Replaces the session by one that records the factor, remembers the browser when the policy says so, and moves on. */
-  async function complete(request: FastifyRequest, reply: FastifyReply, found: { session: Session; token: string }, amr: string[], returnTo: string, show?: (reply: FastifyReply) => FastifyReply): Promise<FastifyReply> {
+  /** Replaces the session by one that records the factor and remembers the browser when the policy says so; null when the session ended meanwhile. */
+  async function upgrade(request: FastifyRequest, reply: FastifyReply, found: { session: Session; token: string }, amr: string[]): Promise<Session | null> {
     const now = clock();
     const before = found.session.data.authn;
-    const upgraded = await sessions.reauthenticate(found.token, { amr: [...new Set([...amr])], passwordAt: before?.passwordAt ?? found.session.createdAt.toISOString(), mfaAt: now.toISOString(), pending: null });
-    if (upgraded === null) return toSignIn(reply, returnTo);
+    const upgraded = await sessions.reauthenticate(found.token, { amr: [...new Set(amr)], passwordAt: before?.passwordAt ?? found.session.createdAt.toISOString(), mfaAt: now.toISOString(), pending: null });
+    if (upgraded === null) return null;
     const secure = secureCookies(request, cookieSecurity);
     appendSetCookie(reply, serializeCookie(SESSION_COOKIE, upgraded.token, { maxAge: (upgraded.session.expiresAt.getTime() - now.getTime()) / 1000, secure }));
     const remember = await mfa.rememberBrowser({ userGuid: found.session.userGuid, address: request.ip, userAgent: request.headers['user-agent'] ?? null });
     if (remember !== null) appendSetCookie(reply, serializeCookie(REMEMBER_COOKIE, remember.value, { maxAge: remember.maxAgeSeconds, secure }));
+    return upgraded.session;
+  }
+
+  /** Upgrades the session and moves on: a page to show, the waiting SAML request, or returnTo. */
+  async function complete(request: FastifyRequest, reply: FastifyReply, found: { session: Session; token: string }, amr: string[], returnTo: string, show?: (reply: FastifyReply) => FastifyReply): Promise<FastifyReply> {
+    const upgraded = await upgrade(request, reply, found, amr);
+    if (upgraded === null) return toSignIn(reply, returnTo);
     if (show) return show(reply);
-    return (await deps.afterSignIn?.(returnTo, upgraded.session, reply)) ?? reply.redirect(returnTo, 303);
+    return (await deps.afterSignIn?.(returnTo, upgraded, reply)) ?? reply.redirect(returnTo, 303);
   }
 
   async function verifyPage(reply: FastifyReply, session: Session, returnTo: string, status: number, error: string | null, radius?: { prompt: string; state: string }): Promise<FastifyReply> {
@@ -101,7 +125,18 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
     return sendPage(
       reply,
       status,
-      renderVerifyPage({ csrf: sessionCsrfToken(session, 'mfa'), returnTo, error, totp: factors.totp, radius: factors.radius, radiusPrompt: radius?.prompt ?? null, radiusState: radius?.state ?? null, recovery: factors.recoveryCodes > 0 }),
+      renderVerifyPage({
+        csrf: sessionCsrfToken(session, 'mfa'),
+        returnTo,
+        error,
+        totp: factors.totp,
+        radius: factors.radius,
+        radiusPrompt: radius?.prompt ?? null,
+        radiusState: radius?.state ?? null,
+        recovery: factors.recoveryCodes > 0,
+        webauthn: factors.webauthn && deps.webauthn !== undefined,
+        webauthnCsrf: sessionCsrfToken(session, 'mfa-webauthn'),
+      }),
     );
   }
 
@@ -144,8 +179,26 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
 
   async function enrolPage(reply: FastifyReply, session: Session, returnTo: string, status: number, error: string | null): Promise<FastifyReply> {
     try {
-      const enrolment = await mfa.beginTotpEnrolment(session.userGuid, account(session), 'Authenticator app');
-      return sendPage(reply, status, renderEnrolPage({ csrf: sessionCsrfToken(session, 'mfa-enrol'), returnTo, error, deviceId: enrolment.deviceId, secret: enrolment.secret, qrSvg: enrolment.qrSvg, required: session.data.authn?.pending === 'enrol' }));
+      const policy = await mfa.policy();
+      const webauthn = deps.webauthn !== undefined && factorAllowed(policy, 'webauthn');
+      const totp = factorAllowed(policy, 'totp') || !webauthn;
+      const enrolment = totp ? await mfa.beginTotpEnrolment(session.userGuid, account(session), 'Authenticator app') : { deviceId: '', secret: '', qrSvg: '' };
+      return sendPage(
+        reply,
+        status,
+        renderEnrolPage({
+          csrf: sessionCsrfToken(session, 'mfa-enrol'),
+          returnTo,
+          error,
+          deviceId: enrolment.deviceId,
+          secret: enrolment.secret,
+          qrSvg: enrolment.qrSvg,
+          required: session.data.authn?.pending === 'enrol',
+          totp,
+          webauthn,
+          webauthnCsrf: sessionCsrfToken(session, 'mfa-webauthn'),
+        }),
+      );
     } catch (error) {
       if (isAppError(error, 'mfa.device_limit') || isAppError(error, 'mfa.factor_not_allowed')) return sendPage(reply, error.status, renderMfaMessagePage({ title: 'Cannot register a device', message: error.message, link: { href: returnTo, text: 'Back' } }));
       throw error;
@@ -175,5 +228,62 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps): void {
     }
     const show = result.recoveryCodes === null ? undefined : (r: FastifyReply) => sendPage(r, 200, renderRecoveryCodesPage({ codes: result.recoveryCodes ?? [], continueTo: returnTo }));
     return complete(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), 'otp', 'mfa'], returnTo, show);
+  });
+
+  // ---- passkeys and security keys (JSON, from webauthn.js) ----
+
+  scope.get<{ Params: { name: string } }>(`${MFA_ASSETS_PATH}/:name`, (request, reply) => {
+    const body = assets.get(request.params.name);
+    if (body === undefined) return reply.status(404).type('text/plain; charset=utf-8').send('not found');
+    return reply.header('cache-control', 'max-age=300').type('text/javascript; charset=utf-8').send(body);
+  });
+
+  const rp = (request: FastifyRequest): RelyingParty => ({ rpId: request.hostname, origin: `${request.protocol}://${request.host}` });
+  const json = (request: FastifyRequest): Record<string, unknown> => {
+    if (mediaType(request) !== 'application/json') throw new AppError('auth.invalid_request', 'send this request with Content-Type: application/json', { status: 415 });
+    return typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+  };
+  /** The session (half-made or full) of a passkey request, its CSRF token checked. */
+  async function webauthnSession(request: FastifyRequest): Promise<{ session: Session; token: string; body: Record<string, unknown>; factor: WebAuthnFactor }> {
+    const body = json(request);
+    const factor = deps.webauthn;
+    if (factor === undefined) throw new AppError('mfa.factor_not_allowed', 'passkeys are not enabled', { status: 404 });
+    const found = await current(request);
+    if (found === null) throw new AppError('auth.session_invalid', 'sign in again', { status: 401 });
+    if (!verifySessionCsrfToken(found.session, 'mfa-webauthn', body.csrf)) throw new AppError('auth.csrf_failed', 'this page expired: reload it and try again', { status: 403 });
+    return { ...found, body, factor };
+  }
+
+  scope.post('/mfa/webauthn/authenticate/options', async (request, reply) => {
+    const { session, factor } = await webauthnSession(request);
+    return reply.send(await factor.authenticationOptions({ userGuid: session.userGuid, sessionId: session.id, rp: rp(request) }));
+  });
+
+  scope.post('/mfa/webauthn/authenticate', async (request, reply) => {
+    const found = await webauthnSession(request);
+    const returnTo = safeReturnTo(found.body.returnTo);
+    const result = await found.factor.authenticate({ userGuid: found.session.userGuid, account: account(found.session), sessionId: found.session.id, rp: rp(request), ticket: found.body.ticket, response: found.body.response, address: request.ip });
+    if (!result.ok) return reply.status(result.code === 'mfa.throttled' ? 429 : 401).send({ error: { code: result.code, message: result.message } });
+    const upgraded = await upgrade(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), ...result.amr]);
+    if (upgraded === null) throw new AppError('auth.session_invalid', 'sign in again', { status: 401 });
+    return reply.send({ next: returnTo });
+  });
+
+  scope.post('/mfa/webauthn/register/options', async (request, reply) => {
+    const { session, factor } = await webauthnSession(request);
+    if (!(await mayEnrol(session))) throw new AppError('mfa.required', 'verify with your current second factor before you register another', { status: 401 });
+    return reply.send(await factor.registrationOptions({ userGuid: session.userGuid, account: account(session), displayName: session.data.displayName, sessionId: session.id, rp: rp(request) }));
+  });
+
+  scope.post('/mfa/webauthn/register', async (request, reply) => {
+    const found = await webauthnSession(request);
+    if (!(await mayEnrol(found.session))) throw new AppError('mfa.required', 'verify with your current second factor before you register another', { status: 401 });
+    const returnTo = safeReturnTo(found.body.returnTo);
+    const name = typeof found.body.name === 'string' ? found.body.name : '';
+    const { amr } = await found.factor.register({ userGuid: found.session.userGuid, account: account(found.session), sessionId: found.session.id, rp: rp(request), ticket: found.body.ticket, response: found.body.response, name });
+    const recoveryCodes = (await mfa.factorsOf(found.session.userGuid)).recoveryCodes === 0 ? await mfa.regenerateRecoveryCodes(found.session.userGuid, account(found.session), found.session.userGuid) : null;
+    const upgraded = await upgrade(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), amr, 'mfa']);
+    if (upgraded === null) throw new AppError('auth.session_invalid', 'sign in again', { status: 401 });
+    return reply.send({ next: returnTo, recoveryCodes });
   });
 }
