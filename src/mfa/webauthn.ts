@@ -168,7 +168,7 @@ export function createWebAuthnFactor(deps: WebAuthnDeps) {
           expectedChallenge: challenge,
           expectedOrigin: input.rp.origin,
           expectedRPID: input.rp.rpId,
-          credential: { id: device.credential.id, publicKey: new Uint8Array(Buffer.from(device.credential.publicKey, 'base64url')), counter: device.credential.counter, transports: device.credential.transports as AuthenticatorTransport[] },
+          credential: { id: device.credential.id, publicKey: new Uint8Array(Buffer.from(device.credential.publicKey, 'base64url')), counter: device.credential.counter, transports: device.credential.transports },
           requireUserVerification: false,
         });
       } catch (error) {

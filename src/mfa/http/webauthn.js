@@ -1,3 +1,4 @@
+/* global document, window, fetch */
 // Passkeys and security keys on the second-step pages, with @simplewebauthn/browser (served
 // beside this file). Without JavaScript or WebAuthn the button stays hidden and the code forms
 // remain. Text goes into the page through textContent only.
