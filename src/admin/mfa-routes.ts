@@ -26,7 +26,7 @@ const deviceView = z
   .meta({ id: 'MfaDevice' });
 
 export interface MfaAdminDeps {
-  mfa: MfaService;
+  mfa: () => MfaService;
   /** A user's objectGUID from any key the users routes accept. */
   userGuid: (key: string) => Promise<{ guid: string; userName: string }>;
 }
@@ -34,7 +34,13 @@ export interface MfaAdminDeps {
 const idParams = z.strictObject({ id: z.string().min(1).max(1024) });
 
 export function mfaAdminRoutes(deps: MfaAdminDeps): ApiRoute[] {
-  const { mfa } = deps;
+  const mfa = {
+    policy: () => deps.mfa().policy(),
+    setPolicy: (input: unknown, actor: string) => deps.mfa().setPolicy(input, actor),
+    factorsOf: (guid: string) => deps.mfa().factorsOf(guid),
+    removeDevice: (guid: string, id: string, actor: string) => deps.mfa().removeDevice(guid, id, actor),
+    resetDevices: (guid: string, actor: string) => deps.mfa().resetDevices(guid, actor),
+  };
   return [
     route({
       method: 'GET', path: '/mfa/policy', operationId: 'getMfaPolicy', tag: TAG, summary: 'The MFA policy',

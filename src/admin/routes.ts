@@ -407,7 +407,16 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),
-    ...(deps.mfa ? mfaAdminRoutes({ mfa: deps.mfa, userGuid: async (key) => { const user = await provisionedUser(key); return { guid: user.activeDirectory.guid, userName: user.userName }; } }) : []),
+    ...mfaAdminRoutes({
+      mfa: () => {
+        if (deps.mfa === undefined) throw new AppError('mfa.unavailable', 'multi-factor authentication is not set up on this instance', { status: 503 });
+        return deps.mfa;
+      },
+      userGuid: async (key) => {
+        const user = await provisionedUser(key);
+        return { guid: user.activeDirectory.guid, userName: user.userName };
+      },
+    }),
   ];
 }
 
