@@ -185,6 +185,19 @@ describe('TOTP MFA in Chromium (managed directory, demo forest, oathtool codes)'
     assert.match(await second.page.getByRole('alert').innerText(), /not valid/);
     const devices = await admin('GET', '/users/alice@portico.test/mfa-devices');
     assert.equal((devices.json as { recoveryCodes: number }).recoveryCodes, 9);
+
+    // Self-service with the fresh second factor: new recovery codes, then the device removed.
+    await first.page.getByRole('link', { name: 'MFA devices' }).click();
+    await first.page.waitForURL((u) => u.pathname === '/mfa/devices');
+    assert.match(await first.page.locator('#devices').innerText(), /Authenticator app \(authenticator app\)/);
+    await Promise.all([first.page.waitForLoadState('load'), first.page.getByRole('button', { name: 'New recovery codes' }).click()]);
+    const fresh = (await first.page.locator('#recovery-codes li').allInnerTexts()).map((c) => c.trim());
+    assert.equal(fresh.length, 10);
+    assert.ok(!fresh.includes(aliceRecovery[1] ?? ''), 'new codes');
+    aliceRecovery = fresh;
+    await Promise.all([first.page.waitForLoadState('load'), first.page.getByRole('button', { name: 'Remove Authenticator app' }).click()]);
+    assert.equal((await first.page.getByRole('status').innerText()).trim(), 'The device was removed.');
+    assert.equal(((await admin('GET', '/users/alice@portico.test/mfa-devices')).json as { devices: unknown[] }).devices.length, 0);
   });
 
   it('throttles wrong codes per account without touching the password sign-in', async () => {

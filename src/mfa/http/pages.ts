@@ -157,3 +157,35 @@ export function renderMfaMessagePage({ title, message, link }: { title: string; 
   const action = link === undefined ? '' : `\n<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p>`;
   return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>${action}`);
 }
+
+export interface DevicesPageModel {
+  csrf: string;
+  devices: Array<{ id: string; type: string; name: string; createdAt: string; lastUsedAt: string | null }>;
+  recoveryCodes: number;
+  maxDevices: number;
+  notice: string | null;
+  newRecoveryCodes: string[] | null;
+}
+
+const day = (iso: string | null): string => (iso === null ? 'never' : iso.slice(0, 16).replace('T', ' ') + ' UTC');
+
+export function renderDevicesPage(model: DevicesPageModel): string {
+  const rows = model.devices
+    .map(
+      (d) => `<li><strong>${escapeHtml(d.name)}</strong> (${d.type === 'totp' ? 'authenticator app' : 'passkey or security key'})<br><span class="hint">registered ${escapeHtml(day(d.createdAt))}, last used ${escapeHtml(day(d.lastUsedAt))}</span>
+<form method="post" action="/mfa/devices/remove">${hidden({ csrf: model.csrf, deviceId: d.id })}<button type="submit" aria-label="Remove ${escapeHtml(d.name)}">Remove</button></form></li>`,
+    )
+    .join('\n');
+  const codes = model.newRecoveryCodes === null ? '' : `<h2>Your new recovery codes</h2>\n<p>Shown only now; the old ones no longer work.</p>\n<ul class="codes" id="recovery-codes">${model.newRecoveryCodes.map((c) => `<li>${escapeHtml(c)}</li>`).join('')}</ul>`;
+  return layout(
+    'MFA devices',
+    `<h1>MFA devices</h1>
+<div id="mfa-notice" role="status">${model.notice === null ? '' : escapeHtml(model.notice)}</div>
+${codes}
+<ul id="devices">${rows === '' ? '<li>No device registered.</li>' : rows}</ul>
+<p>${model.devices.length} of at most ${model.maxDevices} devices. ${model.recoveryCodes} unused recovery code${model.recoveryCodes === 1 ? '' : 's'}.</p>
+${model.devices.length < model.maxDevices ? '<p><a class="button" href="/mfa/enrol?returnTo=%2Fmfa%2Fdevices">Register another device</a></p>' : ''}
+<form method="post" action="/mfa/devices/recovery-codes">${hidden({ csrf: model.csrf })}<button type="submit">New recovery codes</button></form>
+<p><a href="/portal">Back to the portal</a></p>`,
+  );
+}

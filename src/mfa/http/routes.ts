@@ -29,8 +29,8 @@ import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { CodeKind, MfaService } from '../mfa-service.ts';
 import { REMEMBER_COOKIE } from '../remembered-device.ts';
 import type { RelyingParty, WebAuthnFactor } from '../webauthn.ts';
-import { factorAllowed } from '../policy.ts';
-import { MFA_ASSETS_PATH, MFA_PAGE_CSP, renderEnrolPage, renderMfaMessagePage, renderRecoveryCodesPage, renderVerifyPage } from './pages.ts';
+import { factorAllowed, MAX_DEVICES_PER_USER } from '../policy.ts';
+import { MFA_ASSETS_PATH, MFA_PAGE_CSP, renderDevicesPage, renderEnrolPage, renderMfaMessagePage, renderRecoveryCodesPage, renderVerifyPage } from './pages.ts';
 
 export const MFA_PATH = '/mfa';
 export const MFA_ENROL_PATH = '/mfa/enrol';
@@ -228,6 +228,50 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     }
     const show = result.recoveryCodes === null ? undefined : (r: FastifyReply) => sendPage(r, 200, renderRecoveryCodesPage({ codes: result.recoveryCodes ?? [], continueTo: returnTo }));
     return complete(request, reply, found, [...(found.session.data.authn?.amr ?? ['pwd']), 'otp', 'mfa'], returnTo, show);
+  });
+
+  // ---- self-service: one's own devices; every change behind a second factor of the last 10 minutes ----
+
+  const DEVICES_PATH = '/mfa/devices';
+
+  /** A full session with a fresh second factor, or the redirect that gets one. */
+  async function freshSession(request: FastifyRequest, reply: FastifyReply): Promise<{ session: Session; token: string } | FastifyReply> {
+    const found = await current(request);
+    if (found === null || found.session.data.authn?.pending) return toSignIn(reply, DEVICES_PATH);
+    if (freshMfa(found.session)) return found;
+    const factors = await mfa.factorsOf(found.session.userGuid);
+    // Nothing registered yet: nothing to protect, registering is the way in.
+    if (!factors.totp && !factors.webauthn && factors.recoveryCodes === 0) return found;
+    return reply.redirect(here(MFA_PATH, DEVICES_PATH), 303);
+  }
+
+  async function devicesPage(reply: FastifyReply, session: Session, notice: string | null, newRecoveryCodes: string[] | null = null): Promise<FastifyReply> {
+    const factors = await mfa.factorsOf(session.userGuid);
+    return sendPage(reply, 200, renderDevicesPage({ csrf: sessionCsrfToken(session, 'mfa-devices'), devices: factors.devices, recoveryCodes: factors.recoveryCodes, maxDevices: MAX_DEVICES_PER_USER, notice, newRecoveryCodes }));
+  }
+
+  scope.get(DEVICES_PATH, async (request, reply) => {
+    const found = await freshSession(request, reply);
+    if (!('session' in found)) return found;
+    return devicesPage(reply, found.session, null);
+  });
+
+  scope.post(`${DEVICES_PATH}/remove`, async (request, reply) => {
+    const fields = form(request);
+    const found = await freshSession(request, reply);
+    if (!('session' in found)) return found;
+    if (!verifySessionCsrfToken(found.session, 'mfa-devices', fields.csrf)) return devicesPage(reply, found.session, 'This form expired. Nothing was changed.');
+    await mfa.removeDevice(found.session.userGuid, fields.deviceId ?? '', found.session.userGuid);
+    return devicesPage(reply, found.session, 'The device was removed.');
+  });
+
+  scope.post(`${DEVICES_PATH}/recovery-codes`, async (request, reply) => {
+    const fields = form(request);
+    const found = await freshSession(request, reply);
+    if (!('session' in found)) return found;
+    if (!verifySessionCsrfToken(found.session, 'mfa-devices', fields.csrf)) return devicesPage(reply, found.session, 'This form expired. Nothing was changed.');
+    const codes = await mfa.regenerateRecoveryCodes(found.session.userGuid, account(found.session), found.session.userGuid);
+    return devicesPage(reply, found.session, 'New recovery codes were made.', codes);
   });
 
   // ---- passkeys and security keys (JSON, from webauthn.js) ----
