@@ -12,12 +12,12 @@ const TAG = 'mfa';
 
 export const mfaPolicyView = z
   .object({
-    mode: z.enum(MFA_MODES).describe('always: every sign-in; context-aware: when the browser is not remembered or the address class changed; never'),
-    withoutDevice: z.enum(WITHOUT_DEVICE).describe('a person without a device when MFA is asked: register one at sign-in, be refused, or be let in with the password'),
-    factors: z.array(z.enum(FACTOR_TYPES)).describe('factor types people may use'),
-    rememberDeviceDays: z.number().int().describe('context-aware mode: how long a browser is remembered'),
-    applications: z.record(z.string(), z.enum(REQUIREMENTS)).describe('application id → mfa | phishing-resistant, whatever the mode'),
-    permissionSets: z.record(z.string(), z.enum(REQUIREMENTS)).describe('permission set id → mfa | phishing-resistant, whatever the mode'),
+    mode: z.enum(MFA_MODES, { error: `mode: one of ${MFA_MODES.join(', ')}` }).describe('always: every sign-in; context-aware: when the browser is not remembered or the address class changed; never'),
+    withoutDevice: z.enum(WITHOUT_DEVICE, { error: `withoutDevice: one of ${WITHOUT_DEVICE.join(', ')}` }).describe('a person without a device when MFA is asked: register one at sign-in, be refused, or be let in with the password'),
+    factors: z.array(z.enum(FACTOR_TYPES, { error: `factors: each one of ${FACTOR_TYPES.join(', ')}` })).describe('factor types people may use'),
+    rememberDeviceDays: z.number({ error: 'rememberDeviceDays: a whole number of days, 1 to 365' }).int().describe('context-aware mode: how long a browser is remembered'),
+    applications: z.record(z.string(), z.enum(REQUIREMENTS, { error: `applications: each requirement one of ${REQUIREMENTS.join(', ')}` })).describe('application id → mfa | phishing-resistant, whatever the mode'),
+    permissionSets: z.record(z.string(), z.enum(REQUIREMENTS, { error: `permissionSets: each requirement one of ${REQUIREMENTS.join(', ')}` })).describe('permission set id → mfa | phishing-resistant, whatever the mode'),
   })
   .meta({ id: 'MfaPolicy' });
 
