@@ -24,7 +24,8 @@ import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderLogoutConf
 export const PORTAL_PATH = '/portal';
 /** The second-step page (src/mfa/http/routes.ts): step-up for a target that demands MFA. */
 const MFA_PATH = '/mfa';
-const toSecondStep = (reply: FastifyReply, returnTo: string): FastifyReply => reply.redirect(`${MFA_PATH}?${new URLSearchParams({ returnTo }).toString()}`, 303);
+const toSecondStep = (reply: FastifyReply, returnTo: string, requirement: unknown = 'mfa'): FastifyReply =>
+  reply.redirect(`${MFA_PATH}?${new URLSearchParams({ returnTo, ...(requirement === 'phishing-resistant' ? { need: 'phishing-resistant' } : {}) }).toString()}`, 303);
 const CONTINUE_PATH = '/saml/continue';
 /**
  * A POST-binding AuthnRequest: base64 of at most MAX_INFLATED_BYTES of XML and a RelayState of at
@@ -96,7 +97,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     intercept: async (error, request, reply) => {
       if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
       // A target demanding MFA the session lacks: verify, then come back.
-      if (isAppError(error, 'mfa.required') && request.method === 'GET') return toSecondStep(reply, request.url);
+      if (isAppError(error, 'mfa.required') && request.method === 'GET') return toSecondStep(reply, request.url, error.details?.requirement);
       if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
         // Refused before our code saw the message: audited like every other refusal of a SAML request.
         const refusal = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
@@ -225,9 +226,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
       if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
       return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted, request.ip) }).toString()}`, current !== null);
     }
-    if ((await federation.stepUpForApplication(accepted.application.id, current.session)) !== null) {
-      return toSecondStep(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted, request.ip) }).toString()}`);
-    }
+    const missing = await federation.stepUpForApplication(accepted.application.id, current.session);
+    if (missing !== null) return toSecondStep(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: federation.park(accepted, request.ip) }).toString()}`, missing);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
   }
@@ -241,7 +241,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     if (current === null) return toSignIn(reply, request.url);
     const ref = typeof request.query.ref === 'string' ? request.query.ref : '';
     if (federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
-    if ((await federation.stepUpFor(ref, current.session)) !== null) return toSecondStep(reply, request.url);
+    const missing = await federation.stepUpFor(ref, current.session);
+    if (missing !== null) return toSecondStep(reply, request.url, missing);
     const accepted = federation.resume(ref);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);

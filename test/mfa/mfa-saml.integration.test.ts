@@ -106,6 +106,15 @@ describe('MFA and SAML (managed directory, demo forest)', () => {
     assert.equal(classRef, MFA);
     // AuthnInstant is when the second factor completed (second precision in SAML).
     assert.ok(authnInstant.getTime() >= before - 1000 && authnInstant.getTime() <= Date.now(), `AuthnInstant ${authnInstant.toISOString()}`);
+
+    // Phishing-resistant only: an authenticator-app session is not enough, and alice has no security key.
+    await adminApi(base(), token, 'PUT', '/mfa/policy', { applications: { [wikiId]: 'phishing-resistant' } });
+    const stronger = await get(`${base()}/portal/applications/${wikiId}`, mfaCookie);
+    assert.equal(stronger.status, 303);
+    assert.match(stronger.location ?? '', /^\/mfa\?.*need=phishing-resistant/);
+    const refused = await get(`${base()}${stronger.location}`, mfaCookie);
+    assert.equal(refused.status, 403);
+    assert.match(refused.text, /requires a passkey or security key, and none is registered/);
   });
 
   it('ForceAuthn asks the password and the second factor again, even on a remembered browser', async () => {

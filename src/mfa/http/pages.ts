@@ -63,6 +63,8 @@ export interface VerifyPageModel {
   webauthn: boolean;
   /** The CSRF token of the passkey requests. */
   webauthnCsrf?: string;
+  /** Why this page asks (a step-up's requirement). */
+  notice?: string;
 }
 
 export function renderVerifyPage(model: VerifyPageModel): string {
@@ -99,7 +101,8 @@ ${hidden({ csrf: model.csrf, returnTo: model.returnTo, kind: 'recovery' })}
     forms.push(model.totp || model.radius ? `<details><summary>Use a recovery code instead</summary>\n${form}\n</details>` : form);
   }
   if (forms.length === 0) forms.push('<p>No second factor you can use is registered. Ask your administrator to reset your MFA devices.</p>');
-  return layout(model.error === null ? 'Verify it is you' : 'Error: verify it is you', `<h1>Verify it is you</h1>\n${error}\n${forms.join('\n')}\n<p><a href="/sign-in">Sign in as someone else</a></p>`, model.webauthn);
+  const notice = model.notice === undefined ? '' : `<p>${escapeHtml(model.notice)}</p>\n`;
+  return layout(model.error === null ? 'Verify it is you' : 'Error: verify it is you', `<h1>Verify it is you</h1>\n${error}\n${notice}${forms.join('\n')}\n<p><a href="/sign-in">Sign in as someone else</a></p>`, model.webauthn);
 }
 
 export interface EnrolPageModel {

@@ -140,12 +140,17 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     );
   }
 
-  scope.get<{ Querystring: { returnTo?: string } }>(MFA_PATH, async (request, reply) => {
+  scope.get<{ Querystring: { returnTo?: string; need?: string } }>(MFA_PATH, async (request, reply) => {
     const returnTo = safeReturnTo(request.query.returnTo);
     const found = await current(request);
     if (found === null) return toSignIn(reply, here(MFA_PATH, returnTo));
     if (found.session.data.authn?.pending === 'enrol') return reply.redirect(here(MFA_ENROL_PATH, returnTo), 303);
     const factors = await mfa.factorsOf(found.session.userGuid);
+    if (request.query.need === 'phishing-resistant') {
+      // Only a passkey or security key will do: offer nothing else, and say why.
+      if (!factors.webauthn) return sendPage(reply, 403, renderMfaMessagePage({ title: 'A security key is required', message: 'This requires a passkey or security key, and none is registered for your account. Register one under MFA devices, or ask your administrator.', link: { href: '/mfa/devices', text: 'MFA devices' } }));
+      return sendPage(reply, 200, renderVerifyPage({ csrf: sessionCsrfToken(found.session, 'mfa'), returnTo, error: null, totp: false, radius: false, recovery: false, webauthn: deps.webauthn !== undefined, webauthnCsrf: sessionCsrfToken(found.session, 'mfa-webauthn'), notice: 'This requires a passkey or security key.' }));
+    }
     // Step-up for someone without any factor: register one first.
     if (!factors.totp && !factors.radius && !factors.webauthn && factors.recoveryCodes === 0) return reply.redirect(here(MFA_ENROL_PATH, returnTo), 303);
     return verifyPage(reply, found.session, returnTo, 200, null);
