@@ -19,6 +19,7 @@ import {
   createKyselyReplayStore,
   createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
+  createKyselyMfaStore,
   createKyselySessionStore,
   createKyselySettingsStore,
   createKyselyThrottleStore,
@@ -61,8 +62,13 @@ import { createIdentitySourceAdmin } from '#src/identity-source/identity-source-
 import type { IdentityUserReader } from '#src/identity-store/user.ts';
 import { createManagedPasswordChange } from '#src/auth/password-change.ts';
 import { createSignInFlow } from '#src/auth/sign-in-flow.ts';
+import { createRadiusVerifier } from '#src/mfa/radius/index.ts';
+import { createMfaService } from '#src/mfa/mfa-service.ts';
+import { createRememberedDeviceSigner } from '#src/mfa/remembered-device.ts';
+import { registerMfaRoutes } from '#src/mfa/http/routes.ts';
+import { createWebAuthnFactor } from '#src/mfa/webauthn.ts';
 import { userStillAllowedIn } from '#src/auth/still-allowed.ts';
-import { createSessionService, sessionTimings } from '#src/sessions/index.ts';
+import { createSessionService, sessionAmr, sessionTimings } from '#src/sessions/index.ts';
 import type { Database } from '#src/storage/index.ts';
 import type { AuditLog } from '#src/audit/index.ts';
 import { redactConfig } from '#src/config/index.ts';
@@ -208,6 +214,8 @@ function printBootstrapToken(token: string): void {
 
 /** How long an admitted sign-in attempt holds its throttle slot at most: longer than any bind with failover takes. */
 const ATTEMPT_HOLD_MS = 2 * 60_000;
+/** Wrong second-factor codes per account in 15 minutes before codes wait. */
+const MFA_MAX_WRONG_CODES = 5;
 
 /**
  * Starts Portico. A start that fails (a port in use, a bad certificate, an unreachable database)
@@ -297,7 +305,27 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const throttle = createSignInThrottle({ ...(await throttleLimits(config, connector, logger)), store: createKyselyThrottleStore(db), attemptHoldMs: ATTEMPT_HOLD_MS });
   // Failed sign-ins and password changes answer no earlier than a wrong password usually takes.
   const failureFloor = failureFloorFromConfig(config.signIn.failureFloor, logger);
+  // Wrong MFA codes count like wrong passwords, on their own per-account counter (never touching AD).
+  const mfaThrottle = createSignInThrottle({
+    perUsername: { maxFailures: MFA_MAX_WRONG_CODES, windowMs: 15 * 60_000 },
+    perAddress: { maxFailures: config.signIn.throttle.perAddress.maxFailures, windowMs: config.signIn.throttle.perAddress.windowMinutes * 60_000 },
+    store: createKyselyThrottleStore(db),
+  });
+  const radius = config.mfa.radius ? createRadiusVerifier(config.mfa.radius, { logger }) : null;
+  const mfa = createMfaService({
+    store: createKyselyMfaStore(db, box),
+    settings: createKyselySettingsStore(db),
+    audit,
+    throttle: mfaThrottle,
+    recoveryKey: new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa recovery codes', 32)),
+    remembered: createRememberedDeviceSigner(new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa remembered device', 32))),
+    issuer: 'Portico',
+    // RADIUS one-time codes (mfa.radius): checked by the organisation's RADIUS servers.
+    radius: () => radius,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const signInFlow = createSignInFlow({
+    secondStep: (input) => mfa.secondStep(input),
     directory: () => connector,
     refusedBecause: () => (source.kind === 'connector' && source.state === 'refused' ? source.reason : null),
     passwordChange: source.kind === 'managed' ? 'portico' : 'active-directory',
@@ -358,6 +386,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
     replayStore: createKyselyReplayStore(db),
     pendingStore: createKyselyPendingRequestStore(db),
+    stepUp: (session, target) => mfa.stepUp(sessionAmr(session), target),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (metrics !== null) {
@@ -493,6 +522,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     awsSso: () => awsSso,
     sync: () => sync,
     oidc: () => oidcAdministration,
+    mfa,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   await registerOidcRoutes(http, { oidc, sessions: createSessionReader({ sessions, cookieSecurity: cookieSecurity(config) }), sessionAccess });
@@ -526,6 +556,16 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) ?? portal.afterSignIn(returnTo, session, reply),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const webauthn = createWebAuthnFactor({
+    store: createKyselyMfaStore(db, box),
+    audit,
+    throttle: mfaThrottle,
+    policy: () => mfa.policy(),
+    ticketKey: new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico mfa webauthn tickets', 32)),
+    rpName: 'Portico',
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: portal.afterSignIn, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
   let metricsUrl: string | null = null;
   if (metrics !== null && config.metrics.listen !== undefined) {

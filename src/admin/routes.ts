@@ -32,6 +32,8 @@ import { awsSsoAdminRoutes } from './aws-sso-routes.ts';
 import type { AwsSsoService } from '#src/portal/aws-sso/service.ts';
 import { syncAdminRoutes } from './sync-routes.ts';
 import type { SyncEngine } from '#src/sync/sync-engine.ts';
+import { mfaAdminRoutes } from './mfa-routes.ts';
+import type { MfaService } from '#src/mfa/mfa-service.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
 import { identitySourceRoutes } from './identity-source-routes.ts';
@@ -73,6 +75,8 @@ export interface AdminApiDeps {
   awsSso: () => Pick<AwsSsoService, 'listClients' | 'revokeClient'>;
   /** The AD sync (scope, status, sync now). */
   sync: () => SyncEngine;
+  /** Multi-factor authentication: the policy and people's devices. */
+  mfa?: MfaService;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -423,6 +427,16 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- AD sync (sync-routes.ts) ----
     ...syncAdminRoutes({ sync: () => deps.sync() }),
+    ...mfaAdminRoutes({
+      mfa: () => {
+        if (deps.mfa === undefined) throw new AppError('mfa.unavailable', 'multi-factor authentication is not set up on this instance', { status: 503 });
+        return deps.mfa;
+      },
+      userGuid: async (key) => {
+        const user = await provisionedUser(key);
+        return { guid: user.activeDirectory.guid, userName: user.userName };
+      },
+    }),
   ];
 }
 

@@ -6,7 +6,7 @@
  * A failure at any step leaves the previous record as it was.
  */
 import type { AuditLog } from '#src/audit/index.ts';
-import type { SignInFailureCode, SignInRequest, SignInResult, SignInService } from './sign-in.ts';
+import type { SecondStepGate, SignInFailureCode, SignInRequest, SignInResult, SignInService } from './sign-in.ts';
 import type { SignInThrottle } from './throttle.ts';
 import type { FailureFloor } from './failure-floor.ts';
 import type { AuthenticationResult, DirectoryConnector, DirectoryUser, ResolvedAccount, TransitiveGroups } from '#src/directory/types.ts';
@@ -44,6 +44,8 @@ export interface SignInFlowDependencies {
   onError?: (error: unknown) => void;
   /** Holds failures to the usual wrong-password time, so that timing does not tell which names exist. */
   failureFloor?: FailureFloor | null;
+  /** Multi-factor authentication after the password; absent: a password session. */
+  secondStep?: SecondStepGate | null;
 }
 
 const maxUsernameLength = 256;
@@ -80,6 +82,10 @@ export function signInMessage(code: SignInFailureCode, passwordChange: 'portico'
       return 'Your email address is already used by another account. Contact your administrator.';
     case 'auth.invalid_request':
       return 'Enter your username and password.';
+    case 'mfa.blocked':
+      return 'Your organisation requires multi-factor authentication, and no MFA device is registered for your account. Ask your administrator to register one.';
+    case 'mfa.unavailable':
+      return 'Multi-factor authentication is unavailable right now. Try again in a few minutes.';
   }
 }
 
@@ -191,6 +197,19 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
       return fail(request, code, { guid: user.guid, reason: reasonOf(error), ...(isAppError(error) ? error.details : {}) });
     }
 
+    let secondStep: 'verify' | 'enrol' | null = null;
+    if (deps.secondStep) {
+      let step: Awaited<ReturnType<SecondStepGate>>;
+      try {
+        step = await deps.secondStep({ userGuid: user.guid, clientAddress: request.clientAddress, userAgent: request.userAgent, rememberedDevice: request.rememberedDevice, force: request.force ?? false });
+      } catch (error) {
+        deps.onError?.(error);
+        return fail(request, 'mfa.unavailable', { guid: user.guid, reason: reasonOf(error) });
+      }
+      if (step === 'block') return fail(request, 'mfa.blocked', { guid: user.guid });
+      secondStep = step === 'none' ? null : step;
+    }
+
     try {
       const { upsert, session, token } = await deps.transaction(async (tx) => {
         const at = clock();
@@ -206,6 +225,7 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
               groupsTruncated: groups.truncated,
               clientAddress: request.clientAddress,
               userAgent: request.userAgent?.slice(0, 512) ?? null,
+              authn: { amr: ['pwd'], passwordAt: at.toISOString(), mfaAt: null, pending: secondStep },
             },
           },
           at,
@@ -217,11 +237,11 @@ export function createSignInFlow(deps: SignInFlowDependencies): SignInService {
           action: 'auth.user.signed_in',
           target: upsert.user.userName,
           outcome: 'success',
-          details: { userId: upsert.user.userId, clientAddress: request.clientAddress, groups: groups.groups.length, groupsTruncated: groups.truncated, sessionId: session.id },
+          details: { userId: upsert.user.userId, clientAddress: request.clientAddress, groups: groups.groups.length, groupsTruncated: groups.truncated, sessionId: session.id, secondStep },
         });
         return { upsert, session, token: prepared.token };
       });
-      return { ok: true, token, session: session satisfies Session, user: upsert.user };
+      return { ok: true, token, session: session satisfies Session, user: upsert.user, secondStep };
     } catch (error) {
       if (isAppError(error, 'identity.email_conflict')) {
         return fail(request, 'identity.email_conflict', { guid: user.guid, ...error.details });

@@ -15,6 +15,7 @@ import { registerIdentityCommands } from './identity-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerThrottleCommands } from './throttle-commands.ts';
 import { registerSyncCommands } from './sync-commands.ts';
+import { registerMfaCommands } from './mfa-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command('portico')
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program, load);
   registerBackupCommands(program, load);
   registerSyncCommands(program, load);
+  registerMfaCommands(program, load);
   return program;
 }
 

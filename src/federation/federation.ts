@@ -11,7 +11,7 @@ import type { Application } from '#src/access/model.ts';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
 import type { AuditLog } from '#src/audit/index.ts';
 import type { IdentityUser, IdentityUserReader } from '#src/identity-store/user.ts';
-import type { Session } from '#src/sessions/session-store.ts';
+import { sessionAmr, type Session } from '#src/sessions/session-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AwsFederation } from './aws.ts';
 import { assertionAttributes } from './saml/attributes.ts';
@@ -21,7 +21,7 @@ import { clientKey, createPendingRequests, type PendingCodec, type PendingLimits
 import { createSharedReplayCache, type ReplayStore } from './replay.ts';
 import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
 import { buildIdpMetadata } from './saml/metadata.ts';
-import { STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
+import { PASSWORD_PROTECTED_TRANSPORT, REFEDS_MFA, STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
 import type { SigningKeys } from './signing-keys.ts';
 
 /** An HTTP-POST binding message: the page posts `fields` to `action`. */
@@ -46,6 +46,11 @@ export interface FederationOptions {
   /** Accepted request IDs and waiting requests: in the database, shared by every instance. */
   replayStore: ReplayStore;
   pendingStore: PendingRequestStore;
+  /**
+   * What a session still lacks for a target that demands MFA (src/mfa/ decides): null when it
+   * may go on. Absent: no target demands anything.
+   */
+  stepUp?: ((session: Session, target: { applicationId?: string; permissionSetId?: string }) => Promise<'mfa' | 'phishing-resistant' | null>) | undefined;
   clock?: () => Date;
 }
 
@@ -122,6 +127,21 @@ export function createFederation(options: FederationOptions) {
   const applicationByEntityId = async (entityId: string) => (await currentApplications()).byEntityId.get(entityId);
 
   /** Identifies one portal session to the SPs it signed in to, without revealing the session id. */
+  /** The assertion's AuthnContextClassRef and AuthnInstant: what the session's authentication was, and when it was complete. */
+  const authnOf = (session: Session) => {
+    const authn = session.data.authn;
+    const mfa = sessionAmr(session).includes('mfa');
+    const at = (mfa ? authn?.mfaAt : authn?.passwordAt) ?? null;
+    return { authnContextClassRef: mfa ? REFEDS_MFA : PASSWORD_PROTECTED_TRANSPORT, authnInstant: at === null ? session.createdAt : new Date(at) };
+  };
+
+  /** Refuses a session that lacks what the target demands; the portal turns the refusal into the second-step page. */
+  async function requireStepUp(session: Session, target: { applicationId?: string; permissionSetId?: string }): Promise<void> {
+    const missing = (await options.stepUp?.(session, target)) ?? null;
+    if (missing === null) return;
+    throw new AppError('mfa.required', missing === 'phishing-resistant' ? 'this requires a security key or passkey: verify with one to continue' : 'this requires multi-factor authentication: verify to continue', { status: 401, details: { requirement: missing, ...target } });
+  }
+
   const sessionIndexOf = (session: Session) => `_${createHmac('sha256', nameIdSecret).update(`session-index:${session.id}`).digest('base64url')}`;
 
   async function userOf(session: Session): Promise<IdentityUser> {
@@ -179,6 +199,16 @@ export function createFederation(options: FederationOptions) {
       const { request, application, acsUrl, relayState, signed } = accepted;
       return pending.park({ request, applicationId: application.id, acsUrl, relayState, signed }, clientKey(client));
     },
+    /** What the session lacks for the waiting request's application (step-up), or null. */
+    async stepUpFor(ref: string, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
+      const entry = await pending.peek(ref);
+      if (entry === undefined) return null;
+      return (await options.stepUp?.(session, { applicationId: entry.value.applicationId })) ?? null;
+    },
+    /** What the session lacks for an application (step-up), or null. */
+    async stepUpForApplication(applicationId: string, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
+      return (await options.stepUp?.(session, { applicationId })) ?? null;
+    },
     /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
     async needsFreshSignIn(ref: string, session: Session): Promise<boolean> {
       const entry = await pending.peek(ref);
@@ -214,6 +244,7 @@ export function createFederation(options: FederationOptions) {
       if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
         await refuseNotAssigned(session, 'saml.assertion.issued', application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
       }
+      await requireStepUp(session, { applicationId: application.id });
       const user = await userOf(session);
       const built = buildResponse({
         idp: idp(),
@@ -224,7 +255,7 @@ export function createFederation(options: FederationOptions) {
         inResponseTo: request.inResponseTo,
         attributes: assertionAttributes(application.attributeMappings, user, groups.map((g) => g.qualifiedName)),
         sessionIndex: sessionIndexOf(session),
-        authnInstant: session.createdAt,
+        ...authnOf(session),
         signResponse: application.signResponse,
         now: clock(),
       });
@@ -245,6 +276,7 @@ export function createFederation(options: FederationOptions) {
       if (entry === undefined) {
         await refuseNotAssigned(session, 'saml.aws_assertion.issued', accountId, { accountId, permissionSetId, purpose }, `you are not assigned to this account with this permission set: ask your administrator for access`);
       }
+      await requireStepUp(session, { permissionSetId });
       const [account, permissionSet, user] = await Promise.all([access.getAccount(accountId), access.getPermissionSet(permissionSetId), userOf(session)]);
       const signIn = aws.signIn(account, permissionSet, user);
       const built = buildResponse({
@@ -255,7 +287,7 @@ export function createFederation(options: FederationOptions) {
         acsUrl: signIn.signInUrl,
         attributes: signIn.attributes,
         sessionIndex: sessionIndexOf(session),
-        authnInstant: session.createdAt,
+        ...authnOf(session),
         now: clock(),
       });
       await audit.record({

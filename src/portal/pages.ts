@@ -97,7 +97,7 @@ ${roles.join('\n')}
     'Portal',
     `<header class="bar">
 <h1>Portico</h1>
-<p class="who">Signed in as ${who}.</p>
+<p class="who">Signed in as ${who}. <a href="/mfa/devices">MFA devices</a></p>
 <form method="post" action="/sign-out" class="sign-out"><input type="hidden" name="csrf" value="${escapeHtml(model.signOutCsrf)}"><button type="submit">Sign out</button></form>
 </header>
 ${model.groupsTruncated ? '<p class="warning" role="note">You are in more groups than Portico evaluates: some of your access may not be shown.</p>' : ''}

@@ -22,6 +22,10 @@ import { AppError, isAppError } from '#src/shared/errors.ts';
 import { ASSETS_PATH, PORTAL_CSP, POST_PAGE_CSP, renderCliPage, renderLogoutConfirmPage, renderPortalPage, renderPostPage, renderRefusalPage, renderSignedOutPage, type PortalAccount } from './pages.ts';
 
 export const PORTAL_PATH = '/portal';
+/** The second-step page (src/mfa/http/routes.ts): step-up for a target that demands MFA. */
+const MFA_PATH = '/mfa';
+const toSecondStep = (reply: FastifyReply, returnTo: string, requirement: unknown = 'mfa'): FastifyReply =>
+  reply.redirect(`${MFA_PATH}?${new URLSearchParams({ returnTo, ...(requirement === 'phishing-resistant' ? { need: 'phishing-resistant' } : {}) }).toString()}`, 303);
 const CONTINUE_PATH = '/saml/continue';
 /**
  * A POST-binding AuthnRequest: base64 of at most MAX_INFLATED_BYTES of XML and a RelayState of at
@@ -68,6 +72,8 @@ function continueSingleSignOn(federation: Federation): AfterSignIn {
   return async (returnTo, session, reply) => {
     const ref = returnTo.startsWith(`${CONTINUE_PATH}?`) ? new URLSearchParams(returnTo.slice(CONTINUE_PATH.length + 1)).get('ref') : null;
     if (ref === null || (await federation.needsFreshSignIn(ref, session))) return null;
+    // Step-up first: /saml/continue sends the person to the second step and keeps the request.
+    if ((await federation.stepUpFor(ref, session)) !== null) return null;
     try {
       const accepted = await federation.resume(ref);
       const form = await federation.signInToApplication(session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
@@ -94,6 +100,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     clientError: (_status, error) => ({ code: 'portal.request_refused', message: error.message }),
     intercept: async (error, request, reply) => {
       if (isAppError(error) && error.code === 'auth.session_invalid') return toSignIn(reply, request.url);
+      // A target demanding MFA the session lacks: verify, then come back.
+      if (isAppError(error, 'mfa.required') && request.method === 'GET') return toSecondStep(reply, request.url, error.details?.requirement);
       if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && (request.url.startsWith(SSO_PATH) || request.url.startsWith(SLO_PATH))) {
         // Refused before our code saw the message: audited like every other refusal of a SAML request.
         const refusal = new AppError('saml.request_too_large', `the SAML message and its RelayState are larger than ${Math.floor(SAML_BODY_LIMIT / 1024)} KiB; the RelayState may be at most ${MAX_RELAY_STATE_BYTES} bytes`, { status: 413 });
@@ -236,6 +244,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
       if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
       return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, current !== null);
     }
+    const missing = await federation.stepUpForApplication(accepted.application.id, current.session);
+    if (missing !== null) return toSecondStep(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, missing);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);
   }
@@ -249,6 +259,8 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     if (current === null) return toSignIn(reply, request.url);
     const ref = typeof request.query.ref === 'string' ? request.query.ref : '';
     if (await federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
+    const missing = await federation.stepUpFor(ref, current.session);
+    if (missing !== null) return toSecondStep(reply, request.url, missing);
     const accepted = await federation.resume(ref);
     const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
     return postPage(reply, form, accepted.application.name);

@@ -1,5 +1,6 @@
 /** Portal sessions: the store contract, the service, tokens and settings. */
-export type { NewSession, Session, SessionData, SessionGroup, SessionStore } from './session-store.ts';
+export type { NewSession, Session, SessionAuthentication, SessionData, SessionGroup, SessionStore } from './session-store.ts';
+export { sessionAmr } from './session-store.ts';
 export { hashSessionToken, newSessionToken } from './tokens.ts';
 export {
   createSessionService,

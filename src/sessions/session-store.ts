@@ -19,6 +19,27 @@ export interface SessionData {
   csrfSecret: string;
   clientAddress: string | null;
   userAgent: string | null;
+  /** How the person authenticated (absent on sessions from before MFA: a password only). */
+  authn?: SessionAuthentication;
+}
+
+/**
+ * The authentication behind a session. `amr` holds RFC 8176 method references (`pwd`; with a
+ * second factor also `otp`, `hwk`/`swk` and `mfa`). A session whose `pending` is set is not a
+ * session yet: only the second-step pages accept it.
+ */
+export interface SessionAuthentication {
+  amr: string[];
+  /** When the password was checked (ISO-8601). */
+  passwordAt: string;
+  /** When the second factor was, or null. */
+  mfaAt: string | null;
+  pending: 'verify' | 'enrol' | null;
+}
+
+/** A session's methods; a session from before MFA existed is a password session. */
+export function sessionAmr(session: Pick<Session, 'data'>): string[] {
+  return session.data.authn?.amr ?? ['pwd'];
 }
 
 export interface Session {

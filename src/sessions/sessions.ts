@@ -11,7 +11,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuditLog } from '#src/audit/index.ts';
-import type { NewSession, Session, SessionData, SessionStore } from './session-store.ts';
+import type { NewSession, Session, SessionAuthentication, SessionData, SessionStore } from './session-store.ts';
 import { hashSessionToken, newSessionToken } from './tokens.ts';
 
 /** What the directory says about a signed-in user now (implemented over the identity source). */
@@ -34,8 +34,16 @@ export interface SessionServiceOptions {
 
 export interface SessionService {
   readonly durationMs: number;
-  /** The live session of this token, or null: unknown, expired, revoked, or revoked now by the re-check. */
-  authenticate(token: string, now?: Date): Promise<{ session: Session } | null>;
+  /**
+   * The live session of this token, or null: unknown, expired, revoked, or revoked now by the
+   * re-check. A session still owing its second factor counts only with `includePending`.
+   */
+  authenticate(token: string, now?: Date, options?: { includePending?: boolean }): Promise<{ session: Session } | null>;
+  /**
+   * Replaces a live session by a new one (new token, new CSRF secret, same expiry) carrying
+   * `authn`, and revokes the old one: a session that gains a factor gets a new identifier.
+   */
+  reauthenticate(token: string, authn: SessionAuthentication): Promise<{ token: string; session: Session } | null>;
   /** Revokes the token's session; false when there was no live one. Audited as `session.signed_out`. */
   signOut(token: string): Promise<boolean>;
   /** Revokes every live session of a user; audited as `session.revoked` by `actor`. Returns how many. */
@@ -96,9 +104,10 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   return {
     durationMs,
 
-    async authenticate(token, now = clock()) {
+    async authenticate(token, now = clock(), { includePending = false } = {}) {
       const session = await findLive(token, now);
       if (session === null) return null;
+      if (!includePending && (session.data.authn?.pending ?? null) !== null) return null;
       if (now.getTime() - session.checkedAt.getTime() < recheckMs) return { session };
       let pending = rechecks.get(session.id);
       if (pending === undefined) {
@@ -107,6 +116,19 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       }
       const checked = await pending;
       return checked === null ? null : { session: checked };
+    },
+
+    async reauthenticate(token, authn) {
+      const now = clock();
+      const session = await findLive(token, now);
+      if (session === null) return null;
+      const { token: newToken, tokenHash } = newSessionToken();
+      const created = await store.create(
+        { tokenHash, userId: session.userId, userGuid: session.userGuid, expiresAt: session.expiresAt, data: { ...session.data, csrfSecret: randomBytes(32).toString('base64url'), authn } },
+        now,
+      );
+      await store.revoke(session.id, now);
+      return { token: newToken, session: created };
     },
 
     async signOut(token) {

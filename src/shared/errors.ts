@@ -113,6 +113,16 @@ export type ErrorCode =
   | 'aws_sso.access_denied'
   | 'aws_sso.unauthorized'
   | 'aws_sso.not_found'
+  | 'mfa.invalid_code'
+  | 'mfa.throttled'
+  | 'mfa.device_limit'
+  | 'mfa.device_not_found'
+  | 'mfa.factor_not_allowed'
+  | 'mfa.policy_invalid'
+  | 'mfa.enrolment_required'
+  | 'mfa.blocked'
+  | 'mfa.required'
+  | 'mfa.unavailable'
   | OidcErrorCode;
 
 /** The OpenID provider's codes: Portico's own, and the OAuth `error` values it audits. */

@@ -35,3 +35,4 @@ export { databasePoolStats, pingDatabase } from './health.ts';
 export { backupSqliteFile } from './backup.ts';
 export { createKyselyIdentityGroupStore } from './kysely-identity-group-store.ts';
 export { createKyselySyncStateStore } from './kysely-sync-state-store.ts';
+export { createKyselyMfaStore } from './kysely-mfa-store.ts';

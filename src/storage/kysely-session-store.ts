@@ -25,6 +25,7 @@ const sessionDataSchema = z.object({
   csrfSecret: z.string().min(1),
   clientAddress: z.string().nullable(),
   userAgent: z.string().nullable(),
+  authn: z.object({ amr: z.array(z.string()), passwordAt: z.string(), mfaAt: z.string().nullable(), pending: z.enum(['verify', 'enrol']).nullable() }).optional(),
 });
 
 export function createKyselySessionStore(db: Kysely<Database>, { generateId = randomUUID }: KyselySessionStoreOptions = {}): SessionStore {
@@ -133,6 +134,7 @@ function toStoredData(data: SessionData): SessionData {
     csrfSecret: data.csrfSecret,
     clientAddress: data.clientAddress,
     userAgent: data.userAgent,
+    ...(data.authn === undefined ? {} : { authn: { amr: [...data.authn.amr], passwordAt: data.authn.passwordAt, mfaAt: data.authn.mfaAt, pending: data.authn.pending } }),
   };
 }
 

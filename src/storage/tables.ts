@@ -31,6 +31,8 @@ export interface Database {
   identity_groups: IdentityGroupsTable;
   identity_group_members: IdentityGroupMembersTable;
   oidc_payloads: OidcPayloadsTable;
+  mfa_devices: MfaDevicesTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -282,4 +284,26 @@ export interface OidcPayloadsTable {
   user_code: string | null;
   expires_at: string | null;
   consumed_at: string | null;
+}
+
+export interface MfaDevicesTable {
+  id: string;
+  user_guid: string;
+  type: string;
+  name: string;
+  secret_sealed: string | null;
+  /** bigint on PostgreSQL (returned as text by pg), integer on SQLite. */
+  totp_last_step: ColumnType<number | string | null, number | null, number | null>;
+  credential_id: string | null;
+  credential_json: string | null;
+  confirmed_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  user_guid: string;
+  code_hash: string;
+  created_at: string;
+  used_at: string | null;
 }

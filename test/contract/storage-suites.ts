@@ -16,6 +16,7 @@ import {
   createKyselyDirectoryConnectionStore,
   createKyselyDirectoryStore,
   createKyselyIdentityUserStore,
+  createKyselyMfaStore,
   createKyselySettingsStore,
   createKyselySessionStore,
   createKyselyThrottleStore,
@@ -42,8 +43,9 @@ import { throttleStoreContract } from './throttle-store.contract.ts';
 import { sharedStateContract, type SharedStateStores } from './shared-state.contract.ts';
 import { syncStoresContract } from './sync-stores.contract.ts';
 import { oidcPayloadStoreContract } from './oidc-payload-store.contract.ts';
+import { mfaStoreContract } from './mfa-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads', 'mfa_devices', 'mfa_recovery_codes'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -156,6 +158,22 @@ export function runStorageSuites(target: DatabaseTarget): void {
           return Promise.resolve({ store: createKyselyAwsSsoStore(db), dispose: () => db.destroy() });
         },
         dumpStorage: async () => (await Promise.all((['aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'] as const).map((table) => dumpTable(database, table)))).join('\n'),
+        dispose: () => database.dispose(),
+      };
+    });
+  });
+
+  void describe(`${target.name}: MFA devices`, () => {
+    mfaStoreContract(async () => {
+      const database = await target.open();
+      const box = createSecretBox(randomBytes(32));
+      return {
+        store: createKyselyMfaStore(database.db, box),
+        other: () => {
+          const db = createDatabase(database.config);
+          return Promise.resolve({ store: createKyselyMfaStore(db, box), dispose: () => db.destroy() });
+        },
+        dumpStorage: () => dumpTable(database, 'mfa_devices'),
         dispose: () => database.dispose(),
       };
     });
@@ -327,7 +345,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0011_sync', '0012_oidc']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0010_mfa', '0011_sync', '0012_oidc']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

@@ -48,9 +48,11 @@ export interface SignInPageModel {
   error: string | null;
   /** A link to the password page under the error (expired or must-change passwords, on the managed directory). */
   changePasswordHref?: string | null;
+  /** A fresh authentication was asked for (prompt=login): no remembered device skips MFA. */
+  force?: boolean;
 }
 
-export function renderSignInPage({ csrfField, returnTo, username, error, changePasswordHref = null }: SignInPageModel): string {
+export function renderSignInPage({ csrfField, returnTo, username, error, changePasswordHref = null, force = false }: SignInPageModel): string {
   const describedBy = error === null ? 'username-hint' : 'sign-in-error username-hint';
   const invalid = error === null ? '' : ' aria-invalid="true"';
   // The password field gets the focus after a failure, since the user name is kept.
@@ -62,7 +64,7 @@ export function renderSignInPage({ csrfField, returnTo, username, error, changeP
 <div id="sign-in-error" class="alert" role="alert">${error === null ? '' : escapeHtml(error)}</div>${changePasswordHref === null ? '' : `\n<p><a href="${escapeHtml(changePasswordHref)}">Change your password</a></p>`}
 <form method="post" action="/sign-in">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfField)}">
-<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
+<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">${force ? '\n<input type="hidden" name="prompt" value="login">' : ''}
 <label for="username">User name</label>
 <input id="username" name="username" type="text" value="${escapeHtml(username)}" autocomplete="username" autocapitalize="none" autocorrect="off" spellcheck="false" required maxlength="1024" aria-describedby="${describedBy}"${invalid}${focusUser}>
 <p id="username-hint" class="hint">Your work account, e.g. name@example.com or DOMAIN\\name</p>

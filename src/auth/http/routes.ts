@@ -42,6 +42,10 @@ import { CHANGE_PASSWORD_PATH, passwordRoutes } from './password-routes.ts';
 import { safeReturnTo } from './return-to.ts';
 
 export { SESSION_COOKIE };
+/** The remembered-device cookie of context-aware MFA (src/mfa/remembered-device.ts), handed to the MFA gate. */
+const REMEMBER_DEVICE_COOKIE = 'portico_mfa_remember';
+/** Where a sign-in that owes a second step goes on (src/mfa/http/routes.ts). */
+const SECOND_STEP_PATHS = { verify: '/mfa', enrol: '/mfa/enrol' } as const;
 /** Largest form or JSON body these routes accept: a user name and a password, with room to spare. */
 export const BODY_LIMIT = 16 * 1024;
 const MAX_FIELD = 1024;
@@ -92,6 +96,8 @@ const failureStatus: Record<SignInFailureCode, number> = {
   'identity.mapping_value_missing': 403,
   'identity.email_conflict': 403,
   'auth.invalid_request': 400,
+  'mfa.blocked': 403,
+  'mfa.unavailable': 503,
 };
 
 const apiSignInBody = z.object({
@@ -159,15 +165,16 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     request: FastifyRequest,
     reply: FastifyReply,
     status: number,
-    model: { returnTo: string; username: string; error: string | null; changePasswordHref?: string | null },
+    model: { returnTo: string; username: string; error: string | null; changePasswordHref?: string | null; force?: boolean },
     freshCsrf = false,
   ): FastifyReply {
     return sendPage(reply, status, renderSignInPage({ ...model, csrfField: csrfField(request, reply, freshCsrf) }));
   }
 
-  function signInRequest(request: FastifyRequest, username: string, password: string) {
+  function signInRequest(request: FastifyRequest, username: string, password: string, force = false) {
     const userAgent = request.headers['user-agent'];
-    return { username, password, clientAddress: request.ip, userAgent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT) };
+    const rememberedDevice = parseCookies(request.headers.cookie).get(REMEMBER_DEVICE_COOKIE);
+    return { username, password, clientAddress: request.ip, userAgent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT), rememberedDevice, force };
   }
 
   function failureHeaders(reply: FastifyReply, result: Extract<SignInResult, { ok: false }>): number {
@@ -182,7 +189,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     const returnTo = safeReturnTo(queryParam(request, 'returnTo'));
     // prompt=login: the password again even with a session (a service provider's ForceAuthn).
     if (queryParam(request, 'prompt') !== 'login' && (await currentSession(request, reply)) !== null) return reply.redirect(returnTo, 303);
-    return sendSignInPage(request, reply, 200, { returnTo, username: '', error: null });
+    return sendSignInPage(request, reply, 200, { returnTo, username: '', error: null, force: queryParam(request, 'prompt') === 'login' });
   });
 
   scope.post('/sign-in', async (request, reply) => {
@@ -202,18 +209,20 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     if (username === '' || password === '' || username.length > MAX_FIELD || password.length > MAX_FIELD) {
       return sendSignInPage(request, reply, 400, { returnTo, username: username.slice(0, MAX_FIELD), error: 'Enter your user name and your password.' });
     }
-    const result = await signIn.signIn(signInRequest(request, username, password));
+    const force = form.prompt === 'login';
+    const result = await signIn.signIn(signInRequest(request, username, password, force));
     if (!result.ok) {
       const status = failureHeaders(reply, result);
       const changePasswordHref =
         passwordChange !== null && (result.code === 'auth.password_expired' || result.code === 'auth.password_must_change')
           ? `${CHANGE_PASSWORD_PATH}?${new URLSearchParams({ username }).toString()}`
           : null;
-      return sendSignInPage(request, reply, status, { returnTo, username, error: result.message, changePasswordHref });
+      return sendSignInPage(request, reply, status, { returnTo, username, error: result.message, changePasswordHref, force });
     }
     setSessionCookie(request, reply, result.token, result.session);
     // The pre-session CSRF cookie has done its job.
     clearCookie(request, reply, CSRF_COOKIE);
+    if (result.secondStep) return reply.redirect(`${SECOND_STEP_PATHS[result.secondStep]}?${new URLSearchParams({ returnTo }).toString()}`, 303);
     return (await deps.afterSignIn?.(returnTo, result.session, reply)) ?? reply.redirect(returnTo, 303);
   });
 
@@ -232,6 +241,7 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     }
     setSessionCookie(request, reply, result.token, result.session);
     return reply.send({
+      ...(result.secondStep ? { secondStep: result.secondStep, next: SECOND_STEP_PATHS[result.secondStep] } : {}),
       userId: result.user.userId,
       userName: result.user.userName,
       displayName: result.user.displayName,

@@ -1110,6 +1110,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/mfa/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The MFA policy */
+        get: operations["getMfaPolicy"];
+        /** Change the MFA policy (fields left out keep their value) */
+        put: operations["setMfaPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/users/{id}/mfa-devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's MFA devices and how many unused recovery codes they have */
+        get: operations["listUserMfaDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/users/{id}/mfa-devices/{deviceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one MFA device of a user */
+        delete: operations["removeUserMfaDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/users/{id}/mfa-devices/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove every MFA device and recovery code of a user (a lost phone): they register again at their next sign-in */
+        post: operations["resetUserMfaDevices"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1291,6 +1360,38 @@ export interface components {
                     examples: string[];
                 }[];
             }[];
+        };
+        MfaDevice: {
+            id: string;
+            /** @enum {string} */
+            type: "totp" | "webauthn";
+            name: string;
+            createdAt: string;
+            lastUsedAt: string | null;
+        };
+        MfaPolicy: {
+            /**
+             * @description always: every sign-in; context-aware: when the browser is not remembered or the address class changed; never
+             * @enum {string}
+             */
+            mode: "always" | "context-aware" | "never";
+            /**
+             * @description a person without a device when MFA is asked: register one at sign-in, be refused, or be let in with the password
+             * @enum {string}
+             */
+            withoutDevice: "register-at-sign-in" | "block" | "allow";
+            /** @description factor types people may use */
+            factors: ("totp" | "webauthn" | "radius")[];
+            /** @description context-aware mode: how long a browser is remembered */
+            rememberDeviceDays: number;
+            /** @description application id → mfa | phishing-resistant, whatever the mode */
+            applications: {
+                [key: string]: "mfa" | "phishing-resistant";
+            };
+            /** @description permission set id → mfa | phishing-resistant, whatever the mode */
+            permissionSets: {
+                [key: string]: "mfa" | "phishing-resistant";
+            };
         };
         /** @description an OIDC application (id is its client_id); never the secret */
         OidcApplication: {
@@ -4752,6 +4853,190 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SyncRun"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMfaPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaPolicy"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setMfaPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description always: every sign-in; context-aware: when the browser is not remembered or the address class changed; never
+                     * @enum {string}
+                     */
+                    mode?: "always" | "context-aware" | "never";
+                    /**
+                     * @description a person without a device when MFA is asked: register one at sign-in, be refused, or be let in with the password
+                     * @enum {string}
+                     */
+                    withoutDevice?: "register-at-sign-in" | "block" | "allow";
+                    /** @description factor types people may use */
+                    factors?: ("totp" | "webauthn" | "radius")[];
+                    /** @description context-aware mode: how long a browser is remembered */
+                    rememberDeviceDays?: number;
+                    /** @description application id → mfa | phishing-resistant, whatever the mode */
+                    applications?: {
+                        [key: string]: "mfa" | "phishing-resistant";
+                    };
+                    /** @description permission set id → mfa | phishing-resistant, whatever the mode */
+                    permissionSets?: {
+                        [key: string]: "mfa" | "phishing-resistant";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaPolicy"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listUserMfaDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        userGuid: string;
+                        userName: string;
+                        devices: components["schemas"]["MfaDevice"][];
+                        recoveryCodes: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeUserMfaDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deviceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resetUserMfaDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        removed: number;
+                    };
                 };
             };
             /** @description An error with a stable code */

@@ -48,6 +48,8 @@ export interface ResponseInput {
   sessionIndex?: string | undefined;
   /** When the user authenticated; now by default. */
   authnInstant?: Date | undefined;
+  /** How the user authenticated (AuthnContextClassRef); PasswordProtectedTransport by default. */
+  authnContextClassRef?: string | undefined;
   now?: Date | undefined;
   /** Sign the Response too (the assertion is always signed). */
   signResponse?: boolean | undefined;
@@ -76,7 +78,9 @@ export const ASSERTION_LIFETIME_MS = 5 * 60_000;
 /** NotBefore is set slightly in the past so an SP whose clock lags a little accepts the assertion. */
 const NOT_BEFORE_LEEWAY_MS = 60_000;
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
-const PASSWORD_PROTECTED_TRANSPORT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+export const PASSWORD_PROTECTED_TRANSPORT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+/** The REFEDS MFA profile: a password and a second, independent factor. */
+export const REFEDS_MFA = 'https://refeds.org/profile/mfa';
 
 /**
  * The user's NameID for an application.
@@ -174,7 +178,7 @@ function assertionXml(c: AssertionContext): string {
     `<saml:AudienceRestriction><saml:Audience>${c14nText(c.application.entityId)}</saml:Audience></saml:AudienceRestriction>` +
     `</saml:Conditions>` +
     `<saml:AuthnStatement AuthnInstant="${instant(c.authnInstant)}" SessionIndex="${c14nAttr(c.sessionIndex)}" SessionNotOnOrAfter="${instant(c.sessionNotOnOrAfter)}">` +
-    `<saml:AuthnContext><saml:AuthnContextClassRef>${PASSWORD_PROTECTED_TRANSPORT}</saml:AuthnContextClassRef></saml:AuthnContext>` +
+    `<saml:AuthnContext><saml:AuthnContextClassRef>${c14nText(c.authnContextClassRef ?? PASSWORD_PROTECTED_TRANSPORT)}</saml:AuthnContextClassRef></saml:AuthnContext>` +
     `</saml:AuthnStatement>` +
     attributeStatementXml(c.attributes ?? []) +
     `</saml:Assertion>`

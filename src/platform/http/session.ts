@@ -43,13 +43,16 @@ export function appendSetCookie(reply: FastifyReply, value: string): void {
 
 export function createSessionReader({ sessions, cookieSecurity = 'auto', clock = () => new Date() }: SessionReaderOptions): SessionReader {
   // One lookup per request however many times a handler (and its hooks) ask.
-  const seen = new WeakMap<FastifyRequest, Promise<CurrentSession | null>>();
+  const seen = new WeakMap<FastifyRequest, ReturnType<typeof lookup>>();
 
-  async function lookup(request: FastifyRequest): Promise<CurrentSession | null> {
+  /** The live session; `owesSecondStep` when the cookie names a session still waiting for its second factor (kept, not cleared). */
+  async function lookup(request: FastifyRequest): Promise<{ current: CurrentSession | null; owesSecondStep: boolean }> {
     const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    if (token === undefined || token === '') return null;
-    const found = await sessions.authenticate(token, clock());
-    return found === null ? null : { session: found.session, token };
+    if (token === undefined || token === '') return { current: null, owesSecondStep: false };
+    const found = await sessions.authenticate(token, clock(), { includePending: true });
+    if (found === null) return { current: null, owesSecondStep: false };
+    if ((found.session.data.authn?.pending ?? null) !== null) return { current: null, owesSecondStep: true };
+    return { current: { session: found.session, token }, owesSecondStep: false };
   }
 
   return {
@@ -59,8 +62,8 @@ export function createSessionReader({ sessions, cookieSecurity = 'auto', clock =
         pending = lookup(request);
         seen.set(request, pending);
       }
-      const found = await pending;
-      if (found === null && reply !== undefined) {
+      const { current: found, owesSecondStep } = await pending;
+      if (found === null && !owesSecondStep && reply !== undefined) {
         const token = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
         if (token !== undefined && token !== '') appendSetCookie(reply, serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: secureCookies(request, cookieSecurity) }));
       }

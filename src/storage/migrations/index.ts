@@ -15,6 +15,7 @@ import { awsSso } from './0008-aws-sso.ts';
 import { sharedState } from './0006-shared-state.ts';
 import { sync } from './0011-sync.ts';
 import { oidc } from './0012-oidc.ts';
+import { mfa } from './0010-mfa.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -26,4 +27,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_shared_state': sharedState,
   '0011_sync': sync,
   '0012_oidc': oidc,
+  '0010_mfa': mfa,
 };
