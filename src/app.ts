@@ -44,7 +44,7 @@ import { registerAwsSsoRoutes } from '#src/portal/aws-sso/routes.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys, type SigningKeys } from '#src/federation/signing-keys.ts';
 import { loadOidcSigningKeys } from '#src/federation/oidc/keys.ts';
-import { createOidcProvider, OIDC_PATH } from '#src/federation/oidc/provider.ts';
+import { createOidcProvider, OIDC_PATH, PASSWORD_ONLY } from '#src/federation/oidc/provider.ts';
 import { createOidcAdministration, openClientSecret } from '#src/federation/oidc/administration.ts';
 import { continueOidcSignIn, oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
 import { createSessionReader, parseCookies, serializeCookie, SESSION_COOKIE } from '#src/platform/http/index.ts';
@@ -411,6 +411,11 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     users,
     audit,
     pairwiseSecret: instanceSecret('portico oidc pairwise subjects'),
+    // amr/acr from the session: MFA sessions say so (RFC 8176 values recorded by src/mfa/).
+    authenticationOf: (session) => {
+      const amr = sessionAmr(session);
+      return { amr, acr: amr.includes('mfa') ? 'urn:portico:acr:mfa' : PASSWORD_ONLY.acr };
+    },
     portalSession: async (cookieHeader) => {
       const token = parseCookies(cookieHeader).get(SESSION_COOKIE);
       if (token === undefined || token === '') return null;
