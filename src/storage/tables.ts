@@ -20,6 +20,8 @@ export interface Database {
   access_assignments: AccessAssignmentsTable;
   access_provisioned: AccessProvisionedTable;
   sign_in_failures: SignInFailuresTable;
+  aws_provisioning: AwsProvisioningTable;
+  aws_accounts: AwsAccountsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -160,4 +162,28 @@ export interface SignInFailuresTable {
   expires_at: string;
   /** 1: a hold on an attempt in flight (see src/auth/throttle.ts), 0: a counted failure. */
   pending: ColumnType<number, number | undefined, number>;
+}
+
+export interface AwsProvisioningTable {
+  account_id: string;
+  permission_set_id: string;
+  status: string;
+  message: string | null;
+  error_code: string | null;
+  role_arn: string | null;
+  applied_digest: string | null;
+  provisioned_at: string | null;
+  updated_at: string;
+}
+
+export interface AwsAccountsTable {
+  account_id: string;
+  source: string;
+  organization_status: string | null;
+  ou_id: string | null;
+  ou_path: string | null;
+  synced_at: string | null;
+  saml_provider_arn: string | null;
+  saml_provider_created: ColumnType<number, number | undefined, number>;
+  updated_at: string;
 }

@@ -10,6 +10,7 @@ import { createSecretBox } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import {
   createKyselyAccessStore,
+  createKyselyAwsStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
@@ -23,6 +24,7 @@ import {
   type Database,
 } from '#src/storage/index.ts';
 import { accessStoreContract } from './access-store.contract.ts';
+import { awsStoreContract } from './aws-store.contract.ts';
 import { applicationCredentialStoreContract } from './application-credential-store.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import type { DatabaseTarget, TestDatabase } from './databases.ts';
@@ -32,7 +34,7 @@ import { identityUserStoreContract } from './identity-user-store.contract.ts';
 import { sessionStoreContract } from './session-store.contract.ts';
 import { throttleStoreContract } from './throttle-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_provisioning', 'aws_accounts'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -180,6 +182,13 @@ export function runStorageSuites(target: DatabaseTarget): void {
     });
   });
 
+  void describe(`${target.name}: AWS provisioning store`, () => {
+    awsStoreContract(async () => {
+      const database = await target.open();
+      return { store: createKyselyAwsStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
   void describe(`${target.name}: directory connection rows`, () => {
     void it('hold the options without the password, and the password sealed for this connection only', () =>
       withDatabase(async ({ db }) => {
@@ -242,7 +251,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0009_aws_provisioning']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

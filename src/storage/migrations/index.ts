@@ -11,6 +11,7 @@ import { managedDirectory } from './0002-managed-directory.ts';
 import { identity } from './0003-identity.ts';
 import { access } from './0004-access.ts';
 import { signInThrottle } from './0005-sign-in-throttle.ts';
+import { awsProvisioning } from './0009-aws-provisioning.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -18,4 +19,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_identity': identity,
   '0004_access': access,
   '0005_sign_in_throttle': signInThrottle,
+  '0009_aws_provisioning': awsProvisioning,
 };
