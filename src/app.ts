@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import {
   createDatabase,
   createKyselyAccessStore,
+  createKyselyAwsStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyDirectoryConnectionStore,
@@ -29,6 +30,8 @@ import { readConsoleBuild, registerConsole } from '#src/console/routes.ts';
 import { createAwsFederation } from '#src/federation/aws.ts';
 import { createFederation } from '#src/federation/federation.ts';
 import { loadSigningKeys } from '#src/federation/signing-keys.ts';
+import { AWS_SIGN_IN_URL } from '#src/federation/aws.ts';
+import { createAwsSide, loadManagementSettings, type AwsSide } from '#src/aws/index.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -243,7 +246,11 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 
   const settings = createKyselySettingsStore(db);
+  // The AWS side needs access and federation, and access tells it of changes: bound once both exist.
+  const awsManagement = await loadManagementSettings(settings, box);
+  let awsSide: AwsSide | null = null;
   const access = createAccessService({
+    provisioning: () => awsSide?.accessProvisioning() ?? null,
     store: createKyselyAccessStore(db),
     transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: createKyselyAuditLog(trx) })),
     directory: () => connector,
@@ -266,13 +273,30 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     access,
     sessionAccess,
     audit,
-    aws: createAwsFederation(config.federation.aws),
+    aws: createAwsFederation({ ...config.federation.aws, rolePath: () => awsSide?.rolePath() ?? null }),
     baseUrl: () => baseUrl,
     entityId: config.federation.saml.entityId,
     // Persistent NameIDs must never change for the life of the instance: derived from its key.
     nameIdSecret: Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico saml name ids', 32)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+
+  const roleNames = createAwsFederation(config.federation.aws);
+  awsSide = createAwsSide({
+    store: createKyselyAwsStore(db),
+    management: awsManagement,
+    access,
+    audit,
+    federation: {
+      samlProviderName: config.federation.aws.samlProviderName,
+      roleName: (account, permissionSet) => roleNames.roleName(account, permissionSet),
+      audience: (account) => account.signInUrl ?? AWS_SIGN_IN_URL,
+      metadata: () => federation.metadata(),
+    },
+    log: logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const aws = awsSide;
 
   const http = Fastify({ logger: false, ...httpServerOptions(config) });
   // Liveness: the process answers; it never waits on the directory.
@@ -326,6 +350,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throttle,
     credentials: () => credentials,
     identitySource: () => identitySource,
+    aws: () => aws.admin,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registerAccessRoutes(http, { sessions, sessionAccess });
@@ -366,6 +391,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     bootstrapToken,
     async stop() {
       clearInterval(purgeSessions);
+      aws.stop();
       await http.close();
       if (source.kind === 'managed') await source.close();
       else await connector?.close();

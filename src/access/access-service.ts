@@ -10,6 +10,7 @@ import { carriesAccess, securityGroupsOnly } from '#src/directory/group-rule.ts'
 import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AccessStore, RecordKind, StoredRecord } from './access-store.ts';
+import type { AccessProvisioning, ProvisioningOutcome } from './provisioning-port.ts';
 import { evaluateEntitlements, walkGroups, type Catalog, type Entitlements, type Grant, type UserGroup } from './evaluation.ts';
 import {
   accountInput,
@@ -50,6 +51,8 @@ export interface AccessServiceOptions {
   directory: () => AccessDirectory | null;
   /** 'direct': only the groups a user is directly in count (some customers want AWS's stricter reading). */
   groupMembership: GroupMembershipMode;
+  /** AWS provisioning when wired (null while no management identity is configured is fine: it decides). */
+  provisioning?: () => AccessProvisioning | null;
   clock?: () => Date;
 }
 
@@ -102,6 +105,15 @@ const SNAPSHOT_MS = 30_000;
 
 export function createAccessService(options: AccessServiceOptions) {
   const { store, transaction, directory, groupMembership, clock = () => new Date() } = options;
+  const provisioning = () => options.provisioning?.() ?? null;
+  /** Provisioning never fails the change that caused it: its outcome is the pair's status. */
+  async function afterPairChange(accountId: string, permissionSetId: string, actor: string): Promise<ProvisioningOutcome | null> {
+    try {
+      return (await provisioning()?.pairChanged(accountId, permissionSetId, actor)) ?? null;
+    } catch (error) {
+      return { status: 'failed', message: error instanceof Error ? error.message : String(error), roleArn: null };
+    }
+  }
   /** Bumped by every change: cached evaluations made before it are recomputed. */
   let generation = 0;
   let snapshot: { loadedAt: number; value: Promise<Snapshot> } | null = null;
@@ -280,7 +292,13 @@ export function createAccessService(options: AccessServiceOptions) {
     // ---- accounts ----
     listAccounts: async () => (await store.listRecords('account')).map((r) => r.body as Account),
     getAccount: async (id: string) => (await requireRecord(ACCOUNT, id)).body as Account,
-    createAccount: async (input: unknown, actor: string) => {
+    /** `source` 'organizations': added by the AWS Organizations sync (typed-in accounts are refused while it owns the catalog). */
+    createAccount: async (input: unknown, actor: string, source: 'manual' | 'organizations' = 'manual') => {
+      if (source === 'manual' && provisioning()?.accountsFromOrganizations() === true) {
+        const error = new AppError('access.accounts_from_organizations', 'accounts come from AWS Organizations while a management identity is configured: run `portico aws accounts sync` (POST /admin/api/aws/organizations/sync) instead', { status: 409 });
+        await auditRefusal(actor, 'access.account.created', typeof input === 'object' && input !== null && 'id' in input ? String((input as { id: unknown }).id).slice(0, 20) : null, error);
+        throw error;
+      }
       const account = parseInput(accountInput, input);
       await createRecord(ACCOUNT, actor, (a) => a.id, (a) => a.name, account, (tx) => enforceLimit(tx, ['account', 'application'], LIMITS.accountsAndApplications, 'accounts and applications'));
       return account;
@@ -305,6 +323,7 @@ export function createAccessService(options: AccessServiceOptions) {
     },
     updatePermissionSet: async (id: string, patch: unknown, actor: string) => {
       const record = await updateRecord(PERMISSION_SET, permissionSetInput, id, parseInput(permissionSetUpdate, patch), actor);
+      await provisioning()?.permissionSetChanged(record.id, actor).catch(() => undefined);
       return { ...record.body, id: record.id } as PermissionSet;
     },
     deletePermissionSet: (id: string, actor: string) =>
@@ -346,7 +365,8 @@ export function createAccessService(options: AccessServiceOptions) {
 
     // ---- assignments ----
     listAssignments: (filter: Parameters<AccessStore['listAssignments']>[0] = {}) => store.listAssignments(filter),
-    async createAssignment(input: unknown, actor: string): Promise<{ assignment: Assignment; provisioned: boolean }> {
+    /** `provisioned` is true only once the permission set's role exists in the account (AWS provisioning). */
+    async createAssignment(input: unknown, actor: string): Promise<{ assignment: Assignment; provisioned: boolean; provisioning: ProvisioningOutcome | null }> {
       const parsed = parseInput(assignmentInput, input);
       const describe = `${parsed.principal.type} ${parsed.principal.id.slice(0, 100)}`;
       // The directory is read before the transaction opens, so no database lock waits on AD.
@@ -367,7 +387,7 @@ export function createAccessService(options: AccessServiceOptions) {
         await auditRefusal(actor, 'access.assignment.created', describe, error);
         throw error;
       }
-      return audited(actor, 'access.assignment.created', describe, async (tx) => {
+      const created = await audited(actor, 'access.assignment.created', describe, async (tx) => {
         const target = await canonicalTarget(parsed.target, tx.store);
         const existing = (await tx.store.listAssignments({ principalGuids: [guid] })).find((a) => sameTarget(a.target, target));
         if (existing !== undefined) {
@@ -375,18 +395,22 @@ export function createAccessService(options: AccessServiceOptions) {
         }
         const assignment: Assignment = { id: randomUUID(), principal: { type, guid, name }, target, createdAt: clock().toISOString() };
         await tx.store.insertAssignment(assignment);
-        // Provisioning the permission set into the account happens once, whoever is assigned.
-        const provisioned = target.type === 'account' ? await tx.store.markProvisioned(target.accountId, target.permissionSetId, clock()) : false;
-        return { result: { assignment, provisioned }, before: null, after: { ...assignment, provisioned } };
+        // Portico's own record that the pair is in use; the IAM role is AWS provisioning's, below.
+        if (target.type === 'account') await tx.store.markProvisioned(target.accountId, target.permissionSetId, clock());
+        return { result: assignment, before: null, after: assignment };
       });
+      const outcome = created.target.type === 'account' ? await afterPairChange(created.target.accountId, created.target.permissionSetId, actor) : null;
+      return { assignment: created, provisioned: outcome?.status === 'provisioned', provisioning: outcome };
     },
-    deleteAssignment: (id: string, actor: string) =>
-      audited(actor, 'access.assignment.deleted', id, async (tx) => {
+    deleteAssignment: async (id: string, actor: string) => {
+      const removed = await audited(actor, 'access.assignment.deleted', id, async (tx) => {
         const existing = await tx.store.getAssignment(id);
         if (existing === undefined) throw new AppError('access.not_found', `no assignment "${id.slice(0, 100)}"`, { status: 404, details: { resource: 'assignment' } });
         await tx.store.removeAssignment(id);
-        return { result: undefined, before: existing, after: null };
-      }),
+        return { result: existing, before: existing, after: null };
+      });
+      if (removed.target.type === 'account') await afterPairChange(removed.target.accountId, removed.target.permissionSetId, actor);
+    },
 
     // ---- evaluation ----
     /** Entitlements for known groups (a session's). */

@@ -25,6 +25,7 @@ import { disableBootstrapToken, type AdminAuth, type AdminIdentity } from './adm
 import { checkResponse, idParams, queryInt, route, validate, validateResponsesByDefault, type ApiRoute } from './api-route.ts';
 import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory-routes.ts';
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
+import { awsAdminRoutes, type AwsAdmin } from './aws-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
 import { appCredentialRoutes } from './app-credential-routes.ts';
 import { directoryDiagnosticRoutes } from './directory-diagnostic-routes.ts';
@@ -61,6 +62,8 @@ export interface AdminApiDeps {
   credentials: () => CredentialAdministration;
   /** The identity source as administrators change it. */
   identitySource: () => IdentitySourceAdmin;
+  /** The AWS side: management identity, provisioning status, Organizations sync. */
+  aws?: () => AwsAdmin;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -235,7 +238,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       handler: ({ body, admin }) => access.createAccount(body, admin.actor),
     }),
     route({
-      method: 'GET', path: '/accounts/{id}', operationId: 'getAccount', tag: 'accounts', summary: 'One account (by id or name) with the permission sets provisioned into it',
+      method: 'GET', path: '/accounts/{id}', operationId: 'getAccount', tag: 'accounts', summary: 'One account (by id or name) with the permission sets assigned in it (their IAM roles: GET /aws/provisioning)',
       params: idParams,
       response: z.object({ account: schemas.account, provisioned: z.array(z.object({ permissionSetId: z.string(), provisionedAt: z.string() })) }),
       handler: async ({ params }) => {
@@ -350,7 +353,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       method: 'POST', path: '/assignments', operationId: 'createAssignment', tag: 'assignments', status: 201,
       summary: 'Assign an AD user or group (objectGUID, UPN, DOMAIN\\name or name@domain) to an account with a permission set, or to an application',
       body: assignmentInput,
-      response: z.object({ assignment: schemas.assignment, provisioned: z.boolean().describe('whether this assignment provisioned the permission set into the account') }),
+      response: z.object({ assignment: schemas.assignment, provisioned: z.boolean().describe("true once the permission set's IAM role exists in the account (AWS provisioning with a management identity); false without one or when it failed"), provisioning: z.object({ status: z.enum(['provisioned', 'failed', 'drifted']), message: z.string().nullable(), roleArn: z.string().nullable() }).nullable().describe('the AWS provisioning outcome; null without a management identity or for applications') }),
       handler: ({ body, admin }) => access.createAssignment(body, admin.actor),
     }),
     route({
@@ -399,7 +402,8 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     ...appCredentialRoutes({ credentials: () => deps.credentials() }),
 
     // ---- SAML identity provider (saml-routes.ts) ----
-    ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
+    ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock, ...(deps.aws ? { metadataChanged: (actor: string) => deps.aws?.().provisioner.refreshProviders(actor) } : {}) }),
+    ...(deps.aws ? awsAdminRoutes({ aws: deps.aws, audit, clock }) : []),
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),

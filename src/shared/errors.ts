@@ -85,7 +85,11 @@ export type ErrorCode =
   | 'saml.key_invalid'
   | 'saml.request_unknown'
   | 'access.not_assigned'
-  | 'federation.role_name_invalid';
+  | 'federation.role_name_invalid'
+  | 'access.accounts_from_organizations'
+  | 'aws.not_configured'
+  | 'aws.management_invalid'
+  | 'aws.call_failed';
 
 export interface AppErrorOptions {
   status?: number;
