@@ -95,6 +95,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new AppError('access.invalid', [...new Set(messages)].join('; '), { status: 400, details: { issues: messages } });
 }
 
+/**
+ * A PATCH body, validated, holding only the fields the caller sent: the update schemas are
+ * partial, but their defaults (`managedPolicies: []`, `sessionDuration: 'PT1H'`) would otherwise
+ * fill every field left out and silently reset it.
+ */
+export function parsePatch<S extends z.ZodType>(schema: S, input: unknown): Record<string, unknown> {
+  const parsed = parseInput(schema, input) as Record<string, unknown>;
+  const given = typeof input === 'object' && input !== null ? new Set(Object.keys(input)) : new Set<string>();
+  return Object.fromEntries(Object.entries(parsed).filter(([key]) => given.has(key)));
+}
+
 interface Snapshot {
   catalog: Catalog;
   assignmentsOf: (principalGuids: readonly string[]) => Assignment[];
@@ -304,7 +315,7 @@ export function createAccessService(options: AccessServiceOptions) {
       return account;
     },
     updateAccount: async (id: string, patch: unknown, actor: string) =>
-      (await updateRecord(ACCOUNT, accountInput, id, parseInput(accountUpdate, patch), actor)).body as Account,
+      (await updateRecord(ACCOUNT, accountInput, id, parsePatch(accountUpdate, patch), actor)).body as Account,
     deleteAccount: (id: string, actor: string) =>
       removeRecord(ACCOUNT, id, actor, (accountId) => ({ accountId }), (tx, accountId) => tx.removeProvisioned({ accountId })),
     listProvisioned: (filter: { accountId?: string; permissionSetId?: string }) => store.listProvisioned(filter),
@@ -322,7 +333,7 @@ export function createAccessService(options: AccessServiceOptions) {
       return { ...body, id } as PermissionSet;
     },
     updatePermissionSet: async (id: string, patch: unknown, actor: string) => {
-      const record = await updateRecord(PERMISSION_SET, permissionSetInput, id, parseInput(permissionSetUpdate, patch), actor);
+      const record = await updateRecord(PERMISSION_SET, permissionSetInput, id, parsePatch(permissionSetUpdate, patch), actor);
       await provisioning()?.permissionSetChanged(record.id, actor).catch(() => undefined);
       return { ...record.body, id: record.id } as PermissionSet;
     },
@@ -358,7 +369,7 @@ export function createAccessService(options: AccessServiceOptions) {
       };
     },
     updateApplication: async (id: string, patch: unknown, actor: string) => {
-      const record = await updateRecord(APPLICATION, applicationInput, id, parseInput(applicationUpdate, patch), actor);
+      const record = await updateRecord(APPLICATION, applicationInput, id, parsePatch(applicationUpdate, patch), actor);
       return { ...record.body, id: record.id } as Application;
     },
     deleteApplication: (id: string, actor: string) => removeRecord(APPLICATION, id, actor, (applicationId) => ({ applicationId }), () => Promise.resolve()),

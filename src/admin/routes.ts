@@ -250,7 +250,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/accounts/{id}', operationId: 'updateAccount', tag: 'accounts', summary: 'Change an account (the id stays)',
       params: idParams, body: accountUpdate, response: schemas.account,
-      handler: ({ params, body, admin }) => access.updateAccount(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updateAccount(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/accounts/{id}', operationId: 'deleteAccount', tag: 'accounts', status: 204, summary: 'Remove an account without assignments',
@@ -285,7 +285,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/permission-sets/{id}', operationId: 'updatePermissionSet', tag: 'permission sets', summary: 'Change a permission set (the name stays)',
       params: idParams, body: permissionSetUpdate, response: schemas.permissionSet,
-      handler: ({ params, body, admin }) => access.updatePermissionSet(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updatePermissionSet(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/permission-sets/{id}', operationId: 'deletePermissionSet', tag: 'permission sets', status: 204, summary: 'Delete a permission set without assignments',
@@ -322,7 +322,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/applications/{id}', operationId: 'updateApplication', tag: 'applications', summary: 'Change an application (the name stays)',
       params: idParams, body: applicationUpdate, response: schemas.application,
-      handler: ({ params, body, admin }) => access.updateApplication(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updateApplication(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/applications/{id}', operationId: 'deleteApplication', tag: 'applications', status: 204, summary: 'Delete an application without assignments',
