@@ -403,7 +403,15 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
 
     // ---- SAML identity provider (saml-routes.ts) ----
     ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock, ...(deps.aws ? { metadataChanged: (actor: string) => deps.aws?.().provisioner.refreshProviders(actor) } : {}) }),
-    ...(deps.aws ? awsAdminRoutes({ aws: deps.aws, audit, clock }) : []),
+    ...awsAdminRoutes({
+      aws: () => {
+        const aws = deps.aws?.();
+        if (aws === undefined) throw new AppError('aws.not_configured', 'the AWS side is not wired in this server', { status: 503 });
+        return aws;
+      },
+      audit,
+      clock,
+    }),
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),

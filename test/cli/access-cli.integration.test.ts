@@ -98,7 +98,7 @@ describe('portico access commands through the admin API (CLI)', () => {
 
     const shown = await portico(['accounts', 'show', 'Production']);
     assert.equal(shown.status, 0, shown.stderr);
-    assert.match(shown.stdout, /provisioned permission sets:\n[^\n]*\nReadOnly\s+ps-/);
+    assert.match(shown.stdout, /permission sets assigned in this account:\n[^\n]*\nReadOnly\s+ps-/);
 
     const byPrincipal = parsed<{ assignments: Array<{ id: string }> }>(await portico(['assignments', 'list', '--principal', 'Engineering@portico.test', '--json']));
     assert.deepEqual(byPrincipal.assignments.map((a) => a.id), [created.assignment.id]);
