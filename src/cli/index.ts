@@ -6,6 +6,7 @@ import { loadConfig } from '#src/config/index.ts';
 import { registerAccessCommands } from './access-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
+import { registerAwsCommands } from './aws-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerAccessCommands(program, load);
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
+  registerAwsCommands(program, load);
   registerThrottleCommands(program, load);
   return program;
 }
