@@ -307,7 +307,7 @@ export function createAccessService(options: AccessServiceOptions) {
     createAccount: async (input: unknown, actor: string, source: 'manual' | 'organizations' = 'manual') => {
       if (source === 'manual' && provisioning()?.accountsFromOrganizations() === true) {
         const error = new AppError('access.accounts_from_organizations', 'accounts come from AWS Organizations while a management identity is configured: run `portico aws accounts sync` (POST /admin/api/aws/organizations/sync) instead', { status: 409 });
-        await auditRefusal(actor, 'access.account.created', typeof input === 'object' && input !== null && 'id' in input ? String((input as { id: unknown }).id).slice(0, 20) : null, error);
+        await auditRefusal(actor, 'access.account.created', typeof input === 'object' && input !== null && 'id' in input ? String(input.id).slice(0, 20) : null, error);
         throw error;
       }
       const account = parseInput(accountInput, input);

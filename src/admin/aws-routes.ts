@@ -110,7 +110,7 @@ export function awsAdminRoutes(deps: AwsAdminDeps): ApiRoute[] {
           throw new AppError('aws.management_invalid', `AWS did not accept the management identity: ${message}`, { status: 400, expose: true });
         }
         const view = await deps.aws().management.save(body, accountId, now());
-        const { secretAccessKey: _secret, ...shown } = body;
+        const shown = Object.fromEntries(Object.entries(body).filter(([key]) => key !== 'secretAccessKey'));
         await deps.audit.record({ actor: admin.actor, action: 'aws.management.updated', target: accountId, outcome: 'success', details: { ...shown, managementAccountId: accountId } });
         deps.aws().scheduleChanged();
         return view;

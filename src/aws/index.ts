@@ -72,7 +72,7 @@ export function createAwsSide(options: AwsSideOptions) {
     management,
     audit,
     catalog: {
-      getAccount: (id) => orUndefined(() => access.getAccount(id)) as Promise<Account | undefined>,
+      getAccount: (id) => orUndefined<Account>(() => access.getAccount(id)),
       createAccount: (input, actor) => access.createAccount(input, actor, 'organizations'),
       updateAccount: (id, patch, actor) => access.updateAccount(id, patch, actor),
     },

@@ -82,9 +82,9 @@ export async function loadManagementSettings(settings: SettingsStore, box: Secre
   let stored = (await settings.get(SETTING)) as Stored | undefined;
 
   const open = (value: Stored): ManagementIdentity => {
-    const { sealedSecretAccessKey, updatedAt: _updatedAt, ...rest } = value;
+    const { sealedSecretAccessKey, ...rest } = value;
     return {
-      ...rest,
+      ...omit(rest, 'updatedAt'),
       ...(sealedSecretAccessKey !== undefined && value.accessKeyId !== undefined ? { secretAccessKey: box.open(sealedSecretAccessKey, context(value.accessKeyId)) } : {}),
     };
   };
@@ -92,7 +92,7 @@ export async function loadManagementSettings(settings: SettingsStore, box: Secre
 
   function view(): ManagementView {
     if (stored === undefined) return { configured: false };
-    const { sealedSecretAccessKey: _sealed, ...shown } = stored;
+    const shown = omit(stored, 'sealedSecretAccessKey');
     return { configured: true, credentials: stored.accessKeyId !== undefined ? 'access_key' : stored.profile !== undefined ? 'profile' : 'default_chain', ...shown };
   }
 
@@ -125,4 +125,8 @@ export function requireManagement(settings: ManagementSettings): ManagementIdent
   const identity = settings.current();
   if (identity === null) throw new AppError('aws.not_configured', 'no AWS management identity is configured: set one with `portico aws management set` (PUT /admin/api/aws/management)', { status: 409 });
   return identity;
+}
+
+function omit<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
+  return Object.fromEntries(Object.entries(value).filter(([name]) => name !== key)) as Omit<T, K>;
 }

@@ -364,7 +364,7 @@ export function createProvisioner(options: ProvisionerOptions) {
 
     const work: Array<() => Promise<void>> = [
       ...assigned.map((pair) => async () => {
-        const [account, permissionSet] = await Promise.all([memo(accounts, pair.accountId, catalog.account), memo(permissionSets, pair.permissionSetId, catalog.permissionSet)]);
+        const [account, permissionSet] = await Promise.all([memo(accounts, pair.accountId, (id) => catalog.account(id)), memo(permissionSets, pair.permissionSetId, (id) => catalog.permissionSet(id))]);
         if (account === undefined || permissionSet === undefined) return;
         results.push(toView(await serialised(pair.accountId, () => provisionPair(aws, actor, account, permissionSet, mode, providers))));
       }),

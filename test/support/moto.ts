@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateAccountCommand, CreateOrganizationCommand, CreateOrganizationalUnitCommand, ListRootsCommand, MoveAccountCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { refuseInUnitTier } from './tier.ts';
 
 export const MOTO_CREDENTIALS = { accessKeyId: 'AKIAMOTOTESTKEY00001', secretAccessKey: 'moto-test-secret-not-real' };
 export const REGION = 'us-east-1';
@@ -34,6 +35,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startMoto(): Promise<Moto> {
+  refuseInUnitTier('moto_server (the AWS API emulator)');
   let child: ChildProcess | null = null;
   let endpoint = '';
   let output = '';
