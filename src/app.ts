@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import {
   createDatabase,
   createKyselyAccessStore,
+  createKyselyAwsStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyAwsSsoStore,
@@ -48,6 +49,8 @@ import { createOidcProvider, OIDC_PATH, PASSWORD_ONLY } from '#src/federation/oi
 import { createOidcAdministration, openClientSecret } from '#src/federation/oidc/administration.ts';
 import { continueOidcSignIn, oidcPages, registerOidcRoutes } from '#src/portal/oidc-routes.ts';
 import { createSessionReader, parseCookies, serializeCookie, SESSION_COOKIE } from '#src/platform/http/index.ts';
+import { AWS_SIGN_IN_URL } from '#src/federation/aws.ts';
+import { createAwsSide, loadManagementSettings, type AwsSide } from '#src/aws/index.ts';
 import { PORTAL_PATH, registerPortal } from '#src/portal/routes.ts';
 import { cookieSecurity, httpServerOptions, registerSignInRoutes } from '#src/auth/http/index.ts';
 import { createSignInThrottle, type SignInThrottleOptions } from '#src/auth/throttle.ts';
@@ -360,7 +363,11 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const csrfKey = new Uint8Array(hkdfSync('sha256', secretKey.key, new Uint8Array(0), 'portico sign-in csrf', 32));
 
   const settings = createKyselySettingsStore(db);
+  // The AWS side needs access and federation, and access tells it of changes: bound once both exist.
+  const awsManagement = await loadManagementSettings(settings, box);
+  let awsSide: AwsSide | null = null;
   const access = createAccessService({
+    provisioning: () => awsSide?.accessProvisioning() ?? null,
     store: createKyselyAccessStore(db),
     transaction: (work) => db.transaction().execute((trx) => work({ store: createKyselyAccessStore(trx), audit: auditLog(createKyselyAuditLog(trx), null) })),
     directory: () => connector,
@@ -379,7 +386,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     access,
     sessionAccess,
     audit,
-    aws: createAwsFederation(config.federation.aws),
+    aws: createAwsFederation({ ...config.federation.aws, rolePath: () => awsSide?.rolePath() ?? null }),
     baseUrl: () => baseUrl,
     entityId: config.federation.saml.entityId,
     // Persistent NameIDs must never change for the life of the instance: derived from its key.
@@ -396,6 +403,24 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     federation.signInToApplication = (...args) => timed(metrics, 'signing', () => toApplication(...args));
     federation.signInToAccount = (...args) => timed(metrics, 'signing', () => toAccount(...args));
   }
+
+  const roleNames = createAwsFederation(config.federation.aws);
+  awsSide = createAwsSide({
+    store: createKyselyAwsStore(db),
+    management: awsManagement,
+    access,
+    audit,
+    federation: {
+      samlProviderName: config.federation.aws.samlProviderName,
+      roleName: (account, permissionSet) => roleNames.roleName(account, permissionSet),
+      audience: (account) => account.signInUrl ?? AWS_SIGN_IN_URL,
+      metadata: () => federation.metadata(),
+    },
+    log: logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const aws = awsSide;
+  opened.add('AWS side', () => aws.stop());
 
   // Portico as an OpenID provider (src/federation/oidc): state in the database, keys sealed in settings.
   const oidcKeys = await loadOidcSigningKeys(settings, box, new Date());
@@ -528,6 +553,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     sync: () => sync,
     oidc: () => oidcAdministration,
     mfa,
+    aws: () => aws.admin,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   await registerOidcRoutes(http, { oidc, sessions: createSessionReader({ sessions, cookieSecurity: cookieSecurity(config) }), sessionAccess });

@@ -11,6 +11,7 @@ import type { DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/dir
 import type { ChangeFeed } from '#src/shared/change-feed.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AccessStore, RecordKind, StoredRecord } from './access-store.ts';
+import type { AccessProvisioning, ProvisioningOutcome } from './provisioning-port.ts';
 import { evaluateEntitlements, walkGroups, type Catalog, type Entitlements, type Grant, type UserGroup } from './evaluation.ts';
 import {
   accountInput,
@@ -57,6 +58,8 @@ export interface AccessServiceOptions {
    * seen by this process at once and by others within SNAPSHOT_MS.
    */
   changes?: ChangeFeed;
+  /** AWS provisioning when wired (null while no management identity is configured is fine: it decides). */
+  provisioning?: () => AccessProvisioning | null;
   clock?: () => Date;
 }
 
@@ -100,6 +103,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new AppError('access.invalid', [...new Set(messages)].join('; '), { status: 400, details: { issues: messages } });
 }
 
+/**
+ * A PATCH body, validated, holding only the fields the caller sent: the update schemas are
+ * partial, but their defaults (`managedPolicies: []`, `sessionDuration: 'PT1H'`) would otherwise
+ * fill every field left out and silently reset it.
+ */
+export function parsePatch<S extends z.ZodType>(schema: S, input: unknown): Record<string, unknown> {
+  const parsed = parseInput(schema, input) as Record<string, unknown>;
+  const given = typeof input === 'object' && input !== null ? new Set(Object.keys(input)) : new Set<string>();
+  return Object.fromEntries(Object.entries(parsed).filter(([key]) => given.has(key)));
+}
+
 interface Snapshot {
   catalog: Catalog;
   assignmentsOf: (principalGuids: readonly string[]) => Assignment[];
@@ -113,6 +127,15 @@ export function createAccessService(options: AccessServiceOptions) {
   /** Bumped by every change (here, or on another instance through `changes`): cached evaluations made before it are recomputed. */
   let localGeneration = 0;
   const generation = (): number => localGeneration + (changes?.version('access') ?? 0);
+  const provisioning = () => options.provisioning?.() ?? null;
+  /** Provisioning never fails the change that caused it: its outcome is the pair's status. */
+  async function afterPairChange(accountId: string, permissionSetId: string, actor: string): Promise<ProvisioningOutcome | null> {
+    try {
+      return (await provisioning()?.pairChanged(accountId, permissionSetId, actor)) ?? null;
+    } catch (error) {
+      return { status: 'failed', message: error instanceof Error ? error.message : String(error), roleArn: null };
+    }
+  }
   let snapshot: { loadedAt: number; value: Promise<Snapshot> } | null = null;
 
   /**
@@ -297,13 +320,19 @@ export function createAccessService(options: AccessServiceOptions) {
     // ---- accounts ----
     listAccounts: async () => (await store.listRecords('account')).map((r) => r.body as Account),
     getAccount: async (id: string) => (await requireRecord(ACCOUNT, id)).body as Account,
-    createAccount: async (input: unknown, actor: string) => {
+    /** `source` 'organizations': added by the AWS Organizations sync (typed-in accounts are refused while it owns the catalog). */
+    createAccount: async (input: unknown, actor: string, source: 'manual' | 'organizations' = 'manual') => {
+      if (source === 'manual' && provisioning()?.accountsFromOrganizations() === true) {
+        const error = new AppError('access.accounts_from_organizations', 'accounts come from AWS Organizations while a management identity is configured: run `portico aws accounts sync` (POST /admin/api/aws/organizations/sync) instead', { status: 409 });
+        await auditRefusal(actor, 'access.account.created', typeof input === 'object' && input !== null && 'id' in input ? String(input.id).slice(0, 20) : null, error);
+        throw error;
+      }
       const account = parseInput(accountInput, input);
       await createRecord(ACCOUNT, actor, (a) => a.id, (a) => a.name, account, (tx) => enforceLimit(tx, ['account', 'application'], LIMITS.accountsAndApplications, 'accounts and applications'));
       return account;
     },
     updateAccount: async (id: string, patch: unknown, actor: string) =>
-      (await updateRecord(ACCOUNT, accountInput, id, parseInput(accountUpdate, patch), actor)).body as Account,
+      (await updateRecord(ACCOUNT, accountInput, id, parsePatch(accountUpdate, patch), actor)).body as Account,
     deleteAccount: (id: string, actor: string) =>
       removeRecord(ACCOUNT, id, actor, (accountId) => ({ accountId }), (tx, accountId) => tx.removeProvisioned({ accountId })),
     listProvisioned: (filter: { accountId?: string; permissionSetId?: string }) => store.listProvisioned(filter),
@@ -321,7 +350,8 @@ export function createAccessService(options: AccessServiceOptions) {
       return { ...body, id } as PermissionSet;
     },
     updatePermissionSet: async (id: string, patch: unknown, actor: string) => {
-      const record = await updateRecord(PERMISSION_SET, permissionSetInput, id, parseInput(permissionSetUpdate, patch), actor);
+      const record = await updateRecord(PERMISSION_SET, permissionSetInput, id, parsePatch(permissionSetUpdate, patch), actor);
+      await provisioning()?.permissionSetChanged(record.id, actor).catch(() => undefined);
       return { ...record.body, id: record.id } as PermissionSet;
     },
     deletePermissionSet: (id: string, actor: string) =>
@@ -356,7 +386,7 @@ export function createAccessService(options: AccessServiceOptions) {
       };
     },
     updateApplication: async (id: string, patch: unknown, actor: string) => {
-      const record = await updateRecord(APPLICATION, applicationInput, id, parseInput(applicationUpdate, patch), actor);
+      const record = await updateRecord(APPLICATION, applicationInput, id, parsePatch(applicationUpdate, patch), actor);
       return { ...record.body, id: record.id } as Application;
     },
     deleteApplication: (id: string, actor: string) => removeRecord(APPLICATION, id, actor, (applicationId) => ({ applicationId }), () => Promise.resolve()),
@@ -391,7 +421,8 @@ export function createAccessService(options: AccessServiceOptions) {
 
     // ---- assignments ----
     listAssignments: (filter: Parameters<AccessStore['listAssignments']>[0] = {}) => store.listAssignments(filter),
-    async createAssignment(input: unknown, actor: string): Promise<{ assignment: Assignment; provisioned: boolean }> {
+    /** `provisioned` is true only once the permission set's role exists in the account (AWS provisioning). */
+    async createAssignment(input: unknown, actor: string): Promise<{ assignment: Assignment; provisioned: boolean; provisioning: ProvisioningOutcome | null }> {
       const parsed = parseInput(assignmentInput, input);
       const describe = `${parsed.principal.type} ${parsed.principal.id.slice(0, 100)}`;
       // The directory is read before the transaction opens, so no database lock waits on AD.
@@ -412,7 +443,7 @@ export function createAccessService(options: AccessServiceOptions) {
         await auditRefusal(actor, 'access.assignment.created', describe, error);
         throw error;
       }
-      return audited(actor, 'access.assignment.created', describe, async (tx) => {
+      const created = await audited(actor, 'access.assignment.created', describe, async (tx) => {
         const target = await canonicalTarget(parsed.target, tx.store);
         const existing = (await tx.store.listAssignments({ principalGuids: [guid] })).find((a) => sameTarget(a.target, target));
         if (existing !== undefined) {
@@ -420,18 +451,22 @@ export function createAccessService(options: AccessServiceOptions) {
         }
         const assignment: Assignment = { id: randomUUID(), principal: { type, guid, name }, target, createdAt: clock().toISOString() };
         await tx.store.insertAssignment(assignment);
-        // Provisioning the permission set into the account happens once, whoever is assigned.
-        const provisioned = target.type === 'account' ? await tx.store.markProvisioned(target.accountId, target.permissionSetId, clock()) : false;
-        return { result: { assignment, provisioned }, before: null, after: { ...assignment, provisioned } };
+        // Portico's own record that the pair is in use; the IAM role is AWS provisioning's, below.
+        if (target.type === 'account') await tx.store.markProvisioned(target.accountId, target.permissionSetId, clock());
+        return { result: assignment, before: null, after: assignment };
       });
+      const outcome = created.target.type === 'account' ? await afterPairChange(created.target.accountId, created.target.permissionSetId, actor) : null;
+      return { assignment: created, provisioned: outcome?.status === 'provisioned', provisioning: outcome };
     },
-    deleteAssignment: (id: string, actor: string) =>
-      audited(actor, 'access.assignment.deleted', id, async (tx) => {
+    deleteAssignment: async (id: string, actor: string) => {
+      const removed = await audited(actor, 'access.assignment.deleted', id, async (tx) => {
         const existing = await tx.store.getAssignment(id);
         if (existing === undefined) throw new AppError('access.not_found', `no assignment "${id.slice(0, 100)}"`, { status: 404, details: { resource: 'assignment' } });
         await tx.store.removeAssignment(id);
-        return { result: undefined, before: existing, after: null };
-      }),
+        return { result: existing, before: existing, after: null };
+      });
+      if (removed.target.type === 'account') await afterPairChange(removed.target.accountId, removed.target.permissionSetId, actor);
+    },
 
     // ---- evaluation ----
     /** Entitlements for known groups (a session's). */

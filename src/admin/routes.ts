@@ -27,6 +27,7 @@ import { managedDirectoryRoutes, type ManagedDirectoryAccess } from './directory
 import { samlAdminRoutes, type IdentityProviderAdmin } from './saml-routes.ts';
 import { oidcAdminRoutes } from './oidc-routes.ts';
 import type { OidcAdministration } from '#src/federation/oidc/administration.ts';
+import { awsAdminRoutes, type AwsAdmin } from './aws-routes.ts';
 import { throttleAdminRoutes } from './throttle-routes.ts';
 import { awsSsoAdminRoutes } from './aws-sso-routes.ts';
 import type { AwsSsoService } from '#src/portal/aws-sso/service.ts';
@@ -77,6 +78,8 @@ export interface AdminApiDeps {
   sync: () => SyncEngine;
   /** Multi-factor authentication: the policy and people's devices. */
   mfa?: MfaService;
+  /** The AWS side: management identity, provisioning status, Organizations sync. */
+  aws?: () => AwsAdmin;
   clock?: () => Date;
   /** Check every response against its route's schema (a mismatch is a 500); default: under the test runner only (see api-route.ts). */
   validateResponses?: boolean;
@@ -251,7 +254,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       handler: ({ body, admin }) => access.createAccount(body, admin.actor),
     }),
     route({
-      method: 'GET', path: '/accounts/{id}', operationId: 'getAccount', tag: 'accounts', summary: 'One account (by id or name) with the permission sets provisioned into it',
+      method: 'GET', path: '/accounts/{id}', operationId: 'getAccount', tag: 'accounts', summary: 'One account (by id or name) with the permission sets assigned in it (their IAM roles: GET /aws/provisioning)',
       params: idParams,
       response: z.object({ account: schemas.account, provisioned: z.array(z.object({ permissionSetId: z.string(), provisionedAt: z.string() })) }),
       handler: async ({ params }) => {
@@ -263,7 +266,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/accounts/{id}', operationId: 'updateAccount', tag: 'accounts', summary: 'Change an account (the id stays)',
       params: idParams, body: accountUpdate, response: schemas.account,
-      handler: ({ params, body, admin }) => access.updateAccount(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updateAccount(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/accounts/{id}', operationId: 'deleteAccount', tag: 'accounts', status: 204, summary: 'Remove an account without assignments',
@@ -298,7 +301,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/permission-sets/{id}', operationId: 'updatePermissionSet', tag: 'permission sets', summary: 'Change a permission set (the name stays)',
       params: idParams, body: permissionSetUpdate, response: schemas.permissionSet,
-      handler: ({ params, body, admin }) => access.updatePermissionSet(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updatePermissionSet(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/permission-sets/{id}', operationId: 'deletePermissionSet', tag: 'permission sets', status: 204, summary: 'Delete a permission set without assignments',
@@ -335,7 +338,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     route({
       method: 'PATCH', path: '/applications/{id}', operationId: 'updateApplication', tag: 'applications', summary: 'Change an application (the name stays)',
       params: idParams, body: applicationUpdate, response: schemas.application,
-      handler: ({ params, body, admin }) => access.updateApplication(params.id, body, admin.actor),
+      handler: ({ params, request, admin }) => access.updateApplication(params.id, request.body, admin.actor),
     }),
     route({
       method: 'DELETE', path: '/applications/{id}', operationId: 'deleteApplication', tag: 'applications', status: 204, summary: 'Delete an application without assignments',
@@ -366,7 +369,7 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
       method: 'POST', path: '/assignments', operationId: 'createAssignment', tag: 'assignments', status: 201,
       summary: 'Assign an AD user or group (objectGUID, UPN, DOMAIN\\name or name@domain) to an account with a permission set, or to an application',
       body: assignmentInput,
-      response: z.object({ assignment: schemas.assignment, provisioned: z.boolean().describe('whether this assignment provisioned the permission set into the account') }),
+      response: z.object({ assignment: schemas.assignment, provisioned: z.boolean().describe("true once the permission set's IAM role exists in the account (AWS provisioning with a management identity); false without one or when it failed"), provisioning: z.object({ status: z.enum(['provisioned', 'failed', 'drifted']), message: z.string().nullable(), roleArn: z.string().nullable() }).nullable().describe('the AWS provisioning outcome; null without a management identity or for applications') }),
       handler: ({ body, admin }) => access.createAssignment(body, admin.actor),
     }),
     route({
@@ -418,9 +421,18 @@ export function adminRoutes(deps: AdminApiDeps): ApiRoute[] {
     ...awsSsoAdminRoutes({ awsSso: () => deps.awsSso() }),
 
     // ---- SAML identity provider (saml-routes.ts) ----
-    ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock }),
+    ...samlAdminRoutes({ saml: () => deps.saml(), audit, clock, ...(deps.aws ? { metadataChanged: (actor: string) => deps.aws?.().provisioner.refreshProviders(actor) } : {}) }),
     // ---- OpenID provider (oidc-routes.ts) ----
     ...oidcAdminRoutes(() => deps.oidc?.() ?? null),
+    ...awsAdminRoutes({
+      aws: () => {
+        const aws = deps.aws?.();
+        if (aws === undefined) throw new AppError('aws.not_configured', 'the AWS side is not wired in this server', { status: 503 });
+        return aws;
+      },
+      audit,
+      clock,
+    }),
 
     // ---- sign-in throttle (throttle-routes.ts) ----
     ...throttleAdminRoutes({ throttle: deps.throttle, audit, clock }),

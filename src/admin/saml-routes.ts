@@ -17,6 +17,8 @@ export interface IdentityProviderAdmin {
 export interface SamlAdminDeps {
   saml: () => IdentityProviderAdmin;
   audit: AuditLog;
+  /** After the published certificates changed: AWS accounts' SAML providers get the new metadata. */
+  metadataChanged?: (actor: string) => Promise<unknown> | undefined;
   clock?: () => Date;
 }
 
@@ -45,6 +47,8 @@ export function samlAdminRoutes(deps: SamlAdminDeps): ApiRoute[] {
   const now = () => (deps.clock ?? (() => new Date()))();
   const audited = async (actor: string, action: AuditAction, view: SigningKeyView, details: Record<string, unknown> = {}) => {
     await deps.audit.record({ actor, action, target: view.id, outcome: 'success', details: { sha256: view.sha256, notAfter: view.notAfter, ...details } });
+    // The metadata changed; a provider that failed to update is reported by its own audit event.
+    await deps.metadataChanged?.(actor)?.catch(() => undefined);
     return view;
   };
 

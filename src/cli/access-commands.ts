@@ -118,19 +118,19 @@ function registerAccountCommands(program: Command, loadConfig: LoadConfig): void
     });
   });
 
-  leaf(accounts, 'show <account>', 'show one account (by id or name) and the permission sets provisioned into it').action(async (key: string, _options: unknown, command: Command) => {
+  leaf(accounts, 'show <account>', 'show one account (by id or name) and the permission sets assigned in it (their IAM roles: portico aws provisioning list)').action(async (key: string, _options: unknown, command: Command) => {
     await withAdminApi(command, loadConfig, async (api, json) => {
       const shown = await api.call<{ account: Account; provisioned: Array<{ permissionSetId: string; provisionedAt: string }> }>('GET', `/accounts/${seg(key)}`);
       if (json) return printJson(shown);
       printAccount(shown.account);
       if (shown.provisioned.length === 0) {
-        process.stdout.write('\nno permission sets provisioned (assign one with `portico assignments create`)\n');
+        process.stdout.write('\nno permission sets assigned in this account (assign one with `portico assignments create`)\n');
         return;
       }
       const { permissionSets } = await api.call<{ permissionSets: PermissionSet[] }>('GET', '/permission-sets');
       const names = new Map(permissionSets.map((p) => [p.id, p.name]));
-      process.stdout.write('\nprovisioned permission sets:\n');
-      printTable(shown.provisioned.map((p) => ({ 'permission set': names.get(p.permissionSetId) ?? '', id: p.permissionSetId, provisioned: p.provisionedAt })));
+      process.stdout.write('\npermission sets assigned in this account:\n');
+      printTable(shown.provisioned.map((p) => ({ 'permission set': names.get(p.permissionSetId) ?? '', id: p.permissionSetId, since: p.provisionedAt })));
     });
   });
 
@@ -564,11 +564,13 @@ function registerAssignmentCommands(program: Command, loadConfig: LoadConfig): v
     .action(async (options: AssignmentCreateOptions, command: Command) => {
       await withAdminApi(command, loadConfig, async (api, json) => {
         const body = assignmentInput(options);
-        const created = await api.call<{ assignment: Assignment; provisioned: boolean }>('POST', '/assignments', body);
+        const created = await api.call<{ assignment: Assignment; provisioned: boolean; provisioning: { status: string; message: string | null; roleArn: string | null } | null }>('POST', '/assignments', body);
         if (json) return printJson(created);
         const { assignment } = created;
         process.stdout.write(`Assigned ${assignment.principal.type} ${assignment.principal.name} to ${describeTarget(assignment, await loadNames(api))} (assignment ${assignment.id}).\n`);
-        if (created.provisioned) process.stdout.write('The permission set was provisioned into the account.\n');
+        // Said only once the IAM role exists (AWS provisioning with a management identity).
+        if (created.provisioned) process.stdout.write(`The permission set was provisioned into the account (${created.provisioning?.roleArn ?? 'IAM role'}).\n`);
+        else if (created.provisioning !== null) process.stdout.write(`Provisioning into the account ${created.provisioning.status}: ${created.provisioning.message ?? ''}\nFix the cause, then: portico aws provisioning reprovision --account ${assignment.target.type === 'account' ? assignment.target.accountId : ''}\n`);
       });
     });
 

@@ -9,6 +9,7 @@ import { registerAdminCommands, registerBackupCommands } from './admin-commands.
 import { registerAuditCommands } from './audit-commands.ts';
 import { registerSamlCommands } from './saml-commands.ts';
 import { registerOidcCommands } from './oidc-commands.ts';
+import { registerAwsCommands } from './aws-commands.ts';
 import { registerAppCredentialCommands } from './app-credentials-commands.ts';
 import { registerDirectoryCommands } from './directory-commands.ts';
 import { registerIdentityCommands } from './identity-commands.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerAdminCommands(program, load);
   registerSamlCommands(program, load);
   registerOidcCommands(program, load);
+  registerAwsCommands(program, load);
   registerThrottleCommands(program, load);
   registerAuditCommands(program, load);
   registerBackupCommands(program, load);

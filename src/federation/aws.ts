@@ -9,6 +9,7 @@ import { durationMinutes } from '#src/shared/duration.ts';
 import { compileUserPathTemplate, type UserPathTemplate } from '#src/identity-store/user-path.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';
+import { rolePathAndName } from '#src/aws/role-plan.ts';
 import type { SamlAttribute } from './saml/attributes.ts';
 import type { ResponseApplication } from './saml/response.ts';
 
@@ -24,6 +25,11 @@ export interface AwsFederationOptions {
   roleName: string;
   /** Session tag key → `${path:…}` template over the identity-store user. */
   accessControlAttributes: Record<string, string>;
+  /**
+   * The reserved IAM path of the roles Portico provisions (`/portico/`), while it provisions them;
+   * null when roles are made by hand (the role name's own path then applies, below `/`).
+   */
+  rolePath?: () => string | null;
 }
 
 export interface AwsSignIn {
@@ -54,12 +60,20 @@ export function createAwsFederation(options: AwsFederationOptions) {
     if (name.length > 512 || segments.some((segment) => !/^[\w+=,.@-]{1,64}$/.test(segment))) {
       throw new AppError('federation.role_name_invalid', `federation.aws.roleName gives "${name.slice(0, 100)}" for permission set ${permissionSet.name}, which is not an IAM role name`, { status: 500, expose: true });
     }
-    return `arn:aws:iam::${account.id}:role/${name}`;
+    const reserved = options.rolePath?.() ?? null;
+    if (reserved === null) return `arn:aws:iam::${account.id}:role/${name}`;
+    // Provisioned roles live below the reserved path: sso/Admin → /portico/sso/Admin.
+    const { path, name: last } = rolePathAndName(reserved, name);
+    return `arn:aws:iam::${account.id}:role${path}${last}`;
   }
 
   return {
     roleArn,
     providerArn: (account: Pick<Account, 'id'>) => `arn:aws:iam::${account.id}:saml-provider/${options.samlProviderName}`,
+
+    /** The role name with `{permissionSet}` and `{accountId}` replaced (may hold a path). */
+    roleName: (account: Pick<Account, 'id'>, permissionSet: Pick<PermissionSet, 'name'>): string =>
+      options.roleName.replaceAll('{permissionSet}', permissionSet.name).replaceAll('{accountId}', account.id),
 
     signIn(account: Account, permissionSet: PermissionSet, user: IdentityUser): AwsSignIn {
       const role = roleArn(account, permissionSet);

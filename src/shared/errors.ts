@@ -123,6 +123,10 @@ export type ErrorCode =
   | 'mfa.blocked'
   | 'mfa.required'
   | 'mfa.unavailable'
+  | 'access.accounts_from_organizations'
+  | 'aws.not_configured'
+  | 'aws.management_invalid'
+  | 'aws.call_failed'
   | OidcErrorCode;
 
 /** The OpenID provider's codes: Portico's own, and the OAuth `error` values it audits. */

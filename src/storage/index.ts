@@ -15,6 +15,7 @@ export { createKyselySettingsStore } from './kysely-settings-store.ts';
 export { createKyselySessionStore, type KyselySessionStoreOptions } from './kysely-session-store.ts';
 export { createKyselyApplicationCredentialStore, type KyselyApplicationCredentialStoreOptions } from './kysely-application-credential-store.ts';
 export { createKyselyAccessStore } from './kysely-access-store.ts';
+export { createKyselyAwsStore } from './kysely-aws-store.ts';
 export type { Database } from './tables.ts';
 export { createKyselyOidcPayloadStore } from './kysely-oidc-payload-store.ts';
 export { createKyselyThrottleStore, type KyselyThrottleStoreOptions } from './kysely-throttle-store.ts';

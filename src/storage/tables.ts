@@ -33,6 +33,8 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   mfa_devices: MfaDevicesTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  aws_provisioning: AwsProvisioningTable;
+  aws_accounts: AwsAccountsTable;
 }
 
 export interface DirectoryConnectionsTable {
@@ -306,4 +308,28 @@ export interface MfaRecoveryCodesTable {
   code_hash: string;
   created_at: string;
   used_at: string | null;
+}
+
+export interface AwsProvisioningTable {
+  account_id: string;
+  permission_set_id: string;
+  status: string;
+  message: string | null;
+  error_code: string | null;
+  role_arn: string | null;
+  applied_digest: string | null;
+  provisioned_at: string | null;
+  updated_at: string;
+}
+
+export interface AwsAccountsTable {
+  account_id: string;
+  source: string;
+  organization_status: string | null;
+  ou_id: string | null;
+  ou_path: string | null;
+  synced_at: string | null;
+  saml_provider_arn: string | null;
+  saml_provider_created: ColumnType<number, number | undefined, number>;
+  updated_at: string;
 }

@@ -19,7 +19,7 @@ import { partnerRuntime, sambaRuntime } from '../support/samba.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const slowNames = /\.(integration|browser|interop)\.test\.ts$|\.samba\./;
 /** The helpers that reach a real server, a browser or pysaml2. */
-const reaching = /\b(sambaRuntime|partnerRuntime|sambaDirectoryEnv|sambaOptions|resetBadPasswordCounts|postgresTarget|launchBrowser|pysaml2Python)\(/;
+const reaching = /\b(sambaRuntime|partnerRuntime|sambaDirectoryEnv|sambaOptions|resetBadPasswordCounts|postgresTarget|launchBrowser|pysaml2Python|startMoto)\(/;
 
 async function listed(): Promise<string[]> {
   const { stdout } = await promisify(execFile)('bash', ['scripts/test-unit.sh', '--list'], { cwd: root });

@@ -88,17 +88,19 @@ describe('portico access commands through the admin API (CLI)', () => {
     assert.match(shown.stdout, /session duration\s+PT4H/);
   });
 
-  it('assigns a nested demo-forest group, and provisions the permission set once', async () => {
-    const created = parsed<{ assignment: { id: string; principal: { type: string; name: string } }; provisioned: boolean }>(
+  it('assigns a nested demo-forest group; without an AWS management identity nothing is claimed provisioned', async () => {
+    const created = parsed<{ assignment: { id: string; principal: { type: string; name: string } }; provisioned: boolean; provisioning: unknown }>(
       await portico(['assignments', 'create', '--group', 'Engineering@portico.test', '--account', ACCOUNT, '--permission-set', 'ReadOnly', '--json']),
     );
     assert.deepEqual(created.assignment.principal.type, 'group');
     assert.equal(created.assignment.principal.name, 'Engineering@portico.test');
-    assert.equal(created.provisioned, true);
+    // The IAM role is made only with a management identity (test/aws/): none here.
+    assert.equal(created.provisioned, false);
+    assert.equal(created.provisioning, null);
 
     const shown = await portico(['accounts', 'show', 'Production']);
     assert.equal(shown.status, 0, shown.stderr);
-    assert.match(shown.stdout, /provisioned permission sets:\n[^\n]*\nReadOnly\s+ps-/);
+    assert.match(shown.stdout, /permission sets assigned in this account:\n[^\n]*\nReadOnly\s+ps-/);
 
     const byPrincipal = parsed<{ assignments: Array<{ id: string }> }>(await portico(['assignments', 'list', '--principal', 'Engineering@portico.test', '--json']));
     assert.deepEqual(byPrincipal.assignments.map((a) => a.id), [created.assignment.id]);

@@ -330,7 +330,7 @@ void describe('the administrator console in Chromium, against the Samba AD DC', 
     assert.equal(await picker.getAttribute('aria-expanded'), 'false');
 
     await page.getByRole('button', { name: 'Assign' }).click();
-    await expectText(flash(page), 'Assigned group Portico-Users@corp.example.test to account Production with ReadOnly. The permission set was provisioned into the account.');
+    await expectText(flash(page), 'Assigned group Portico-Users@corp.example.test to account Production with ReadOnly.');
     const row = page.getByRole('table', { name: /Assignments \(1\)/ }).getByRole('row', { name: /Portico-Users/ });
     await expectText(row, /Group\s*Portico-Users@corp\.example\.test/);
     await expectText(row, 'Production (111122223333)');

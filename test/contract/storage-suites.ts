@@ -10,6 +10,7 @@ import { createSecretBox } from '#src/secrets/index.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import {
   createKyselyAccessStore,
+  createKyselyAwsStore,
   createKyselyApplicationCredentialStore,
   createKyselyAuditLog,
   createKyselyAwsSsoStore,
@@ -31,6 +32,7 @@ import {
   type Database,
 } from '#src/storage/index.ts';
 import { accessStoreContract } from './access-store.contract.ts';
+import { awsStoreContract } from './aws-store.contract.ts';
 import { applicationCredentialStoreContract } from './application-credential-store.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import { awsSsoStoreContract } from './aws-sso-store.contract.ts';
@@ -45,7 +47,7 @@ import { syncStoresContract } from './sync-stores.contract.ts';
 import { oidcPayloadStoreContract } from './oidc-payload-store.contract.ts';
 import { mfaStoreContract } from './mfa-store.contract.ts';
 
-const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads', 'mfa_devices', 'mfa_recovery_codes'];
+const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads', 'mfa_devices', 'mfa_recovery_codes', 'aws_provisioning', 'aws_accounts'];
 
 export function runStorageSuites(target: DatabaseTarget): void {
   after(() => target.close());
@@ -283,6 +285,13 @@ export function runStorageSuites(target: DatabaseTarget): void {
     });
   });
 
+  void describe(`${target.name}: AWS provisioning store`, () => {
+    awsStoreContract(async () => {
+      const database = await target.open();
+      return { store: createKyselyAwsStore(database.db), dispose: () => database.dispose() };
+    });
+  });
+
   void describe(`${target.name}: directory connection rows`, () => {
     void it('hold the options without the password, and the password sealed for this connection only', () =>
       withDatabase(async ({ db }) => {
@@ -345,7 +354,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
       withDatabase(
         async ({ db }) => {
           const first = await migrateToLatest(db);
-          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0010_mfa', '0011_sync', '0012_oidc']);
+          assert.deepEqual(first.applied, ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0009_aws_provisioning', '0010_mfa', '0011_sync', '0012_oidc']);
           for (const table of TABLES) assert.deepEqual(await db.selectFrom(table).selectAll().execute(), []);
 
           await createKyselyAuditLog(db).record({ actor: 'system', action: 'directory.trust.validated', outcome: 'success' });

@@ -218,7 +218,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One account (by id or name) with the permission sets provisioned into it */
+        /** One account (by id or name) with the permission sets assigned in it (their IAM roles: GET /aws/provisioning) */
         get: operations["getAccount"];
         put?: never;
         post?: never;
@@ -1002,6 +1002,110 @@ export interface paths {
         put?: never;
         /** A new client secret, shown once; the old one stops working at once */
         post: operations["rotateOidcClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/management": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The AWS management identity Portico provisions with (never its secret) */
+        get: operations["getAwsManagement"];
+        /** Set the management identity (access key, profile or the default chain; optionally a role to assume), the member-account role and the reserved role path. Checked with sts:GetCallerIdentity before it is saved. */
+        put: operations["setAwsManagement"];
+        post?: never;
+        /** Forget the management identity: nothing is provisioned any more (roles already created stay in AWS until removed) */
+        delete: operations["removeAwsManagement"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/provisioning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Provisioning status of each permission set in each account */
+        get: operations["listAwsProvisioning"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/provisioning/reprovision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-provision: read every matching role from IAM and write what differs (failed and drifted pairs included); roles whose last assignment went are deleted */
+        post: operations["reprovisionAws"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/provisioning/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drift check: read every matching role from IAM and mark those that differ from their permission set as drifted, writing nothing */
+        post: operations["checkAwsProvisioning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where each account came from (AWS Organizations or typed in), its OU, and the SAML provider Portico keeps there */
+        get: operations["listAwsAccountSources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/aws/organizations/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read the accounts and their OUs from AWS Organizations now: new accounts are added, renamed or moved ones updated, departed ones marked REMOVED */
+        post: operations["syncAwsOrganizations"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2823,8 +2927,15 @@ export interface operations {
                 content: {
                     "application/json": {
                         assignment: components["schemas"]["Assignment"];
-                        /** @description whether this assignment provisioned the permission set into the account */
+                        /** @description true once the permission set's IAM role exists in the account (AWS provisioning with a management identity); false without one or when it failed */
                         provisioned: boolean;
+                        /** @description the AWS provisioning outcome; null without a management identity or for applications */
+                        provisioning: {
+                            /** @enum {string} */
+                            status: "provisioned" | "failed" | "drifted";
+                            message: string | null;
+                            roleArn: string | null;
+                        } | null;
                     };
                 };
             };
@@ -4631,6 +4742,373 @@ export interface operations {
                 content: {
                     "application/json": {
                         clientSecret: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAwsManagement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        configured: boolean;
+                        /** @enum {string} */
+                        credentials?: "access_key" | "profile" | "default_chain";
+                        accessKeyId?: string;
+                        profile?: string;
+                        roleArn?: string;
+                        region?: string;
+                        endpoint?: string;
+                        memberRoleName?: string;
+                        rolePath?: string;
+                        syncIntervalMinutes?: number;
+                        managementAccountId?: string;
+                        updatedAt?: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setAwsManagement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    accessKeyId?: string;
+                    secretAccessKey?: string;
+                    profile?: string;
+                    roleArn?: string;
+                    externalId?: string;
+                    /** @default us-east-1 */
+                    region?: string;
+                    /** Format: uri */
+                    endpoint?: string;
+                    /** @default OrganizationAccountAccessRole */
+                    memberRoleName?: string;
+                    /** @default /portico/ */
+                    rolePath?: string;
+                    /** @default 60 */
+                    syncIntervalMinutes?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        configured: boolean;
+                        /** @enum {string} */
+                        credentials?: "access_key" | "profile" | "default_chain";
+                        accessKeyId?: string;
+                        profile?: string;
+                        roleArn?: string;
+                        region?: string;
+                        endpoint?: string;
+                        memberRoleName?: string;
+                        rolePath?: string;
+                        syncIntervalMinutes?: number;
+                        managementAccountId?: string;
+                        updatedAt?: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeAwsManagement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAwsProvisioning: {
+        parameters: {
+            query?: {
+                accountId?: string;
+                permissionSetId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        provisioning: {
+                            accountId: string;
+                            permissionSetId: string;
+                            /**
+                             * @description provisioned: the role is in IAM as the permission set says; failed: AWS refused (message); drifted: IAM differs from the permission set (message says how)
+                             * @enum {string}
+                             */
+                            status: "provisioned" | "failed" | "drifted";
+                            message: string | null;
+                            errorCode: string | null;
+                            roleArn: string | null;
+                            provisionedAt: string | null;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reprovisionAws: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    accountId?: string;
+                    permissionSetId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        provisioning: {
+                            accountId: string;
+                            permissionSetId: string;
+                            /**
+                             * @description provisioned: the role is in IAM as the permission set says; failed: AWS refused (message); drifted: IAM differs from the permission set (message says how)
+                             * @enum {string}
+                             */
+                            status: "provisioned" | "failed" | "drifted";
+                            message: string | null;
+                            errorCode: string | null;
+                            roleArn: string | null;
+                            provisionedAt: string | null;
+                            updatedAt: string;
+                        }[];
+                        removed: {
+                            accountId: string;
+                            permissionSetId: string;
+                        }[];
+                        calls: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkAwsProvisioning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    accountId?: string;
+                    permissionSetId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        provisioning: {
+                            accountId: string;
+                            permissionSetId: string;
+                            /**
+                             * @description provisioned: the role is in IAM as the permission set says; failed: AWS refused (message); drifted: IAM differs from the permission set (message says how)
+                             * @enum {string}
+                             */
+                            status: "provisioned" | "failed" | "drifted";
+                            message: string | null;
+                            errorCode: string | null;
+                            roleArn: string | null;
+                            provisionedAt: string | null;
+                            updatedAt: string;
+                        }[];
+                        calls: number;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAwsAccountSources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accounts: {
+                            accountId: string;
+                            /** @enum {string} */
+                            source: "organizations" | "manual";
+                            organizationStatus: string | null;
+                            ouId: string | null;
+                            ouPath: string | null;
+                            syncedAt: string | null;
+                            samlProviderArn: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    syncAwsOrganizations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created: string[];
+                        updated: string[];
+                        unchanged: string[];
+                        removed: string[];
+                        failed: {
+                            accountId: string;
+                            message: string;
+                        }[];
+                        calls: number;
                     };
                 };
             };

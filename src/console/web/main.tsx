@@ -16,6 +16,7 @@ import { AccountsPage } from './pages/accounts.tsx';
 import { ApplicationsPage } from './pages/applications.tsx';
 import { AssignmentsPage } from './pages/assignments.tsx';
 import { AuditPage } from './pages/audit.tsx';
+import { AwsPage } from './pages/aws.tsx';
 import { DirectoryPage } from './pages/directory.tsx';
 import { DirectoryUsersPage } from './pages/directory-users.tsx';
 import { IdentityProviderPage } from './pages/identity-provider.tsx';
@@ -41,6 +42,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   'permission-sets': { title: 'Permission sets', page: PermissionSetsPage },
   applications: { title: 'Applications', page: ApplicationsPage },
   'identity-provider': { title: 'Identity provider', page: IdentityProviderPage },
+  aws: { title: 'AWS provisioning', page: AwsPage },
   assignments: { title: 'Assignments', page: AssignmentsPage },
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
@@ -58,6 +60,7 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['permission-sets', 'Permission sets'],
   ['applications', 'Applications'],
   ['identity-provider', 'Identity provider'],
+  ['aws', 'AWS provisioning'],
   ['assignments', 'Assignments'],
   ['access', 'Access'],
   ['audit', 'Audit log'],

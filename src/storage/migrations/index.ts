@@ -11,11 +11,12 @@ import { managedDirectory } from './0002-managed-directory.ts';
 import { identity } from './0003-identity.ts';
 import { access } from './0004-access.ts';
 import { signInThrottle } from './0005-sign-in-throttle.ts';
-import { awsSso } from './0008-aws-sso.ts';
 import { sharedState } from './0006-shared-state.ts';
+import { awsSso } from './0008-aws-sso.ts';
+import { awsProvisioning } from './0009-aws-provisioning.ts';
+import { mfa } from './0010-mfa.ts';
 import { sync } from './0011-sync.ts';
 import { oidc } from './0012-oidc.ts';
-import { mfa } from './0010-mfa.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -23,9 +24,10 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_identity': identity,
   '0004_access': access,
   '0005_sign_in_throttle': signInThrottle,
-  '0008_aws_sso': awsSso,
   '0006_shared_state': sharedState,
+  '0008_aws_sso': awsSso,
+  '0009_aws_provisioning': awsProvisioning,
+  '0010_mfa': mfa,
   '0011_sync': sync,
   '0012_oidc': oidc,
-  '0010_mfa': mfa,
 };

@@ -85,7 +85,7 @@ function Assignments({ catalog }: { catalog: Catalog }) {
           const result = await api('post', '/assignments', { body: { principal: { type: principal.type, id: principal.guid }, target } });
           picker.current?.reset();
           await reload();
-          return `Assigned ${result.assignment.principal.type} ${result.assignment.principal.name} to ${describeTarget(result.assignment.target)}.${result.provisioned ? ' The permission set was provisioned into the account.' : ''}`;
+          return `Assigned ${result.assignment.principal.type} ${result.assignment.principal.name} to ${describeTarget(result.assignment.target)}.${result.provisioned ? ' The permission set was provisioned into the account.' : result.provisioning ? ` Provisioning into the account ${result.provisioning.status}: ${result.provisioning.message ?? ''} (see AWS provisioning).` : ''}`;
         }}
       >
         <fieldset>

@@ -53,7 +53,7 @@ function PermissionSetList() {
 
   return (
     <>
-      <p class="intro">What people may do in an account: AWS managed policies and an inline policy, provisioned into each account it is assigned with.</p>
+      <p class="intro">What people may do in an account: AWS managed policies and an inline policy. With an AWS management identity, each becomes an IAM role in every account it is assigned in (see AWS provisioning).</p>
       <Alert message={alert} />
       <div>
         {loaded.state === 'ready' ? (
