@@ -136,7 +136,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.equal(discovery.backchannel_logout_session_supported, true);
     const shown = await adminApi<{ backchannelLogoutUri?: string }>(base(), token, 'GET', `/oidc-applications/${apps.wiki.id}`);
     assert.equal(shown.backchannelLogoutUri, `${receiver?.url}/wiki`);
-    const refused = await fetch(`${base()}/api/admin/oidc-applications`, {
+    const refused = await fetch(`${base()}/admin/api/oidc-applications`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'Bad', redirectUris: [CALLBACK], backchannelLogoutUri: 'http://example.com/logout' }),
@@ -242,7 +242,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
   it('groups claim "assigned groups only": just the groups the application is assigned to', async () => {
     const jar = new CookieJar();
     const all = await signInTo('plain', jar);
-    assert.deepEqual(all.claims.groups, ['Engineering', 'Platform', 'SRE']);
+    assert.deepEqual(all.claims.groups, ['Domain Users', 'Engineering', 'Platform', 'SRE', 'Users']);
     const scoped = await signInTo('scoped', jar);
     assert.deepEqual(scoped.claims.groups, ['Engineering']);
     // Assigned through a second group too: both, still nothing else.

@@ -332,6 +332,13 @@ export function createOidcProvider(options: OidcProviderOptions) {
         Session: 14 * 24 * 60 * 60,
         Grant: 14 * 24 * 60 * 60,
       },
+      // The library's outgoing requests (logout tokens only: no dynamic registration, no
+      // request_uri, no jwks_uri) skip its guard against private and loopback addresses: the
+      // URIs are set by administrators, and on-premises applications live on private networks.
+      fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+        const { dispatcher: _ssrfGuard, ...rest } = init;
+        return fetch(url, rest);
+      },
       clientBasedCORS: (_ctx: OidcContext, origin: string, client: OidcClient) => client.redirectUris.some((uri) => new URL(uri).origin === origin),
       renderError: (ctx: OidcContext, out: { error?: string; error_description?: string }) => {
         ctx.type = 'html';
