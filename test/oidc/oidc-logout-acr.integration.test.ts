@@ -181,6 +181,31 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.equal(new URL(quiet.location ?? '').searchParams.get('error'), 'login_required');
   });
 
+  it('RP-initiated logout with "sign me out everywhere": each application gets one logout token, and the Portico session ends', async () => {
+    const from = receiver?.received.length ?? 0;
+    const jar = new CookieJar();
+    const wiki = await signInTo('wiki', jar);
+    const chat = await signInTo('chat', jar);
+    const endUrl = oidc.buildEndSessionUrl(wiki.config, { id_token_hint: wiki.tokens.id_token ?? '' });
+    const confirm = await request(jar, endUrl.toString());
+    assert.equal(confirm.status, 200);
+    const action = /<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"|<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"/.exec(confirm.text);
+    const target = action?.[1] ?? action?.[2];
+    assert.ok(target, confirm.text.slice(0, 400));
+    const done = await request(jar, new URL(target, base()).toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: field(confirm.text, 'xsrf'), logout: 'yes' }).toString(),
+    });
+    assert.ok(done.status === 200 || done.status === 303, `${done.status} ${done.text.slice(0, 200)}`);
+    assert.equal((await logoutTokenAt('/wiki', apps.wiki.id, from)).sid, wiki.claims.sid);
+    assert.equal((await logoutTokenAt('/chat', apps.chat.id, from)).sid, chat.claims.sid);
+    assert.equal((await request(jar, `${base()}/api/session`)).status, 401, 'the Portico session ended');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(receiver?.received.slice(from).length, 2, 'no second logout token when the portal session ends after the provider\'s');
+    assert.ok((await auditEvents('oidc.backchannel_logout.sent')).some((e) => e.details.reason === 'rp_logout' && e.target === apps.chat.id && e.outcome === 'success'));
+  });
+
   it('an administrator ending the user\'s sessions sends logout tokens too', async () => {
     const from = receiver?.received.length ?? 0;
     const jar = new CookieJar();
