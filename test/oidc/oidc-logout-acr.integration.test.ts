@@ -254,7 +254,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     const essential = oidc.buildAuthorizationUrl(password.config, { redirect_uri: CALLBACK, scope: 'openid', prompt: 'none', claims: JSON.stringify({ id_token: { acr: { essential: true, value: MFA_ACR } } }), state: 'e' });
     const direct = await follow(jar, base(), essential.toString());
     assert.ok(direct.location?.startsWith(CALLBACK) && new URL(direct.location).searchParams.get('code'), direct.location ?? '');
-    const essentialTokens = await oidc.authorizationCodeGrant(password.config, new URL(direct.location), { expectedState: 'e' });
+    const essentialTokens = await oidc.authorizationCodeGrant(password.config, new URL(direct.location ?? ''), { expectedState: 'e' });
     assert.equal(essentialTokens.claims()?.acr, MFA_ACR);
 
     // The step-up replaced the portal session; its sign-out still reaches the wiki.

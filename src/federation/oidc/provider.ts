@@ -336,8 +336,9 @@ export function createOidcProvider(options: OidcProviderOptions) {
       // request_uri, no jwks_uri) skip its guard against private and loopback addresses: the
       // URIs are set by administrators, and on-premises applications live on private networks.
       fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
-        const { dispatcher: _ssrfGuard, ...rest } = init;
-        return fetch(url, rest);
+        const unguarded = { ...init };
+        delete unguarded.dispatcher;
+        return fetch(url, unguarded);
       },
       clientBasedCORS: (_ctx: OidcContext, origin: string, client: OidcClient) => client.redirectUris.some((uri) => new URL(uri).origin === origin),
       renderError: (ctx: OidcContext, out: { error?: string; error_description?: string }) => {
