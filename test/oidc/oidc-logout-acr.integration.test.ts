@@ -264,6 +264,26 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.equal((await logoutTokenAt('/wiki', apps.wiki.id, from)).sid, claims?.sid);
   });
 
+  it('the MFA policy\'s per-application requirement holds for OIDC applications, also on a provider session that already exists', async () => {
+    const jar = new CookieJar();
+    const plain = await signInTo('plain', jar);
+    assert.equal(plain.claims.acr, PASSWORD_ACR);
+    await adminApi(base(), token, 'PUT', '/mfa/policy', { applications: { [apps.chat.id]: 'mfa' } });
+    try {
+      const chat = await rp('chat');
+      const quiet = await follow(jar, base(), oidc.buildAuthorizationUrl(chat, { redirect_uri: CALLBACK, scope: 'openid', prompt: 'none' }).toString());
+      assert.equal(new URL(quiet.location ?? '').searchParams.get('error'), 'interaction_required', quiet.location ?? '');
+      const asked = await follow(jar, base(), oidc.buildAuthorizationUrl(chat, { redirect_uri: CALLBACK, scope: 'openid' }).toString());
+      assert.equal(asked.status, 200);
+      assert.match(asked.url, /\/mfa\?returnTo=%2Foidc%2Finteraction%2F/, 'the second step (alice has an authenticator by now)');
+      // Other applications are not affected.
+      const other = await follow(jar, base(), oidc.buildAuthorizationUrl(plain.config, { redirect_uri: CALLBACK, scope: 'openid', prompt: 'none' }).toString());
+      assert.ok(new URL(other.location ?? '').searchParams.get('code'), other.location ?? '');
+    } finally {
+      await adminApi(base(), token, 'PUT', '/mfa/policy', { applications: {} });
+    }
+  });
+
   it('groups claim "assigned groups only": just the groups the application is assigned to', async () => {
     const jar = new CookieJar();
     const all = await signInTo('plain', jar);

@@ -186,6 +186,13 @@ export function createOidcProvider(options: OidcProviderOptions) {
     };
   }
 
+  /** What the portal session still lacks for this authorization request: MFA asked by the application (acr) or by the policy. */
+  async function missingFactor(session: Session, applicationId: string, params: Record<string, unknown>): Promise<'mfa' | 'phishing-resistant' | null> {
+    const byPolicy = (await options.stepUp?.(session, applicationId)) ?? null;
+    if (byPolicy !== null) return byPolicy;
+    return requestsMfa(params) && authenticationOf(session).acr !== MFA_ACR ? 'mfa' : null;
+  }
+
   // ---- who may have tokens ----
   function auditAsync(event: Parameters<AuditLog['record']>[0]): void {
     audit.record(event).catch((error: unknown) => options.log?.error({ err: error, action: event.action }, 'audit record failed'));
@@ -263,10 +270,17 @@ export function createOidcProvider(options: OidcProviderOptions) {
       0,
     );
     // acr_values=urn:portico:acr:mfa (or an essential acr claim) on a provider session signed in
-    // with a password only: the interaction sends the person through the MFA step; with
-    // prompt=none the relying party gets interaction_required.
+    // with a password only, or the MFA policy asking more of the portal session for this
+    // application: the interaction sends the person through the MFA step; with prompt=none the
+    // relying party gets interaction_required.
     policy.get('login').checks.add(
-      new interactionPolicy.Check('portico_mfa', 'the application asks for multi-factor authentication', 'interaction_required', (ctx) => requestsMfa(ctx.oidc.params ?? {}) && ctx.oidc.session?.acr !== MFA_ACR),
+      new interactionPolicy.Check('portico_mfa', 'the application asks for multi-factor authentication', 'interaction_required', async (ctx) => {
+        const params = ctx.oidc.params ?? {};
+        if (requestsMfa(params) && ctx.oidc.session?.acr !== MFA_ACR) return true;
+        const clientId = ctx.oidc.client?.clientId;
+        const portal = clientId === undefined ? null : await options.portalSession(ctx.get('cookie') || undefined);
+        return portal !== null && clientId !== undefined && (await missingFactor(portal.session, clientId, params)) !== null;
+      }),
     );
 
     const ttlOf = (field: 'accessTokenLifetime' | 'idTokenLifetime' | 'refreshTokenLifetime', fallbackMinutes: number) => (_ctx: OidcContext, _token: unknown, client: OidcClient | undefined) => {
@@ -490,12 +504,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
       keysChanged = true;
     },
     authenticationOf,
-    /** What the session still lacks for this authorization request: MFA asked by the application (acr) or by the policy. */
-    async missingFactor(session: Session, applicationId: string, params: Record<string, unknown>): Promise<'mfa' | 'phishing-resistant' | null> {
-      const byPolicy = (await options.stepUp?.(session, applicationId)) ?? null;
-      if (byPolicy !== null) return byPolicy;
-      return requestsMfa(params) && authenticationOf(session).acr !== MFA_ACR ? 'mfa' : null;
-    },
+    missingFactor,
     /** A portal session was replaced by a new one (a factor added): its provider sessions now hang on the new one. */
     async replacedPortalSession(previousId: string, nextId: string, nextExpiresAt: Date | null): Promise<void> {
       try {
