@@ -62,6 +62,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
   let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
   let token = '';
   let issuer = '';
+  let clockAheadMs = 0;
   const base = () => app?.url ?? '';
   const apps: Record<'wiki' | 'chat' | 'broken' | 'plain' | 'scoped', { id: string; secret: string }> = {} as never;
 
@@ -109,7 +110,8 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     dataDir = mkdtempSync(join(tmpdir(), 'portico-oidc-logout-'));
     receiver = await startReceiver();
     const config = configSchema.parse({ dataDir, http: { port: 0 }, log: { level: 'silent' }, managedDirectory: { listen: { ldapPort: 0, ldapsPort: 0 } } });
-    app = await startApp(config, { showBootstrapToken: (t) => (token = t) });
+    // Portico's clock runs ahead on demand: the session re-check interval passes without waiting.
+    app = await startApp(config, { showBootstrapToken: (t) => (token = t), clock: () => new Date(Date.now() + clockAheadMs) });
     issuer = `${base()}/oidc`;
     const create = async (name: string, extra: Record<string, unknown>) => {
       const created = await adminApi<{ application: { id: string }; clientSecret: string }>(base(), token, 'POST', '/oidc-applications', { name, redirectUris: [CALLBACK], ...extra });
@@ -215,6 +217,29 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.equal(logout.sid, wiki.claims.sid);
     await refreshRefused(wiki.config, wiki.tokens.refresh_token);
     assert.ok((await auditEvents('oidc.backchannel_logout.sent')).some((e) => e.details.reason === 'revoked' && e.target === apps.wiki.id && e.outcome === 'success'));
+  });
+
+  it('a user disabled in AD: the session re-check ends the session and the application gets its logout token', async () => {
+    const from = receiver?.received.length ?? 0;
+    await adminApi(base(), token, 'POST', '/assignments', { principal: { type: 'user', id: 'bob@portico.test' }, target: { type: 'application', applicationId: apps.wiki.id } });
+    const jar = new CookieJar();
+    const config = await rp('wiki');
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: 'b' });
+    const { callback } = await authorize(jar, base(), url, { username: 'bob@portico.test', password: demoPassword });
+    assert.ok(callback);
+    const bob = await oidc.authorizationCodeGrant(config, callback, { expectedState: 'b' });
+    await adminApi(base(), token, 'POST', '/directory/managed/users/bob/disable', undefined, 200);
+    clockAheadMs = 6 * 60_000;
+    try {
+      // Bob's next request: the re-check finds him disabled and ends every session of his.
+      assert.equal((await request(jar, `${base()}/api/session`)).status, 401);
+    } finally {
+      clockAheadMs = 0;
+    }
+    const logout = await logoutTokenAt('/wiki', apps.wiki.id, from);
+    assert.equal(logout.sid, bob.claims()?.sid);
+    assert.equal(logout.sub, bob.claims()?.sub);
+    assert.ok((await auditEvents('oidc.backchannel_logout.sent')).some((e) => e.details.reason === 'user_disabled' && e.target === apps.wiki.id && e.outcome === 'success'));
   });
 
   it('acr_values=urn:portico:acr:mfa: prompt=none answers interaction_required; otherwise the MFA step, then an ID token with the MFA acr; sign-out after the step-up still logs the application out', async () => {
