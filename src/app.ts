@@ -452,7 +452,14 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     },
     clearPortalCookie: () => serializeCookie(SESSION_COOKIE, '', { maxAge: 0, secure: cookieSecurity(config) === 'always' }),
     pages: oidcPages,
+    // The MFA policy's per-application requirement applies to OIDC applications as to SAML ones.
+    stepUp: (session, applicationId) => mfa.stepUp(sessionAmr(session), { applicationId }),
     log: logger,
+  });
+  // A portal session that ends takes its OpenID sessions along (back-channel logout).
+  sessions.listen({
+    ended: (ids, reason) => oidc.endedPortalSessions(ids, reason),
+    replaced: (previousId, next) => oidc.replacedPortalSession(previousId, next.id, next.expiresAt),
   });
   const oidcAdministration = createOidcAdministration({
     access,
@@ -596,7 +603,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     rpName: 'Portico',
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: portal.afterSignIn, ...(options.clock ? { clock: options.clock } : {}) });
+  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) ?? portal.afterSignIn(returnTo, session, reply), ...(options.clock ? { clock: options.clock } : {}) });
   const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
   let metricsUrl: string | null = null;
   if (metrics !== null && config.metrics.listen !== undefined) {

@@ -63,8 +63,10 @@ const oidcApplicationFields = {
       enabled: z.boolean({ error: 'groupsClaim.enabled: true or false' }).default(true),
       /** Only groups whose name starts with this (case-insensitive), e.g. "App-". */
       prefix: textField('groupsClaim.prefix', 64).optional(),
+      /** Only groups the application is assigned to (directly named in one of its assignments). */
+      assignedOnly: z.boolean({ error: 'groupsClaim.assignedOnly: true or false' }).default(false),
     })
-    .default({ enabled: true }),
+    .default({ enabled: true, assignedOnly: false }),
   /** How a confidential client authenticates at the token, introspection and revocation endpoints. */
   tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post'], { error: 'tokenEndpointAuthMethod: client_secret_basic or client_secret_post' }).default('client_secret_basic'),
   /** ID tokens are signed ES256 unless the relying party only does RSA. */
@@ -73,6 +75,11 @@ const oidcApplicationFields = {
   subjectType: z.enum(['pairwise', 'public'], { error: 'subjectType: pairwise or public' }).default('pairwise'),
   /** Where the portal tile sends the person: the application's own login start (OIDC third-party initiated login). */
   initiateLoginUri: webUrlField('initiateLoginUri').optional(),
+  /**
+   * OpenID Connect Back-Channel Logout 1.0: where Portico POSTs a signed logout token when the
+   * person's Portico session ends (sign-out, revocation, user removed or disabled in AD).
+   */
+  backchannelLogoutUri: redirectUri('backchannelLogoutUri').optional(),
   /** A disabled application gets no new tokens; its refresh tokens stop working. */
   disabled: z.boolean({ error: 'disabled: true or false' }).default(false),
   tags: tagsField,

@@ -102,6 +102,7 @@ export const AUDIT_ACTIONS = [
   'oidc.logout.handled',
   'oidc.token.revoked',
   'oidc.refresh_token.reused',
+  'oidc.backchannel_logout.sent',
   'oidc.key.staged',
   'oidc.key.activated',
   'oidc.key.retired',

@@ -92,11 +92,13 @@ export function registerOidcCommands(program: Command, loadConfig: LoadConfig): 
       .option('--public', 'a public client (no secret; PKCE S256 required)')
       .option('--grant <type>', 'authorization_code, refresh_token or client_credentials (repeatable; default: authorization_code and refresh_token)', collect)
       .option('--groups-prefix <prefix>', 'only AD groups whose name starts with this in the groups claim')
+      .option('--groups-assigned-only', 'only the AD groups the application is assigned to in the groups claim (with --groups-prefix: both)')
+      .option('--backchannel-logout-uri <uri>', 'where Portico POSTs a logout token when the person\'s Portico session ends (OIDC Back-Channel Logout)')
       .option('--public-subject', 'the same `sub` for every application (default: pairwise, one per application)')
       .option('--initiate-login-uri <uri>', 'where the portal tile sends people (the application\'s own login start)'),
   ).action(
     async (
-      options: { name: string; redirectUri?: string[]; postLogoutUri?: string[]; public?: boolean; grant?: string[]; groupsPrefix?: string; publicSubject?: boolean; initiateLoginUri?: string },
+      options: { name: string; redirectUri?: string[]; postLogoutUri?: string[]; public?: boolean; grant?: string[]; groupsPrefix?: string; groupsAssignedOnly?: boolean; backchannelLogoutUri?: string; publicSubject?: boolean; initiateLoginUri?: string },
       command: Command,
     ) => {
       await withAdminApi(command, loadConfig, async (api, json) => {
@@ -106,7 +108,10 @@ export function registerOidcCommands(program: Command, loadConfig: LoadConfig): 
           ...(options.postLogoutUri ? { postLogoutRedirectUris: options.postLogoutUri } : {}),
           ...(options.public ? { clientType: 'public' } : {}),
           ...(options.grant ? { grantTypes: options.grant } : {}),
-          ...(options.groupsPrefix !== undefined ? { groupsClaim: { enabled: true, prefix: options.groupsPrefix } } : {}),
+          ...(options.groupsPrefix !== undefined || options.groupsAssignedOnly
+            ? { groupsClaim: { enabled: true, ...(options.groupsPrefix !== undefined ? { prefix: options.groupsPrefix } : {}), ...(options.groupsAssignedOnly ? { assignedOnly: true } : {}) } }
+            : {}),
+          ...(options.backchannelLogoutUri !== undefined ? { backchannelLogoutUri: options.backchannelLogoutUri } : {}),
           ...(options.publicSubject ? { subjectType: 'public' } : {}),
           ...(options.initiateLoginUri !== undefined ? { initiateLoginUri: options.initiateLoginUri } : {}),
         };

@@ -48,6 +48,21 @@ function count(metrics: PorticoMetrics, event: AuditEventInput): void {
     case 'saml.aws_assertion.issued':
       metrics.samlResponse('aws', event.target ?? 'unknown', event.outcome);
       break;
+    // The OpenID provider's events: the target is a registered client id (the library resolved
+    // it), so the label stays bounded; the grant type is one the provider accepts.
+    case 'oidc.token.granted':
+    case 'oidc.token.refreshed': {
+      const grantType = typeof event.details?.grantType === 'string' ? event.details.grantType : 'unknown';
+      metrics.oidcToken(event.target ?? 'unknown', ['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType) ? grantType : 'other', event.outcome);
+      break;
+    }
+    case 'oidc.authorization.refused':
+    case 'oidc.refresh_token.reused':
+      metrics.oidcRefusal(event.target ?? 'unknown', event.action === 'oidc.refresh_token.reused' ? 'oidc.refresh_token_reused' : (event.errorCode ?? 'unknown'));
+      break;
+    case 'oidc.backchannel_logout.sent':
+      metrics.oidcBackchannelLogout(event.target ?? 'unknown', event.outcome);
+      break;
     default:
   }
 }

@@ -26,6 +26,10 @@ export interface PorticoMetrics {
   step(step: MeasuredStep, seconds: number): void;
   throttleHit(scope: string): void;
   samlResponse(kind: 'application' | 'aws', target: string, outcome: 'success' | 'failure'): void;
+  /** OpenID provider, per client id: tokens issued or refused (by grant type), authorizations refused, logout tokens sent. */
+  oidcToken(client: string, grantType: string, outcome: 'success' | 'failure'): void;
+  oidcRefusal(client: string, code: string): void;
+  oidcBackchannelLogout(client: string, outcome: 'success' | 'failure'): void;
   identityStoreCall(operation: string, status: number): void;
   httpRequest(route: string, method: string, status: number, seconds: number): void;
   /** Read when scraped: the connector's controllers, the database pool. */

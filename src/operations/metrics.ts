@@ -31,6 +31,9 @@ export function createPrometheusMetrics(labels: { version: string }): PorticoMet
   });
   const throttleHits = new client.Counter({ name: 'portico_throttle_hits_total', help: 'Sign-in attempts refused by the throttle, by scope', labelNames: ['scope'], registers: [registry] });
   const samlResponses = new client.Counter({ name: 'portico_saml_responses_total', help: 'SAML responses issued or refused, by application id (kind application) or AWS account id (kind aws)', labelNames: ['kind', 'target', 'outcome'], registers: [registry] });
+  const oidcTokens = new client.Counter({ name: 'portico_oidc_tokens_total', help: 'OpenID provider token requests (code exchange, refresh, client credentials) by client id, grant type and outcome', labelNames: ['client', 'grant_type', 'outcome'], registers: [registry] });
+  const oidcRefusals = new client.Counter({ name: 'portico_oidc_refusals_total', help: 'OpenID provider authorizations refused and refresh tokens reused, by client id and error code', labelNames: ['client', 'code'], registers: [registry] });
+  const oidcLogouts = new client.Counter({ name: 'portico_oidc_backchannel_logouts_total', help: 'Back-channel logout tokens sent, by client id and outcome', labelNames: ['client', 'outcome'], registers: [registry] });
   const identityStore = new client.Counter({ name: 'portico_identitystore_api_calls_total', help: 'IdentityStore API calls by operation and HTTP status', labelNames: ['operation', 'status'], registers: [registry] });
   const httpRequests = new client.Histogram({
     name: 'portico_http_request_duration_seconds',
@@ -84,6 +87,9 @@ export function createPrometheusMetrics(labels: { version: string }): PorticoMet
     step: (step: MeasuredStep, seconds) => steps.observe({ step }, seconds),
     throttleHit: (scope) => throttleHits.inc({ scope }),
     samlResponse: (kind, target, outcome) => samlResponses.inc({ kind, target, outcome }),
+    oidcToken: (clientId, grantType, outcome) => oidcTokens.inc({ client: clientId, grant_type: grantType, outcome }),
+    oidcRefusal: (clientId, code) => oidcRefusals.inc({ client: clientId, code }),
+    oidcBackchannelLogout: (clientId, outcome) => oidcLogouts.inc({ client: clientId, outcome }),
     identityStoreCall(operation, status) {
       if (!operations.has(operation) && operations.size >= MAX_OPERATIONS) operation = 'other';
       operations.add(operation);

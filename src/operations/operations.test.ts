@@ -38,6 +38,27 @@ describe('operations', () => {
     metrics.close();
   });
 
+  it('counts the OpenID provider\'s grants, refreshes, refusals and logout tokens per client', async () => {
+    const metrics = createPrometheusMetrics({ version: 'test' });
+    const audit = instrumentedAuditLog(memoryAudit(), metrics);
+    await audit.record({ actor: 'alice', action: 'oidc.token.granted', target: 'oidc-1', outcome: 'success', details: { grantType: 'authorization_code' } });
+    await audit.record({ actor: 'alice', action: 'oidc.token.refreshed', target: 'oidc-1', outcome: 'success', details: { grantType: 'refresh_token' } });
+    await audit.record({ actor: 'alice', action: 'oidc.token.refreshed', target: 'oidc-1', outcome: 'failure', errorCode: 'oidc.invalid_grant', details: { grantType: 'refresh_token' } });
+    await audit.record({ actor: 'x', action: 'oidc.token.granted', target: 'oidc-2', outcome: 'success', details: { grantType: 'urn:made:up' } });
+    await audit.record({ actor: 'bob', action: 'oidc.authorization.refused', target: 'oidc-1', outcome: 'failure', errorCode: 'access.not_assigned' });
+    await audit.record({ actor: 'bob', action: 'oidc.refresh_token.reused', target: 'oidc-1', outcome: 'failure', errorCode: 'oidc.invalid_grant' });
+    await audit.record({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: 'oidc-1', outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed' });
+    const { body } = await metrics.render();
+    assert.match(body, /portico_oidc_tokens_total\{client="oidc-1",grant_type="authorization_code",outcome="success"\} 1/);
+    assert.match(body, /portico_oidc_tokens_total\{client="oidc-1",grant_type="refresh_token",outcome="success"\} 1/);
+    assert.match(body, /portico_oidc_tokens_total\{client="oidc-1",grant_type="refresh_token",outcome="failure"\} 1/);
+    assert.match(body, /portico_oidc_tokens_total\{client="oidc-2",grant_type="other",outcome="success"\} 1/);
+    assert.match(body, /portico_oidc_refusals_total\{client="oidc-1",code="access.not_assigned"\} 1/);
+    assert.match(body, /portico_oidc_refusals_total\{client="oidc-1",code="oidc.refresh_token_reused"\} 1/);
+    assert.match(body, /portico_oidc_backchannel_logouts_total\{client="oidc-1",outcome="failure"\} 1/);
+    metrics.close();
+  });
+
   it('caps the IdentityStore operation label', async () => {
     const metrics: PorticoMetrics = createPrometheusMetrics({ version: 'test' });
     for (let i = 0; i < 100; i += 1) metrics.identityStoreCall(`Op${i}`, 400);

@@ -12,6 +12,8 @@ import { INTERACTION_PATH, OIDC_PATH, type OidcPages, type OidcProvider } from '
 import { escapeHtml, sendPage, type SessionReader } from '#src/platform/http/index.ts';
 import { ASSETS_PATH, PORTAL_CSP, renderRefusalPage } from './pages.ts';
 
+/** The second-step page (src/mfa/http/routes.ts). */
+const MFA_PATH = '/mfa';
 /** The scopes an administrator-registered application is granted without a consent page. */
 const GRANTABLE_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email', 'phone', 'groups']);
 
@@ -118,6 +120,14 @@ async function interaction(request: FastifyRequest<{ Params: { uid: string } }>,
   if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
     await oidc.auditRefusal(session.data.userName, application, 'access.not_assigned', `not assigned to ${application.name}`);
     return refuse(reply, 403, 'Access refused', `You are not assigned to ${application.name}. Ask your administrator for access.`);
+  }
+
+  // acr_values / essential acr asking for MFA, or the MFA policy for this application: the
+  // second step first, then back here (the step-up replaces the session by one with the factor).
+  const missing = await oidc.missingFactor(session, application.id, details.params);
+  if (missing !== null) {
+    const query = new URLSearchParams({ returnTo: here, ...(missing === 'phishing-resistant' ? { need: 'phishing-resistant' } : {}) });
+    return reply.redirect(`${MFA_PATH}?${query.toString()}`, 303);
   }
 
   const accountId = session.userGuid;

@@ -19,6 +19,16 @@ export type UserStillAllowed = (userGuid: string) => Promise<'allowed' | 'gone' 
 
 export type RevocationReason = 'user_gone' | 'user_disabled' | 'revoked';
 
+/**
+ * Told when sessions end or one is replaced by another (a factor added), so that what hangs on
+ * a session elsewhere (the OpenID provider's sessions and their back-channel logout) follows.
+ * Awaited; a listener must not throw.
+ */
+export interface SessionEndingListener {
+  ended(sessionIds: readonly string[], reason: RevocationReason | 'signed_out'): Promise<void>;
+  replaced(previousId: string, next: { id: string; expiresAt: Date }): Promise<void>;
+}
+
 export interface SessionServiceOptions {
   store: SessionStore;
   audit: AuditLog;
@@ -30,6 +40,8 @@ export interface SessionServiceOptions {
   clock?: () => Date;
   /** pino's Logger fits; only warnings are written (a directory that cannot answer a re-check). */
   log?: { warn(details: Record<string, unknown>, message: string): void };
+  /** Called after sessions end; may be bound after creation (`listen`). */
+  endings?: SessionEndingListener;
 }
 
 export interface SessionService {
@@ -52,6 +64,8 @@ export interface SessionService {
   listForUser(userGuid: string): Promise<Session[]>;
   /** Deletes sessions that ended (expired or revoked) before `before`. */
   purgeEnded(before: Date): Promise<number>;
+  /** Sets who is told when sessions end (the OpenID provider exists only after the session service). */
+  listen(endings: SessionEndingListener): void;
 }
 
 // Longer than any token newSessionToken() makes; anything longer is not worth hashing.
@@ -59,6 +73,8 @@ const MAX_TOKEN_LENGTH = 128;
 
 export function createSessionService(options: SessionServiceOptions): SessionService {
   const { store, audit, userStillAllowed, durationMs, recheckMs, clock = () => new Date(), log } = options;
+  let endings = options.endings;
+  const liveIdsOf = async (userGuid: string, now: Date) => (endings === undefined ? [] : (await store.listForUser(userGuid, now)).map((session) => session.id));
   // One directory round trip per session at a time, however many requests arrive together.
   const rechecks = new Map<string, Promise<Session | null>>();
 
@@ -81,7 +97,9 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       case 'disabled': {
         const reason: RevocationReason = verdict === 'gone' ? 'user_gone' : 'user_disabled';
         // Every session of the user: the verdict is about the user, not this one session.
+        const ids = await liveIdsOf(session.userGuid, now);
         const revoked = await store.revokeForUser(session.userGuid, now);
+        await endings?.ended(ids.includes(session.id) ? ids : [...ids, session.id], reason);
         await audit.record({
           actor: 'system',
           action: 'session.revoked',
@@ -128,6 +146,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         now,
       );
       await store.revoke(session.id, now);
+      await endings?.replaced(session.id, created);
       return { token: newToken, session: created };
     },
 
@@ -137,13 +156,17 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       if (session === null) return false;
       const revoked = await store.revoke(session.id, now);
       if (revoked) {
+        await endings?.ended([session.id], 'signed_out');
         await audit.record({ actor: session.userGuid, action: 'session.signed_out', target: session.userGuid, outcome: 'success', details: { sessionId: session.id } });
       }
       return revoked;
     },
 
     async revokeUser(userGuid, actor) {
-      const revoked = await store.revokeForUser(userGuid, clock());
+      const now = clock();
+      const ids = await liveIdsOf(userGuid, now);
+      const revoked = await store.revokeForUser(userGuid, now);
+      await endings?.ended(ids, 'revoked');
       await audit.record({ actor, action: 'session.revoked', target: userGuid, outcome: 'success', details: { reason: 'revoked' satisfies RevocationReason, sessions: revoked } });
       return revoked;
     },
@@ -151,6 +174,10 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     listForUser: (userGuid) => store.listForUser(userGuid, clock()),
 
     purgeEnded: (before) => store.purge(before),
+
+    listen(listener) {
+      endings = listener;
+    },
   };
 }
 

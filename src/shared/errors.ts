@@ -131,7 +131,7 @@ export type ErrorCode =
 
 /** The OpenID provider's codes: Portico's own, and the OAuth `error` values it audits. */
 export const OIDC_PROTOCOL_ERRORS = ['invalid_grant', 'invalid_client', 'invalid_request', 'invalid_scope', 'invalid_token', 'invalid_redirect_uri', 'access_denied', 'login_required', 'consent_required', 'interaction_required', 'unauthorized_client', 'unsupported_grant_type', 'unsupported_response_type', 'server_error'] as const;
-export type OidcErrorCode = 'oidc.user_unknown' | 'oidc.application_unknown' | 'oidc.application_disabled' | 'oidc.key_state' | 'oidc.interaction_unknown' | 'oidc.error' | `oidc.${(typeof OIDC_PROTOCOL_ERRORS)[number]}`;
+export type OidcErrorCode = 'oidc.user_unknown' | 'oidc.application_unknown' | 'oidc.application_disabled' | 'oidc.key_state' | 'oidc.interaction_unknown' | 'oidc.backchannel_logout_failed' | 'oidc.error' | `oidc.${(typeof OIDC_PROTOCOL_ERRORS)[number]}`;
 
 /** An OAuth `error` value as an audit code (unknown values become `oidc.error`). */
 export function oidcErrorCode(error: string | undefined): OidcErrorCode {

@@ -129,6 +129,28 @@ void describe('session service', () => {
     assert.equal(await sessions.revokeUser(GUID, 'admin'), 0);
   });
 
+  void it('tells its listener which sessions ended and why, and which one replaced another', async () => {
+    const sessions = service();
+    const told: string[] = [];
+    sessions.listen({
+      ended: (ids, reason) => Promise.resolve(void told.push(`${reason}:${ids.length}`)),
+      replaced: (previousId, next) => Promise.resolve(void told.push(`replaced:${previousId !== next.id}`)),
+    });
+    const signedOut = await signedIn();
+    await sessions.signOut(signedOut);
+    await sessions.signOut(signedOut);
+    const upgraded = await sessions.reauthenticate(await signedIn(), { amr: ['pwd', 'otp', 'mfa'], passwordAt: clock.now.toISOString(), mfaAt: clock.now.toISOString(), pending: null });
+    assert.ok(upgraded);
+    await signedIn();
+    assert.equal(await sessions.revokeUser(GUID, 'admin'), 2);
+    const disabled = await signedIn();
+    await signedIn();
+    answer = () => Promise.resolve('disabled');
+    clock.now = later(6 * MINUTE);
+    assert.equal(await sessions.authenticate(disabled), null);
+    assert.deepEqual(told, ['signed_out:1', 'replaced:true', 'revoked:2', 'user_disabled:2']);
+  });
+
   void it('derives per-session, per-purpose CSRF tokens for signed-in forms', async () => {
     const sessions = service();
     const a = (await sessions.authenticate(await signedIn()))?.session;

@@ -4513,13 +4513,16 @@ export interface operations {
                     }[];
                     /**
                      * @default {
-                     *       "enabled": true
+                     *       "enabled": true,
+                     *       "assignedOnly": false
                      *     }
                      */
                     groupsClaim?: {
                         /** @default true */
                         enabled?: boolean;
                         prefix?: string;
+                        /** @default false */
+                        assignedOnly?: boolean;
                     };
                     /**
                      * @default client_secret_basic
@@ -4537,6 +4540,7 @@ export interface operations {
                      */
                     subjectType?: "pairwise" | "public";
                     initiateLoginUri?: string;
+                    backchannelLogoutUri?: string;
                     /** @default false */
                     disabled?: boolean;
                     /** @default {} */
@@ -4669,13 +4673,16 @@ export interface operations {
                     }[];
                     /**
                      * @default {
-                     *       "enabled": true
+                     *       "enabled": true,
+                     *       "assignedOnly": false
                      *     }
                      */
                     groupsClaim?: {
                         /** @default true */
                         enabled?: boolean;
                         prefix?: string;
+                        /** @default false */
+                        assignedOnly?: boolean;
                     };
                     /**
                      * @default client_secret_basic
@@ -4693,6 +4700,7 @@ export interface operations {
                      */
                     subjectType?: "pairwise" | "public";
                     initiateLoginUri?: string;
+                    backchannelLogoutUri?: string;
                     /** @default false */
                     disabled?: boolean;
                     /** @default {} */

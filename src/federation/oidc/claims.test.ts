@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { oidcApplicationInput, type StoredOidcApplication } from '#src/access/oidc-application.ts';
 import type { IdentityUser } from '#src/identity-store/user.ts';
-import { groupsClaim, profileClaims } from './provider.ts';
+import { groupsClaim, MFA_ACR, profileClaims, requestsMfa } from './provider.ts';
 
 const app = (input: Record<string, unknown>): StoredOidcApplication => ({ ...oidcApplicationInput.parse({ name: 'App', redirectUris: ['https://app.example.test/cb'], ...input }), id: 'oidc-1' });
 
@@ -72,5 +72,32 @@ void describe('OIDC claims', () => {
     assert.deepEqual(groupsClaim(app({}), groups), ['Eng-Platform', 'Sales-Team', 'eng-all']);
     assert.deepEqual(groupsClaim(app({ groupsClaim: { prefix: 'Eng-' } }), groups), ['Eng-Platform', 'eng-all']);
     assert.equal(groupsClaim(app({ groupsClaim: { enabled: false } }), groups), undefined);
+  });
+
+  it('limits the groups claim to the assigned groups when asked, combined with the prefix', () => {
+    const groups = [group('Eng-Platform'), group('Eng-All'), group('Sales-Team')];
+    const assigned = new Set(['eng-all', 'sales-team']);
+    assert.deepEqual(groupsClaim(app({ groupsClaim: { assignedOnly: true } }), groups, assigned), ['Eng-All', 'Sales-Team']);
+    assert.deepEqual(groupsClaim(app({ groupsClaim: { assignedOnly: true, prefix: 'eng-' } }), groups, assigned), ['Eng-All']);
+    assert.deepEqual(groupsClaim(app({ groupsClaim: { assignedOnly: true } }), groups), [], 'assigned directly as a user: no group to show');
+    assert.deepEqual(groupsClaim(app({}), groups, assigned), ['Eng-All', 'Eng-Platform', 'Sales-Team'], 'off by default');
+  });
+
+  it('takes a back-channel logout URI like a redirect URI', () => {
+    assert.equal(app({ backchannelLogoutUri: 'https://app.example.test/logout' }).backchannelLogoutUri, 'https://app.example.test/logout');
+    assert.equal(oidcApplicationInput.safeParse({ name: 'A', redirectUris: ['https://a.test/cb'], backchannelLogoutUri: 'http://a.test/logout' }).success, false);
+  });
+});
+
+void describe('acr requests', () => {
+  it('asks for MFA through acr_values or an essential acr claim that only MFA satisfies', () => {
+    assert.equal(requestsMfa({ acr_values: `urn:portico:acr:password ${MFA_ACR}` }), true);
+    assert.equal(requestsMfa({ acr_values: 'urn:portico:acr:password' }), false);
+    assert.equal(requestsMfa({}), false);
+    assert.equal(requestsMfa({ claims: JSON.stringify({ id_token: { acr: { essential: true, value: MFA_ACR } } }) }), true);
+    assert.equal(requestsMfa({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: [MFA_ACR] } } }) }), true);
+    assert.equal(requestsMfa({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: [MFA_ACR, 'urn:portico:acr:password'] } } }) }), false, 'a password is acceptable too');
+    assert.equal(requestsMfa({ claims: JSON.stringify({ id_token: { acr: { value: MFA_ACR } } }) }), false, 'voluntary');
+    assert.equal(requestsMfa({ claims: '{not json' }), false);
   });
 });

@@ -10,7 +10,7 @@ declare module 'oidc-provider' {
       route?: string;
       client?: OidcClient;
       params?: Record<string, unknown>;
-      session?: { accountId?: string; authTime?: number };
+      session?: { accountId?: string; authTime?: number; uid?: string; acr?: string };
       entities: Record<string, unknown>;
       provider: Provider;
     };
@@ -32,6 +32,17 @@ declare module 'oidc-provider' {
     clientAuthMethod: string;
     redirectUris: string[];
     grantTypeAllowed(grant: string): boolean;
+    backchannelLogoutUri?: string;
+    /** Signs a logout token for `sub` (the account id; made pairwise by the library) and POSTs it to backchannelLogoutUri. */
+    backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+  }
+
+  export interface SessionInstance {
+    uid: string;
+    accountId?: string;
+    acr?: string;
+    authorizations?: Record<string, { sid?: string; grantId?: string; persistsLogout?: boolean }>;
+    destroy(): Promise<void>;
   }
 
   export interface InteractionDetails {
@@ -61,6 +72,8 @@ declare module 'oidc-provider' {
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
     interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
+    Session: { findByUid(uid: string): Promise<SessionInstance | undefined> };
+    Client: { find(id: string): Promise<OidcClient | undefined> };
     Grant: {
       new (properties: { accountId: string; clientId: string }): GrantInstance;
       find(id: string): Promise<GrantInstance | undefined>;

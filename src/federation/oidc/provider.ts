@@ -44,6 +44,14 @@ export interface SessionAuthentication {
   acr: string;
 }
 export const PASSWORD_ONLY: SessionAuthentication = { amr: ['pwd'], acr: 'urn:portico:acr:password' };
+/** The acr of a session with a second factor; `acr_values` (or an essential acr claim) asking for it sends a password-only session through the MFA step. */
+export const MFA_ACR = 'urn:portico:acr:mfa';
+
+/** Why a portal session ended: a sign-out keeps offline grants (as RP-initiated logout does); the others end them all. */
+export type PortalSessionEnding = 'signed_out' | 'revoked' | 'user_gone' | 'user_disabled';
+
+/** Which provider sessions were started from a portal session (model name in the payload store; id = portal session id). */
+const PORTAL_LINK_MODEL = 'PorticoPortalSession';
 
 export interface PortalSessionRef {
   session: Session;
@@ -72,6 +80,8 @@ export interface OidcProviderOptions {
   clearPortalCookie: () => string;
   /** The MFA hook: amr/acr of a session. Password only until MFA exists. */
   authenticationOf?: (session: Session) => SessionAuthentication;
+  /** What the MFA policy still asks of this session for the application (its per-application requirement), or null. */
+  stepUp?: (session: Session, applicationId: string) => Promise<'mfa' | 'phishing-resistant' | null>;
   /** Pages in Portico's look (errors, logout confirmation). */
   pages: OidcPages;
   log?: { warn(details: Record<string, unknown>, message: string): void; error(details: Record<string, unknown>, message: string): void };
@@ -94,14 +104,35 @@ const CLAIMS = {
   groups: ['groups'],
 };
 
-type Authorization = { ok: true; user: IdentityUser; groups: UserGroup[] } | { ok: false; code: 'oidc.user_unknown' | 'access.not_assigned' | 'oidc.application_unknown'; reason: string };
+type Authorization = { ok: true; user: IdentityUser; groups: UserGroup[]; assignedGroups: Set<string> } | { ok: false; code: 'oidc.user_unknown' | 'access.not_assigned' | 'oidc.application_unknown'; reason: string };
 
-/** The groups claim's values: AD security groups (nested membership resolved), optionally only those with a prefix. */
-export function groupsClaim(application: StoredOidcApplication, groups: readonly UserGroup[]): string[] | undefined {
+/**
+ * The groups claim's values: AD security groups (nested membership resolved), optionally only
+ * those with a prefix, and/or only those the application is assigned to (`assignedGroups`: the
+ * objectGUIDs of the groups named by the application's assignments that gave this user access).
+ */
+export function groupsClaim(application: StoredOidcApplication, groups: readonly UserGroup[], assignedGroups: ReadonlySet<string> = new Set()): string[] | undefined {
   if (!application.groupsClaim.enabled) return undefined;
   const prefix = application.groupsClaim.prefix?.toLowerCase();
-  const names = groups.map((g) => g.qualifiedName.split('@')[0] ?? g.qualifiedName);
+  const eligible = application.groupsClaim.assignedOnly === true ? groups.filter((g) => assignedGroups.has(g.guid.toLowerCase())) : groups;
+  const names = eligible.map((g) => g.qualifiedName.split('@')[0] ?? g.qualifiedName);
   return [...new Set(prefix === undefined || prefix === '' ? names : names.filter((name) => name.toLowerCase().startsWith(prefix)))].sort();
+}
+
+/** Whether an authorization request asks for MFA: `acr_values` naming it, or an essential `acr` claim that only it satisfies. */
+export function requestsMfa(params: Record<string, unknown>): boolean {
+  const acrValues = typeof params.acr_values === 'string' ? params.acr_values.split(' ') : [];
+  if (acrValues.includes(MFA_ACR)) return true;
+  if (typeof params.claims !== 'string') return false;
+  try {
+    const claims = JSON.parse(params.claims) as { id_token?: { acr?: { essential?: boolean; value?: unknown; values?: unknown } }; userinfo?: { acr?: { essential?: boolean; value?: unknown; values?: unknown } } };
+    const acr = claims.id_token?.acr ?? claims.userinfo?.acr;
+    if (acr?.essential !== true) return false;
+    const wanted = Array.isArray(acr.values) ? acr.values : acr.value === undefined ? [] : [acr.value];
+    return wanted.length > 0 && wanted.every((value) => value === MFA_ACR);
+  } catch {
+    return false;
+  }
 }
 
 /** The profile/email/phone claims of a user for an application: its mappings over the defaults. */
@@ -151,7 +182,15 @@ export function createOidcProvider(options: OidcProviderOptions) {
       subject_type: app.subjectType,
       id_token_signed_response_alg: app.idTokenSigningAlg,
       ...(app.initiateLoginUri === undefined ? {} : { initiate_login_uri: app.initiateLoginUri }),
+      ...(app.backchannelLogoutUri === undefined ? {} : { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true }),
     };
+  }
+
+  /** What the portal session still lacks for this authorization request: MFA asked by the application (acr) or by the policy. */
+  async function missingFactor(session: Session, applicationId: string, params: Record<string, unknown>): Promise<'mfa' | 'phishing-resistant' | null> {
+    const byPolicy = (await options.stepUp?.(session, applicationId)) ?? null;
+    if (byPolicy !== null) return byPolicy;
+    return requestsMfa(params) && authenticationOf(session).acr !== MFA_ACR ? 'mfa' : null;
   }
 
   // ---- who may have tokens ----
@@ -166,8 +205,10 @@ export function createOidcProvider(options: OidcProviderOptions) {
     const read = await access.groupsOfUserGuid(guid);
     if (read === null) return { ok: false, code: 'oidc.user_unknown', reason: 'the user no longer exists in the directory' };
     const entitlements = await access.entitlementsOf(guid, read.groups, read.truncated);
-    if (!entitlements.applications.some((entry) => entry.application.id === app.id)) return { ok: false, code: 'access.not_assigned', reason: `not assigned to ${app.name}` };
-    return { ok: true, user, groups: read.groups };
+    const entry = entitlements.applications.find((candidate) => candidate.application.id === app.id);
+    if (entry === undefined) return { ok: false, code: 'access.not_assigned', reason: `not assigned to ${app.name}` };
+    const assignedGroups = new Set(entry.grants.flatMap((grant) => (grant.type === 'group' ? [grant.guid.toLowerCase()] : [])));
+    return { ok: true, user, groups: read.groups, assignedGroups };
   }
 
   // One directory check per request, however often the library asks for the account.
@@ -199,7 +240,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
       claims(_use, scope) {
         const scopes = new Set(scope.split(' '));
         const profile = profileClaims(app, verdict.user);
-        const groups = scopes.has('groups') ? groupsClaim(app, verdict.groups) : undefined;
+        const groups = scopes.has('groups') ? groupsClaim(app, verdict.groups, verdict.assignedGroups) : undefined;
         return Promise.resolve({
           sub,
           ...profile,
@@ -228,6 +269,19 @@ export function createOidcProvider(options: OidcProviderOptions) {
       }),
       0,
     );
+    // acr_values=urn:portico:acr:mfa (or an essential acr claim) on a provider session signed in
+    // with a password only, or the MFA policy asking more of the portal session for this
+    // application: the interaction sends the person through the MFA step; with prompt=none the
+    // relying party gets interaction_required.
+    policy.get('login').checks.add(
+      new interactionPolicy.Check('portico_mfa', 'the application asks for multi-factor authentication', 'interaction_required', async (ctx) => {
+        const params = ctx.oidc.params ?? {};
+        if (requestsMfa(params) && ctx.oidc.session?.acr !== MFA_ACR) return true;
+        const clientId = ctx.oidc.client?.clientId;
+        const portal = clientId === undefined ? null : await options.portalSession(ctx.get('cookie') || undefined);
+        return portal !== null && clientId !== undefined && (await missingFactor(portal.session, clientId, params)) !== null;
+      }),
+    );
 
     const ttlOf = (field: 'accessTokenLifetime' | 'idTokenLifetime' | 'refreshTokenLifetime', fallbackMinutes: number) => (_ctx: OidcContext, _token: unknown, client: OidcClient | undefined) => {
       const app = applicationOf(client);
@@ -252,7 +306,7 @@ export function createOidcProvider(options: OidcProviderOptions) {
       clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
       responseTypes: ['code'],
       pkce: { required: (_ctx: OidcContext, client: OidcClient) => client.clientAuthMethod === 'none' },
-      acrValues: [PASSWORD_ONLY.acr, 'urn:portico:acr:mfa'],
+      acrValues: [PASSWORD_ONLY.acr, MFA_ACR],
       conformIdTokenClaims: false,
       // Every client with the refresh_token grant gets a refresh token, rotated at each use; a
       // reused one revokes its whole grant (the library's reuse detection).
@@ -277,6 +331,9 @@ export function createOidcProvider(options: OidcProviderOptions) {
           },
         },
         registration: { enabled: false },
+        // Logout tokens to applications with a backchannel_logout_uri, on RP-initiated logout
+        // here and whenever the Portico session ends (endedPortalSessions below).
+        backchannelLogout: { enabled: true },
       },
       interactions: { policy, url: (_ctx: OidcContext, interaction: { uid: string }) => `${INTERACTION_PATH}/${interaction.uid}` },
       ttl: {
@@ -288,6 +345,14 @@ export function createOidcProvider(options: OidcProviderOptions) {
         Interaction: INTERACTION_TTL_SECONDS,
         Session: 14 * 24 * 60 * 60,
         Grant: 14 * 24 * 60 * 60,
+      },
+      // The library's outgoing requests (logout tokens only: no dynamic registration, no
+      // request_uri, no jwks_uri) skip its guard against private and loopback addresses: the
+      // URIs are set by administrators, and on-premises applications live on private networks.
+      fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+        const unguarded = { ...init };
+        delete unguarded.dispatcher;
+        return fetch(url, unguarded);
       },
       clientBasedCORS: (_ctx: OidcContext, origin: string, client: OidcClient) => client.redirectUris.some((uri) => new URL(uri).origin === origin),
       renderError: (ctx: OidcContext, out: { error?: string; error_description?: string }) => {
@@ -307,11 +372,62 @@ export function createOidcProvider(options: OidcProviderOptions) {
         if (portal !== null) await options.endPortalSession(portal.token);
         ctx.append('Set-Cookie', options.clearPortalCookie());
       }
+      const linking = links.get(ctx);
+      if (linking !== undefined) await linking;
     });
     return provider;
   }
 
   const loggedOut = new WeakSet<object>();
+  const links = new WeakMap<object, Promise<void>>();
+
+  /** Remembers that this provider session came from the portal session in the request's cookie, until that one ends. */
+  async function linkPortalSession(ctx: OidcContext): Promise<void> {
+    const uid = ctx.oidc.session?.uid;
+    if (uid === undefined || ctx.oidc.session?.accountId === undefined) return;
+    const portal = await options.portalSession(ctx.get('cookie') || undefined);
+    if (portal === null) return;
+    const now = new Date();
+    const existing = await store.find(PORTAL_LINK_MODEL, portal.session.id, now);
+    const uids = Array.isArray(existing?.payload.uids) ? (existing.payload.uids as string[]) : [];
+    if (uids.includes(uid)) return;
+    await store.upsert(PORTAL_LINK_MODEL, portal.session.id, { uids: [...uids, uid].slice(-20) }, portal.session.expiresAt);
+  }
+
+  /**
+   * Portal sessions ended: every provider session started from them ends too, each application
+   * with a back-channel logout URI that had a grant from it gets a logout token, and the grants
+   * go (on a sign-out, offline_access grants stay, as after RP-initiated logout).
+   */
+  async function endedPortalSessions(portalSessionIds: readonly string[], reason: PortalSessionEnding): Promise<void> {
+    const now = new Date();
+    const provider = (await current()).provider;
+    for (const portalSessionId of portalSessionIds) {
+      const link = await store.find(PORTAL_LINK_MODEL, portalSessionId, now);
+      if (link === undefined) continue;
+      await store.destroy(PORTAL_LINK_MODEL, portalSessionId);
+      for (const uid of Array.isArray(link.payload.uids) ? (link.payload.uids as string[]) : []) {
+        const session = await provider.Session.findByUid(uid);
+        if (session?.accountId === undefined) continue;
+        const accountId = session.accountId;
+        await Promise.all(
+          Object.entries(session.authorizations ?? {}).map(async ([clientId, authorization]) => {
+            const client = await provider.Client.find(clientId);
+            if (client?.backchannelLogoutUri !== undefined) {
+              try {
+                await client.backchannelLogout(accountId, authorization.sid);
+                auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: clientId, outcome: 'success', details: { userGuid: accountId, reason } });
+              } catch (error) {
+                auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: clientId, outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed', details: { userGuid: accountId, reason, error: error instanceof Error ? error.message.slice(0, 200) : null } });
+              }
+            }
+            if (authorization.grantId !== undefined && (reason !== 'signed_out' || authorization.persistsLogout !== true)) await store.revokeByGrantId(authorization.grantId);
+          }),
+        );
+        await session.destroy();
+      }
+    }
+  }
   const reusing = new WeakSet<object>();
 
   function wireAudit(provider: Provider): void {
@@ -335,6 +451,16 @@ export function createOidcProvider(options: OidcProviderOptions) {
     });
     provider.on('authorization.error', (ctx: OidcContext, error: { error?: string; error_description?: string }) => {
       auditAsync({ actor: 'anonymous', action: 'oidc.authorization.refused', target: clientOf(ctx), outcome: 'failure', errorCode: oidcErrorCode(error.error), details: { reason: error.error_description ?? null } });
+    });
+    provider.on('authorization.success', (ctx: OidcContext) => {
+      links.set(ctx, linkPortalSession(ctx).catch((error: unknown) => options.log?.warn({ err: error }, 'linking the OpenID session to the portal session failed')));
+    });
+    // RP-initiated logout's own logout tokens.
+    provider.on('backchannel.success', (_ctx: OidcContext, client: OidcClient, accountId: string) => {
+      auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'success', details: { userGuid: accountId, reason: 'rp_logout' } });
+    });
+    provider.on('backchannel.error', (_ctx: OidcContext, error: Error, client: OidcClient, accountId: string) => {
+      auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed', details: { userGuid: accountId, reason: 'rp_logout', error: error.message.slice(0, 200) } });
     });
     provider.on('end_session.success', (ctx: OidcContext) => {
       const everywhere = ctx.oidc.params?.logout !== undefined && ctx.oidc.params.logout !== '';
@@ -378,6 +504,21 @@ export function createOidcProvider(options: OidcProviderOptions) {
       keysChanged = true;
     },
     authenticationOf,
+    missingFactor,
+    /** A portal session was replaced by a new one (a factor added): its provider sessions now hang on the new one. */
+    async replacedPortalSession(previousId: string, nextId: string, nextExpiresAt: Date | null): Promise<void> {
+      try {
+        const link = await store.find(PORTAL_LINK_MODEL, previousId, new Date());
+        if (link === undefined) return;
+        await store.upsert(PORTAL_LINK_MODEL, nextId, link.payload, nextExpiresAt ?? link.expiresAt);
+        await store.destroy(PORTAL_LINK_MODEL, previousId);
+      } catch (error) {
+        options.log?.error({ err: error }, 'moving the OpenID session link to the new portal session failed');
+      }
+    },
+    /** Tell the provider that portal sessions ended (sign-out, revocation, directory re-check); errors are logged, never thrown. */
+    endedPortalSessions: (portalSessionIds: readonly string[], reason: PortalSessionEnding): Promise<void> =>
+      portalSessionIds.length === 0 ? Promise.resolve() : endedPortalSessions(portalSessionIds, reason).catch((error: unknown) => options.log?.error({ err: error }, 'ending OpenID sessions after the portal session failed')),
     /** At the interaction, from the session's cached access (its groups read at sign-in or since). */
     auditRefusal: (actor: string, app: StoredOidcApplication, code: ErrorCode, reason: string) =>
       audit.record({ actor, action: 'oidc.authorization.refused', target: app.id, outcome: 'failure', errorCode: code, details: { reason, route: 'interaction' } }),
