@@ -128,12 +128,8 @@ function acceptableClasses(requested: RequestedAuthnContext): Acceptable[] {
 
 /** One class per level in [from, to]: a listed class of that level when there is one (the SP's words), else Portico's default. */
 function levelsFrom(from: AuthnLevel, to: AuthnLevel, listed: readonly Acceptable[] = []): Acceptable[] {
-  const result: Acceptable[] = [];
-  for (let level = from; level <= to; level++) {
-    const l = level as AuthnLevel;
-    result.push({ classRef: listed.find((entry) => entry.level === l)?.classRef ?? defaultClassOf(l), level: l });
-  }
-  return result;
+  const levels = ([1, 2] as const).filter((level) => level >= from && level <= to);
+  return levels.map((level) => ({ classRef: listed.find((entry) => entry.level === level)?.classRef ?? defaultClassOf(level), level }));
 }
 
 function describe(requested: RequestedAuthnContext): string {
