@@ -394,6 +394,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     replayStore: createKyselyReplayStore(db),
     pendingStore: createKyselyPendingRequestStore(db),
     stepUp: (session, target) => mfa.stepUp(sessionAmr(session), target),
+    mfaPossible: (session) => mfa.canCompleteMfa(session.userGuid),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (metrics !== null) {

@@ -15,13 +15,14 @@ import { sessionAmr, type Session } from '#src/sessions/session-store.ts';
 import { AppError, isAppError } from '#src/shared/errors.ts';
 import type { AwsFederation } from './aws.ts';
 import { assertionAttributes } from './saml/attributes.ts';
+import { decideAuthnContext, defaultClassOf, satisfiableAtAll, type AuthnContextDecision, type AuthnLevel, type RequestedAuthnContext } from './saml/authn-context.ts';
 import { acceptAuthnRequest, type AcceptedAuthnRequest, type AuthnRequest } from './saml/authn-request.ts';
 import type { ReceivedMessage } from './saml/binding.ts';
 import { clientKey, createPendingRequests, type PendingCodec, type PendingLimits, type PendingRequestStore } from './pending-requests.ts';
 import { createSharedReplayCache, type ReplayStore } from './replay.ts';
 import { acceptLogoutRequest, logoutResponseUrl } from './saml/logout.ts';
 import { buildIdpMetadata } from './saml/metadata.ts';
-import { PASSWORD_PROTECTED_TRANSPORT, REFEDS_MFA, STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
+import { STATUS_NO_AUTHN_CONTEXT, STATUS_NO_PASSIVE, buildResponse, buildStatusResponse, nameIdFor, type IdentityProvider } from './saml/response.ts';
 import type { SigningKeys } from './signing-keys.ts';
 
 /** An HTTP-POST binding message: the page posts `fields` to `action`. */
@@ -51,6 +52,12 @@ export interface FederationOptions {
    * may go on. Absent: no target demands anything.
    */
   stepUp?: ((session: Session, target: { applicationId?: string; permissionSetId?: string }) => Promise<'mfa' | 'phishing-resistant' | null>) | undefined;
+  /**
+   * Whether the session's person can complete a second factor now (a device, or may register
+   * one): an SP's RequestedAuthnContext for MFA then steps up, else it hears NoAuthnContext.
+   * Absent: never.
+   */
+  mfaPossible?: ((session: Session) => Promise<boolean>) | undefined;
   clock?: () => Date;
 }
 
@@ -91,7 +98,7 @@ const pendingCodec: PendingCodec<ParkedAuthnRequest> = {
   /** Estimated bytes kept (strings counted at two bytes a character). */
   sizeOf(parked) {
     const { request } = parked;
-    const strings = [parked.relayState, parked.acsUrl, request.id, request.issuer, request.acsUrl, request.protocolBinding, request.nameIdPolicyFormat, request.destination];
+    const strings = [parked.relayState, parked.acsUrl, request.id, request.issuer, request.acsUrl, request.protocolBinding, request.nameIdPolicyFormat, request.destination, ...(request.requestedAuthnContext?.classRefs ?? []), ...(request.requestedAuthnContext?.declRefs ?? [])];
     return 256 + strings.reduce((sum, value) => sum + 2 * (value?.length ?? 0), 0);
   },
   encode: (parked) => JSON.stringify(parked),
@@ -126,14 +133,43 @@ export function createFederation(options: FederationOptions) {
   }
   const applicationByEntityId = async (entityId: string) => (await currentApplications()).byEntityId.get(entityId);
 
-  /** Identifies one portal session to the SPs it signed in to, without revealing the session id. */
-  /** The assertion's AuthnContextClassRef and AuthnInstant: what the session's authentication was, and when it was complete. */
-  const authnOf = (session: Session) => {
+  const sessionLevel = (session: Session): AuthnLevel => (sessionAmr(session).includes('mfa') ? 2 : 1);
+
+  /** The assertion's AuthnContextClassRef and AuthnInstant: the stated context, and when the authentication it rests on was complete. */
+  const authnOf = (session: Session, stated: { classRef: string; level: AuthnLevel } = { classRef: defaultClassOf(sessionLevel(session)), level: sessionLevel(session) }) => {
     const authn = session.data.authn;
-    const mfa = sessionAmr(session).includes('mfa');
-    const at = (mfa ? authn?.mfaAt : authn?.passwordAt) ?? null;
-    return { authnContextClassRef: mfa ? REFEDS_MFA : PASSWORD_PROTECTED_TRANSPORT, authnInstant: at === null ? session.createdAt : new Date(at) };
+    const at = (stated.level === 2 ? authn?.mfaAt : authn?.passwordAt) ?? null;
+    return { authnContextClassRef: stated.classRef, authnInstant: at === null ? session.createdAt : new Date(at) };
   };
+
+  /** The SP's RequestedAuthnContext against this session (authn-context.ts); the person's MFA ability is asked only when it matters. */
+  async function contextFor(session: Session, requested: RequestedAuthnContext | undefined): Promise<AuthnContextDecision> {
+    const situation = { sessionLevel: sessionLevel(session), mfaPossible: true };
+    const decision = decideAuthnContext(requested, situation);
+    if (decision.kind !== 'step-up' || (options.mfaPossible !== undefined && (await options.mfaPossible(session)))) return decision;
+    return decideAuthnContext(requested, { ...situation, mfaPossible: false });
+  }
+
+  /** What the session lacks for an application and the SP's requested context: the stronger need, or null. */
+  async function missingFor(session: Session, applicationId: string, requested: RequestedAuthnContext | undefined): Promise<'mfa' | 'phishing-resistant' | null> {
+    const required = (await options.stepUp?.(session, { applicationId })) ?? null;
+    if (required !== null) return required;
+    return (await contextFor(session, requested)).kind === 'step-up' ? 'mfa' : null;
+  }
+
+  /** Audits an SP's RequestedAuthnContext that cannot be met and builds the signed NoAuthnContext Response. */
+  async function refuseAuthnContext(actor: string, application: Application, request: { acsUrl: string; inResponseTo: string; relayState: string | undefined; requested: RequestedAuthnContext | undefined }, reason: string): Promise<PostForm> {
+    await audit.record({
+      actor,
+      action: 'saml.assertion.issued',
+      target: application.id,
+      outcome: 'failure',
+      errorCode: 'saml.no_authn_context',
+      details: { entityId: application.entityId, initiatedBy: 'sp', comparison: request.requested?.comparison, classRefs: request.requested?.classRefs, reason },
+    });
+    const { base64 } = buildStatusResponse({ idp: idp(), acsUrl: request.acsUrl, inResponseTo: request.inResponseTo, subStatus: STATUS_NO_AUTHN_CONTEXT, message: reason, now: clock() });
+    return form(request.acsUrl, base64, request.relayState);
+  }
 
   /** Refuses a session that lacks what the target demands; the portal turns the refusal into the second-step page. */
   async function requireStepUp(session: Session, target: { applicationId?: string; permissionSetId?: string }): Promise<void> {
@@ -199,15 +235,25 @@ export function createFederation(options: FederationOptions) {
       const { request, application, acsUrl, relayState, signed } = accepted;
       return pending.park({ request, applicationId: application.id, acsUrl, relayState, signed }, clientKey(client));
     },
-    /** What the session lacks for the waiting request's application (step-up), or null. */
+    /** What the session lacks for the waiting request (its application, its RequestedAuthnContext): step-up, or null. */
     async stepUpFor(ref: string, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
       const entry = await pending.peek(ref);
       if (entry === undefined) return null;
-      return (await options.stepUp?.(session, { applicationId: entry.value.applicationId })) ?? null;
+      return missingFor(session, entry.value.applicationId, entry.value.request.requestedAuthnContext);
     },
-    /** What the session lacks for an application (step-up), or null. */
-    async stepUpForApplication(applicationId: string, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
-      return (await options.stepUp?.(session, { applicationId })) ?? null;
+    /** What the session lacks for an accepted request (its application, its RequestedAuthnContext): step-up, or null. */
+    stepUpForRequest(accepted: AcceptedAuthnRequest<Application>, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
+      return missingFor(session, accepted.application.id, accepted.request.requestedAuthnContext);
+    },
+    /**
+     * A RequestedAuthnContext no authentication at Portico can meet (an unknown class with exact,
+     * a DeclRef): the signed NoAuthnContext Response at once, without asking anyone to sign in; null otherwise.
+     */
+    async refuseUnsatisfiable(accepted: AcceptedAuthnRequest<Application>, session: Session | null): Promise<PostForm | null> {
+      const verdict = satisfiableAtAll(accepted.request.requestedAuthnContext);
+      if (verdict.ok) return null;
+      const request = { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState, requested: accepted.request.requestedAuthnContext };
+      return refuseAuthnContext(session?.data.userName ?? 'anonymous', accepted.application, request, verdict.reason);
     },
     /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
     async needsFreshSignIn(ref: string, session: Session): Promise<boolean> {
@@ -238,13 +284,24 @@ export function createFederation(options: FederationOptions) {
      * The signed Response for an application the person is assigned to, SP-initiated (with the
      * request's ID and ACS URL) or IdP-initiated (the first ACS URL and the application's relay state).
      */
-    async signInToApplication(session: Session, application: Application, request: { acsUrl: string; inResponseTo?: string | undefined; relayState: string | undefined }): Promise<PostForm> {
+    async signInToApplication(
+      session: Session,
+      application: Application,
+      request: { acsUrl: string; inResponseTo?: string | undefined; relayState: string | undefined; requestedAuthnContext?: RequestedAuthnContext | undefined },
+    ): Promise<PostForm> {
       const initiatedBy = request.inResponseTo === undefined ? 'idp' : 'sp';
       const { entitlements, groups } = await sessionAccess.forSession(session);
       if (!entitlements.applications.some((entry) => entry.application.id === application.id)) {
         await refuseNotAssigned(session, 'saml.assertion.issued', application.id, { entityId: application.entityId, initiatedBy }, `you are not assigned to ${application.name}: ask your administrator for access`);
       }
       await requireStepUp(session, { applicationId: application.id });
+      const context = await contextFor(session, request.requestedAuthnContext);
+      if (context.kind === 'step-up') throw new AppError('mfa.required', 'this application asks for multi-factor authentication: verify to continue', { status: 401, details: { requirement: 'mfa', applicationId: application.id } });
+      if (context.kind === 'unsatisfiable') {
+        // Only an SP's request carries a RequestedAuthnContext, so there is an InResponseTo to answer.
+        const refused = { acsUrl: request.acsUrl, inResponseTo: request.inResponseTo ?? '', relayState: request.relayState, requested: request.requestedAuthnContext };
+        return refuseAuthnContext(session.data.userName, application, refused, context.reason);
+      }
       const user = await userOf(session);
       const built = buildResponse({
         idp: idp(),
@@ -255,7 +312,7 @@ export function createFederation(options: FederationOptions) {
         inResponseTo: request.inResponseTo,
         attributes: assertionAttributes(application.attributeMappings, user, groups.map((g) => g.qualifiedName)),
         sessionIndex: sessionIndexOf(session),
-        ...authnOf(session),
+        ...authnOf(session, context),
         signResponse: application.signResponse,
         now: clock(),
       });
@@ -264,7 +321,15 @@ export function createFederation(options: FederationOptions) {
         action: 'saml.assertion.issued',
         target: application.id,
         outcome: 'success',
-        details: { entityId: application.entityId, initiatedBy, acsUrl: request.acsUrl, assertionId: built.assertionId, nameIdFormat: built.nameId.format, encrypted: application.encryptionCertificate !== undefined },
+        details: {
+          entityId: application.entityId,
+          initiatedBy,
+          acsUrl: request.acsUrl,
+          assertionId: built.assertionId,
+          nameIdFormat: built.nameId.format,
+          encrypted: application.encryptionCertificate !== undefined,
+          authnContextClassRef: context.classRef,
+        },
       });
       return form(request.acsUrl, built.base64, request.relayState);
     },

@@ -176,6 +176,18 @@ export function createMfaService(deps: MfaServiceDeps) {
       return decision.kind;
     },
 
+    /**
+     * Whether the person can complete a second factor now: a usable factor (or recovery codes), or
+     * none yet but the policy lets them register an authenticator app or passkey at this point
+     * (not `withoutDevice: block`). An SP asking for MFA steps up when so, else hears NoAuthnContext.
+     */
+    async canCompleteMfa(userGuid: string): Promise<boolean> {
+      const p = await policy();
+      const factors = await factorsOf(userGuid, p);
+      if (factors.totp || factors.webauthn || factors.radius || factors.recoveryCodes > 0) return true;
+      return p.withoutDevice !== 'block' && (factorAllowed(p, 'totp') || factorAllowed(p, 'webauthn'));
+    },
+
     /** What a session with these methods lacks for a target (application, permission set), or null. */
     async stepUp(amr: readonly string[], target: { applicationId?: string; permissionSetId?: string }): Promise<Requirement | null> {
       const p = await policy();

@@ -76,7 +76,7 @@ function continueSingleSignOn(federation: Federation): AfterSignIn {
     if ((await federation.stepUpFor(ref, session)) !== null) return null;
     try {
       const accepted = await federation.resume(ref);
-      const form = await federation.signInToApplication(session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+      const form = await federation.signInToApplication(session, accepted.application, spRequest(accepted));
       reply.header('content-security-policy', POST_PAGE_CSP);
       return page(reply, 200, renderPostPage(form, accepted.application.name));
     } catch (error) {
@@ -240,13 +240,20 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
   async function singleSignOn(request: FastifyRequest, reply: FastifyReply, message: Parameters<Federation['receiveAuthnRequest']>[0]): Promise<FastifyReply> {
     const accepted = await federation.receiveAuthnRequest(message);
     const current = await sessionOf(request);
+    // A context no sign-in here can give: the SP hears NoAuthnContext at once.
+    const unsatisfiable = await federation.refuseUnsatisfiable(accepted, current?.session ?? null);
+    if (unsatisfiable !== null) return postPage(reply, unsatisfiable, accepted.application.name);
     if (current === null || accepted.request.forceAuthn) {
       if (current === null && accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
       return toSignIn(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, current !== null);
     }
-    const missing = await federation.stepUpForApplication(accepted.application.id, current.session);
-    if (missing !== null) return toSecondStep(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, missing);
-    const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+    const missing = await federation.stepUpForRequest(accepted, current.session);
+    if (missing !== null) {
+      // IsPassive forbids asking the person anything, a second factor included.
+      if (accepted.request.isPassive) return postPage(reply, federation.noPassive(accepted), accepted.application.name);
+      return toSecondStep(reply, `${CONTINUE_PATH}?${new URLSearchParams({ ref: await federation.park(accepted, request.ip) }).toString()}`, missing);
+    }
+    const form = await federation.signInToApplication(current.session, accepted.application, spRequest(accepted));
     return postPage(reply, form, accepted.application.name);
   }
 
@@ -262,7 +269,7 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const missing = await federation.stepUpFor(ref, current.session);
     if (missing !== null) return toSecondStep(reply, request.url, missing);
     const accepted = await federation.resume(ref);
-    const form = await federation.signInToApplication(current.session, accepted.application, { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState });
+    const form = await federation.signInToApplication(current.session, accepted.application, spRequest(accepted));
     return postPage(reply, form, accepted.application.name);
   });
 
@@ -316,6 +323,11 @@ function logoutFields(pending: PendingLogout): Record<string, string> {
 const logoutPurpose = (pending: PendingLogout): string => `saml-logout\n${pending.applicationId}\n${pending.inResponseTo}\n${pending.relayState === undefined ? '-' : `=${pending.relayState}`}`;
 
 const page = sendPage;
+
+/** What answering an SP's request needs: where, to which request, and the authentication context it asked for. */
+function spRequest(accepted: Awaited<ReturnType<Federation['resume']>>) {
+  return { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState, requestedAuthnContext: accepted.request.requestedAuthnContext };
+}
 
 /** The query string exactly as sent: HTTP-Redirect signatures cover its encoded form. */
 function rawQuery(request: FastifyRequest): string {

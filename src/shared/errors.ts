@@ -97,6 +97,7 @@ export type ErrorCode =
   | 'saml.request_unknown'
   | 'saml.replay_cache_full'
   | 'saml.pending_full'
+  | 'saml.no_authn_context'
   | 'access.not_assigned'
   | 'federation.role_name_invalid'
   | 'federation.sts_refused'

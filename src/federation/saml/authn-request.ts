@@ -8,9 +8,10 @@
  * the returned `acsUrl` — never to a URL taken from the request without this check.
  */
 import type { Element } from '@xmldom/xmldom';
+import { AUTHN_COMPARISONS, type AuthnComparison, type RequestedAuthnContext } from './authn-context.ts';
 import type { ReceivedMessage } from './binding.ts';
 import { checkDestination, checkIssueInstant, checkReplay, checkRequestSignature, findIssuerApplication, type RequestCheckOptions, type RequestingApplication } from './message.ts';
-import { BINDINGS, NS, attrOf, childElement, clip, parseSamlXml, parseInstant, refuse, textOf } from './xml.ts';
+import { BINDINGS, NS, attrOf, childElement, childElements, clip, parseSamlXml, parseInstant, refuse, textOf } from './xml.ts';
 
 export { decodePost, decodeRedirect } from './binding.ts';
 export { createReplayCache, type ReplayCache } from './replay-cache.ts';
@@ -30,6 +31,8 @@ export interface AuthnRequest {
   destination: string | undefined;
   forceAuthn: boolean;
   isPassive: boolean;
+  /** What the SP asks of the authentication (authn-context.ts decides); absent: whatever the session did. */
+  requestedAuthnContext?: RequestedAuthnContext | undefined;
 }
 
 /** What validating a request needs of an application. */
@@ -128,7 +131,26 @@ function readAuthnRequest(root: Element): AuthnRequest {
     destination: attrOf(root, 'Destination'),
     forceAuthn: xsBoolean(root, 'ForceAuthn'),
     isPassive: xsBoolean(root, 'IsPassive'),
+    requestedAuthnContext: readRequestedAuthnContext(root),
   };
+}
+
+/** At most this many class or declaration references are read; a real SP lists a handful. */
+const MAX_AUTHN_CONTEXT_REFS = 16;
+
+function readRequestedAuthnContext(root: Element): RequestedAuthnContext | undefined {
+  const element = childElement(root, NS.protocol, 'RequestedAuthnContext');
+  if (element === undefined) return undefined;
+  const comparison = attrOf(element, 'Comparison') ?? 'exact';
+  if (!(AUTHN_COMPARISONS as readonly string[]).includes(comparison)) {
+    refuse('saml.request_malformed', `the RequestedAuthnContext Comparison must be one of ${AUTHN_COMPARISONS.join(', ')}, not "${clip(comparison)}"`);
+  }
+  const classRefs = childElements(element, NS.assertion, 'AuthnContextClassRef').map(textOf);
+  const declRefs = childElements(element, NS.assertion, 'AuthnContextDeclRef').map(textOf);
+  if (classRefs.length + declRefs.length === 0) refuse('saml.request_malformed', 'the RequestedAuthnContext names no AuthnContextClassRef');
+  if (classRefs.length + declRefs.length > MAX_AUTHN_CONTEXT_REFS) refuse('saml.request_malformed', `the RequestedAuthnContext names more than ${MAX_AUTHN_CONTEXT_REFS} contexts`);
+  if ([...classRefs, ...declRefs].some((ref) => ref === '' || ref.length > 1024)) refuse('saml.request_malformed', 'the RequestedAuthnContext has an empty or overlong context reference');
+  return { comparison: comparison as AuthnComparison, classRefs, declRefs };
 }
 
 function xsBoolean(element: Element, name: string): boolean {

@@ -225,6 +225,8 @@ export interface StatusResponseInput {
 
 export const STATUS_RESPONDER = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
 export const STATUS_NO_PASSIVE = 'urn:oasis:names:tc:SAML:2.0:status:NoPassive';
+/** The SP's RequestedAuthnContext cannot be met (SAML core 3.2.2.2). */
+export const STATUS_NO_AUTHN_CONTEXT = 'urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext';
 
 /** A signed Response without an assertion, telling the SP why it gets none (e.g. NoPassive). */
 export function buildStatusResponse(input: StatusResponseInput): { xml: string; base64: string } {
