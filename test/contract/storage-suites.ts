@@ -159,7 +159,7 @@ export function runStorageSuites(target: DatabaseTarget): void {
           const db = createDatabase(database.config);
           return Promise.resolve({ store: createKyselyAwsSsoStore(db), dispose: () => db.destroy() });
         },
-        dumpStorage: async () => (await Promise.all((['aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants'] as const).map((table) => dumpTable(database, table)))).join('\n'),
+        dumpStorage: async () => (await Promise.all((['aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'aws_sso_authorization_codes'] as const).map((table) => dumpTable(database, table)))).join('\n'),
         dispose: () => database.dispose(),
       };
     });

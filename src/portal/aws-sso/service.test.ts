@@ -14,13 +14,22 @@ import { awsSsoOptionsSchema } from '#src/config/aws-sso-options.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { createAwsSsoService, DEVICE_CODE_GRANT, normaliseUserCode } from './service.ts';
-import type { AwsSsoStore, DeviceCode, SsoClient, SsoGrant } from './store.ts';
+import type { AuthorizationCode, AwsSsoStore, DeviceCode, SsoClient, SsoGrant } from './store.ts';
 
 function memoryStore(): AwsSsoStore {
   const clients = new Map<string, SsoClient>();
   const codes = new Map<string, DeviceCode>();
   const grants = new Map<string, SsoGrant>();
+  const authorizationCodes = new Map<string, AuthorizationCode>();
   return {
+    createAuthorizationCode: async (c) => void authorizationCodes.set(c.codeHash, { ...c }),
+    findAuthorizationCode: async (hash) => authorizationCodes.get(hash),
+    redeemAuthorizationCode: async (hash, at, grantId) => {
+      const c = authorizationCodes.get(hash);
+      if (c === undefined || c.redeemedAt !== null) return false;
+      Object.assign(c, { redeemedAt: at, grantId });
+      return true;
+    },
     createClient: async (c) => void clients.set(c.clientId, { ...c }),
     getClient: async (id) => clients.get(id),
     revokeClient: async (id, at) => {
