@@ -7,10 +7,12 @@
  * (@aws-sdk/client-sso), and the refusals: a wrong verifier, a wrong redirect URI, a code from
  * another client, a reused code (which revokes the tokens it gave), a denied consent, an expired
  * code (Portico's clock moved), a redirect URI that was not registered (an error page, nothing
- * sent to it), a missing challenge, a non-loopback redirect URI at registration.
+ * sent to it), a missing challenge, a non-loopback redirect URI at registration; and with an MFA
+ * policy, the consent page only after the second step (a TOTP enrolment, codes from oathtool).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -230,5 +232,48 @@ describe('AWS SSO authorization code with PKCE (JS SDK, Chromium, Samba AD)', ()
     const oddGrant = await rejection(oidc().send(new RegisterClientCommand({ clientName: 'odd', clientType: 'public', grantTypes: ['password'] })));
     assert.equal(oddGrant.name, 'InvalidClientMetadataException');
     assert.ok((await auditEvents('aws_sso.authorize.refused')).length >= 3, 'refused authorize requests are audited');
+  });
+
+  it('with MFA required, the consent page comes only after the second step', async () => {
+    assert.ok(browser && callback);
+    const policy = await fetch(`${base}/admin/api/mfa/policy`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'always', withoutDevice: 'register-at-sign-in' }) });
+    assert.equal(policy.status, 200, await policy.text());
+    const registration = await register('botocore-client-mfa');
+    const fresh = await openPage(browser, { width: 1000, height: 800 });
+    try {
+      const verifier = randomBytes(32).toString('base64url');
+      const query = new URLSearchParams({ response_type: 'code', client_id: registration.clientId ?? '', redirect_uri: redirectUri(), state: 'mfa-state', code_challenge: s256(verifier), code_challenge_method: 'S256', scopes: 'sso:account:access' });
+      const authorizeUrl = `${base}/aws/sso-oidc/authorize?${query.toString()}`;
+      const signIn = async () => {
+        await fresh.page.getByLabel('User name').fill(alice.upn);
+        await fresh.page.getByLabel('Password').fill(alice.password);
+        await Promise.all([fresh.page.waitForURL((u) => u.pathname === '/mfa/enrol'), fresh.page.getByRole('button', { name: 'Sign in' }).click()]);
+      };
+      await fresh.page.goto(authorizeUrl);
+      await signIn();
+      // A session still owing its second step does not reach the consent page: it is sent to sign in.
+      await fresh.page.goto(authorizeUrl);
+      assert.equal(new URL(fresh.page.url()).pathname, '/sign-in');
+      assert.equal(await fresh.page.getByRole('heading', { name: 'Allow access?' }).count(), 0);
+      await signIn();
+      const secret = (await fresh.page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+      await fresh.page.getByLabel('Code from the app').fill(execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim());
+      await fresh.page.getByRole('button', { name: 'Register', exact: true }).click();
+      await fresh.page.locator('#recovery-codes').waitFor();
+      await fresh.page.locator('#continue').click();
+      await fresh.page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+      const before = callback.received.length;
+      await fresh.page.getByRole('button', { name: 'Allow' }).click();
+      await fresh.page.waitForURL((url) => url.port === String(callback?.port));
+      const back = callback.received[before];
+      assert.equal(back?.get('state'), 'mfa-state');
+      const created = await oidc().send(new CreateTokenCommand({ clientId: registration.clientId, clientSecret: registration.clientSecret, grantType: AUTH_CODE, code: back?.get('code') ?? '', redirectUri: redirectUri(), codeVerifier: verifier }));
+      assert.equal((await portal().send(new ListAccountsCommand({ accessToken: created.accessToken }))).accountList?.length, 1);
+    } catch (error) {
+      await saveScreenshot(fresh.page, 'aws-sso-pkce-mfa-failure');
+      throw new Error(`at ${fresh.page.url()}: ${String(error)}`);
+    } finally {
+      await fresh.context.close();
+    }
   });
 });
