@@ -471,7 +471,7 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
      * to the redirect URI (§4.1.2.1).
      */
     async checkAuthorize(query: Record<string, unknown>, actor: string): Promise<AuthorizeCheck> {
-      const value = (name: string): string => (typeof query[name] === 'string' ? (query[name] as string) : '');
+      const value = (name: string): string => (typeof query[name] === 'string' ? query[name] : '');
       const clientId = value('client_id').slice(0, 128);
       const redirectUri = value('redirect_uri').slice(0, 2048);
       const page = async (message: string): Promise<AuthorizeCheck> => {
