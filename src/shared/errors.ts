@@ -105,6 +105,7 @@ export type ErrorCode =
   | 'aws_sso.invalid_request'
   | 'aws_sso.invalid_client'
   | 'aws_sso.invalid_client_metadata'
+  | 'aws_sso.invalid_redirect_uri'
   | 'aws_sso.invalid_grant'
   | 'aws_sso.unsupported_grant_type'
   | 'aws_sso.invalid_scope'

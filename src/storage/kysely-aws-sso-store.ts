@@ -4,10 +4,10 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
-import type { AwsSsoStore, DeviceCode, DeviceCodeStatus, SsoClient, SsoGrant, SsoPrincipal } from '#src/portal/aws-sso/store.ts';
+import type { AuthorizationCode, AwsSsoStore, DeviceCode, DeviceCodeStatus, SsoClient, SsoGrant, SsoPrincipal } from '#src/portal/aws-sso/store.ts';
 import { AppError } from '#src/shared/errors.ts';
 import { translateStorageErrors } from './errors.ts';
-import type { AwsSsoClientsTable, AwsSsoDeviceCodesTable, AwsSsoGrantsTable, Database } from './tables.ts';
+import type { AwsSsoAuthorizationCodesTable, AwsSsoClientsTable, AwsSsoDeviceCodesTable, AwsSsoGrantsTable, Database } from './tables.ts';
 
 const principalSchema = z.object({
   userId: z.string(),
@@ -44,6 +44,24 @@ function toClient(row: Selectable<AwsSsoClientsTable>): SsoClient {
     expiresAt: date(row.expires_at),
     revokedAt: optionalDate(row.revoked_at),
     registeredFrom: row.registered_from,
+    grantTypes: row.grant_types_json === null ? [] : parseJson(scopesSchema, row.grant_types_json, 'AWS SSO client'),
+    redirectUris: row.redirect_uris_json === null ? [] : parseJson(scopesSchema, row.redirect_uris_json, 'AWS SSO client'),
+    issuerUrl: row.issuer_url,
+  };
+}
+
+function toAuthorizationCode(row: Selectable<AwsSsoAuthorizationCodesTable>): AuthorizationCode {
+  return {
+    codeHash: row.code_hash,
+    clientId: row.client_id,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    scopes: parseJson(scopesSchema, row.scopes_json, 'AWS SSO authorization code'),
+    principal: readPrincipal(row.principal_json),
+    createdAt: date(row.created_at),
+    expiresAt: date(row.expires_at),
+    redeemedAt: optionalDate(row.redeemed_at),
+    grantId: row.grant_id,
   };
 }
 
@@ -96,6 +114,9 @@ export function createKyselyAwsSsoStore(db: Kysely<Database>): AwsSsoStore {
             expires_at: client.expiresAt.toISOString(),
             revoked_at: client.revokedAt?.toISOString() ?? null,
             registered_from: client.registeredFrom,
+            grant_types_json: client.grantTypes.length === 0 ? null : JSON.stringify(client.grantTypes),
+            redirect_uris_json: client.redirectUris.length === 0 ? null : JSON.stringify(client.redirectUris),
+            issuer_url: client.issuerUrl,
           })
           .execute();
       }),
@@ -185,6 +206,42 @@ export function createKyselyAwsSsoStore(db: Kysely<Database>): AwsSsoStore {
         return affected(result) > 0;
       }),
 
+    createAuthorizationCode: (code) =>
+      translateStorageErrors('issuing an AWS SSO authorization code', async () => {
+        await db
+          .insertInto('aws_sso_authorization_codes')
+          .values({
+            code_hash: code.codeHash,
+            client_id: code.clientId,
+            redirect_uri: code.redirectUri,
+            code_challenge: code.codeChallenge,
+            scopes_json: JSON.stringify(code.scopes),
+            principal_json: storedPrincipal(code.principal),
+            created_at: code.createdAt.toISOString(),
+            expires_at: code.expiresAt.toISOString(),
+            redeemed_at: code.redeemedAt?.toISOString() ?? null,
+            grant_id: code.grantId,
+          })
+          .execute();
+      }),
+
+    findAuthorizationCode: (hash) =>
+      translateStorageErrors('reading an AWS SSO authorization code', async () => {
+        const row = await db.selectFrom('aws_sso_authorization_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst();
+        return row === undefined ? undefined : toAuthorizationCode(row);
+      }),
+
+    redeemAuthorizationCode: (hash, at, grantId) =>
+      translateStorageErrors('redeeming an AWS SSO authorization code', async () => {
+        const result = await db
+          .updateTable('aws_sso_authorization_codes')
+          .set({ redeemed_at: at.toISOString(), grant_id: grantId })
+          .where('code_hash', '=', hash)
+          .where('redeemed_at', 'is', null)
+          .executeTakeFirst();
+        return affected(result) > 0;
+      }),
+
     createGrant: (grant) =>
       translateStorageErrors('issuing an AWS SSO token', async () => {
         await db
@@ -257,6 +314,7 @@ export function createKyselyAwsSsoStore(db: Kysely<Database>): AwsSsoStore {
       translateStorageErrors('purging AWS SSO records', async () => {
         const cutoff = before.toISOString();
         const codes = await db.deleteFrom('aws_sso_device_codes').where('expires_at', '<', cutoff).executeTakeFirst();
+        const authorizationCodes = await db.deleteFrom('aws_sso_authorization_codes').where('expires_at', '<', cutoff).executeTakeFirst();
         const grants = await db
           .deleteFrom('aws_sso_grants')
           .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('revoked_at', '<', cutoff)]))
@@ -265,7 +323,7 @@ export function createKyselyAwsSsoStore(db: Kysely<Database>): AwsSsoStore {
           .deleteFrom('aws_sso_clients')
           .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('revoked_at', '<', cutoff)]))
           .executeTakeFirst();
-        return Number(codes.numDeletedRows) + Number(grants.numDeletedRows) + Number(clients.numDeletedRows);
+        return Number(codes.numDeletedRows) + Number(authorizationCodes.numDeletedRows) + Number(grants.numDeletedRows) + Number(clients.numDeletedRows);
       }),
   };
 }

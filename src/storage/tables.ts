@@ -23,6 +23,7 @@ export interface Database {
   aws_sso_clients: AwsSsoClientsTable;
   aws_sso_device_codes: AwsSsoDeviceCodesTable;
   aws_sso_grants: AwsSsoGrantsTable;
+  aws_sso_authorization_codes: AwsSsoAuthorizationCodesTable;
   saml_replay: SamlReplayTable;
   saml_pending: SamlPendingTable;
   change_counters: ChangeCountersTable;
@@ -189,6 +190,22 @@ export interface AwsSsoClientsTable {
   expires_at: string;
   revoked_at: string | null;
   registered_from: string;
+  grant_types_json: ColumnType<string | null, string | null | undefined, string | null>;
+  redirect_uris_json: ColumnType<string | null, string | null | undefined, string | null>;
+  issuer_url: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface AwsSsoAuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  scopes_json: string;
+  principal_json: string;
+  created_at: string;
+  expires_at: string;
+  redeemed_at: string | null;
+  grant_id: string | null;
 }
 
 export interface AwsSsoDeviceCodesTable {

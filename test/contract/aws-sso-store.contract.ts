@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { AwsSsoStore, DeviceCode, SsoClient, SsoGrant, SsoPrincipal } from '#src/portal/aws-sso/store.ts';
+import type { AuthorizationCode, AwsSsoStore, DeviceCode, SsoClient, SsoGrant, SsoPrincipal } from '#src/portal/aws-sso/store.ts';
 
 export interface AwsSsoStoreHarness {
   store: AwsSsoStore;
@@ -40,6 +40,23 @@ const client = (id: string, overrides: Partial<SsoClient> = {}): SsoClient => ({
   expiresAt: at(90 * 86_400_000),
   revokedAt: null,
   registeredFrom: '192.0.2.10',
+  grantTypes: [],
+  redirectUris: [],
+  issuerUrl: null,
+  ...overrides,
+});
+
+const authorizationCode = (secret: string, overrides: Partial<AuthorizationCode> = {}): AuthorizationCode => ({
+  codeHash: hash(secret),
+  clientId: 'c1',
+  redirectUri: 'http://127.0.0.1:53127/oauth/callback',
+  codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+  scopes: ['sso:account:access'],
+  principal,
+  createdAt: T0,
+  expiresAt: at(300_000),
+  redeemedAt: null,
+  grantId: null,
   ...overrides,
 });
 
@@ -131,6 +148,27 @@ export function awsSsoStoreContract(factory: () => Promise<AwsSsoStoreHarness>):
         assert.equal(await store.decideDeviceCode('VWXZ-BCDF', { status: 'approved', principal }, at(2000)), false, 'an expired code cannot be approved');
       }));
 
+    void it('registrations keep grant types, redirect URIs and issuer; authorization codes are redeemed once, also across instances', () =>
+      withStore(async ({ store, other }) => {
+        const pkceClient = client('c9', { grantTypes: ['authorization_code', 'refresh_token'], redirectUris: ['http://127.0.0.1/oauth/callback'], issuerUrl: 'https://portico.example.test/portal' });
+        await store.createClient(pkceClient);
+        assert.deepEqual(await store.getClient('c9'), pkceClient);
+        await store.createAuthorizationCode(authorizationCode('ac-1'));
+        assert.deepEqual(await store.findAuthorizationCode(hash('ac-1')), authorizationCode('ac-1'));
+        assert.equal(await store.findAuthorizationCode(hash('nope')), undefined);
+        const second = await other();
+        try {
+          const redeemed = await Promise.all([store.redeemAuthorizationCode(hash('ac-1'), at(1000), 'g-a'), second.store.redeemAuthorizationCode(hash('ac-1'), at(1000), 'g-b')]);
+          assert.deepEqual([...redeemed].sort(), [false, true], 'one redemption wins');
+          const after = await store.findAuthorizationCode(hash('ac-1'));
+          assert.deepEqual(after?.redeemedAt, at(1000));
+          assert.equal(after?.grantId, redeemed[0] ? 'g-a' : 'g-b', 'the winner names its grant');
+        } finally {
+          await second.dispose();
+        }
+        assert.equal(await store.redeemAuthorizationCode(hash('ac-1'), at(2000), 'g-c'), false, 'never twice');
+      }));
+
     void it('grants: found by either token; rotation once; revocation per grant, user and client; checks move forward only', () =>
       withStore(async ({ store, other }) => {
         await store.createGrant(grant('g1'));
@@ -168,9 +206,13 @@ export function awsSsoStoreContract(factory: () => Promise<AwsSsoStoreHarness>):
         await store.createDeviceCode(deviceCode('dc-old', 'BBBB-CCCC', { expiresAt: at(1000) }));
         await store.createGrant(grant('old', { expiresAt: at(1000) }));
         await store.createGrant(grant('live'));
+        await store.createAuthorizationCode(authorizationCode('ac-old', { expiresAt: at(1000) }));
+        await store.createAuthorizationCode(authorizationCode('ac-live'));
         const dump = await dumpStorage();
-        for (const secret of ['secret-live', 'dc-old', 'access-live', 'refresh-live']) assert.ok(!dump.includes(secret), `${secret} is stored hashed only`);
-        assert.equal(await store.purge(at(2000)), 3);
+        for (const secret of ['secret-live', 'dc-old', 'access-live', 'refresh-live', 'ac-live']) assert.ok(!dump.includes(secret), `${secret} is stored hashed only`);
+        assert.equal(await store.purge(at(2000)), 4);
+        assert.equal(await store.findAuthorizationCode(hash('ac-old')), undefined);
+        assert.ok(await store.findAuthorizationCode(hash('ac-live')));
         assert.ok(await store.getClient('live'));
         assert.equal(await store.getClient('old'), undefined);
         assert.ok(await store.findGrantByAccessToken(hash('access-live')));

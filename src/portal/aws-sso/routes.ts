@@ -8,6 +8,10 @@
  *   `/federation/credentials`, `POST /logout`), the bearer token in `x-amz-sso_bearer_token`;
  *   refusals as `x-amzn-errortype` and `{"message": "…"}`.
  * - The device verification page, `/device`, in the sign-in look.
+ * - The authorize endpoint of the authorization-code grant with PKCE,
+ *   `GET|POST /aws/sso-oidc/authorize`: Portico's normal sign-in first, then a consent page;
+ *   the browser goes back to the client's loopback redirect URI with `code` and `state` (or an
+ *   OAuth `error`).
  *
  * AWS serves the two APIs on two hosts (oidc.<region>…, portal.sso.<region>…); Portico serves
  * them on its one listener under two path prefixes. Clients are pointed there by endpoint
@@ -19,11 +23,12 @@ import { createSessionReader, sendPage, useBodyPolicy, useSecurityHeaders, type 
 import type { SessionService } from '#src/sessions/sessions.ts';
 import { sessionCsrfToken, verifySessionCsrfToken } from '#src/sessions/sessions.ts';
 import { isAppError } from '#src/shared/errors.ts';
-import type { AwsSsoService } from './service.ts';
+import type { AuthorizeRequest, AwsSsoService } from './service.ts';
 
 export const SSO_OIDC_PREFIX = '/aws/sso-oidc';
 export const SSO_PORTAL_PREFIX = '/aws/sso';
 export const DEVICE_PATH = '/device';
+export const AUTHORIZE_PATH = `${SSO_OIDC_PREFIX}/authorize`;
 const BODY_LIMIT = 64 * 1024;
 
 /** Code → [exception, OAuth error, status] of SSO OIDC. */
@@ -31,6 +36,7 @@ const OIDC_ERRORS: Readonly<Record<string, [string, string, number]>> = {
   'aws_sso.invalid_request': ['InvalidRequestException', 'invalid_request', 400],
   'aws_sso.invalid_client': ['InvalidClientException', 'invalid_client', 401],
   'aws_sso.invalid_client_metadata': ['InvalidClientMetadataException', 'invalid_client_metadata', 400],
+  'aws_sso.invalid_redirect_uri': ['InvalidRedirectUriException', 'invalid_redirect_uri', 400],
   'aws_sso.invalid_grant': ['InvalidGrantException', 'invalid_grant', 400],
   'aws_sso.unsupported_grant_type': ['UnsupportedGrantTypeException', 'unsupported_grant_type', 400],
   'aws_sso.invalid_scope': ['InvalidScopeException', 'invalid_scope', 400],
@@ -71,6 +77,7 @@ export async function registerAwsSsoRoutes(http: FastifyInstance, deps: AwsSsoRo
   }, { prefix: SSO_PORTAL_PREFIX });
   await http.register((scope, _options, done) => {
     devicePage(scope, deps);
+    authorizePage(scope, deps);
     done();
   });
 }
@@ -229,5 +236,71 @@ function devicePage(scope: FastifyInstance, deps: AwsSsoRoutesDeps): void {
     return approve
       ? sendPage(reply, 200, renderDone('Request approved', 'You can close this window and go back to your terminal.'))
       : sendPage(reply, 200, renderDone('Request denied', 'Nothing was given access. You can close this window.'));
+  });
+}
+
+// ---- the authorize endpoint (authorization-code grant with PKCE) ----
+
+/** The CSRF token binds the consent form to the session and to this very request (client and challenge). */
+const authorizePurpose = (request: AuthorizeRequest) => `aws-sso-authorize:${request.clientId}:${request.codeChallenge}`;
+
+function renderConsent(request: AuthorizeRequest, userName: string, csrf: string): string {
+  const fields: Record<string, string> = {
+    response_type: 'code',
+    client_id: request.clientId,
+    redirect_uri: request.redirectUri,
+    state: request.state,
+    code_challenge: request.codeChallenge,
+    code_challenge_method: 'S256',
+    scopes: request.scopes.join(' '),
+    csrf,
+  };
+  const hidden = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
+    .join('\n');
+  return renderSignInLookPage(
+    'Allow access?',
+    `<h1>Allow access?</h1>
+<p><strong id="client-name">${escapeHtml(request.clientName)}</strong> asks to use your access to AWS accounts as <strong>${escapeHtml(userName)}</strong>.</p>
+<p class="hint">Allow only if you just started a sign-in from your own terminal or tool. It gets your AWS access until the sign-in ends.</p>
+<form method="post" action="${AUTHORIZE_PATH}">
+${hidden}
+<input type="hidden" name="decision" value="approve">
+<button type="submit">Allow</button>
+</form>
+<form method="post" action="${AUTHORIZE_PATH}">
+${hidden}
+<input type="hidden" name="decision" value="deny">
+<button type="submit">Deny</button>
+</form>`,
+  );
+}
+
+function authorizePage(scope: FastifyInstance, deps: AwsSsoRoutesDeps): void {
+  const { service } = deps;
+  const reader = createSessionReader({ sessions: deps.sessions, cookieSecurity: deps.cookieSecurity, ...(deps.clock ? { clock: deps.clock } : {}) });
+
+  scope.get<{ Querystring: Record<string, unknown> }>(AUTHORIZE_PATH, async (request, reply) => {
+    const current = await reader.current(request, reply);
+    const checked = await service.checkAuthorize(request.query, current?.session.data.userName ?? 'anonymous');
+    if (checked.kind === 'page') return sendPage(reply, 400, renderDone('Cannot sign in this application', checked.message));
+    if (checked.kind === 'redirect') return reply.redirect(checked.location, 303);
+    // The normal sign-in first (throttle, second factor), then back here with the same request.
+    if (current === null) return reply.redirect(`/sign-in?${new URLSearchParams({ returnTo: request.url }).toString()}`, 303);
+    // Browsers apply form-action to the redirect after the POST too: the client's loopback origin must be allowed.
+    reply.header('content-security-policy', PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${new URL(checked.request.redirectUri).origin}`));
+    return sendPage(reply, 200, renderConsent(checked.request, current.session.data.userName, sessionCsrfToken(current.session, authorizePurpose(checked.request))));
+  });
+
+  scope.post(AUTHORIZE_PATH, async (request, reply) => {
+    const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Partial<FormFields>;
+    const current = await reader.current(request, reply);
+    const checked = await service.checkAuthorize(form, current?.session.data.userName ?? 'anonymous');
+    if (checked.kind === 'page') return sendPage(reply, 400, renderDone('Cannot sign in this application', checked.message));
+    if (checked.kind === 'redirect') return reply.redirect(checked.location, 303);
+    if (current === null || !verifySessionCsrfToken(current.session, authorizePurpose(checked.request), form.csrf)) {
+      return sendPage(reply, 403, renderDone('Nothing was changed', 'This form expired or did not come from Portico. Start the sign-in again from your terminal.'));
+    }
+    return reply.redirect(await service.decideAuthorize(current.session, checked.request, form.decision === 'approve'), 303);
   });
 }

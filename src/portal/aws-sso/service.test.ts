@@ -13,14 +13,24 @@ import type { AuditLog } from '#src/audit/index.ts';
 import { awsSsoOptionsSchema } from '#src/config/aws-sso-options.ts';
 import type { Session } from '#src/sessions/session-store.ts';
 import { isAppError } from '#src/shared/errors.ts';
+import { createHash } from 'node:crypto';
 import { createAwsSsoService, DEVICE_CODE_GRANT, normaliseUserCode } from './service.ts';
-import type { AwsSsoStore, DeviceCode, SsoClient, SsoGrant } from './store.ts';
+import type { AuthorizationCode, AwsSsoStore, DeviceCode, SsoClient, SsoGrant } from './store.ts';
 
 function memoryStore(): AwsSsoStore {
   const clients = new Map<string, SsoClient>();
   const codes = new Map<string, DeviceCode>();
   const grants = new Map<string, SsoGrant>();
+  const authorizationCodes = new Map<string, AuthorizationCode>();
   return {
+    createAuthorizationCode: async (c) => void authorizationCodes.set(c.codeHash, { ...c }),
+    findAuthorizationCode: async (hash) => authorizationCodes.get(hash),
+    redeemAuthorizationCode: async (hash, at, grantId) => {
+      const c = authorizationCodes.get(hash);
+      if (c === undefined || c.redeemedAt !== null) return false;
+      Object.assign(c, { redeemedAt: at, grantId });
+      return true;
+    },
     createClient: async (c) => void clients.set(c.clientId, { ...c }),
     getClient: async (id) => clients.get(id),
     revokeClient: async (id, at) => {
@@ -204,5 +214,38 @@ void describe('AWS SSO service', () => {
     assert.equal((await h.service.listAccounts(token.accessToken, {})).accountList.length, 3);
     h.advance(5 * 60_000);
     assert.equal(await code(h.service.listAccounts(token.accessToken, {})), 'aws_sso.unauthorized');
+  });
+
+  void it('authorization code with PKCE: checks the request, issues a 5-minute code bound to client, redirect URI and verifier; reuse revokes', async () => {
+    const h = harness();
+    const client = await h.service.registerClient({ clientName: 'botocore-client-x', clientType: 'public', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: ['http://127.0.0.1/oauth/callback'] }, '192.0.2.1');
+    const verifier = 'v'.repeat(43);
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const redirectUri = 'http://127.0.0.1:50000/oauth/callback';
+    const query = { response_type: 'code', client_id: client.clientId, redirect_uri: redirectUri, state: 'st', code_challenge: challenge, code_challenge_method: 'S256', scopes: 'sso:account:access' };
+    assert.equal((await h.service.checkAuthorize({ ...query, redirect_uri: 'http://127.0.0.1:50000/other' }, 'x')).kind, 'page');
+    const plain = await h.service.checkAuthorize({ ...query, code_challenge_method: 'plain' }, 'x');
+    assert.equal(plain.kind === 'redirect' && new URL(plain.location).searchParams.get('error'), 'invalid_request');
+    const checked = await h.service.checkAuthorize(query, 'x');
+    assert.ok(checked.kind === 'ask');
+    const denied = new URL(await h.service.decideAuthorize(session, checked.request, false));
+    assert.deepEqual([denied.searchParams.get('error'), denied.searchParams.get('state'), denied.searchParams.get('code')], ['access_denied', 'st', null]);
+    const approved = new URL(await h.service.decideAuthorize(session, checked.request, true));
+    assert.equal(`${approved.origin}${approved.pathname}`, redirectUri);
+    const authCode = approved.searchParams.get('code') ?? '';
+    const exchange = (input: Record<string, unknown> = {}) => h.service.createToken({ ...client, grantType: 'authorization_code', code: authCode, redirectUri, codeVerifier: verifier, ...input });
+    assert.equal(await code(exchange({ codeVerifier: 'w'.repeat(43) })), 'aws_sso.invalid_grant');
+    assert.equal(await code(exchange({ redirectUri: 'http://127.0.0.1:50001/oauth/callback' })), 'aws_sso.invalid_grant');
+    const token = await exchange();
+    assert.equal((await h.service.listAccounts(token.accessToken, {})).accountList.length, 3);
+    assert.equal(await code(exchange()), 'aws_sso.invalid_grant');
+    assert.equal(await code(h.service.listAccounts(token.accessToken, {})), 'aws_sso.unauthorized', 'reuse revokes what the code gave');
+
+    const again = await h.service.checkAuthorize(query, 'x');
+    assert.ok(again.kind === 'ask');
+    const late = new URL(await h.service.decideAuthorize(session, again.request, true)).searchParams.get('code');
+    h.advance(5 * 60_000);
+    assert.equal(await code(h.service.createToken({ ...client, grantType: 'authorization_code', code: late, redirectUri, codeVerifier: verifier })), 'aws_sso.invalid_grant', 'expired after 5 minutes');
+    assert.equal(await code(h.service.registerClient({ clientName: 'x', clientType: 'public', grantTypes: ['authorization_code'], redirectUris: ['http://localhost/cb'] }, '192.0.2.1')), 'aws_sso.invalid_redirect_uri');
   });
 });

@@ -21,6 +21,7 @@ import type { Session } from '#src/sessions/session-store.ts';
 import type { UserStillAllowed } from '#src/sessions/sessions.ts';
 import { AppError, isAppError, type ErrorCode } from '#src/shared/errors.ts';
 import type { AwsSsoOptions } from '#src/config/aws-sso-options.ts';
+import { AUTHORIZATION_CODE_GRANT, isS256Challenge, matchRedirectUri, redirectUriProblem, splitScopes, verifierMatches } from './authorization-code.ts';
 import type { AwsSsoStore, DeviceCode, SsoClient, SsoGrant, SsoPrincipal } from './store.ts';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -34,6 +35,26 @@ const POLL_TOLERANCE_MS = 250;
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const MAX_SECRET_LENGTH = 512;
 const MAX_PAGE = 100;
+/** Authorization codes are redeemed at once by the client's loopback listener; 5 minutes is generous. */
+export const AUTHORIZATION_CODE_SECONDS = 300;
+const KNOWN_GRANT_TYPES = new Set([AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, DEVICE_CODE_GRANT]);
+
+/** A checked authorize request (the parameters the consent page carries back). */
+export interface AuthorizeRequest {
+  clientId: string;
+  clientName: string;
+  /** As the request gave it, with its port: the code is bound to it. */
+  redirectUri: string;
+  state: string;
+  codeChallenge: string;
+  scopes: string[];
+}
+
+/**
+ * What to do with an authorize request: show an error page (the redirect URI cannot be trusted,
+ * so nothing is sent to it), redirect with an OAuth error, or ask the person.
+ */
+export type AuthorizeCheck = { kind: 'page'; message: string } | { kind: 'redirect'; location: string } | { kind: 'ask'; request: AuthorizeRequest };
 
 /** STS AssumeRoleWithSAML, unsigned (implemented with @aws-sdk/client-sts). */
 export type AssumeRoleWithSaml = (input: { roleArn: string; principalArn: string; samlAssertion: string; durationSeconds: number }) => Promise<{
@@ -86,7 +107,7 @@ const sha256 = (value: string): string => createHash('sha256').update(value).dig
  * A bearer secret: a kind prefix (never a leading '-', which a command line would take for an
  * option, and recognisable to secret scanners) and 256 random bits.
  */
-const newSecret = (kind: 'pcs' | 'pdc' | 'pat' | 'prt'): string => `${kind}_${randomBytes(32).toString('base64url')}`;
+const newSecret = (kind: 'pcs' | 'pdc' | 'pat' | 'prt' | 'pac'): string => `${kind}_${randomBytes(32).toString('base64url')}`;
 const fail = (code: ErrorCode, message: string, status = 400): AppError => new AppError(code, message, { status });
 
 function sameHash(stored: string, given: string): boolean {
@@ -185,14 +206,14 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
     };
   }
 
-  async function issueGrant(client: SsoClient, principal: SsoPrincipal, scopes: string[], via: string): Promise<{ accessToken: string; refreshToken: string; expiresIn: number }> {
+  async function issueGrant(client: SsoClient, principal: SsoPrincipal, scopes: string[], via: string, grantId: string = randomUUID()): Promise<{ accessToken: string; refreshToken: string; expiresIn: number }> {
     const now = clock();
     const accessToken = newSecret('pat');
     const refreshToken = newSecret('prt');
     const expiresAt = new Date(now.getTime() + deps.grantDurationMs);
     const accessExpiresAt = new Date(Math.min(now.getTime() + minutes(options.accessTokenMinutes), expiresAt.getTime()));
     const grant: SsoGrant = {
-      id: randomUUID(),
+      id: grantId,
       clientId: client.clientId,
       accessTokenHash: sha256(accessToken),
       accessExpiresAt,
@@ -289,7 +310,7 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
     /** The verification page's address (the CLI prints it). */
     verificationUri: () => `${deps.baseUrl()}/device`,
 
-    async registerClient(input: { clientName?: unknown; clientType?: unknown; scopes?: unknown }, address: string) {
+    async registerClient(input: { clientName?: unknown; clientType?: unknown; scopes?: unknown; grantTypes?: unknown; redirectUris?: unknown; issuerUrl?: unknown }, address: string) {
       const now = clock();
       const name = text(input.clientName, 'clientName', 256);
       if (input.clientType !== 'public') return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.invalid_client_metadata', 'clientType must be "public"'), { clientName: name });
@@ -297,6 +318,21 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
       if (!Array.isArray(scopes) || scopes.length > 25 || scopes.some((s) => typeof s !== 'string')) throw fail('aws_sso.invalid_request', 'scopes must be a list of strings');
       const unknown = (scopes as string[]).filter((s) => s !== ACCOUNT_ACCESS_SCOPE);
       if (unknown.length > 0) return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.invalid_scope', `Portico grants only the scope ${ACCOUNT_ACCESS_SCOPE}, not ${unknown.slice(0, 3).join(', ')}`), { clientName: name });
+      const stringList = (value: unknown, name: string, max: number): string[] => {
+        if (value === undefined) return [];
+        if (!Array.isArray(value) || value.length > max || value.some((v) => typeof v !== 'string' || v.length === 0 || v.length > 2048)) throw fail('aws_sso.invalid_request', `${name} must be a list of at most ${max} strings`);
+        return value as string[];
+      };
+      const grantTypes = stringList(input.grantTypes, 'grantTypes', 5);
+      const redirectUris = stringList(input.redirectUris, 'redirectUris', 10);
+      const unknownGrant = grantTypes.find((g) => !KNOWN_GRANT_TYPES.has(g));
+      if (unknownGrant !== undefined) return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.invalid_client_metadata', `Portico does not offer the grant type ${unknownGrant.slice(0, 100)}`), { clientName: name });
+      const badUri = redirectUris.map(redirectUriProblem).find((p) => p !== null);
+      if (badUri !== undefined) return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.invalid_redirect_uri', badUri), { clientName: name });
+      if (grantTypes.includes(AUTHORIZATION_CODE_GRANT) && redirectUris.length === 0) {
+        return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.invalid_redirect_uri', 'the authorization_code grant needs redirectUris'), { clientName: name });
+      }
+      const issuerUrl = input.issuerUrl === undefined ? null : text(input.issuerUrl, 'issuerUrl', 2048);
       const recent = await store.countClientsRegisteredSince(address, new Date(now.getTime() - 60_000));
       if (recent >= options.registrationsPerAddressPerMinute) {
         return refuse('aws_sso.client.registered', 'anonymous', null, fail('aws_sso.slow_down', 'too many client registrations from this address: wait a minute'), { clientName: name, address });
@@ -304,8 +340,8 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
       const clientId = randomBytes(16).toString('base64url');
       const clientSecret = newSecret('pcs');
       const expiresAt = new Date(now.getTime() + options.clientRegistrationDays * 24 * 60 * 60_000);
-      await store.createClient({ clientId, secretHash: sha256(clientSecret), name, scopes: scopes as string[], registeredAt: now, expiresAt, revokedAt: null, registeredFrom: address });
-      await audit.record({ actor: 'anonymous', action: 'aws_sso.client.registered', target: clientId, outcome: 'success', details: { clientName: name, address, expiresAt: expiresAt.toISOString() } });
+      await store.createClient({ clientId, secretHash: sha256(clientSecret), name, scopes: scopes as string[], registeredAt: now, expiresAt, revokedAt: null, registeredFrom: address, grantTypes, redirectUris, issuerUrl });
+      await audit.record({ actor: 'anonymous', action: 'aws_sso.client.registered', target: clientId, outcome: 'success', details: { clientName: name, address, expiresAt: expiresAt.toISOString(), grantTypes, redirectUris } });
       return { clientId, clientSecret, clientIdIssuedAt: Math.floor(now.getTime() / 1000), clientSecretExpiresAt: Math.floor(expiresAt.getTime() / 1000) };
     },
 
@@ -357,7 +393,7 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
       };
     },
 
-    async createToken(input: { clientId?: unknown; clientSecret?: unknown; grantType?: unknown; deviceCode?: unknown; refreshToken?: unknown; scope?: unknown }) {
+    async createToken(input: { clientId?: unknown; clientSecret?: unknown; grantType?: unknown; deviceCode?: unknown; refreshToken?: unknown; scope?: unknown; code?: unknown; redirectUri?: unknown; codeVerifier?: unknown }) {
       const client = await authenticateClient(input.clientId, input.clientSecret, 'aws_sso.token.issued');
       const now = clock();
       const refuseToken = (error: AppError, details: Record<string, unknown> = {}) => refuse('aws_sso.token.issued', 'anonymous', client.clientId, error, details);
@@ -403,7 +439,97 @@ export function createAwsSsoService(deps: AwsSsoServiceOptions) {
         return { accessToken, tokenType: 'Bearer', expiresIn: Math.round((accessExpiresAt.getTime() - now.getTime()) / 1000), refreshToken: nextRefresh };
       }
 
-      return refuseToken(fail('aws_sso.unsupported_grant_type', `grantType must be ${DEVICE_CODE_GRANT} or ${REFRESH_TOKEN_GRANT}`), { grantType: typeof input.grantType === 'string' ? input.grantType.slice(0, 100) : null });
+      if (input.grantType === AUTHORIZATION_CODE_GRANT) {
+        const codeText = text(input.code, 'code', MAX_SECRET_LENGTH);
+        const redirectUri = text(input.redirectUri, 'redirectUri', 2048);
+        const verifier = text(input.codeVerifier, 'codeVerifier', 128);
+        const code = await store.findAuthorizationCode(sha256(codeText));
+        if (code === undefined || code.clientId !== client.clientId) return refuseToken(fail('aws_sso.invalid_grant', 'unknown authorization code'));
+        if (code.redeemedAt !== null) {
+          // RFC 6749 §4.1.2: a code presented twice was stolen or replayed; what it gave is revoked.
+          const revoked = code.grantId !== null && (await store.revokeGrant(code.grantId, now));
+          await audit.record({ actor: code.principal.userName, action: 'aws_sso.authorization_code.reused', target: client.clientId, outcome: 'failure', errorCode: 'aws_sso.invalid_grant', details: { grant: code.grantId, grantRevoked: revoked } });
+          throw fail('aws_sso.invalid_grant', 'this authorization code was already used; the tokens issued for it are revoked');
+        }
+        if (code.expiresAt.getTime() <= now.getTime()) return refuseToken(fail('aws_sso.invalid_grant', 'the authorization code expired: sign in again'), { via: AUTHORIZATION_CODE_GRANT });
+        if (redirectUri !== code.redirectUri) return refuseToken(fail('aws_sso.invalid_grant', 'redirectUri is not the one the authorization request used'), { via: AUTHORIZATION_CODE_GRANT });
+        if (!verifierMatches(verifier, code.codeChallenge)) return refuseToken(fail('aws_sso.invalid_grant', 'codeVerifier does not match the code challenge (S256)'), { via: AUTHORIZATION_CODE_GRANT });
+        const grantId = randomUUID();
+        if (!(await store.redeemAuthorizationCode(code.codeHash, now, grantId))) {
+          return refuseToken(fail('aws_sso.invalid_grant', 'this authorization code was already used'), { via: AUTHORIZATION_CODE_GRANT });
+        }
+        const issued = await issueGrant(client, code.principal, code.scopes, AUTHORIZATION_CODE_GRANT, grantId);
+        return { accessToken: issued.accessToken, tokenType: 'Bearer', expiresIn: issued.expiresIn, refreshToken: issued.refreshToken };
+      }
+
+      return refuseToken(fail('aws_sso.unsupported_grant_type', `grantType must be ${AUTHORIZATION_CODE_GRANT}, ${DEVICE_CODE_GRANT} or ${REFRESH_TOKEN_GRANT}`), { grantType: typeof input.grantType === 'string' ? input.grantType.slice(0, 100) : null });
+    },
+
+    /**
+     * Checks an authorize request (`GET …/authorize`, RFC 6749 §4.1.1 + RFC 7636). Until the
+     * client and its redirect URI are known good, errors are shown on Portico's page, never sent
+     * to the redirect URI (§4.1.2.1).
+     */
+    async checkAuthorize(query: Record<string, unknown>, actor: string): Promise<AuthorizeCheck> {
+      const value = (name: string): string => (typeof query[name] === 'string' ? query[name] : '');
+      const clientId = value('client_id').slice(0, 128);
+      const redirectUri = value('redirect_uri').slice(0, 2048);
+      const page = async (message: string): Promise<AuthorizeCheck> => {
+        await audit.record({ actor, action: 'aws_sso.authorize.refused', target: clientId || null, outcome: 'failure', errorCode: 'aws_sso.invalid_request', details: { reason: message, redirectUri: redirectUri.slice(0, 200) } });
+        return { kind: 'page', message };
+      };
+      const client = clientId === '' ? undefined : await store.getClient(clientId);
+      const now = clock();
+      if (client === undefined || client.revokedAt !== null || client.expiresAt.getTime() <= now.getTime()) return page('The application that sent you here is not registered with Portico (or its registration ended). Start again from your terminal.');
+      if (redirectUri === '' || matchRedirectUri(client.redirectUris, redirectUri) === null) return page('The application asked to return to an address it did not register. Nothing was sent to it.');
+      const state = value('state').slice(0, 1024);
+      const back = async (error: string, description: string, audited = true): Promise<AuthorizeCheck> => {
+        if (audited) await audit.record({ actor, action: 'aws_sso.authorize.refused', target: client.clientId, outcome: 'failure', errorCode: 'aws_sso.invalid_request', details: { reason: description } });
+        const url = new URL(redirectUri);
+        url.searchParams.set('error', error);
+        url.searchParams.set('error_description', description);
+        if (state !== '') url.searchParams.set('state', state);
+        return { kind: 'redirect', location: url.toString() };
+      };
+      if (!client.grantTypes.includes(AUTHORIZATION_CODE_GRANT)) return back('unauthorized_client', 'this client did not register the authorization_code grant');
+      if (value('response_type') !== 'code') return back('unsupported_response_type', 'response_type must be code');
+      const challenge = value('code_challenge');
+      if (value('code_challenge_method') !== 'S256' || !isS256Challenge(challenge)) return back('invalid_request', 'a code_challenge with code_challenge_method S256 is required (PKCE)');
+      const asked = splitScopes(value('scopes') || value('scope'));
+      const unknown = asked.filter((s) => s !== ACCOUNT_ACCESS_SCOPE);
+      if (unknown.length > 0) return back('invalid_scope', `Portico grants only the scope ${ACCOUNT_ACCESS_SCOPE}`);
+      const scopes = asked.length > 0 ? asked : client.scopes.length > 0 ? client.scopes : [ACCOUNT_ACCESS_SCOPE];
+      return { kind: 'ask', request: { clientId: client.clientId, clientName: client.name, redirectUri, state, codeChallenge: challenge, scopes } };
+    },
+
+    /** The person's answer on the consent page: where to send the browser (code and state, or access_denied). */
+    async decideAuthorize(session: Session, request: AuthorizeRequest, approve: boolean): Promise<string> {
+      const now = clock();
+      const url = new URL(request.redirectUri);
+      if (request.state !== '') url.searchParams.set('state', request.state);
+      if (!approve) {
+        await audit.record({ actor: session.data.userName, action: 'aws_sso.authorize.denied', target: request.clientId, outcome: 'success', details: { clientName: request.clientName } });
+        url.searchParams.set('error', 'access_denied');
+        url.searchParams.set('error_description', 'The person denied the request');
+        return url.toString();
+      }
+      const code = newSecret('pac');
+      const expiresAt = new Date(now.getTime() + AUTHORIZATION_CODE_SECONDS * 1000);
+      await store.createAuthorizationCode({
+        codeHash: sha256(code),
+        clientId: request.clientId,
+        redirectUri: request.redirectUri,
+        codeChallenge: request.codeChallenge,
+        scopes: request.scopes,
+        principal: principalOf(session),
+        createdAt: now,
+        expiresAt,
+        redeemedAt: null,
+        grantId: null,
+      });
+      await audit.record({ actor: session.data.userName, action: 'aws_sso.authorize.approved', target: request.clientId, outcome: 'success', details: { clientName: request.clientName, expiresAt: expiresAt.toISOString() } });
+      url.searchParams.set('code', code);
+      return url.toString();
     },
 
     /** For the verification page: the pending code and the client's name, or why not. */

@@ -21,6 +21,11 @@ export interface SsoClient {
   revokedAt: Date | null;
   /** The address the registration came from (rate limit per address). */
   registeredFrom: string;
+  /** The grant types it may use; empty for registrations that named none (device code and refresh token). */
+  grantTypes: string[];
+  /** Loopback redirect URIs for the authorization-code grant (port free, RFC 8252 §7.3). */
+  redirectUris: string[];
+  issuerUrl: string | null;
 }
 
 /** The person who approved a device code, as the grant keeps them (the access evaluation reads the groups). */
@@ -67,6 +72,23 @@ export interface SsoGrant {
   revokedAt: Date | null;
 }
 
+/** A code issued at the authorize endpoint (authorization-code grant with PKCE). */
+export interface AuthorizationCode {
+  codeHash: string;
+  clientId: string;
+  /** Exactly as the authorize request gave it (with its port): CreateToken must repeat it. */
+  redirectUri: string;
+  /** S256 challenge: base64url(SHA-256(code verifier)). */
+  codeChallenge: string;
+  scopes: string[];
+  principal: SsoPrincipal;
+  createdAt: Date;
+  expiresAt: Date;
+  redeemedAt: Date | null;
+  /** The grant issued for it, once redeemed (revoked when the code is presented again). */
+  grantId: string | null;
+}
+
 export interface AwsSsoStore {
   createClient(client: SsoClient): Promise<void>;
   getClient(clientId: string): Promise<SsoClient | undefined>;
@@ -86,6 +108,11 @@ export interface AwsSsoStore {
   /** Marks an approved code redeemed; false when another request redeemed it first. */
   redeemDeviceCode(deviceCodeHash: string, at: Date): Promise<boolean>;
 
+  createAuthorizationCode(code: AuthorizationCode): Promise<void>;
+  findAuthorizationCode(codeHash: string): Promise<AuthorizationCode | undefined>;
+  /** Marks an unredeemed code redeemed for `grantId`; false when another request redeemed it first. */
+  redeemAuthorizationCode(codeHash: string, at: Date, grantId: string): Promise<boolean>;
+
   createGrant(grant: SsoGrant): Promise<void>;
   findGrantByAccessToken(accessTokenHash: string): Promise<SsoGrant | undefined>;
   findGrantByRefreshToken(refreshTokenHash: string): Promise<SsoGrant | undefined>;
@@ -95,6 +122,6 @@ export interface AwsSsoStore {
   revokeGrant(id: string, at: Date): Promise<boolean>;
   revokeGrantsOfUser(userGuid: string, at: Date): Promise<number>;
   revokeGrantsOfClient(clientId: string, at: Date): Promise<number>;
-  /** Deletes device codes, grants and registrations that ended before `before`. */
+  /** Deletes device codes, authorization codes, grants and registrations that ended before `before`. */
   purge(before: Date): Promise<number>;
 }

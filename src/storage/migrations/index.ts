@@ -17,6 +17,7 @@ import { awsProvisioning } from './0009-aws-provisioning.ts';
 import { mfa } from './0010-mfa.ts';
 import { sync } from './0011-sync.ts';
 import { oidc } from './0012-oidc.ts';
+import { awsSsoAuthorizationCodes } from './0013-aws-sso-authorization-codes.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -30,4 +31,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0010_mfa': mfa,
   '0011_sync': sync,
   '0012_oidc': oidc,
+  '0013_aws_sso_authorization_codes': awsSsoAuthorizationCodes,
 };
