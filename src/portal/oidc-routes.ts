@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionAccessCache } from '#src/access/session-access.ts';
 import { INTERACTION_PATH, OIDC_PATH, type OidcPages, type OidcProvider } from '#src/federation/oidc/provider.ts';
-import { escapeHtml, sendPage, type SessionReader } from '#src/platform/http/index.ts';
+import { escapeHtml, renderPageShell, sendPage, type SessionReader } from '#src/platform/http/index.ts';
 import { ASSETS_PATH, PORTAL_CSP, renderRefusalPage } from './pages.ts';
 
 /** The second-step page (src/mfa/http/routes.ts). */
@@ -24,22 +24,7 @@ export interface OidcRoutesDeps {
 }
 
 function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)} · Portico</title>
-<link rel="stylesheet" href="${ASSETS_PATH}/portal.css">
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`;
+  return renderPageShell({ title, head: `<link rel="stylesheet" href="${ASSETS_PATH}/portal.css">`, body });
 }
 
 /** The provider's own pages (errors, logout) in Portico's look. */
