@@ -187,8 +187,10 @@ void describe('AD sync against the Samba DC', () => {
     const kept = await target.app.users.findByGuid(secondGuid);
     assert.equal(kept?.userId, before?.userId, 'the record is kept with its UserId');
     assert.equal(await me(), 401, 'the session ended with the deletion');
-    const events = await api<{ events: Array<{ action: string; target: string; details: Record<string, unknown> }> }>('GET', '/audit?limit=200');
-    const event = events.body.events.find((e) => e.action === 'identity.user.directory_state_changed' && e.target === secondGuid && e.details.after === 'deleted');
-    assert.ok(event, 'the deletion is audited');
+    // Recorded once the sessions are ended, so it may follow the state by a moment.
+    await eventually('the deletion audited', async () => {
+      const events = await api<{ events: Array<{ action: string; target: string; details: Record<string, unknown> }> }>('GET', '/audit?action=identity.user.directory_state_changed&limit=200');
+      return events.body.events.find((e) => e.target === secondGuid && e.details.after === 'deleted');
+    });
   });
 });
