@@ -20,13 +20,11 @@
  *
  * Run: node --import tsx bench/aws-sso.bench.ts [--calls 300] [--passes 3]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { decideDeviceCode } from '../test/support/aws-sso.ts';
+import { decideDeviceCode, startMoto } from '../test/support/aws-sso.ts';
 import { benchOptions } from './bench-kit.ts';
 import { busyShare, cpuSeconds, freePort, machineJiffies, median, percentile, porticoCli, startPortico, type PorticoProcess } from './portico-process.ts';
 
@@ -42,33 +40,6 @@ const ACCOUNT = '123456789012';
 const ROLE = 'BenchReadOnly';
 
 // ---------------------------------------------------------------- moto and the recording hop
-
-async function startMoto(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/moto-api/`)).status < 500) {
-        return {
-          url,
-          pid: child.pid as number,
-          async stop() {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        };
-      }
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) break;
-    await sleep(100);
-  }
-  child.kill('SIGTERM');
-  throw new Error("moto_server did not start (python3 -c 'import moto.server')");
-}
 
 /** Forwards to moto and keeps the last AssumeRoleWithSAML body Portico sent. */
 async function startRecordingHop(target: string): Promise<{ url: string; lastBody: () => string; close(): Promise<void> }> {

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { apacheRpUrls, freePort, startApacheRp, type ApacheRp } from '../support/apache-oidc.ts';
+import { freePort } from '../../bench/portico-process.ts';
+import { apacheRpUrls, startApacheRp, type ApacheRp } from '../support/apache-oidc.ts';
 import { launchBrowser, openPage, saveScreenshot } from '../support/browser.ts';
 import { fixtureUser } from '../support/samba.ts';
 import { startSambaPortico, type SambaPortico } from '../support/samba-portico.ts';

@@ -10,18 +10,13 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../bench/portico-process.ts';
 import { refuseInUnitTier } from './tier.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface Moto {
   url: string;
+  /** For CPU readings (bench/aws-sso.bench.ts). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -41,6 +36,7 @@ export async function startMoto(): Promise<Moto> {
       if (response.status < 500) {
         return {
           url,
+          pid: child.pid as number,
           async stop() {
             child.kill('SIGTERM');
             await exited;
