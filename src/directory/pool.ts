@@ -35,9 +35,10 @@ export interface DomainControllerPool {
    */
   withService<T>(work: (connection: PooledConnection) => Promise<T>): Promise<T>;
   /**
-   * Runs `work` on a connection reserved for binds as end users. Failover happens only while
-   * nothing was sent: a bind that reached a controller is never replayed, since every wrong
-   * password counts against the person's lockout.
+   * Runs `work` on a connection reserved for binds as end users. Failover and retries happen only
+   * while nothing was sent: a bind that reached a controller is never replayed, not even on a
+   * pooled connection that died under it, since every wrong password counts against the person's
+   * lockout.
    */
   withBind<T>(work: (connection: PooledConnection) => Promise<T>): Promise<T>;
   status(): ControllerStatus[];
@@ -145,6 +146,8 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
   });
   let healthTimer: NodeJS.Timeout | null = null;
   let closed = false;
+  /** The socket under each client, as the client's connection factory opened it. */
+  const sockets = new WeakMap<Client, net.Socket>();
 
   function markDown(controller: Controller, error: Error): void {
     controller.lastError = error.message;
@@ -178,7 +181,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
     let plainUsed = false;
     let secureUsed = false;
     const secureConnect = createSecureConnector(options.tls, controller.host);
-    return new Client({
+    const client = new Client({
       url: controller.url,
       timeout: options.timeouts.operationMs,
       connectTimeout: options.timeouts.connectMs,
@@ -186,14 +189,28 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
       createConnection: ((port: number, host: string) => {
         if (plainUsed) throw new ReusedSocketError();
         plainUsed = true;
-        return net.connect(port, host);
+        return track(net.connect(port, host));
       }) as typeof net.connect,
       createSecureConnection: (...args: unknown[]) => {
         if (secureUsed) throw new ReusedSocketError();
         secureUsed = true;
-        return secureConnect(...args);
+        return track(secureConnect(...args));
       },
     });
+    function track<S extends net.Socket>(socket: S): S {
+      sockets.set(client, socket);
+      return socket;
+    }
+    return client;
+  }
+
+  /**
+   * Whether an idle connection can still carry a request: the controller (or the network) may
+   * have closed it while it waited, and a request written after the peer's FIN is lost.
+   */
+  function stillOpen(client: Client): boolean {
+    const socket = sockets.get(client);
+    return client.isConnected && socket !== undefined && !socket.destroyed && !socket.readableEnded && socket.writable;
   }
 
   /** Opens, secures and (for service use) binds a new connection. */
@@ -230,7 +247,7 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
     for (;;) {
       const slot = lane.idle.pop();
       if (slot) {
-        if (slot.client.isConnected && Date.now() - slot.lastUsed < options.pool.idleMs) return { ...slot, reused: true };
+        if (stillOpen(slot.client) && Date.now() - slot.lastUsed < options.pool.idleMs) return { ...slot, reused: true };
         void destroy(lane, slot);
         continue;
       }
@@ -307,11 +324,20 @@ export function createDomainControllerPool(options: DirectoryConnectionOptions, 
         const connectionLost = isConnectionFailure(error);
         release(controller, use, slot, !connectionLost);
         if (!connectionLost) throw error;
-        if (error instanceof ReusedSocketError || slot.reused) {
+        if (error instanceof ReusedSocketError || (slot.reused && use === 'service')) {
           // A pooled connection that the controller (or the network) had closed while it sat idle,
           // as AD does after MaxConnIdleTime: the request died with the old socket, so it is tried
           // again on a new connection, which finds out whether the controller itself answers.
           return run(use, work);
+        }
+        if (slot.reused) {
+          // A user's bind was written on a pooled connection that died before the answer came: the
+          // controller may have counted it, and a wrong password sent twice counts twice against
+          // the account's lockout. Not replayed; the controller is not marked down for one socket.
+          throw new AppError('directory.unreachable', `the connection to ${controller.url} was lost while a bind was under way; it is not sent again (${(error as Error).message})`, {
+            status: 503,
+            details: { failures: [`${controller.url}: ${(error as Error).message}`] },
+          });
         }
         noteFailure(controller, error as Error);
         if (use === 'bind' && !failedBeforeSending(error as Error)) break;

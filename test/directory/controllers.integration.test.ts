@@ -4,10 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { createAdConnector } from '#src/directory/connector.ts';
+import { createDomainControllerPool } from '#src/directory/pool.ts';
 import { isAppError } from '#src/shared/errors.ts';
 import { fixtureUser, sambaOptions, sambaRuntime } from '../support/samba.ts';
 import { startBlackHole, startTcpProxy } from '../support/tcp-proxy.ts';
+import { directoryAdmin } from '../support/directory-admin.ts';
 
 const dc = sambaRuntime();
 const alice = fixtureUser('alice');
@@ -107,6 +110,9 @@ describe('several domain controllers', () => {
         assert.equal(first.outcome === 'ok' && first.controller, preferred.url);
 
         await preferred.stop();
+        // The controller's close reaches the pooled connections before the next sign-in, as it
+        // does when a DC goes away (a bind written into a dying socket is not replayed: below).
+        await new Promise((r) => setTimeout(r, 50));
         const during = await c.authenticate(alice.upn, alice.password);
         assert.equal(during.outcome === 'ok' && during.controller, dc.ldapsUrl);
         assert.equal(c.status()[0]?.up, false);
@@ -151,5 +157,38 @@ describe('several domain controllers', () => {
     await withConnector(sambaOptions({ urls: ['ldaps://127.0.0.1:9', 'ldaps://127.0.0.1:7'] }), async (c) => {
       await assert.rejects(c.authenticate(alice.upn, alice.password), (error) => isAppError(error, 'directory.unreachable') && /no domain controller answered/.test(error.message));
     });
+  });
+});
+
+describe('a pooled connection dying mid-request', () => {
+  // A throwaway user, so that its bad-password count is this test's alone.
+  it('never sends a user bind twice, so a wrong password counts once against the lockout', async () => {
+    const admin = await directoryAdmin({ ldapsUrl: dc.ldapsUrl, ca: readFileSync(dc.caFile), baseDn: dc.baseDn, domain: dc.domain, netbiosName: dc.netbiosName, admin: dc.admin });
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: ldapsPort });
+    const pool = createDomainControllerPool(sambaOptions({ urls: [proxy.url], pool: { size: 1 } }));
+    try {
+      const user = await admin.createUser(`pool-replay-${process.pid}`);
+      const wrongBind = () => pool.withBind(({ client }) => client.bind(user.dn, 'Not-The-Password-1!'));
+      const badPwdCount = async () => Number((await admin.read(user.dn, 'badPwdCount')) ?? 0);
+
+      await assert.rejects(wrongBind(), /InvalidCredentials|49|80090308/i);
+      assert.equal(await badPwdCount(), 1);
+
+      // The next bind goes out on the pooled connection; the DC answers, the answer is lost.
+      proxy.cutNextReply();
+      await assert.rejects(wrongBind(), (error) => isAppError(error, 'directory.unreachable') && /not sent again/.test(error.message));
+      assert.equal(await badPwdCount(), 2, 'the bind reached the DC once and was not replayed');
+      assert.equal(pool.status()[0]?.up, true, 'one dead socket does not mark the controller down');
+
+      // Service reads on a pooled connection are still retried transparently.
+      const read = () => pool.withService(({ client }) => client.search(dc.baseDn, { scope: 'base', attributes: ['objectGUID'] }));
+      await read();
+      proxy.cutNextReply();
+      assert.equal((await read()).searchEntries.length, 1);
+    } finally {
+      await pool.close();
+      await proxy.stop();
+      await admin.close();
+    }
   });
 });

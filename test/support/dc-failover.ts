@@ -89,6 +89,8 @@ export async function runFailoverScenario(options: FailoverOptions): Promise<Fai
   const samples: SignInSample[] = [];
   let stopping = false;
   let killAt = 0;
+  /** When every connection to the first controller was cut: a sign-in started before it may have bound on one. */
+  let killedAt = 0;
   let restartAt = 0;
   let failBackAt: number | null = null;
   let firstConnectionBackAt: number | null = null;
@@ -125,6 +127,7 @@ export async function runFailoverScenario(options: FailoverOptions): Promise<Fai
     await sleep(options.steadyMs);
     killAt = Date.now();
     await first.stop();
+    killedAt = Date.now();
     await sleep(options.downMs);
     restartAt = Date.now();
     await first.start();
@@ -155,8 +158,8 @@ export async function runFailoverScenario(options: FailoverOptions): Promise<Fai
     total: samples.length,
     failed,
     answeredWhileDown: samples.filter((s) => s.ok && s.endedAt > killAt && s.endedAt <= restartAt).length,
-    failedAfterKill: failed.filter((s) => s.startedAt >= killAt).length,
-    inFlightAtKill: samples.filter((s) => s.startedAt < killAt && s.endedAt >= killAt).length,
+    failedAfterKill: failed.filter((s) => s.startedAt >= killedAt).length,
+    inFlightAtKill: samples.filter((s) => s.startedAt < killedAt && s.endedAt >= killAt).length,
     p50Ms: { steady: percentile(latency(windows.steady), 50), switch: percentile(latency(windows.switch), 50), down: percentile(latency(windows.down), 50), after: percentile(latency(windows.after), 50) },
     p99Ms: { steady: percentile(latency(windows.steady), 99), switch: percentile(latency(windows.switch), 99), down: percentile(latency(windows.down), 99), after: percentile(latency(windows.after), 99) },
     signInsPerSecond: { steady: rate(windows.steady, killAt - started), down: rate(windows.down, restartAt - switchEnd), after: rate(windows.after, options.afterMs) },

@@ -13,12 +13,18 @@ export interface TcpProxy {
   stop(): Promise<void>;
   /** Listens again on the same port. */
   start(): Promise<void>;
+  /**
+   * The next answer from the server is dropped and that connection reset: the request reached
+   * the server, the client never hears back (a connection dying mid-request).
+   */
+  cutNextReply(): void;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }, scheme = 'ldaps'): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let server: net.Server | null = null;
   let port = 0;
+  let cutArmed = false;
 
   const listen = async (): Promise<void> => {
     server = net.createServer((client) => {
@@ -31,7 +37,16 @@ export async function startTcpProxy(target: { host: string; port: number }, sche
       };
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (cutArmed) {
+          cutArmed = false;
+          client.resetAndDestroy();
+          upstream.destroy();
+          return;
+        }
+        client.write(chunk);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server?.once('error', reject);
@@ -56,6 +71,9 @@ export async function startTcpProxy(target: { host: string; port: number }, sche
       server = null;
     },
     start: listen,
+    cutNextReply: () => {
+      cutArmed = true;
+    },
   };
 }
 
