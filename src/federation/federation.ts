@@ -235,10 +235,16 @@ export function createFederation(options: FederationOptions) {
       const { request, application, acsUrl, relayState, signed } = accepted;
       return pending.park({ request, applicationId: application.id, acsUrl, relayState, signed }, clientKey(client));
     },
-    /** What the session lacks for the waiting request (its application, its RequestedAuthnContext): step-up, or null. */
-    async stepUpFor(ref: string, session: Session): Promise<'mfa' | 'phishing-resistant' | null> {
+    /**
+     * What must come before the waiting request is answered for this session, from one read of
+     * it: 'sign-in' (ForceAuthn, and the session is older than the request: the password again),
+     * a step-up (what the session lacks for its application and RequestedAuthnContext), or null
+     * (go on; an unknown or expired reference is refused by `resume`).
+     */
+    async beforeResume(ref: string, session: Session): Promise<'sign-in' | 'mfa' | 'phishing-resistant' | null> {
       const entry = await pending.peek(ref);
       if (entry === undefined) return null;
+      if (entry.value.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt) return 'sign-in';
       return missingFor(session, entry.value.applicationId, entry.value.request.requestedAuthnContext);
     },
     /** What the session lacks for an accepted request (its application, its RequestedAuthnContext): step-up, or null. */
@@ -254,11 +260,6 @@ export function createFederation(options: FederationOptions) {
       if (verdict.ok) return null;
       const request = { acsUrl: accepted.acsUrl, inResponseTo: accepted.request.id, relayState: accepted.relayState, requested: accepted.request.requestedAuthnContext };
       return refuseAuthnContext(session?.data.userName ?? 'anonymous', accepted.application, request, verdict.reason);
-    },
-    /** ForceAuthn: the person must enter their password after the request arrived, whatever session they have. */
-    async needsFreshSignIn(ref: string, session: Session): Promise<boolean> {
-      const entry = await pending.peek(ref);
-      return entry !== undefined && entry.value.request.forceAuthn && session.createdAt.getTime() < entry.parkedAt;
     },
     async resume(ref: string): Promise<AcceptedAuthnRequest<Application>> {
       const parked = await pending.take(ref);

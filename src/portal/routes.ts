@@ -62,7 +62,8 @@ export async function registerPortal(http: FastifyInstance, deps: PortalDeps): P
   return { afterSignIn: continueSingleSignOn(deps.federation) };
 }
 
-type AfterSignIn = (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+/** True when it answered (see SignInRoutesDeps.afterSignIn). */
+type AfterSignIn = (returnTo: string, session: Session, reply: FastifyReply) => Promise<boolean>;
 
 /**
  * A sign-in made for a waiting SAML request answers with the POST page at once, instead of a
@@ -71,19 +72,19 @@ type AfterSignIn = (returnTo: string, session: Session, reply: FastifyReply) => 
 function continueSingleSignOn(federation: Federation): AfterSignIn {
   return async (returnTo, session, reply) => {
     const ref = returnTo.startsWith(`${CONTINUE_PATH}?`) ? new URLSearchParams(returnTo.slice(CONTINUE_PATH.length + 1)).get('ref') : null;
-    if (ref === null || (await federation.needsFreshSignIn(ref, session))) return null;
-    // Step-up first: /saml/continue sends the person to the second step and keeps the request.
-    if ((await federation.stepUpFor(ref, session)) !== null) return null;
+    // A fresh sign-in or a step-up first: /saml/continue asks for it and keeps the request.
+    if (ref === null || (await federation.beforeResume(ref, session)) !== null) return false;
     try {
       const accepted = await federation.resume(ref);
       const form = await federation.signInToApplication(session, accepted.application, spRequest(accepted));
       reply.header('content-security-policy', POST_PAGE_CSP);
-      return page(reply, 200, renderPostPage(form, accepted.application.name));
+      page(reply, 200, renderPostPage(form, accepted.application.name));
     } catch (error) {
       if (!isAppError(error) || error.status >= 500) throw error;
       reply.header('content-security-policy', PORTAL_CSP);
-      return page(reply, error.status, renderRefusalPage(isAppError(error, 'access.not_assigned') ? 'No access' : 'Sign-in request refused', error.message, error.status));
+      page(reply, error.status, renderRefusalPage(isAppError(error, 'access.not_assigned') ? 'No access' : 'Sign-in request refused', error.message, error.status));
     }
+    return true;
   };
 }
 
@@ -265,9 +266,10 @@ function portalRoutes(scope: FastifyInstance, deps: PortalDeps, assets: Map<stri
     const current = await sessionOf(request);
     if (current === null) return toSignIn(reply, request.url);
     const ref = typeof request.query.ref === 'string' ? request.query.ref : '';
-    if (await federation.needsFreshSignIn(ref, current.session)) return toSignIn(reply, request.url, true);
-    const missing = await federation.stepUpFor(ref, current.session);
-    if (missing !== null) return toSecondStep(reply, request.url, missing);
+    // ForceAuthn: the password again after the request arrived, whatever session there is.
+    const before = await federation.beforeResume(ref, current.session);
+    if (before === 'sign-in') return toSignIn(reply, request.url, true);
+    if (before !== null) return toSecondStep(reply, request.url, before);
     const accepted = await federation.resume(ref);
     const form = await federation.signInToApplication(current.session, accepted.application, spRequest(accepted));
     return postPage(reply, form, accepted.application.name);

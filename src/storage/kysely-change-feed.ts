@@ -2,8 +2,9 @@
  * ChangeFeed (src/shared/change-feed.ts) on the database: one row per topic in change_counters.
  * Announcing bumps the row in one statement; on PostgreSQL it then NOTIFYs, and every instance
  * LISTENs on a connection of its own (outside the pool, which it would otherwise hold). Every
- * instance also re-reads the counters every `refreshMs`: the fallback for a notification lost
- * while its listening connection was down, and the only path between processes on SQLite.
+ * PostgreSQL instance also re-reads the counters every `refreshMs`: the fallback for a
+ * notification lost while its listening connection was down. SQLite serves one process
+ * (docs/several-instances.md), so it does not poll.
  */
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
@@ -16,7 +17,10 @@ const CHANNEL = 'portico_changes';
 const RECONNECT_MS = 1000;
 
 export interface KyselyChangeFeedOptions {
-  /** How often the counters are re-read, whatever the notifications say. */
+  /**
+   * How often the counters are re-read, whatever the notifications say; 0: never (SQLite serves
+   * one process, whose own announcements it learns at once).
+   */
   refreshMs: number;
   /** Listening or refreshing failed (logged; the feed keeps trying). */
   onError?: (error: unknown, what: string) => void;
@@ -121,6 +125,8 @@ export function createKyselyChangeFeed(db: Kysely<Database>, config: DatabaseCon
     async start() {
       await refresh();
       await listen();
+      // setInterval(…, 0) would re-read every millisecond: ~220 queries/s on an idle SQLite instance.
+      if (options.refreshMs <= 0) return;
       timer = setInterval(() => {
         refresh().catch((error: unknown) => options.onError?.(error, 'refreshing change counters'));
       }, options.refreshMs);

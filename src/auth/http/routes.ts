@@ -72,10 +72,12 @@ export interface SignInRoutesDeps {
   home?: string;
   /**
    * Finishes what the sign-in was for in the same response (e.g. the SAML POST page of a pending
-   * request) instead of redirecting to `returnTo`; null to redirect as usual. It sets its own
-   * Content-Security-Policy when its page needs another one.
+   * request) instead of redirecting to `returnTo`: true when it answered, false to redirect as
+   * usual. It sets its own Content-Security-Policy when its page needs another one. (Not the reply
+   * itself: a FastifyReply is a thenable, so awaiting it waits for the response to finish and
+   * yields undefined.)
    */
-  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<boolean>;
   clock?: () => Date;
 }
 
@@ -223,7 +225,8 @@ function signInRoutes(scope: FastifyInstance, deps: SignInRoutesDeps): void {
     // The pre-session CSRF cookie has done its job.
     clearCookie(request, reply, CSRF_COOKIE);
     if (result.secondStep) return reply.redirect(`${SECOND_STEP_PATHS[result.secondStep]}?${new URLSearchParams({ returnTo }).toString()}`, 303);
-    return (await deps.afterSignIn?.(returnTo, result.session, reply)) ?? reply.redirect(returnTo, 303);
+    if ((await deps.afterSignIn?.(returnTo, result.session, reply)) === true) return reply;
+    return reply.redirect(returnTo, 303);
   });
 
   scope.post('/api/sign-in', async (request, reply) => {

@@ -45,7 +45,7 @@ export interface MfaRoutesDeps {
   sessions: SessionService;
   cookieSecurity?: 'auto' | 'always';
   /** As for the sign-in routes: finishes a waiting SAML request at once. */
-  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+  afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<boolean>;
   clock?: () => Date;
 }
 
@@ -117,7 +117,8 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     const upgraded = await upgrade(request, reply, found, amr);
     if (upgraded === null) return toSignIn(reply, returnTo);
     if (show) return show(reply);
-    return (await deps.afterSignIn?.(returnTo, upgraded, reply)) ?? reply.redirect(returnTo, 303);
+    if ((await deps.afterSignIn?.(returnTo, upgraded, reply)) === true) return reply;
+    return reply.redirect(returnTo, 303);
   }
 
   async function verifyPage(reply: FastifyReply, session: Session, returnTo: string, status: number, error: string | null, radius?: { prompt: string; state: string }): Promise<FastifyReply> {

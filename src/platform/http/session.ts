@@ -34,11 +34,12 @@ export function secureCookies(request: FastifyRequest, cookieSecurity: 'auto' | 
   return cookieSecurity === 'always' || request.protocol.toLowerCase() === 'https';
 }
 
-/** Adds a Set-Cookie value to those the reply already carries. */
+/**
+ * Adds a Set-Cookie value to those the reply already carries. Fastify's `header('set-cookie', …)`
+ * appends by itself: passing the existing list back would repeat every earlier cookie.
+ */
 export function appendSetCookie(reply: FastifyReply, value: string): void {
-  const existing = reply.getHeader('set-cookie');
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  reply.header('set-cookie', [...list, value]);
+  reply.header('set-cookie', value);
 }
 
 export function createSessionReader({ sessions, cookieSecurity = 'auto', clock = () => new Date() }: SessionReaderOptions): SessionReader {
