@@ -203,7 +203,7 @@ void describe('AD sync change tracking on the Samba DC: DirSync and uSNChanged',
       const next = await h.engine.runOnce();
       assert.deepEqual([next.mode, next.tracker], ['incremental', 'dirsync'], 'the fresh cookie is accepted');
 
-      await h.state.saveWatermark({ ...(fresh as NonNullable<typeof fresh>), controllerId: 'cn=ntds settings,cn=dc9,cn=servers,cn=other' });
+      await h.state.saveWatermark({ ...fresh, controllerId: 'cn=ntds settings,cn=dc9,cn=servers,cn=other' });
       const moved = await h.engine.runOnce();
       assert.deepEqual([moved.mode, moved.reason], ['full', 'controller_changed']);
       assert.equal((await h.state.watermark(dc.domain))?.controllerId, moved.controller.id);
