@@ -22,7 +22,8 @@ const scopeEntry = z
 const syncRun = z
   .object({
     mode: z.enum(['full', 'incremental']),
-    reason: z.string().describe('changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, periodic, requested, scope_changed'),
+    reason: z.string().describe('changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, cookie_rejected, periodic, requested, scope_changed'),
+    tracker: z.enum(['dirsync', 'usn']).describe('how changes were found: DirSync (the service account has Replicating Directory Changes) or uSNChanged polling'),
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number(),
@@ -50,6 +51,7 @@ function runView(run: SyncRun): z.infer<typeof syncRun> {
     controller: run.controller.url,
     controllerId: run.controller.id,
     usn: run.usn,
+    tracker: run.tracker,
     usersCreated: run.usersCreated,
     usersUpdated: run.usersUpdated,
     usersDeleted: run.usersDeleted,

@@ -21,6 +21,7 @@ interface SyncRun {
   durationMs: number;
   controller: string;
   usn: string;
+  tracker: string;
   usersCreated: number;
   usersUpdated: number;
   usersDeleted: number;
@@ -42,16 +43,18 @@ interface SyncStatus {
 const ABOUT = `
 Portico synchronises the users and groups of the sync scope into its identity store within
 seconds of a change in AD: groups (their members and nested groups, transitively) and single
-users. It polls the connected domain controller's uSNChanged (every sync.pollSeconds, default 5)
-and runs a full reconciliation on first run, after a scope change, when another domain
-controller answers (USNs are per DC), and every sync.fullEveryMinutes (default 360). Users keep
+users. It polls the connected domain controller (every sync.pollSeconds, default 5) through
+DirSync when the service account has "Replicating Directory Changes", through uSNChanged
+otherwise, and runs a full reconciliation on first run, after a scope change, when another
+domain controller answers (USNs and DirSync cookies are per DC), when the DC refuses the stored
+cookie, and every sync.fullEveryMinutes (default 360). Users keep
 the same UserId whether sync or sign-in saw them first; a user deleted in AD keeps their record,
 marked deleted in the directory, and loses their sessions at once. Portico never writes to AD.
 `;
 
 function runLine(run: SyncRun): string {
   return (
-    `${run.mode} (${run.reason}) at ${run.startedAt} in ${run.durationMs} ms from ${run.controller} (USN ${run.usn}): ` +
+    `${run.mode} (${run.reason}) at ${run.startedAt} in ${run.durationMs} ms from ${run.controller} (USN ${run.usn}, ${run.tracker === 'dirsync' ? 'DirSync' : 'uSNChanged'}): ` +
     `users ${run.usersInScope} in scope, +${run.usersCreated} ~${run.usersUpdated} deleted ${run.usersDeleted}; ` +
     `groups ${run.groupsInScope} in scope, ${run.groupsWritten} written, ${run.groupsRemoved} removed; ${run.errors.length} error${run.errors.length === 1 ? '' : 's'}`
   );

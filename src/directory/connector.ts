@@ -16,6 +16,8 @@ import {
   sidToString,
 } from './ad-codec.ts';
 import type { DomainPasswordPolicy } from './ad-codec.ts';
+import { DirSyncControl } from './dirsync-control.ts';
+import { dirSyncFlags } from './dirsync.ts';
 import { createExpiringCache } from './expiring-cache.ts';
 import { transitiveGroupsBy, type GroupReads } from './group-strategies.ts';
 import './ldapts-binary.ts';
@@ -29,6 +31,7 @@ import type { PoolEvents, PooledConnection } from './pool.ts';
 import { judgeDirectory, parseRootDse, rootDseAttributes } from './rootdse.ts';
 import type {
   AuthenticationResult,
+  ChangeReadOptions,
   DirectoryChanges,
   DirectoryCheck,
   DirectoryConnector,
@@ -93,6 +96,18 @@ const userFilter = '(sAMAccountType=805306368)';
 const groupFilter = '(objectClass=group)';
 /** LDAP_SERVER_SHOW_DELETED_OID: searches also return tombstones (isDeleted=TRUE). */
 const showDeletedOid = '1.2.840.113556.1.4.417';
+/**
+ * What DirSync watches: every user and group, tombstones included (a tombstone keeps objectClass
+ * but loses sAMAccountType), every attribute ('*': a change to any mapped attribute, the account
+ * state or `member` must show; a rename shows as `name`).
+ */
+const dirSyncFilter = '(|(objectClass=user)(objectClass=group))';
+const dirSyncAttributes = ['*'];
+/** The answer size the DC may send per round before saying "more data" (AD's default is 1 MB too). */
+const dirSyncMaxBytes = 1_048_576;
+const dirSyncMaxRounds = 10_000;
+/** How long a DirSync refusal (no right, no control) is believed before DirSync is tried again. */
+const dirSyncRecheckMs = 10 * 60_000;
 /** Objects per OR-filter when resolving many SIDs or DNs in one search. */
 const batchSize = 100;
 /**
@@ -824,12 +839,87 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   }
 
   /**
-   * One DC's changes since `sinceUsn` (its own highestCommittedUSN of an earlier call), read on one
-   * connection so that the USN, the DC's identity and the changes all come from the same DC.
-   * highestCommittedUSN is read first: a change committed during the searches is seen again next
-   * time (harmless, the sync is idempotent) rather than missed.
+   * DirSync state of this connector: null while unknown, otherwise whether the service account
+   * may use it (Replicating Directory Changes) and until when that answer is trusted. A refusal
+   * is asked again after a while, so that a right granted later is picked up.
    */
-  async function readChanges(sinceUsn: string | null): Promise<DirectoryChanges> {
+  let dirSyncUsable: { usable: boolean; until: number } | null = null;
+
+  /**
+   * One DirSync read from `cookie` (empty: a fresh cookie, with a filter that matches nothing, so
+   * nothing is listed), following "more data" until the DC has no more. Entries come back with
+   * only their changed attributes; the filter is matched against the whole object, tombstones
+   * included.
+   */
+  async function dirSync(connection: PooledConnection, base: string, cookie: Buffer, fresh: boolean): Promise<{ entries: Entry[]; cookie: Buffer }> {
+    const entries: Entry[] = [];
+    const search = fresh ? `(objectGUID=${'\\00'.repeat(16)})` : dirSyncFilter;
+    for (let round = 0; ; round += 1) {
+      const control = new DirSyncControl({ flags: dirSyncFlags.incrementalValues, maxBytes: dirSyncMaxBytes, cookie });
+      const result = await timed(
+        connection,
+        { operation: 'search', base, scope: 'sub', filter: search, attributes: dirSyncAttributes },
+        () => connection.client.search(base, { scope: 'sub', filter: parseFilter(search), attributes: dirSyncAttributes, explicitBufferAttributes: binaryAttributes }, [control]),
+        (r) => r.searchEntries.length,
+      );
+      if (!control.response) {
+        throw new AppError('directory.protocol_error', `the directory controller ${connection.url} answered a DirSync search without the DirSync control${control.responseError ? `: ${control.responseError.message}` : ''}`, { status: 502 });
+      }
+      entries.push(...result.searchEntries);
+      cookie = control.response.cookie;
+      // A DC that keeps saying "more" without moving its cookie would loop: the bound stops it.
+      if (!control.response.moreResults) return { entries, cookie };
+      if (round >= dirSyncMaxRounds) throw new AppError('directory.protocol_error', `the directory controller ${connection.url} still had more DirSync data after ${dirSyncMaxRounds} rounds`, { status: 502 });
+    }
+  }
+
+  /** Users and groups among DirSync's changed entries: those whose class it did not send are read (100 per search). */
+  async function classify(connection: PooledConnection, info: DomainInfo, entries: Entry[], changes: DirectoryChanges): Promise<void> {
+    const unknown: Buffer[] = [];
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const guid = binary(entry, 'objectGUID');
+      if (!guid || seen.has(guid.toString('hex'))) continue;
+      seen.add(guid.toString('hex'));
+      if (strings(entry, 'isDeleted').some((v) => v.toUpperCase() === 'TRUE')) {
+        changes.deleted.push({ guid: guidToString(guid), name: first(entry, 'sAMAccountName') });
+        continue;
+      }
+      const classes = strings(entry, 'objectClass').map((c) => c.toLowerCase());
+      const accountType = first(entry, 'sAMAccountType');
+      if (classes.includes('group')) changes.groups.push(guidToString(guid));
+      else if (accountType === normalUserAccountType) changes.users.push(guidToString(guid));
+      else if (classes.length === 0 || accountType === null) unknown.push(guid);
+      // Anything else (a computer, a trust account) is no concern of the sync.
+    }
+    for (let i = 0; i < unknown.length; i += batchSize) {
+      const clauses = unknown.slice(i, i + batchSize).map((guid) => filter`(objectGUID=${guid})`).join('');
+      const found = await searchAll(connection, info.baseDn, `(&(|${userFilter}${groupFilter})(|${clauses}))`, ['objectGUID', 'objectClass']);
+      for (const entry of found) {
+        const guid = binary(entry, 'objectGUID');
+        if (!guid) continue;
+        const isGroup = strings(entry, 'objectClass').some((c) => c.toLowerCase() === 'group');
+        (isGroup ? changes.groups : changes.users).push(guidToString(guid));
+      }
+      // Not found: deleted since (its tombstone comes with the next read) or not a user or group.
+    }
+  }
+
+  /** Whether a DirSync failure says "not for you / not here" rather than "the connection broke". */
+  function dirSyncRefusal(error: unknown): number | null {
+    if (isConnectionFailure(error)) return null;
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'number' ? code : null;
+  }
+
+  /**
+   * One DC's changes since `sinceUsn` (its own highestCommittedUSN of an earlier call), read on one
+   * connection so that the USN, the DC's identity, the cookie and the changes all come from the
+   * same DC. highestCommittedUSN is read first and a fresh cookie is taken before anything is
+   * searched: a change committed meanwhile is seen again next time (harmless, the sync is
+   * idempotent) rather than missed.
+   */
+  async function readChanges(sinceUsn: string | null, readOptions: ChangeReadOptions = {}): Promise<DirectoryChanges> {
     const info = await discover();
     return pool.withService(async (connection) => {
       const root = await searchBase(connection, '', ['highestCommittedUSN', 'dsServiceName', 'serverName']);
@@ -838,8 +928,41 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
         throw new AppError('directory.protocol_error', `the directory controller ${connection.url} announces no highestCommittedUSN`, { status: 502 });
       }
       const controller = { url: connection.url, id: (first(root, 'dsServiceName') ?? first(root, 'serverName') ?? connection.url).toLowerCase() };
-      const changes: DirectoryChanges = { controller, highestCommittedUsn: highest, users: [], groups: [], deleted: [] };
-      if (sinceUsn === null) return changes;
+      const changes: DirectoryChanges = { controller, highestCommittedUsn: highest, users: [], groups: [], deleted: [], tracker: 'usn', cookie: null, cookieRejected: false };
+
+      const at = now().getTime();
+      if (dirSyncUsable === null || dirSyncUsable.until <= at || dirSyncUsable.usable) {
+        // A cookie is only ever sent back to the DC that issued it.
+        const stored = readOptions.cookie && readOptions.cookie.controllerId === controller.id ? Buffer.from(readOptions.cookie.value, 'base64') : null;
+        try {
+          if (stored !== null && stored.length > 0 && sinceUsn !== null) {
+            try {
+              const read = await dirSync(connection, info.baseDn, stored, false);
+              await classify(connection, info, read.entries, changes);
+              dirSyncUsable = { usable: true, until: at + dirSyncRecheckMs };
+              return { ...changes, tracker: 'dirsync', cookie: read.cookie.toString('base64') };
+            } catch (error) {
+              const code = dirSyncRefusal(error);
+              if (code === null || code === 50) throw error; // a broken connection, or the right is gone: decided below
+              // The DC refuses this cookie (Samba: 12 "Unable to unmarshall cookie"; AD: 53 or 2 for an expired one).
+              changes.cookieRejected = true;
+            }
+          }
+          // No usable cookie: a fresh one now, before any change is read.
+          const fresh = await dirSync(connection, info.baseDn, Buffer.alloc(0), true);
+          dirSyncUsable = { usable: true, until: at + dirSyncRecheckMs };
+          changes.tracker = 'dirsync';
+          changes.cookie = fresh.cookie.toString('base64');
+        } catch (error) {
+          const code = dirSyncRefusal(error);
+          // 50: no Replicating Directory Changes; 12/53/2: no DirSync on this DC. Either way: uSNChanged.
+          if (code === null || ![50, 12, 53, 2].includes(code)) throw error;
+          dirSyncUsable = { usable: false, until: at + dirSyncRecheckMs };
+          changes.cookieRejected = false;
+        }
+      }
+      if (sinceUsn === null || changes.cookieRejected) return changes;
+      // Changes since the USN by uSNChanged: the service account has no DirSync, or no cookie of this DC yet.
       const from = (BigInt(sinceUsn) + 1n).toString();
       const changed = await searchAll(connection, info.baseDn, `(&(|${userFilter}${groupFilter})(uSNChanged>=${from}))`, ['objectGUID', 'objectClass', 'sAMAccountType']);
       for (const entry of changed) {

@@ -277,7 +277,7 @@ export function createTrustingDirectory(
       return forest ? viaForest(forest, (c) => c.childGroupsOf(group)) : local.childGroupsOf(group);
     },
     // The sync tracks the managed directory's own changes; trusted forests are read at sign-in.
-    readChanges: (sinceUsn) => local.readChanges(sinceUsn),
+    readChanges: (sinceUsn, options) => local.readChanges(sinceUsn, options),
     status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
     async close() {
       await Promise.all([local.close(), ...forests.map((f) => f.connector.close())]);

@@ -204,14 +204,25 @@ export interface DirectoryConnector {
   childGroupsOf(group: DirectoryGroup): Promise<DirectoryGroup[]>;
   /**
    * The DC's identity and highestCommittedUSN, and with `sinceUsn` (that DC's earlier
-   * highestCommittedUSN) the users and groups changed or deleted since, all read from one DC.
+   * highestCommittedUSN) the users and groups changed or deleted since, all read from one DC:
+   * through DirSync from `options.cookie` when the service account has Replicating Directory
+   * Changes, through uSNChanged otherwise.
    */
-  readChanges(sinceUsn: string | null): Promise<DirectoryChanges>;
+  readChanges(sinceUsn: string | null, options?: ChangeReadOptions): Promise<DirectoryChanges>;
   status(): ControllerStatus[];
   close(): Promise<void>;
 }
 
-/** What changed on one domain controller since a USN of its own (uSNChanged polling). */
+export interface ChangeReadOptions {
+  /**
+   * The DirSync cookie of the previous read and the DC that issued it. It is sent only to that DC:
+   * from another one, a fresh cookie is taken instead (and the caller reconciles in full, as for
+   * the USN).
+   */
+  cookie?: { value: string; controllerId: string } | null;
+}
+
+/** What changed on one domain controller since a USN (or a DirSync cookie) of its own. */
 export interface DirectoryChanges {
   /** The DC that answered: its URL and its identity (dsServiceName, lower-cased). */
   controller: { url: string; id: string };
@@ -221,6 +232,12 @@ export interface DirectoryChanges {
   users: string[];
   /** objectGUIDs of groups changed since (memberships included). */
   groups: string[];
-  /** Tombstones since, where the service account may list them (Show Deleted). */
+  /** Tombstones since, where the service account may list them (Show Deleted, or DirSync). */
   deleted: Array<{ guid: string; name: string | null }>;
+  /** How the changes were found: DirSync, or uSNChanged (no Replicating Directory Changes, or no DirSync). */
+  tracker: 'dirsync' | 'usn';
+  /** DirSync: the cookie to continue from (base64), taken from this DC after highestCommittedUsn was read. */
+  cookie: string | null;
+  /** The DC refused the cookie passed in (expired, malformed): what changed since is unknown. */
+  cookieRejected: boolean;
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DirectoryChanges, DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
+import type { ChangeReadOptions, DirectoryChanges, DirectoryConnector, DirectoryGroup, DirectoryUser } from '#src/directory/types.ts';
 import type { GroupMembers, IdentityGroupWriter, SyncedGroup, DirectoryAccountState, UserDirectoryStateWriter } from '#src/identity-store/groups.ts';
 import { defaultMappings } from '#src/identity-store/mappings.ts';
 import type { IdentityUserWriter, ProvisionedUser, UpsertResult } from '#src/identity-store/user.ts';
@@ -31,6 +31,7 @@ void describe('decideRun (per-DC watermark)', () => {
     assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, { ...opts, fullRequested: true }), { mode: 'full', reason: 'requested' });
     assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, { ...opts, scopeChanged: true }), { mode: 'full', reason: 'scope_changed' });
     assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '100' }, new Date(T0.getTime() + 3600_000), opts), { mode: 'full', reason: 'periodic' });
+    assert.deepEqual(decideRun(mark('dc1', '100'), { controllerId: 'dc1', highestCommittedUsn: '120', cookieRejected: true }, T0, opts), { mode: 'full', reason: 'cookie_rejected' });
   });
   void it('compares USNs as 64-bit numbers, not as text', () => {
     assert.equal(decideRun(mark('dc1', '99'), { controllerId: 'dc1', highestCommittedUsn: '100' }, T0, opts).mode, 'incremental');
@@ -67,12 +68,26 @@ function fakeDirectory() {
     displayName: 'Ada', givenName: 'Ada', surname: 'Lovelace', mail: 'ada@corp.example.test', netbiosName: 'CORP', domain: 'corp.example.test', primaryGroupId: 513,
     account: { state: 'ok', conditions: [], accountExpires: null, passwordLastSet: null, lockedOutAt: null }, attributes: { givenName: ['Ada'], sn: ['Lovelace'], displayName: ['Ada'], userPrincipalName: ['ada@corp.example.test'] },
   };
-  const state = { dc: 'dc1', usn: { dc1: 100n, dc2: 5000n } as Record<string, bigint>, reads: [] as Array<string | null>, userReads: 0 };
+  const state = {
+    dc: 'dc1',
+    usn: { dc1: 100n, dc2: 5000n } as Record<string, bigint>,
+    reads: [] as Array<string | null>,
+    cookiesSent: [] as Array<ChangeReadOptions['cookie']>,
+    userReads: 0,
+    /** null: the uSN path (no DirSync); otherwise each read hands out `${dc}-cookie-${n}`. */
+    dirSync: null as null | { issued: number; rejectNext: boolean },
+  };
   const directory = {
     discover: async () => ({ domain: 'corp.example.test' }),
-    readChanges: async (since: string | null): Promise<DirectoryChanges> => {
+    readChanges: async (since: string | null, options: ChangeReadOptions = {}): Promise<DirectoryChanges> => {
       state.reads.push(since);
-      return { controller: { url: `ldaps://${state.dc}`, id: state.dc }, highestCommittedUsn: String(state.usn[state.dc]), users: [], groups: [], deleted: [] };
+      state.cookiesSent.push(options.cookie ?? null);
+      const base = { controller: { url: `ldaps://${state.dc}`, id: state.dc }, highestCommittedUsn: String(state.usn[state.dc]), users: [], groups: [], deleted: [] };
+      if (state.dirSync === null) return { ...base, tracker: 'usn', cookie: null, cookieRejected: false };
+      const rejected = state.dirSync.rejectNext && options.cookie != null;
+      state.dirSync.rejectNext = false;
+      state.dirSync.issued += 1;
+      return { ...base, tracker: 'dirsync', cookie: `${state.dc}-cookie-${state.dirSync.issued}`, cookieRejected: rejected };
     },
     findGroup: async () => null,
     childGroupsOf: async () => [],
@@ -154,5 +169,50 @@ void describe('sync engine with a DC failover (fakes)', () => {
     const fourth = await engine.runOnce();
     assert.equal(fourth.mode, 'incremental');
     assert.equal(state.reads.at(-1), '5000', 'from then on, dc2 continues from its own USN');
+  });
+});
+
+void describe('sync engine with DirSync (fakes)', () => {
+  void it('keeps the cookie with the DC that issued it, hands it back to the directory, and reconciles in full when it is refused', async () => {
+    const { directory, state, user } = fakeDirectory();
+    state.dirSync = { issued: 0, rejectNext: false };
+    const stores = memoryStores();
+    const engine = createSyncEngine({
+      directory: () => directory,
+      state: stores.syncState,
+      groups: stores.groups,
+      userStates: stores.userStates,
+      mappings: async () => defaultMappings,
+      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      revokeSessions: async () => 0,
+      audit: stores.audit,
+      clock: () => T0,
+    });
+    await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
+
+    const first = await engine.runOnce();
+    assert.deepEqual([first.mode, first.reason, first.tracker], ['full', 'first_run', 'dirsync']);
+    assert.equal(state.cookiesSent.at(-1), null, 'nothing to continue from on the first run');
+    assert.deepEqual({ dc: stores.getWatermark()?.controllerId, cookie: stores.getWatermark()?.cookie }, { dc: 'dc1', cookie: 'dc1-cookie-1' });
+
+    const second = await engine.runOnce();
+    assert.equal(second.mode, 'incremental');
+    assert.deepEqual(state.cookiesSent.at(-1), { value: 'dc1-cookie-1', controllerId: 'dc1' }, 'the cookie goes back with the DC it belongs to');
+    assert.equal(stores.getWatermark()?.cookie, 'dc1-cookie-2');
+
+    state.dirSync.rejectNext = true;
+    const reads = state.userReads;
+    const third = await engine.runOnce();
+    assert.deepEqual([third.mode, third.reason], ['full', 'cookie_rejected']);
+    assert.ok(state.userReads > reads, 'the full run read the scope again');
+    assert.equal(stores.getWatermark()?.cookie, 'dc1-cookie-3', 'the fresh cookie taken with the refusal is kept');
+
+    state.dc = 'dc2';
+    const fourth = await engine.runOnce();
+    assert.deepEqual([fourth.mode, fourth.reason], ['full', 'controller_changed'], "dc1's cookie is no position on dc2");
+    assert.deepEqual({ dc: stores.getWatermark()?.controllerId, cookie: stores.getWatermark()?.cookie }, { dc: 'dc2', cookie: 'dc2-cookie-4' });
+    const fifth = await engine.runOnce();
+    assert.equal(fifth.mode, 'incremental');
+    assert.deepEqual(state.cookiesSent.at(-1), { value: 'dc2-cookie-4', controllerId: 'dc2' });
   });
 });

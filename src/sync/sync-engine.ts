@@ -1,9 +1,11 @@
 /**
  * The AD sync (issue 18): users and groups of the administrator's scope, synchronised into the
  * identity store within seconds of a change in AD. Each run reads one DC's changes since its own
- * highestCommittedUSN (uSNChanged polling, tombstones through Show Deleted); a full
- * reconciliation runs first, whenever the watermark cannot be trusted (another DC, a USN that
- * went back), after a scope change, and periodically as the safety net.
+ * position: the DirSync cookie that DC issued when the service account has Replicating Directory
+ * Changes, otherwise its highestCommittedUSN (uSNChanged polling, tombstones through Show
+ * Deleted); a full reconciliation runs first, whenever the position cannot be trusted (another
+ * DC, a USN that went back, a cookie the DC refused), after a scope change, and periodically as
+ * the safety net.
  *
  * Users go through the same attribute mappings and upsert as JIT provisioning (provisioning/jit.ts),
  * so a user's UserId is the same whether sync or sign-in saw them first. A user deleted in AD keeps
@@ -55,6 +57,8 @@ export interface SyncRun {
   finishedAt: Date;
   controller: { url: string; id: string };
   usn: string;
+  /** How changes were found: DirSync (Replicating Directory Changes) or uSNChanged polling. */
+  tracker: 'dirsync' | 'usn';
   usersCreated: number;
   usersUpdated: number;
   usersDeleted: number;
@@ -150,8 +154,9 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
     try {
       const domain = (await directory.discover()).domain;
       const stored = await deps.state.watermark(domain);
-      const changes = await directory.readChanges(stored?.usn ?? null);
-      const decision = decideRun(stored, { controllerId: changes.controller.id, highestCommittedUsn: changes.highestCommittedUsn }, startedAt, {
+      const cookie = stored?.cookie ? { value: stored.cookie, controllerId: stored.controllerId } : null;
+      const changes = await directory.readChanges(stored?.usn ?? null, { cookie });
+      const decision = decideRun(stored, { controllerId: changes.controller.id, highestCommittedUsn: changes.highestCommittedUsn, cookieRejected: changes.cookieRejected }, startedAt, {
         fullEveryMs,
         fullRequested: full,
         scopeChanged,
@@ -167,7 +172,7 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
         source: domain,
         controllerId: changes.controller.id,
         usn: changes.highestCommittedUsn,
-        cookie: null,
+        cookie: changes.cookie,
         fullSyncAt: decision.mode === 'full' ? startedAt : (stored?.fullSyncAt ?? startedAt),
         updatedAt: finishedAt,
       });
@@ -178,6 +183,7 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
         finishedAt,
         controller: changes.controller,
         usn: changes.highestCommittedUsn,
+        tracker: changes.tracker,
         ...counts,
         errors: counts.errors.slice(0, MAX_ERRORS_KEPT),
         usersInScope: resolved?.users.size ?? 0,
@@ -197,6 +203,7 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
             reason: result.reason,
             controller: changes.controller.url,
             usn: changes.highestCommittedUsn,
+            tracker: changes.tracker,
             usersCreated: counts.usersCreated,
             usersUpdated: counts.usersUpdated,
             usersDeleted: counts.usersDeleted,

@@ -1534,8 +1534,13 @@ export interface components {
         SyncRun: {
             /** @enum {string} */
             mode: "full" | "incremental";
-            /** @description changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, periodic, requested, scope_changed */
+            /** @description changes, or why a full reconciliation ran: first_run, controller_changed, usn_went_back, cookie_rejected, periodic, requested, scope_changed */
             reason: string;
+            /**
+             * @description how changes were found: DirSync (the service account has Replicating Directory Changes) or uSNChanged polling
+             * @enum {string}
+             */
+            tracker: "dirsync" | "usn";
             startedAt: string;
             finishedAt: string;
             durationMs: number;
