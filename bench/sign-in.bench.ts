@@ -277,8 +277,12 @@ console.log(
 
 let portico: PorticoProcess | null = null;
 try {
-  if (needsOptionalInitials) await porticoCli(['mappings', 'set', 'middleName=${dir:initials|""}'], { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'warn' });
+  const cliEnv = { PORTICO_DATA_DIR: dataDir, PORTICO_LOG__LEVEL: 'warn' };
+  // The first start would print its token on stderr, which portico-process.ts passes on without keeping: issue one now.
+  const { token } = JSON.parse(await porticoCli(['admin', 'bootstrap-token', '--reset', '--json'], cliEnv)) as { token: string };
   portico = await startPortico(env, await freePort());
+  // `mappings set` goes through the admin API of the running Portico.
+  if (needsOptionalInitials) await porticoCli(['mappings', 'set', 'middleName=${dir:initials|""}'], { ...cliEnv, PORTICO_URL: portico.url, PORTICO_ADMIN_TOKEN: token });
   console.log(`Portico pid ${portico.pid} at ${portico.url}, ready in ${(portico.startMs / 1000).toFixed(1)} s; data ${dataDir}`);
   const status = (await (await fetch(`${portico.url}/status`)).json()) as { directory: { state: string } };
   if (status.directory.state !== 'connected') throw new Error(`the directory is ${status.directory.state}: ${JSON.stringify(status)}`);
