@@ -594,12 +594,9 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     if (bindName === null) return refused;
 
     // A known account is read on the connection it just bound, as itself (AD lets users read their
-    // own entry and tokenGroups): bind and one base search, nothing else. An unknown name has its
-    // entry looked for alongside the bind, as the service account.
+    // own entry and tokenGroups): bind and one base search, nothing else.
     const known = account && account.domain === info.domain ? account : null;
     const read = attributesToRead(options);
-    const lookup = known ? null : findOneUser(parsed, info, options);
-    lookup?.catch(() => undefined); // a failed bind discards the lookup's error
     const bound = await pool.withBind(async (connection) => {
       try {
         await timed(connection, { operation: 'bind' }, () => connection.client.bind(bindName, password));
@@ -625,11 +622,11 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
       const sids = valuesOf(bound.own, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v));
       // Every account's token holds at least its primary group: none means they could not be read.
       if (sids.length > 0) tokenGroupsAtBind.set(user, { sids, atMs: now().getTime() });
-    } else if (lookup) {
-      user = bound.ok ? await lookup : await lookup.catch(() => null);
     } else {
-      // The own read was refused or names another account (renamed, recreated): the entry the
-      // spelling designates is read by the service account, as for an unknown name.
+      // An unresolved name, a wrong password, or an own read that was refused or names another
+      // account (renamed, recreated): the service account reads the entry the spelling designates.
+      // Always after the bind, so that a wrong password costs the same whether the name exists
+      // or not (the failure-timing tests).
       user = bound.ok ? await findOneUser(parsed, info, options) : await findOneUser(parsed, info, options).catch(() => null);
     }
     // The entry read now is the truth: a cached resolution that names another account (renamed,
