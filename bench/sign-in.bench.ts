@@ -5,9 +5,9 @@
  * "sign-in" is `POST /api/sign-in` (JSON {username, password}) on a real Portico — `node
  * bin/portico.js start` in a child process of its own, on a fresh SQLite data directory, connected
  * to the DC through the lab override — over keep-alive HTTP: throttle → one bind as the user on a
- * pooled LDAPS connection (the entry read alongside) → attribute mappings → tokenGroups (its SIDs
- * resolved to groups by a search only when not resolved in the last 5 minutes: after the
- * warm-up, once per 5 minutes at most) → identity-store upsert + session + audit in one
+ * pooled LDAPS connection, then one base read of the user's own entry with tokenGroups on that
+ * connection → attribute mappings → groups (SIDs named from the connector's cache, kept fresh by a
+ * poll of group uSNChanged at most every 30 s) → identity-store upsert + session + audit in one
  * transaction → 200 with a session cookie.
  * "raw" is ldapts alone in this process: `concurrency` already-open LDAPS connections, each
  * rebinding in a loop; nothing else.

@@ -1,8 +1,9 @@
 /**
  * Sign-in with AD credentials (the sign-in domain's use case):
- * resolve the name to its account (cached) → throttle that account → one bind as the user (the
- * entry read alongside) → attribute mappings (provisioning/jit.ts) → transitive
- * groups → in one transaction: JIT-provision the identity-store record, open the session, audit.
+ * resolve the name to its account (cached) → throttle that account → one bind as the user, then
+ * the user's own entry and tokenGroups read on that connection → attribute mappings
+ * (provisioning/jit.ts) → transitive groups (SIDs named from the connector's group cache) → in one
+ * transaction: JIT-provision the identity-store record, open the session, audit.
  * A failure at any step leaves the previous record as it was.
  */
 import type { AuditLog } from '#src/audit/index.ts';

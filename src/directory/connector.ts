@@ -19,6 +19,7 @@ import type { DomainPasswordPolicy } from './ad-codec.ts';
 import { DirSyncControl } from './dirsync-control.ts';
 import { dirSyncFlags } from './dirsync.ts';
 import { createExpiringCache } from './expiring-cache.ts';
+import { createGroupCache, defaultGroupCacheOptions, type GroupCacheOptions } from './group-cache.ts';
 import { transitiveGroupsBy, type GroupReads } from './group-strategies.ts';
 import './ldapts-binary.ts';
 import { parseFilter } from './ldap-filter.ts';
@@ -111,12 +112,10 @@ const dirSyncRecheckMs = 10 * 60_000;
 /** Objects per OR-filter when resolving many SIDs or DNs in one search. */
 const batchSize = 100;
 /**
- * Groups by SID, remembered for a few minutes: a sign-in's tokenGroups names the same groups again
- * and again, and resolving them is the DC's largest cost after the bind. A renamed group shows its
- * new name within this time; a new membership shows at once (tokenGroups is read every time).
+ * How long the tokenGroups read with the entry at a bind stand in for reading them again, for the
+ * groupsOf call of the same sign-in (which follows at once).
  */
-const groupCacheTtlMs = 5 * 60_000;
-const groupCacheMaxEntries = 10_000;
+const bindTokenGroupsMs = 30_000;
 /**
  * Spelling → account, so that a repeat sign-in resolves its name with no round trip to the DC
  * (the entry is read alongside the bind anyway, and corrects a stale resolution). An account
@@ -134,6 +133,10 @@ export interface ConnectorDependencies {
   onOperation?: (event: LdapOperationEvent) => void;
   now?: () => Date;
   warn?: (message: string) => void;
+  /** The SID → group cache's poll interval and staleness bound (group-cache.ts). */
+  groupCache?: Partial<GroupCacheOptions>;
+  /** Each poll of group changes once applied: the groups it found changed (null: a DC's first poll), or its error. */
+  onGroupPoll?: (outcome: { changed: number | null } | { error: Error }) => void;
 }
 
 /**
@@ -211,7 +214,12 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
   const now = deps.now ?? (() => new Date());
   let domainInfo: Promise<DomainInfo> | null = null;
   /** By the SID's bytes in hex; null remembers a SID that is no group of this domain (well-known, foreign). */
-  const groupsBySid = createExpiringCache<DirectoryGroup | null>({ ttlMs: groupCacheTtlMs, maxEntries: groupCacheMaxEntries });
+  const groupsBySid = createGroupCache({ ...defaultGroupCacheOptions, ...deps.groupCache });
+  /** Which DC a pooled service connection reached (its dsServiceName), read once per connection. */
+  const controllerOfClient = new WeakMap<Client, Promise<string>>();
+  /** tokenGroups read with the user's own entry at the bind, by the user object authenticate returned. */
+  const tokenGroupsAtBind = new WeakMap<DirectoryUser, { sids: Buffer[]; atMs: number }>();
+  let groupPollWarned = false;
   /** By accountNameKey; unknownNames remembers spellings that designate no account, for less long. */
   const accounts = createExpiringCache<ResolvedAccount>({ ttlMs: accountCacheTtlMs, maxEntries: accountCacheMaxEntries });
   const unknownNames = createExpiringCache<true>({ ttlMs: unknownNameTtlMs, maxEntries: accountCacheMaxEntries });
@@ -600,13 +608,13 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
             : null;
     if (bindName === null) return refused;
 
-    // The entry is read while the bind is in flight: one round trip of latency instead of two.
-    const lookup = findOneUser(parsed, info, options);
-    lookup.catch(() => undefined); // a failed bind discards the lookup's error
+    // A known account is read on the connection it just bound, as itself (AD lets users read their
+    // own entry and tokenGroups): bind and one base search, nothing else.
+    const known = account && account.domain === info.domain ? account : null;
+    const read = attributesToRead(options);
     const bound = await pool.withBind(async (connection) => {
       try {
         await timed(connection, { operation: 'bind' }, () => connection.client.bind(bindName, password));
-        return { ok: true as const, controller: connection.url };
       } catch (error) {
         if (isConnectionFailure(error)) throw error;
         const code = (error as { code?: number }).code;
@@ -618,8 +626,24 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
         }
         return { ok: false as const, controller: connection.url, ...bindOutcomeFromDiagnostic((error as Error).message) };
       }
+      // Never fails the sign-in (nor replays the bind on another connection): a refused or lost
+      // read falls back to the service account's.
+      const own = known ? await readOwnEntry(connection, known.dn, read).catch(() => null) : null;
+      return { ok: true as const, controller: connection.url, own };
     });
-    const user = bound.ok ? await lookup : await lookup.catch(() => null);
+    let user: DirectoryUser | null;
+    if (bound.ok && known && bound.own && answersTo(bound.own, parsed, known)) {
+      user = toUser(bound.own, info, read);
+      const sids = valuesOf(bound.own, 'tokenGroups').filter((v): v is Buffer => Buffer.isBuffer(v));
+      // Every account's token holds at least its primary group: none means they could not be read.
+      if (sids.length > 0) tokenGroupsAtBind.set(user, { sids, atMs: now().getTime() });
+    } else {
+      // An unresolved name, a wrong password, or an own read that was refused or names another
+      // account (renamed, recreated): the service account reads the entry the spelling designates.
+      // Always after the bind, so that a wrong password costs the same whether the name exists
+      // or not (the failure-timing tests).
+      user = bound.ok ? await findOneUser(parsed, info, options) : await findOneUser(parsed, info, options).catch(() => null);
+    }
     // The entry read now is the truth: a cached resolution that names another account (renamed,
     // recreated) or none is forgotten, so the next attempt resolves the spelling afresh.
     if ((user?.guid ?? null) !== (account?.guid ?? null) && options.account !== undefined) {
@@ -638,31 +662,117 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return { outcome: 'ok', user, controller: bound.controller };
   }
 
-  /** The groups of these SIDs, from the cache or one batched search per 100 SIDs it lacks. */
-  async function resolveBySids(connection: PooledConnection, sids: Buffer[], info: DomainInfo): Promise<DirectoryGroup[]> {
-    const at = now().getTime();
-    const groups: DirectoryGroup[] = [];
-    const unknown: Buffer[] = [];
-    for (const sid of sids) {
-      const cached = groupsBySid.get(sid.toString('hex'), at);
-      if (cached === undefined) unknown.push(sid);
-      else if (cached !== null) groups.push(cached);
+  /** The entry at `dn` as the connection's bound user reads it, with its tokenGroups when those resolve groups. */
+  function readOwnEntry(connection: PooledConnection, dn: string, read: readonly string[]): Promise<Entry | null> {
+    return searchBase(connection, dn, options.groupResolution === 'tokenGroups' ? [...read, 'tokenGroups'] : [...read]);
+  }
+
+  /**
+   * Whether an entry read by the DN of a cached resolution is the account AD just bound: the same
+   * object, still answering to the spelling bound (an explicit UPN only: an implicit one may have
+   * been taken by an explicit UPN since), with its state attributes readable (checked after).
+   */
+  function answersTo(entry: Entry, name: AccountName, account: ResolvedAccount): boolean {
+    const guid = binary(entry, 'objectGUID');
+    if (!guid || guidToString(guid) !== account.guid || !binary(entry, 'objectSid')) return false;
+    if (first(entry, 'userAccountControl') === null || first(entry, 'pwdLastSet') === null) return false;
+    const same = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
+    switch (name.kind) {
+      case 'upn':
+        return same(first(entry, 'userPrincipalName'), name.upn);
+      case 'downLevel':
+      case 'samAccountName':
+        return same(first(entry, 'sAMAccountName'), name.samAccountName);
+      case 'dn':
+      case 'guid':
+        return same(first(entry, 'sAMAccountName'), account.samAccountName);
     }
-    for (let i = 0; i < unknown.length; i += batchSize) {
-      const batch = unknown.slice(i, i + batchSize);
-      const clauses = batch.map((sid) => filter`(objectSid=${sid})`).join('');
-      const entries = await searchAll(connection, info.baseDn, `(&${groupFilter}(|${clauses}))`, groupAttributes);
-      const found = new Map<string, DirectoryGroup>();
-      for (const entry of entries) {
-        const group = toGroup(entry, info);
-        if (!group) continue;
-        groups.push(group);
-        // Frozen: the cached object is handed to every later caller.
-        found.set((binary(entry, 'objectSid') as Buffer).toString('hex'), Object.freeze(group));
+  }
+
+  /** The DC a service connection reached (its dsServiceName, else its URL), read once per connection. */
+  function controllerOf(connection: PooledConnection): Promise<string> {
+    let known = controllerOfClient.get(connection.client);
+    if (known === undefined) {
+      known = searchBase(connection, '', ['dsServiceName']).then((root) => (root ? first(root, 'dsServiceName') : null)?.toLowerCase() ?? connection.url);
+      controllerOfClient.set(connection.client, known);
+      known.catch(() => controllerOfClient.delete(connection.client));
+    }
+    return known;
+  }
+
+  /**
+   * The groups of these SIDs, from the cache (group-cache.ts) or, for the SIDs it lacks only, one
+   * batched search per 100 on `connection` (a service connection taken only then when none is given).
+   */
+  async function resolveBySids(connection: PooledConnection | null, sids: Buffer[], info: DomainInfo): Promise<DirectoryGroup[]> {
+    pollGroupChangesWhenDue(info);
+    const { groups, missing } = groupsBySid.lookup(
+      sids.map((sid) => sid.toString('hex')),
+      now().getTime(),
+    );
+    if (missing.length === 0) return groups;
+    const search = async (c: PooledConnection): Promise<DirectoryGroup[]> => {
+      const controller = await controllerOf(c);
+      const found: DirectoryGroup[] = [];
+      for (let i = 0; i < missing.length; i += batchSize) {
+        const batch = missing.slice(i, i + batchSize);
+        const clauses = batch.map((sid) => filter`(objectSid=${Buffer.from(sid, 'hex')})`).join('');
+        const startedMs = now().getTime();
+        const entries = await searchAll(c, info.baseDn, `(&${groupFilter}(|${clauses}))`, groupAttributes);
+        const bySid = new Map<string, DirectoryGroup>();
+        for (const entry of entries) {
+          const group = toGroup(entry, info);
+          if (!group) continue;
+          found.push(group);
+          bySid.set((binary(entry, 'objectSid') as Buffer).toString('hex'), group);
+        }
+        for (const sid of batch) groupsBySid.store(sid, bySid.get(sid) ?? null, controller, startedMs);
       }
-      for (const sid of batch) groupsBySid.set(sid.toString('hex'), found.get(sid.toString('hex')) ?? null, at);
-    }
-    return groups;
+      return found;
+    };
+    return [...groups, ...(await (connection ? search(connection) : pool.withService(search)))];
+  }
+
+  /**
+   * Starts a poll of group changes when one is due, without waiting for it: the sign-in that
+   * triggers it uses the cache as it is (still within its staleness bound).
+   */
+  function pollGroupChangesWhenDue(info: DomainInfo): void {
+    const startedMs = now().getTime();
+    if (!groupsBySid.pollDue(startedMs) || !groupsBySid.beginPoll(startedMs)) return;
+    pool
+      .withService(async (connection) => {
+        const polledMs = now().getTime();
+        const root = await searchBase(connection, '', ['highestCommittedUSN', 'dsServiceName']);
+        const usnReadMs = now().getTime();
+        const highest = root ? first(root, 'highestCommittedUSN') : null;
+        if (!root || highest === null || !/^\d+$/.test(highest)) throw new Error(`${connection.url} announces no highestCommittedUSN`);
+        const controller = first(root, 'dsServiceName')?.toLowerCase() ?? connection.url;
+        controllerOfClient.set(connection.client, Promise.resolve(controller));
+        const previous = groupsBySid.watermark(controller);
+        let changed: Map<string, DirectoryGroup> | null = null;
+        if (previous !== null) {
+          changed = new Map();
+          for (const entry of await searchAll(connection, info.baseDn, `(&${groupFilter}(uSNChanged>=${previous + 1n}))`, groupAttributes)) {
+            const group = toGroup(entry, info);
+            if (group) changed.set((binary(entry, 'objectSid') as Buffer).toString('hex'), group);
+          }
+        }
+        return { controller, highestUsn: BigInt(highest), startedMs: polledMs, usnReadMs, changed };
+      })
+      .then(
+        (poll) => {
+          groupsBySid.endPoll(poll);
+          deps.onGroupPoll?.({ changed: poll.changed?.size ?? null });
+        },
+        (error: unknown) => {
+          groupsBySid.endPoll(null);
+          deps.onGroupPoll?.({ error: error as Error });
+          // Entries age out within the staleness bound meanwhile; said once, not per sign-in.
+          if (!groupPollWarned) deps.warn?.(`polling group changes failed (the group cache reads groups again as they age): ${(error as Error).message}`);
+          groupPollWarned = true;
+        },
+      );
   }
 
   async function primaryGroup(connection: PooledConnection, user: DirectoryUser, info: DomainInfo): Promise<DirectoryGroup[]> {
@@ -695,10 +805,26 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     };
   }
 
+  /**
+   * tokenGroups as read with the user's entry at the bind, resolved from the group cache: no
+   * service connection is taken unless a SID is missing from it. Only the tokenGroups method.
+   */
+  function readsFromBind(sids: Buffer[], info: DomainInfo): GroupReads {
+    const unused = (): never => {
+      throw new Error('only tokenGroups are resolved from the bind');
+    };
+    return { baseDn: info.baseDn, tokenGroupSids: () => Promise.resolve(sids), groupsBySids: (found) => resolveBySids(null, found, info), primaryGroup: unused, memberOf: unused, searchGroups: unused };
+  }
+
   async function groupsOf(user: DirectoryUser, method: GroupResolutionMethod = options.groupResolution): Promise<TransitiveGroups> {
     const info = await discover();
     const cap = options.maxGroups;
-    const { groups, warnings } = await pool.withService((connection) => transitiveGroupsBy(method, user, groupReads(connection, info), cap));
+    const atBind = tokenGroupsAtBind.get(user);
+    tokenGroupsAtBind.delete(user);
+    const { groups, warnings } =
+      method === 'tokenGroups' && atBind && now().getTime() - atBind.atMs <= bindTokenGroupsMs
+        ? await transitiveGroupsBy(method, user, readsFromBind(atBind.sids, info), cap)
+        : await pool.withService((connection) => transitiveGroupsBy(method, user, groupReads(connection, info), cap));
     const unique = [...new Map(groups.map((g) => [g.guid, g])).values()].sort((a, b) => a.name.localeCompare(b.name));
     const truncated = unique.length > cap;
     if (truncated) {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeAccountState } from '#src/directory/ad-codec.ts';
 import { createAdConnector } from '#src/directory/connector.ts';
-import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
+import type { DirectoryConnector, DirectoryUser, LdapOperationEvent, TransitiveGroups } from '#src/directory/types.ts';
+import { readFileSync } from 'node:fs';
+import { directoryAdmin, type DirectoryAdmin } from '../support/directory-admin.ts';
 import { fixture, fixtureUser, sambaOptions } from '../support/samba.ts';
 import type { SambaRuntime } from '../support/samba.ts';
 
@@ -345,10 +347,10 @@ describe(`the connector against ${target.name}`, () => {
       assert.equal(sre?.kind, 'security');
     });
 
-    it('tokenGroups: resolves the SIDs once, then from the cache until it expires, with the same answer', async () => {
+    it('tokenGroups: resolves the SIDs once, then from the cache until it is stale, with the same answer', async () => {
       const events = recorder();
       let offsetMs = 0;
-      const cached = createAdConnector(options(), { onOperation: events.onOperation, now: () => new Date(Date.now() + offsetMs) });
+      const cached = createAdConnector(options(), { onOperation: events.onOperation, now: () => new Date(Date.now() + offsetMs), groupCache: { maxStaleMs: 60_000 } });
       try {
         const alice = await cached.findUser('alice');
         assert.ok(alice);
@@ -359,9 +361,9 @@ describe(`the connector against ${target.name}`, () => {
         const second = await cached.groupsOf(alice, 'tokenGroups');
         assert.equal(sidSearches(), once, 'the second resolution asks the directory for tokenGroups only');
         assert.deepEqual(second, first);
-        offsetMs += 5 * 60_000;
+        offsetMs += 61_000;
         const third = await cached.groupsOf(alice, 'tokenGroups');
-        assert.equal(sidSearches(), 2 * once, 'expired groups are read again');
+        assert.equal(sidSearches(), 2 * once, 'groups no poll confirmed within the bound are read again');
         assert.deepEqual(third, first);
       } finally {
         await cached.close();
@@ -419,6 +421,172 @@ describe(`the connector against ${target.name}`, () => {
         assert.match(result.warnings.join(' '), /only the first 10 are evaluated/);
       } finally {
         await capped.close();
+      }
+    });
+  });
+
+  describe("a sign-in's round trips, and the group cache kept fresh by change tracking (issue 20)", () => {
+    let admin: DirectoryAdmin;
+    const unique = (prefix: string): string => `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+    before(async () => {
+      const rt = target.runtime();
+      admin = await directoryAdmin({ ldapsUrl: rt.ldapsUrl, ca: readFileSync(rt.caFile), baseDn: rt.baseDn, domain: rt.domain, netbiosName: rt.netbiosName, admin: rt.admin });
+    });
+    after(() => admin?.close());
+
+    /** What the sign-in flow asks of the connector: resolve the spelling, bind, the groups. */
+    async function signIn(c: DirectoryConnector, name: string, password: string): Promise<{ user: DirectoryUser; groups: TransitiveGroups }> {
+      const account = await c.resolveAccount(name);
+      const result = await c.authenticate(name, password, { account });
+      assert.equal(result.outcome, 'ok', name);
+      if (result.outcome !== 'ok') throw new Error('unreachable');
+      return { user: result.user, groups: await c.groupsOf(result.user) };
+    }
+    const groupNames = (r: { groups: TransitiveGroups }): string[] => r.groups.groups.map((g) => g.name).sort();
+    /** Counts the background polls of group changes once applied; `polled(n)` waits for the n-th. */
+    function pollCounter(): { onGroupPoll: (outcome: { changed: number | null } | { error: Error }) => void; polled: (count: number) => Promise<void> } {
+      const outcomes: Array<{ changed: number | null } | { error: Error }> = [];
+      return {
+        onGroupPoll: (outcome) => outcomes.push(outcome),
+        async polled(count) {
+          for (const deadline = Date.now() + 20_000; outcomes.length < count; ) {
+            assert.ok(Date.now() < deadline, `no poll of group changes applied (${outcomes.length} of ${count})`);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          const failed = outcomes.find((o) => 'error' in o);
+          assert.ok(!failed, failed && 'error' in failed ? failed.error.message : '');
+        },
+      };
+    }
+
+    it('a repeat sign-in is two LDAP operations: the bind, and one base read of the own entry with tokenGroups on that connection', async () => {
+      const events = recorder();
+      const polls = pollCounter();
+      const c = createAdConnector(options(), { onOperation: events.onOperation, onGroupPoll: polls.onGroupPoll, groupCache: { pollIntervalMs: 3_600_000 } });
+      try {
+        const alice = fixtureUser('alice');
+        const first = await signIn(c, alice.upn, alice.password);
+        await polls.polled(1);
+        const before = events.events.length;
+        const second = await signIn(c, alice.upn, alice.password);
+        const during = events.events.slice(before);
+        const shown = JSON.stringify(during.map((e) => [e.operation, e.scope, e.base, e.filter]));
+        assert.deepEqual(
+          during.map((e) => [e.operation, e.scope ?? null, e.base ?? null]),
+          [
+            ['bind', null, null],
+            ['search', 'base', first.user.dn],
+          ],
+          shown,
+        );
+        assert.ok(during[1]?.attributes?.includes('tokenGroups'), shown);
+        assert.equal(during[0]?.controller, during[1]?.controller);
+        assert.deepEqual(second.user, first.user);
+        assert.deepEqual(second.groups, first.groups);
+        // The same groups and state as the service account's reads give.
+        const viaService = await connector.findUser(alice.upn);
+        assert.ok(viaService);
+        assert.deepEqual(groupNames(second), groupNames({ groups: await connector.groupsOf(viaService, 'tokenGroups') }));
+        assert.deepEqual(second.user.account, viaService.account);
+        assert.deepEqual(second.user.attributes, viaService.attributes);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it("falls back to the service account's reads when the own read does not answer for the bound account", async () => {
+      const events = recorder();
+      const c = createAdConnector(options(), { onOperation: events.onOperation });
+      try {
+        const alice = fixtureUser('alice');
+        const account = await c.resolveAccount(alice.upn);
+        const bob = await c.resolveAccount(fixtureUser('bob').upn);
+        assert.ok(account && bob);
+        const expected = await signIn(c, alice.upn, alice.password);
+        // A stale resolution: the DN now holds another account, or nothing.
+        for (const dn of [bob.dn, `CN=${unique('gone')},CN=Users,${fixture.domain.baseDn}`]) {
+          const before = events.events.length;
+          const result = await c.authenticate(alice.upn, alice.password, { account: { ...account, dn } });
+          assert.equal(result.outcome, 'ok', dn);
+          if (result.outcome !== 'ok') continue;
+          assert.equal(result.user.guid, account.guid, dn);
+          assert.equal(result.user.dn, expected.user.dn, dn);
+          assert.deepEqual(groupNames({ groups: await c.groupsOf(result.user) }), groupNames(expected), dn);
+          const during = events.events.slice(before);
+          assert.ok(
+            during.some((e) => e.base === expected.user.dn && e.attributes?.length === 1 && e.attributes[0] === 'tokenGroups'),
+            `tokenGroups read by the service account: ${JSON.stringify(during.map((e) => [e.operation, e.base, e.filter]))}`,
+          );
+        }
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('shows a renamed group by polling uSNChanged, and a removed membership or a deleted group at the next sign-in', async () => {
+      const events = recorder();
+      const polls = pollCounter();
+      // Nothing ages out here: only a poll can show the new name.
+      const c = createAdConnector(options(), { onOperation: events.onOperation, onGroupPoll: polls.onGroupPoll, groupCache: { pollIntervalMs: 0, maxStaleMs: 3_600_000 } });
+      const user = await admin.createUser(unique('gcu'));
+      const renamed = await admin.createGroup(unique('gcr'), -2147483646);
+      const deleted = await admin.createGroup(unique('gcd'), -2147483646);
+      try {
+        await admin.addMember(renamed.dn, user.dn);
+        await admin.addMember(deleted.dn, user.dn);
+        const oldName = renamed.qualifiedName.split('@')[0] as string;
+        const goneName = deleted.qualifiedName.split('@')[0] as string;
+        const first = await signIn(c, user.upn, user.password);
+        assert.ok(groupNames(first).includes(oldName) && groupNames(first).includes(goneName), groupNames(first).join(', '));
+        await polls.polled(1); // the first poll only takes the DC's highestCommittedUSN
+        await signIn(c, user.upn, user.password);
+        await polls.polled(2);
+        const sidSearches = (): number => events.events.filter((e) => e.filter?.includes('(objectSid=')).length;
+        const searched = sidSearches();
+
+        const newName = unique('gcn');
+        await admin.replace(renamed.dn, 'sAMAccountName', newName);
+        let seen: string[] = [];
+        for (let attempt = 0; attempt < 10 && !seen.includes(newName); attempt += 1) {
+          seen = groupNames(await signIn(c, user.upn, user.password));
+          await polls.polled(3 + attempt);
+        }
+        assert.ok(seen.includes(newName) && !seen.includes(oldName), seen.join(', '));
+        assert.equal(sidSearches(), searched, 'the new name came from the poll, not from a search by SID');
+
+        await admin.removeMember(renamed.dn, user.dn);
+        assert.ok(!groupNames(await signIn(c, user.upn, user.password)).includes(newName), 'a removed membership shows at the next sign-in');
+        await admin.delete(deleted.dn);
+        assert.ok(!groupNames(await signIn(c, user.upn, user.password)).includes(goneName), 'a deleted group shows at the next sign-in');
+      } finally {
+        await c.close();
+        await admin.delete(user.dn).catch(() => undefined);
+        await admin.delete(renamed.dn).catch(() => undefined);
+      }
+    });
+
+    it('reads a group again once no poll confirmed it within the staleness bound', async () => {
+      const events = recorder();
+      let offsetMs = 0;
+      // Polls never come due after the first: only the bound shows the new name.
+      const c = createAdConnector(options(), { onOperation: events.onOperation, now: () => new Date(Date.now() + offsetMs), groupCache: { pollIntervalMs: 3_600_000, maxStaleMs: 5_000 } });
+      const user = await admin.createUser(unique('gcu'));
+      const group = await admin.createGroup(unique('gcs'), -2147483646);
+      try {
+        await admin.addMember(group.dn, user.dn);
+        const oldName = group.qualifiedName.split('@')[0] as string;
+        assert.ok(groupNames(await signIn(c, user.upn, user.password)).includes(oldName));
+        const newName = unique('gcn');
+        await admin.replace(group.dn, 'sAMAccountName', newName);
+        offsetMs += 4_000;
+        assert.ok(groupNames(await signIn(c, user.upn, user.password)).includes(oldName), 'within the bound, the cached name');
+        offsetMs += 1_500;
+        const after = groupNames(await signIn(c, user.upn, user.password));
+        assert.ok(after.includes(newName) && !after.includes(oldName), after.join(', '));
+      } finally {
+        await c.close();
+        await admin.delete(user.dn).catch(() => undefined);
+        await admin.delete(group.dn).catch(() => undefined);
       }
     });
   });
