@@ -14,7 +14,7 @@ import type { ApplicationCredentialStore } from '#src/identity-store/application
 import { isAppError } from '#src/shared/errors.ts';
 import { IdentityStoreError } from './errors.ts';
 import { createIdentityStoreOperations, type IdentityStoreOperationDeps } from './operations.ts';
-import { SigV4Error, verifySigV4 } from './sigv4.ts';
+import { SigningKeyCache, SigV4Error, verifySigV4 } from './sigv4.ts';
 
 export const IDENTITY_STORE_SIGNING_NAME = 'identitystore';
 export const IDENTITY_STORE_TARGET_PREFIX = 'AWSIdentityStore.';
@@ -53,6 +53,7 @@ export async function registerIdentityStoreApi(http: FastifyInstance, deps: Iden
   const operations = createIdentityStoreOperations(deps);
   const lastUse = new Throttle();
   const lastRefusal = new Throttle();
+  const signingKeys = new SigningKeyCache();
 
   await http.register(
     (scope, _options, done) => {
@@ -92,7 +93,7 @@ export async function registerIdentityStoreApi(http: FastifyInstance, deps: Iden
               headers: pairs(request.raw.rawHeaders),
               body,
             },
-            { service: IDENTITY_STORE_SIGNING_NAME, now, secretFor: (id) => deps.credentials.getSecret(id) },
+            { service: IDENTITY_STORE_SIGNING_NAME, now, secretFor: (id) => deps.credentials.getSecret(id), signingKeys },
           );
           accessKeyId = verified.accessKeyId;
         } catch (error) {

@@ -51,6 +51,26 @@ export interface VerifyOptions {
   /** The secret of a live access key; undefined for an unknown or revoked one. */
   secretFor: (accessKeyId: string) => Promise<string | undefined>;
   maxSkewMs?: number;
+  /** Keeps derived signing keys between requests (they change once a day per key and region). */
+  signingKeys?: SigningKeyCache;
+}
+
+/** Signing keys by secret, date, region and service: four HMACs per request saved. */
+export class SigningKeyCache {
+  private readonly keys = new Map<string, Buffer>();
+  constructor(private readonly maxEntries = 1000) {}
+
+  get(secret: string, date: string, region: string, service: string): Buffer {
+    const name = `${date}/${region}/${service}/${secret}`;
+    let key = this.keys.get(name);
+    if (key === undefined) {
+      key = signingKey(secret, date, region, service);
+      // Yesterday's keys and forgotten secrets go when it fills: a bound, not a policy.
+      if (this.keys.size >= this.maxEntries) this.keys.clear();
+      this.keys.set(name, key);
+    }
+    return key;
+  }
 }
 
 export interface VerifiedRequest {
@@ -81,14 +101,15 @@ const SIGNATURE_MISMATCH =
  * const { accessKeyId, region } = await verifySigV4(request, { service: 'identitystore', now: new Date(), secretFor });
  */
 export async function verifySigV4(request: SignedRequest, options: VerifyOptions): Promise<VerifiedRequest> {
-  const authorization = headerValues(request.headers, 'authorization');
+  const headers = indexHeaders(request.headers);
+  const authorization = headers.get('authorization') ?? [];
   if (authorization.length === 0) {
     throw new SigV4Error('MissingAuthenticationTokenException', 'Missing Authentication Token');
   }
   if (authorization.length > 1) throw new SigV4Error('IncompleteSignatureException', 'The request carries more than one Authorization header.');
   const auth = parseAuthorization(authorization[0] ?? '');
 
-  const amzDate = headerValues(request.headers, 'x-amz-date');
+  const amzDate = headers.get('x-amz-date') ?? [];
   if (amzDate.length !== 1) {
     throw new SigV4Error(
       'IncompleteSignatureException',
@@ -108,28 +129,29 @@ export async function verifySigV4(request: SignedRequest, options: VerifyOptions
     }
   }
   // AWS does not insist on this one; we do, since it names the operation the signature authorises.
-  if (headerValues(request.headers, 'x-amz-target').length > 0 && !auth.signedHeaders.includes('x-amz-target')) {
+  if (headers.has('x-amz-target') && !auth.signedHeaders.includes('x-amz-target')) {
     throw new SigV4Error('InvalidSignatureException', "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization.", auth.accessKeyId);
   }
   checkSkew(signedAt, amzDateText, options.now, options.maxSkewMs ?? MAX_CLOCK_SKEW_MS, auth.accessKeyId);
 
   // Portico issues long-term keys only: a session token means temporary credentials from AWS.
-  if (headerValues(request.headers, 'x-amz-security-token').length > 0) {
+  if (headers.has('x-amz-security-token')) {
     throw new SigV4Error('UnrecognizedClientException', INVALID_TOKEN, auth.accessKeyId);
   }
   const secret = await options.secretFor(auth.accessKeyId);
   if (secret === undefined) throw new SigV4Error('UnrecognizedClientException', INVALID_TOKEN, auth.accessKeyId);
 
   const bodyHash = sha256Hex(request.body);
-  const declared = headerValues(request.headers, 'x-amz-content-sha256');
+  const declared = headers.get('x-amz-content-sha256') ?? [];
   // The declared hash is what the client signed; it must describe the body that actually came.
   if (declared.length > 0 && (declared.length > 1 || (declared[0] ?? '').trim().toLowerCase() !== bodyHash)) {
     throw new SigV4Error('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.", auth.accessKeyId);
   }
 
-  const canonical = canonicalRequest(request, auth.signedHeaders, bodyHash);
+  const canonical = canonicalRequest(request, auth.signedHeaders, bodyHash, headers);
   const scope = `${auth.date}/${auth.region}/${auth.service}/${auth.terminator}`;
-  const expected = hmac(signingKey(secret, auth.date, auth.region, auth.service), stringToSign(amzDateText, scope, canonical)).toString('hex');
+  const key = options.signingKeys ? options.signingKeys.get(secret, auth.date, auth.region, auth.service) : signingKey(secret, auth.date, auth.region, auth.service);
+  const expected = hmac(key, stringToSign(amzDateText, scope, canonical)).toString('hex');
   if (!constantTimeEqual(expected, auth.signature)) {
     throw new SigV4Error('InvalidSignatureException', SIGNATURE_MISMATCH, auth.accessKeyId);
   }
@@ -205,9 +227,14 @@ function checkSkew(signedAt: Date, amzDate: string, now: Date, maxSkewMs: number
 }
 
 /** The canonical request of SigV4, for the given signed header names (lower-case). */
-export function canonicalRequest(request: SignedRequest, signedHeaders: readonly string[], payloadHash: string): string {
+export function canonicalRequest(
+  request: SignedRequest,
+  signedHeaders: readonly string[],
+  payloadHash: string,
+  index: ReadonlyMap<string, string[]> = indexHeaders(request.headers),
+): string {
   const names = [...new Set(signedHeaders.map((name) => name.toLowerCase()))].sort();
-  const headers = names.map((name) => `${name}:${headerValues(request.headers, name).map(canonicalHeaderValue).join(',')}\n`).join('');
+  const headers = names.map((name) => `${name}:${(index.get(name) ?? []).map(canonicalHeaderValue).join(',')}\n`).join('');
   return [request.method.toUpperCase(), canonicalUri(request.path), canonicalQuery(request.query), headers, names.join(';'), payloadHash].join('\n');
 }
 
@@ -266,8 +293,16 @@ export function formatAmzDate(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
-function headerValues(headers: SignedRequest['headers'], name: string): string[] {
-  return headers.filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
+/** The values of each header by lower-case name, in arrival order: read once per request. */
+function indexHeaders(headers: SignedRequest['headers']): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const [key, value] of headers) {
+    const name = key.toLowerCase();
+    const values = index.get(name);
+    if (values === undefined) index.set(name, [value]);
+    else values.push(value);
+  }
+  return index;
 }
 
 function canonicalHeaderValue(value: string): string {

@@ -27,12 +27,27 @@ type Row = Selectable<ApplicationCredentialsTable>;
 
 // 80 random bits make a collision absurd; a retry keeps even that from surfacing as an error.
 const CREATE_ATTEMPTS = 3;
+/** Opened secrets kept per key; a bound on memory only (an instance has a handful of keys). */
+const OPENED_ENTRIES = 1000;
 
 export function createKyselyApplicationCredentialStore(
   db: Kysely<Database>,
   box: SecretBox,
   { clock = () => new Date(), generateAccessKeyId = newAccessKeyId, generateSecret = newSecretAccessKey }: KyselyApplicationCredentialStoreOptions = {},
 ): ApplicationCredentialStore {
+  // Every signed request needs its key's secret. The row is still read each time (a revocation,
+  // here or on another instance, counts at once); only the AES-GCM open is skipped while the row
+  // holds the very sealed text that was opened before, for the same key (the seal's context).
+  const opened = new Map<string, { sealed: string; secret: string }>();
+  const open = (accessKeyId: string, sealed: string): string => {
+    const known = opened.get(accessKeyId);
+    if (known !== undefined && known.sealed === sealed) return known.secret;
+    const secret = box.open(sealed, sealContext(accessKeyId));
+    if (opened.size >= OPENED_ENTRIES) opened.clear();
+    opened.set(accessKeyId, { sealed, secret });
+    return secret;
+  };
+
   return {
     create: (name) =>
       translateStorageErrors('issuing an application credential', async () => {
@@ -71,7 +86,7 @@ export function createKyselyApplicationCredentialStore(
           .where('access_key_id', '=', accessKeyId)
           .executeTakeFirst();
         if (row === undefined || row.revoked_at !== null) return undefined;
-        return box.open(row.secret_sealed, sealContext(row.access_key_id));
+        return open(row.access_key_id, row.secret_sealed);
       }),
 
     list: () =>

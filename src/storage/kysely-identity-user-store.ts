@@ -4,7 +4,7 @@
  * can write the user, the session and the audit event atomically.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import type { DirectoryAccountState, UserDirectoryStateWriter } from '#src/identity-store/groups.ts';
 import type { IdentityUser, IdentityUserWriter, ProvisionedUser } from '#src/identity-store/user.ts';
 import { AppError } from '#src/shared/errors.ts';
@@ -12,6 +12,7 @@ import { isUniqueViolation, translateStorageErrors } from './errors.ts';
 import type { Database, IdentityUsersTable } from './tables.ts';
 
 type Row = Selectable<IdentityUsersTable>;
+type LookupColumn = 'user_id' | 'guid' | 'user_name_key' | 'email_key';
 
 export interface KyselyIdentityUserStoreOptions {
   generateId?: () => string;
@@ -23,13 +24,28 @@ export function createKyselyIdentityUserStore(db: Kysely<Database>, { generateId
     const row = await query.executeTakeFirst();
     return row === undefined ? undefined : toUser(row);
   };
+  // The single-row lookups behind every IdentityStore API request, built and compiled once per
+  // store and then run with the value alone: Kysely's building and compiling cost about as much
+  // as the indexed read itself (the SQLite driver keeps the statement prepared by its text).
+  const compiled = new Map<LookupColumn, CompiledQuery<Row>>();
+  const lookup = async (column: LookupColumn, value: string) => {
+    let query = compiled.get(column);
+    if (query === undefined) {
+      query = selectUsers().where(column, '=', value).compile();
+      // The value must be the query's one parameter, or reusing it with another would be wrong.
+      if (query.parameters.length !== 1 || query.parameters[0] !== value) throw new Error(`identity user lookup by ${column}: expected one parameter`);
+      compiled.set(column, query);
+    }
+    const { rows } = await db.executeQuery<Row>({ ...query, parameters: [value] });
+    const row = rows[0];
+    return row === undefined ? undefined : toUser(row);
+  };
 
   return {
-    get: (userId) => translateStorageErrors('reading a user', () => one(selectUsers().where('user_id', '=', userId))),
-    findByGuid: (guid) => translateStorageErrors('reading a user', () => one(selectUsers().where('guid', '=', guid.toLowerCase()))),
-    findByUserName: (userName) =>
-      translateStorageErrors('reading a user', () => one(selectUsers().where('user_name_key', '=', userName.toLowerCase()))),
-    findByEmail: (email) => translateStorageErrors('reading a user', () => one(selectUsers().where('email_key', '=', email.toLowerCase()))),
+    get: (userId) => translateStorageErrors('reading a user', () => lookup('user_id', userId)),
+    findByGuid: (guid) => translateStorageErrors('reading a user', () => lookup('guid', guid.toLowerCase())),
+    findByUserName: (userName) => translateStorageErrors('reading a user', () => lookup('user_name_key', userName.toLowerCase())),
+    findByEmail: (email) => translateStorageErrors('reading a user', () => lookup('email_key', email.toLowerCase())),
 
     list: ({ limit, after, userNamePrefix }) =>
       translateStorageErrors('listing users', async () => {

@@ -273,10 +273,32 @@ export function runStorageSuites(target: DatabaseTarget): void {
         const store = createKyselyApplicationCredentialStore(db, createSecretBox(randomBytes(32)));
         const victim = await store.create('victim');
         const attacker = await store.create('attacker');
+        // Both secrets opened once already: the store keeps opened secrets, which must not help the copy.
+        assert.equal(await store.getSecret(attacker.accessKeyId), attacker.secretAccessKey);
+        assert.equal(await store.getSecret(victim.accessKeyId), victim.secretAccessKey);
         const sealed = await db.selectFrom('application_credentials').select('secret_sealed').where('access_key_id', '=', victim.accessKeyId).executeTakeFirstOrThrow();
         await db.updateTable('application_credentials').set(sealed).where('access_key_id', '=', attacker.accessKeyId).execute();
         await assert.rejects(store.getSecret(attacker.accessKeyId), (error) => isAppError(error, 'secrets.decrypt_failed'));
         assert.equal(await store.getSecret(victim.accessKeyId), victim.secretAccessKey);
+      }));
+
+    void it('read the row on every getSecret: a revocation or an altered seal by another instance counts at once', () =>
+      withDatabase(async ({ db }) => {
+        const box = createSecretBox(randomBytes(32));
+        const store = createKyselyApplicationCredentialStore(db, box);
+        // What another instance (or the CLI's admin API call there) does to the same rows.
+        const elsewhere = createKyselyApplicationCredentialStore(db, box);
+        const revoked = await store.create('revoked elsewhere');
+        const altered = await store.create('altered');
+        assert.equal(await store.getSecret(revoked.accessKeyId), revoked.secretAccessKey);
+        assert.equal(await store.getSecret(altered.accessKeyId), altered.secretAccessKey);
+        assert.equal(await elsewhere.revoke(revoked.accessKeyId), true);
+        assert.equal(await store.getSecret(revoked.accessKeyId), undefined);
+        const row = await db.selectFrom('application_credentials').select('secret_sealed').where('access_key_id', '=', altered.accessKeyId).executeTakeFirstOrThrow();
+        const [version, iv, tag, ciphertext = ''] = row.secret_sealed.split('.');
+        const flipped = `${ciphertext.startsWith('A') ? 'B' : 'A'}${ciphertext.slice(1)}`;
+        await db.updateTable('application_credentials').set({ secret_sealed: [version, iv, tag, flipped].join('.') }).where('access_key_id', '=', altered.accessKeyId).execute();
+        await assert.rejects(store.getSecret(altered.accessKeyId), (error) => isAppError(error, 'secrets.decrypt_failed'));
       }));
   });
 
