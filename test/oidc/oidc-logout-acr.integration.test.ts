@@ -147,6 +147,41 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.match(await refused.text(), /backchannelLogoutUri/);
   });
 
+  it('PATCH: null clears backchannelLogoutUri (and the other optional fields); fields left out stay as they are', async () => {
+    type Shown = { id: string; description?: string; backchannelLogoutUri?: string; initiateLoginUri?: string; grantTypes: string[]; claimMappings: unknown[]; disabled: boolean };
+    const created = await adminApi<{ application: Shown }>(base(), token, 'POST', '/oidc-applications', {
+      name: 'Clearable',
+      description: 'to be cleared',
+      redirectUris: [CALLBACK],
+      grantTypes: ['authorization_code'],
+      claimMappings: [{ claim: 'nickname', value: '${user:userName}' }],
+      initiateLoginUri: 'https://clearable.example.test/login',
+      backchannelLogoutUri: `${receiver?.url}/clearable`,
+    });
+    const id = created.application.id;
+    try {
+      const patched = await adminApi<Shown>(base(), token, 'PATCH', `/oidc-applications/${id}`, { backchannelLogoutUri: null, description: null, disabled: true }, 200);
+      assert.equal(patched.backchannelLogoutUri, undefined);
+      assert.equal(patched.description, undefined);
+      assert.equal(patched.initiateLoginUri, 'https://clearable.example.test/login', 'not named: kept');
+      assert.deepEqual(patched.grantTypes, ['authorization_code'], 'not named: not reset to the default');
+      assert.equal(patched.claimMappings.length, 1, 'not named: not reset to the default');
+      assert.equal(patched.disabled, true);
+      const shown = await adminApi<Shown>(base(), token, 'GET', `/oidc-applications/${id}`);
+      assert.equal('backchannelLogoutUri' in shown, false, 'gone from the stored record too');
+      const again = await adminApi<Shown>(base(), token, 'PATCH', `/oidc-applications/${id}`, { disabled: false, initiateLoginUri: null }, 200);
+      assert.equal(again.initiateLoginUri, undefined);
+      // null is for optional fields only; a change that breaks a rule across fields is refused.
+      const refusedNull = await fetch(`${base()}/admin/api/oidc-applications/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirectUris: null }) });
+      assert.equal(refusedNull.status, 400);
+      const refusedRule = await fetch(`${base()}/admin/api/oidc-applications/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirectUris: [] }) });
+      assert.equal(refusedRule.status, 400);
+      assert.match(await refusedRule.text(), /redirectUris: at least one/);
+    } finally {
+      await adminApi(base(), token, 'DELETE', `/oidc-applications/${id}`, undefined, 204);
+    }
+  });
+
   it('a Portico sign-out sends a verified logout token to every application of that session (sid, sub); their grants end', async () => {
     const from = receiver?.received.length ?? 0;
     const jar = new CookieJar();
