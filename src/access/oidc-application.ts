@@ -86,7 +86,13 @@ export const oidcApplicationFields = {
 };
 
 /** Rules across fields, checked at creation and on the result of every change. */
-function consistent(app: { grantTypes: readonly OidcGrantType[]; redirectUris: readonly string[]; clientType: 'confidential' | 'public' }, ctx: z.RefinementCtx): void {
+function consistent(app: { grantTypes: readonly OidcGrantType[]; redirectUris: readonly string[]; clientType: 'confidential' | 'public'; subjectType: 'pairwise' | 'public' }, ctx: z.RefinementCtx): void {
+  // Pairwise subjects are computed per sector, the redirect URIs' host: with several hosts
+  // oidc-provider needs a sector_identifier_uri, which Portico does not offer (docs/oidc.md).
+  const hosts = new Set(app.redirectUris.flatMap((uri) => (URL.canParse(uri) ? [new URL(uri).hostname] : [])));
+  if (app.subjectType === 'pairwise' && hosts.size > 1) {
+    ctx.addIssue({ code: 'custom', message: `redirectUris: with pairwise subjects they must all be on one host (these are on ${[...hosts].join(', ')}); use subjectType public, or one application per host` });
+  }
   if (app.grantTypes.includes('authorization_code') && app.redirectUris.length === 0) {
     ctx.addIssue({ code: 'custom', message: 'redirectUris: at least one for the authorization_code grant' });
   }
