@@ -123,7 +123,7 @@ async function oidcSignIn(base: string, client: Client, user: FixtureUser): Prom
     response_type: 'code', client_id: client.id, redirect_uri: CALLBACK, scope: 'openid profile email groups', state: 's', nonce,
     code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
   });
-  let step = await call(jar, `${base}/oidc/auth?${query}`);
+  let step = await call(jar, `${base}/oidc/auth?${query.toString()}`);
   for (let hops = 0; hops < 6 && step.location !== null && step.location.startsWith(base) && new URL(step.location).pathname !== '/sign-in'; hops++) step = await call(jar, step.location);
   if (step.location === null || new URL(step.location).pathname !== '/sign-in') return `authorize ${step.status}`;
   const posted = await signInForm(jar, step.location, user);
