@@ -27,19 +27,27 @@
  * data directory; its CPU is its own process's (/proc/<pid>/stat, all threads); DC CPU is the CORP
  * DC's process tree. Medians of the passes.
  *
+ * With --profile, instead: Portico under `--cpu-prof`, OIDC sign-ins only, and where its CPU goes
+ * in the measured window (cpu-profile.ts's summary by function and by origin).
+ *
  * Run: node --import tsx bench/oidc.bench.ts [--seconds 5] [--passes 3] [--concurrency 1,8]
- *        [--users alice,bob,carol,hank,jsmith]
+ *        [--users alice,bob,carol,hank,jsmith] [--profile [--profile-seconds 15] [--profile-concurrency 4]]
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { fixtureUser, sambaDirectoryEnv, sambaRuntime, type FixtureUser } from '../test/support/samba.ts';
 import { benchOptions, dcPids, WrongPassword } from './bench-kit.ts';
+import { printSummary, summariseCpuProfile } from './cpu-profile.ts';
 import { busyShare, cpuSeconds, freePort, machineJiffies, median, percentile, porticoCli, startPortico, type PorticoProcess } from './portico-process.ts';
 
-const { option, num } = benchOptions();
+const { option, num, flag } = benchOptions();
+/** --profile: instead of the comparison, Portico under --cpu-prof and OIDC sign-ins for --profile-seconds at c=--profile-concurrency. */
+const profileOnly = flag('profile');
+const profileSeconds = num('profile-seconds', 15);
+const profileConcurrency = num('profile-concurrency', 4);
 const seconds = num('seconds', 5);
 const passes = num('passes', 3);
 const levels = (option('concurrency') ?? '1,8').split(',').map(Number);
@@ -251,8 +259,11 @@ console.log(
 let portico: PorticoProcess | null = null;
 try {
   const { token } = JSON.parse(await porticoCli(['admin', 'bootstrap-token', '--reset', '--json'], cliEnv)) as { token: string };
-  portico = await startPortico(env, await freePort());
+  const profileDir = join(dataDir, 'cpu-profile');
+  const spawnedAt = performance.now();
+  portico = await startPortico(env, await freePort(), profileOnly ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
   const base = portico.url;
+  const pid = portico.pid;
   const group = { type: 'group', id: `Portico-Users@${dc.domain}` };
   const created = await adminApi<{ application: { id: string }; clientSecret: string }>(portico, token, 'POST', '/oidc-applications', { name: 'Bench RP', redirectUris: [CALLBACK] });
   const client: Client = { id: created.application.id, secret: created.clientSecret };
@@ -265,66 +276,81 @@ try {
     return typeof result === 'string' ? result : null;
   };
   const samlOp = (_worker: number, user: FixtureUser) => samlSignIn(base, user);
-  const rows: string[] = [];
-  for (const concurrency of levels) {
-    await pass(concurrency, portico.pid, oidcOp, 1);
-    await pass(concurrency, portico.pid, samlOp, 1);
-    const oidc: Pass[] = [];
-    const saml: Pass[] = [];
-    for (let i = 0; i < passes; i++) {
-      for (const side of i % 2 === 0 ? ['oidc', 'saml'] : ['saml', 'oidc']) {
-        const result = await pass(concurrency, portico.pid, side === 'oidc' ? oidcOp : samlOp);
-        log(`c=${concurrency} ${i + 1}/${passes} ${side}`, result);
-        (side === 'oidc' ? oidc : saml).push(result);
+  if (profileOnly) {
+    await pass(profileConcurrency, portico.pid, oidcOp, 2);
+    const fromMs = performance.now() - spawnedAt;
+    const measured = await pass(profileConcurrency, portico.pid, oidcOp, profileSeconds);
+    const toMs = performance.now() - spawnedAt;
+    log(`profile c=${profileConcurrency} oidc`, measured);
+    await portico.stop();
+    portico = null;
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`no .cpuprofile in ${profileDir}`);
+    console.log(`\n## Where Portico's CPU goes in OIDC sign-ins (--cpu-prof, c=${profileConcurrency}, ${profileSeconds} s, ${measured.ops} sign-ins, ${measured.porticoCpuMs.toFixed(1)} ms process CPU each under the profiler)`);
+    printSummary(summariseCpuProfile(join(profileDir, file), { fromMs, toMs }), 30, { count: measured.ops, label: 'sign-in' });
+  }
+  if (!profileOnly) {
+    const rows: string[] = [];
+    for (const concurrency of levels) {
+      await pass(concurrency, pid, oidcOp, 1);
+      await pass(concurrency, pid, samlOp, 1);
+      const oidc: Pass[] = [];
+      const saml: Pass[] = [];
+      for (let i = 0; i < passes; i++) {
+        for (const side of i % 2 === 0 ? ['oidc', 'saml'] : ['saml', 'oidc']) {
+          const result = await pass(concurrency, pid, side === 'oidc' ? oidcOp : samlOp);
+          log(`c=${concurrency} ${i + 1}/${passes} ${side}`, result);
+          (side === 'oidc' ? oidc : saml).push(result);
+        }
+      }
+      for (const [name, list] of [['OIDC code flow (5 steps)', oidc], ['SAML sign-in', saml]] as const) {
+        const failures = list.reduce((sum, p) => sum + [...p.failures.values()].reduce((a, b) => a + b, 0), 0);
+        rows.push(
+          `| ${concurrency} | ${name} | ${med(list, (p) => p.perSecond).toFixed(1)} | ${med(list, (p) => p.p50).toFixed(0)} | ${med(list, (p) => p.p99).toFixed(0)} | ${med(list, (p) => p.porticoCpuMs).toFixed(2)} | ${med(list, (p) => p.dcCpuMs).toFixed(2)} | ${(med(list, (p) => p.busy) * 100).toFixed(0)}% | ${failures} |`,
+        );
       }
     }
-    for (const [name, list] of [['OIDC code flow (5 steps)', oidc], ['SAML sign-in', saml]] as const) {
+    console.log('\n| c | operation | per s | p50 ms | p99 ms | Portico CPU ms/op | DC CPU ms/op | machine busy | failures |');
+    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const row of rows) console.log(row);
+
+    // Refresh: one grant per worker, rotated at each call.
+    const refreshRows: string[] = [];
+    for (const concurrency of levels) {
+      const held: string[] = [];
+      for (let worker = 0; worker < concurrency; worker++) {
+        const result = await oidcSignIn(base, client, users[worker % users.length] as FixtureUser);
+        if (typeof result === 'string') throw new Error(`sign-in for the refresh pass: ${result}`);
+        held.push(result.refreshToken);
+      }
+      const refresh = async (worker: number) => {
+        const response = await fetch(`${base}/oidc/token`, {
+          method: 'POST',
+          headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held[worker] ?? '' }).toString(),
+        });
+        const tokens = (await response.json()) as { refresh_token?: string; access_token?: string; error?: string };
+        if (response.status !== 200 || tokens.refresh_token === undefined || tokens.access_token === undefined) return `refresh ${response.status} ${tokens.error ?? ''}`;
+        held[worker] = tokens.refresh_token;
+        return null;
+      };
+      await pass(concurrency, pid, refresh, 1);
+      const list: Pass[] = [];
+      for (let i = 0; i < passes; i++) {
+        const result = await pass(concurrency, pid, refresh);
+        log(`c=${concurrency} ${i + 1}/${passes} refresh`, result);
+        list.push(result);
+      }
       const failures = list.reduce((sum, p) => sum + [...p.failures.values()].reduce((a, b) => a + b, 0), 0);
-      rows.push(
-        `| ${concurrency} | ${name} | ${med(list, (p) => p.perSecond).toFixed(1)} | ${med(list, (p) => p.p50).toFixed(0)} | ${med(list, (p) => p.p99).toFixed(0)} | ${med(list, (p) => p.porticoCpuMs).toFixed(2)} | ${med(list, (p) => p.dcCpuMs).toFixed(2)} | ${(med(list, (p) => p.busy) * 100).toFixed(0)}% | ${failures} |`,
+      refreshRows.push(
+        `| ${concurrency} | ${med(list, (p) => p.perSecond).toFixed(0)} | ${med(list, (p) => p.p50).toFixed(1)} | ${med(list, (p) => p.p99).toFixed(1)} | ${med(list, (p) => p.porticoCpuMs).toFixed(2)} | ${med(list, (p) => p.dcCpuMs).toFixed(2)} | ${(med(list, (p) => p.busy) * 100).toFixed(0)}% | ${failures} |`,
       );
     }
+    console.log('\n| c | refreshes per s | p50 ms | p99 ms | Portico CPU ms/op | DC CPU ms/op | machine busy | failures |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const row of refreshRows) console.log(row);
+    console.log(`\nload average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   }
-  console.log('\n| c | operation | per s | p50 ms | p99 ms | Portico CPU ms/op | DC CPU ms/op | machine busy | failures |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const row of rows) console.log(row);
-
-  // Refresh: one grant per worker, rotated at each call.
-  const refreshRows: string[] = [];
-  for (const concurrency of levels) {
-    const held: string[] = [];
-    for (let worker = 0; worker < concurrency; worker++) {
-      const result = await oidcSignIn(base, client, users[worker % users.length] as FixtureUser);
-      if (typeof result === 'string') throw new Error(`sign-in for the refresh pass: ${result}`);
-      held.push(result.refreshToken);
-    }
-    const refresh = async (worker: number) => {
-      const response = await fetch(`${base}/oidc/token`, {
-        method: 'POST',
-        headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held[worker] ?? '' }).toString(),
-      });
-      const tokens = (await response.json()) as { refresh_token?: string; access_token?: string; error?: string };
-      if (response.status !== 200 || tokens.refresh_token === undefined || tokens.access_token === undefined) return `refresh ${response.status} ${tokens.error ?? ''}`;
-      held[worker] = tokens.refresh_token;
-      return null;
-    };
-    await pass(concurrency, portico.pid, refresh, 1);
-    const list: Pass[] = [];
-    for (let i = 0; i < passes; i++) {
-      const result = await pass(concurrency, portico.pid, refresh);
-      log(`c=${concurrency} ${i + 1}/${passes} refresh`, result);
-      list.push(result);
-    }
-    const failures = list.reduce((sum, p) => sum + [...p.failures.values()].reduce((a, b) => a + b, 0), 0);
-    refreshRows.push(
-      `| ${concurrency} | ${med(list, (p) => p.perSecond).toFixed(0)} | ${med(list, (p) => p.p50).toFixed(1)} | ${med(list, (p) => p.p99).toFixed(1)} | ${med(list, (p) => p.porticoCpuMs).toFixed(2)} | ${med(list, (p) => p.dcCpuMs).toFixed(2)} | ${(med(list, (p) => p.busy) * 100).toFixed(0)}% | ${failures} |`,
-    );
-  }
-  console.log('\n| c | refreshes per s | p50 ms | p99 ms | Portico CPU ms/op | DC CPU ms/op | machine busy | failures |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const row of refreshRows) console.log(row);
-  console.log(`\nload average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } catch (error) {
   process.exitCode = 1;
   console.error(error instanceof WrongPassword ? `stopped: ${error.message} (no further binds, to stay clear of the lockout threshold)` : error);
