@@ -112,6 +112,11 @@ export interface PorticoApp {
   bootstrapToken: string | null;
   /** The metrics listener's URL when metrics.listen is configured; otherwise null (/metrics on the main listener). */
   metricsUrl: string | null;
+  /**
+   * Sends the logout tokens of portal sessions that expired (run every minute; tests call it
+   * after moving the clock). Returns how many expired sessions it handled.
+   */
+  sweepExpiredSessions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -197,6 +202,7 @@ export async function openManagedDirectory(config: Config, db: Kysely<Database>,
 
 const SESSION_PURGE_INTERVAL_MS = 60 * 60_000;
 const SESSION_RETENTION_MS = 24 * 60 * 60_000;
+const OIDC_EXPIRY_SWEEP_INTERVAL_MS = 60_000;
 
 export interface StartOptions {
   logDestination?: DestinationStream;
@@ -204,6 +210,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Tests move time forward (session expiry and directory re-checks). */
   clock?: () => Date;
+  /** Waits before retrying a logout token the application did not accept (tests shorten them). */
+  logoutRetryDelaysMs?: readonly number[];
   /** Where the first start's bootstrap token is shown; stderr by default (never the structured log). */
   showBootstrapToken?: (token: string) => void;
 }
@@ -428,6 +436,8 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   const instanceSecret = (purpose: string) => Buffer.from(hkdfSync('sha256', secretKey.key, new Uint8Array(0), purpose, 32));
   const oidcPayloads = createKyselyOidcPayloadStore(db);
   const oidc = createOidcProvider({
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logoutRetryDelaysMs ? { logoutRetryDelaysMs: options.logoutRetryDelaysMs } : {}),
     baseUrl: () => baseUrl,
     store: oidcPayloads,
     keys: oidcKeys,
@@ -637,8 +647,21 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
   }, SESSION_PURGE_INTERVAL_MS);
   purgeSessions.unref();
   if (connector !== null) sync.start(config.sync.pollSeconds * 1000);
+  // Expired portal sessions: their applications get logout tokens (a bounded batch a minute);
+  // the hourly purge sweeps what is left first, so that no expiry is purged unannounced.
+  const sweepExpiredSessions = () => oidc.sweepExpired();
+  const sweepAll = async () => {
+    for (let batch = 0; batch < 10 && (await sweepExpiredSessions()) > 0; batch++);
+  };
+  const sweepOidc = setInterval(() => {
+    sweepExpiredSessions().catch((error: unknown) => logger.warn({ err: error }, 'ending the OpenID sessions of expired portal sessions failed'));
+  }, OIDC_EXPIRY_SWEEP_INTERVAL_MS);
+  sweepOidc.unref();
   const purgeOidc = setInterval(() => {
-    oidcPayloads.purgeExpired(new Date()).catch((error: unknown) => logger.warn({ err: error }, 'purging expired OIDC tokens failed'));
+    sweepAll()
+      .catch((error: unknown) => logger.warn({ err: error }, 'ending the OpenID sessions of expired portal sessions failed'))
+      .then(() => oidcPayloads.purgeExpired(new Date()))
+      .catch((error: unknown) => logger.warn({ err: error }, 'purging expired OIDC tokens failed'));
   }, SESSION_PURGE_INTERVAL_MS);
   purgeOidc.unref();
 
@@ -652,9 +675,12 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     sync,
     bootstrapToken,
     metricsUrl,
+    sweepExpiredSessions,
     async stop() {
       clearInterval(purgeSessions);
+      clearInterval(sweepOidc);
       clearInterval(purgeOidc);
+      oidc.stop();
       await opened.closeAll((what, error) => logger.warn({ err: error, what }, 'closing failed'));
     },
   };

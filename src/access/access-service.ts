@@ -32,7 +32,7 @@ import {
 } from './model.ts';
 import { parseSpMetadata } from '#src/federation/saml/sp-metadata.ts';
 import { NAME_ID_FORMATS } from '#src/federation/saml/vocabulary.ts';
-import { oidcApplicationInput, oidcApplicationRecord, oidcApplicationUpdate, type StoredOidcApplication } from './oidc-application.ts';
+import { clearingNulls, oidcApplicationInput, oidcApplicationRecord, oidcApplicationUpdate, type StoredOidcApplication } from './oidc-application.ts';
 
 export type GroupMembershipMode = 'transitive' | 'direct';
 
@@ -408,7 +408,7 @@ export function createAccessService(options: AccessServiceOptions) {
       return { ...body, id } as StoredOidcApplication;
     },
     updateOidcApplication: async (id: string, patch: unknown, actor: string) => {
-      const record = await updateRecord(OIDC_APPLICATION, oidcApplicationRecord, id, parseInput(oidcApplicationUpdate, patch), actor);
+      const record = await updateRecord(OIDC_APPLICATION, oidcApplicationRecord, id, clearingNulls(parsePatch(oidcApplicationUpdate, patch)), actor);
       return { ...record.body, id: record.id } as StoredOidcApplication;
     },
     /** Replaces the sealed secret (the old one stops working at once). */

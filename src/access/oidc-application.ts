@@ -37,7 +37,7 @@ const claimTemplate = textField('claimMappings.value', 1024, 1).superRefine((val
 /** Exact redirect URIs: https, or http on loopback (native apps and development). No fragments. */
 const redirectUri = (field: string) => webUrlField(field).refine((value) => !value.includes('#'), `${field}: must not contain a fragment`);
 
-const oidcApplicationFields = {
+export const oidcApplicationFields = {
   name: textField('name', 100, 1),
   description: textField('description', 700).optional(),
   /** confidential: has a secret (client_secret_basic/post); public: PKCE (S256) only, no secret. */
@@ -85,7 +85,14 @@ const oidcApplicationFields = {
   tags: tagsField,
 };
 
-export const oidcApplicationInput = z.strictObject(oidcApplicationFields).superRefine((app, ctx) => {
+/** Rules across fields, checked at creation and on the result of every change. */
+function consistent(app: { grantTypes: readonly OidcGrantType[]; redirectUris: readonly string[]; clientType: 'confidential' | 'public'; subjectType: 'pairwise' | 'public' }, ctx: z.RefinementCtx): void {
+  // Pairwise subjects are computed per sector, the redirect URIs' host: with several hosts
+  // oidc-provider needs a sector_identifier_uri, which Portico does not offer (docs/oidc.md).
+  const hosts = new Set(app.redirectUris.flatMap((uri) => (URL.canParse(uri) ? [new URL(uri).hostname] : [])));
+  if (app.subjectType === 'pairwise' && hosts.size > 1) {
+    ctx.addIssue({ code: 'custom', message: `redirectUris: with pairwise subjects they must all be on one host (these are on ${[...hosts].join(', ')}); use subjectType public, or one application per host` });
+  }
   if (app.grantTypes.includes('authorization_code') && app.redirectUris.length === 0) {
     ctx.addIssue({ code: 'custom', message: 'redirectUris: at least one for the authorization_code grant' });
   }
@@ -95,12 +102,32 @@ export const oidcApplicationInput = z.strictObject(oidcApplicationFields).superR
   if (app.grantTypes.includes('refresh_token') && !app.grantTypes.includes('authorization_code')) {
     ctx.addIssue({ code: 'custom', message: 'grantTypes: refresh_token comes with authorization_code' });
   }
-});
+}
+
+export const oidcApplicationInput = z.strictObject(oidcApplicationFields).superRefine(consistent);
 
 /** What is stored: the input plus the sealed secret (confidential clients). */
-export const oidcApplicationRecord = z.strictObject({ ...oidcApplicationFields, clientSecretSealed: z.string().optional() });
+export const oidcApplicationRecord = z.strictObject({ ...oidcApplicationFields, clientSecretSealed: z.string().optional() }).superRefine(consistent);
 
-export const oidcApplicationUpdate = z.strictObject(oidcApplicationFields).omit({ name: true, clientType: true }).partial();
+/** Optional fields a PATCH clears with null (absent means "leave as it is"). */
+export const CLEARABLE_FIELDS = ['description', 'initiateLoginUri', 'backchannelLogoutUri'] as const;
+
+export const oidcApplicationUpdate = z
+  .strictObject(oidcApplicationFields)
+  .omit({ name: true, clientType: true })
+  .partial()
+  .extend({
+    description: oidcApplicationFields.description.unwrap().nullable().optional(),
+    initiateLoginUri: oidcApplicationFields.initiateLoginUri.unwrap().nullable().optional(),
+    backchannelLogoutUri: oidcApplicationFields.backchannelLogoutUri.unwrap().nullable().optional(),
+  });
+
+/** A parsed PATCH with its nulls turned into "remove this field" (undefined, which JSON storage drops). */
+export function clearingNulls(patch: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...patch };
+  for (const field of CLEARABLE_FIELDS) if (result[field] === null) result[field] = undefined;
+  return result;
+}
 
 export type OidcApplicationInput = z.input<typeof oidcApplicationInput>;
 /** An application as the admin API shows it (never the secret). `id` is the client_id. */

@@ -3,14 +3,16 @@
  * client secret is in the creation and rotation answers only) and the signing keys' rotation.
  */
 import { z } from 'zod';
-import { oidcApplicationInput, oidcApplicationUpdate } from '#src/access/oidc-application.ts';
+import { oidcApplicationFields, oidcApplicationInput, oidcApplicationUpdate } from '#src/access/oidc-application.ts';
 import type { OidcAdministration } from '#src/federation/oidc/administration.ts';
 import { route, type ApiRoute } from './api-route.ts';
 
 const TAG = 'oidc';
 const idParams = z.strictObject({ id: z.string().min(1).max(200) });
-// The input's superRefine makes it a pipe; its output shape is what is shown.
-const application = z.record(z.string(), z.unknown()).describe('an OIDC application (id is its client_id); never the secret').meta({ id: 'OidcApplication' });
+const application = z
+  .strictObject({ id: z.string().describe('the client_id'), ...oidcApplicationFields })
+  .describe('an OIDC application (id is its client_id); never the secret')
+  .meta({ id: 'OidcApplication' });
 const keyView = z.object({ kid: z.string(), alg: z.enum(['ES256', 'RS256']), state: z.enum(['current', 'next', 'previous']), createdAt: z.string() });
 
 export function oidcAdminRoutes(oidc: () => OidcAdministration | null): ApiRoute[] {
@@ -62,7 +64,8 @@ export function oidcAdminRoutes(oidc: () => OidcAdministration | null): ApiRoute
     route({
       method: 'PATCH', path: '/oidc-applications/{id}', operationId: 'updateOidcApplication', tag: TAG, summary: 'Change an OIDC application (name and client type stay)',
       params: idParams, body: oidcApplicationUpdate, response: application,
-      handler: ({ params, body, admin: who }) => admin().update(params.id, body, who.actor),
+      // The raw body: the parsed one has every default filled in, which would reset the fields left out.
+      handler: ({ params, request, admin: who }) => admin().update(params.id, request.body, who.actor),
     }),
     route({
       method: 'POST', path: '/oidc-applications/{id}/secret', operationId: 'rotateOidcClientSecret', tag: TAG,

@@ -83,6 +83,14 @@ export function createKyselyOidcPayloadStore(db: Kysely<Database>): OidcPayloadS
         return Number(result.numDeletedRows);
       }),
 
+    takeExpired: (model, before, limit) =>
+      translateStorageErrors(`taking expired OIDC ${model} payloads`, async () => {
+        const oldest = db.selectFrom('oidc_payloads').select('id').where('model', '=', model).where('expires_at', '<', before.toISOString()).orderBy('expires_at').limit(limit);
+        // DELETE … RETURNING: a row deleted by another instance meanwhile is not returned here.
+        const rows = await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', 'in', oldest).returning(['id', 'payload_json']).execute();
+        return rows.map((row) => ({ id: row.id, payload: JSON.parse(row.payload_json) as Record<string, unknown> }));
+      }),
+
     purgeExpired: (before) =>
       translateStorageErrors('purging expired OIDC payloads', async () => {
         const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<', before.toISOString()).executeTakeFirst();

@@ -53,6 +53,22 @@ export function oidcPayloadStoreContract(factory: () => Promise<OidcPayloadStore
         assert.ok(await store.find('Session', 's1', at(5000)));
       }));
 
+    void it('takes expired payloads of one model, oldest first, at most `limit`, each once', () =>
+      withStore(async ({ store }) => {
+        await store.upsert('Link', 'l1', { uids: ['a'] }, at(3000));
+        await store.upsert('Link', 'l2', { uids: ['b'] }, at(1000));
+        await store.upsert('Link', 'l3', { uids: ['c'] }, at(2000));
+        await store.upsert('Link', 'live', { uids: ['d'] }, at(60_000));
+        await store.upsert('Session', 'expired-session', { uid: 'x' }, at(1000));
+        const first = await store.takeExpired('Link', at(5000), 2);
+        assert.deepEqual(first.map((row) => row.id), ['l2', 'l3']);
+        assert.deepEqual(first[0]?.payload, { uids: ['b'] });
+        assert.deepEqual((await store.takeExpired('Link', at(5000), 10)).map((row) => row.id), ['l1']);
+        assert.deepEqual(await store.takeExpired('Link', at(5000), 10), [], 'taken once');
+        assert.ok(await store.find('Link', 'live', at(5000)), 'a live one stays');
+        assert.equal(await store.purgeExpired(at(5000)), 1, 'the other model is left to the purge');
+      }));
+
     void it('finds by interaction uid and by user code within the model', () =>
       withStore(async ({ store }) => {
         await store.upsert('Session', 's1', { uid: 'uid-1', accountId: 'a' }, at(60_000));

@@ -35,7 +35,7 @@ const field = (html: string, name: string): string => {
   return value.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))).replace(/&amp;/g, '&');
 };
 
-/** The relying parties' back-channel logout endpoint: records every POST; /failing answers 500. */
+/** The relying parties' back-channel logout endpoint: records every POST; /failing answers 500, /flaky the first time. */
 interface Received {
   path: string;
   logoutToken: string;
@@ -47,7 +47,9 @@ function startReceiver(): Promise<{ server: Server; url: string; received: Recei
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     req.on('end', () => {
       received.push({ path: req.url ?? '', logoutToken: new URLSearchParams(body).get('logout_token') ?? '' });
-      res.statusCode = req.url === '/failing' ? 500 : 200;
+      // /flaky refuses its first logout token only: the retry is accepted.
+      const flakyFirst = req.url === '/flaky' && received.filter((r) => r.path === '/flaky').length === 1;
+      res.statusCode = req.url === '/failing' || flakyFirst ? 500 : 200;
       res.setHeader('cache-control', 'no-store');
       res.end();
     });
@@ -64,7 +66,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
   let issuer = '';
   let clockAheadMs = 0;
   const base = () => app?.url ?? '';
-  const apps: Record<'wiki' | 'chat' | 'broken' | 'plain' | 'scoped', { id: string; secret: string }> = {} as never;
+  const apps: Record<'wiki' | 'chat' | 'broken' | 'plain' | 'scoped' | 'flaky', { id: string; secret: string }> = {} as never;
 
   type AuditEvent = { actor: string; action: string; target: string | null; outcome: string; errorCode: string | null; details: Record<string, unknown> };
   const auditEvents = async (action: string) => (await adminApi<{ events: AuditEvent[] }>(base(), token, 'GET', `/audit?action=${encodeURIComponent(action)}&limit=200`)).events;
@@ -111,7 +113,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     receiver = await startReceiver();
     const config = configSchema.parse({ dataDir, http: { port: 0 }, log: { level: 'silent' }, managedDirectory: { listen: { ldapPort: 0, ldapsPort: 0 } } });
     // Portico's clock runs ahead on demand: the session re-check interval passes without waiting.
-    app = await startApp(config, { showBootstrapToken: (t) => (token = t), clock: () => new Date(Date.now() + clockAheadMs) });
+    app = await startApp(config, { showBootstrapToken: (t) => (token = t), clock: () => new Date(Date.now() + clockAheadMs), logoutRetryDelaysMs: [100, 300] });
     issuer = `${base()}/oidc`;
     const create = async (name: string, extra: Record<string, unknown>) => {
       const created = await adminApi<{ application: { id: string }; clientSecret: string }>(base(), token, 'POST', '/oidc-applications', { name, redirectUris: [CALLBACK], ...extra });
@@ -124,6 +126,7 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     apps.broken = await create('Broken', { backchannelLogoutUri: `${url}/failing` });
     apps.plain = await create('Plain', {});
     apps.scoped = await create('Scoped', { groupsClaim: { assignedOnly: true } });
+    apps.flaky = await create('Flaky', { backchannelLogoutUri: `${url}/flaky` });
   });
 
   after(async () => {
@@ -147,6 +150,41 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.match(await refused.text(), /backchannelLogoutUri/);
   });
 
+  it('PATCH: null clears backchannelLogoutUri (and the other optional fields); fields left out stay as they are', async () => {
+    type Shown = { id: string; description?: string; backchannelLogoutUri?: string; initiateLoginUri?: string; grantTypes: string[]; claimMappings: unknown[]; disabled: boolean };
+    const created = await adminApi<{ application: Shown }>(base(), token, 'POST', '/oidc-applications', {
+      name: 'Clearable',
+      description: 'to be cleared',
+      redirectUris: [CALLBACK],
+      grantTypes: ['authorization_code'],
+      claimMappings: [{ claim: 'nickname', value: '${user:userName}' }],
+      initiateLoginUri: 'https://clearable.example.test/login',
+      backchannelLogoutUri: `${receiver?.url}/clearable`,
+    });
+    const id = created.application.id;
+    try {
+      const patched = await adminApi<Shown>(base(), token, 'PATCH', `/oidc-applications/${id}`, { backchannelLogoutUri: null, description: null, disabled: true }, 200);
+      assert.equal(patched.backchannelLogoutUri, undefined);
+      assert.equal(patched.description, undefined);
+      assert.equal(patched.initiateLoginUri, 'https://clearable.example.test/login', 'not named: kept');
+      assert.deepEqual(patched.grantTypes, ['authorization_code'], 'not named: not reset to the default');
+      assert.equal(patched.claimMappings.length, 1, 'not named: not reset to the default');
+      assert.equal(patched.disabled, true);
+      const shown = await adminApi<Shown>(base(), token, 'GET', `/oidc-applications/${id}`);
+      assert.equal('backchannelLogoutUri' in shown, false, 'gone from the stored record too');
+      const again = await adminApi<Shown>(base(), token, 'PATCH', `/oidc-applications/${id}`, { disabled: false, initiateLoginUri: null }, 200);
+      assert.equal(again.initiateLoginUri, undefined);
+      // null is for optional fields only; a change that breaks a rule across fields is refused.
+      const refusedNull = await fetch(`${base()}/admin/api/oidc-applications/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirectUris: null }) });
+      assert.equal(refusedNull.status, 400);
+      const refusedRule = await fetch(`${base()}/admin/api/oidc-applications/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirectUris: [] }) });
+      assert.equal(refusedRule.status, 400);
+      assert.match(await refusedRule.text(), /redirectUris: at least one/);
+    } finally {
+      await adminApi(base(), token, 'DELETE', `/oidc-applications/${id}`, undefined, 204);
+    }
+  });
+
   it('a Portico sign-out sends a verified logout token to every application of that session (sid, sub); their grants end', async () => {
     const from = receiver?.received.length ?? 0;
     const jar = new CookieJar();
@@ -168,15 +206,23 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     assert.notEqual(wikiLogout.sub, chatLogout.sub, 'pairwise subjects differ per application');
     // A token meant for the wiki does not pass as the chat's.
     await assert.rejects(jwtVerify(receiver?.received.slice(from).find((r) => r.path === '/wiki')?.logoutToken ?? '', jwks(), { issuer, audience: apps.chat.id }));
-    assert.equal(receiver?.received.slice(from).length, 3, 'wiki, chat and the failing one; nothing for the application without a URI');
-
     await refreshRefused(wiki.config, wiki.tokens.refresh_token);
     await refreshRefused(broken.config, broken.tokens.refresh_token);
-    const sent = (await auditEvents('oidc.backchannel_logout.sent')).filter((e) => e.details.reason === 'signed_out');
+    // The failing application: tried three times (the retries wait 100 and 300 ms here), then one failure audited.
+    let sent: AuditEvent[] = [];
+    for (let i = 0; i < 60 && !sent.some((e) => e.outcome === 'failure'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      sent = (await auditEvents('oidc.backchannel_logout.sent')).filter((e) => e.details.reason === 'signed_out');
+    }
     assert.deepEqual(sent.filter((e) => e.outcome === 'success').map((e) => e.target).sort(), [apps.wiki.id, apps.chat.id].sort());
-    const failed = sent.find((e) => e.outcome === 'failure');
-    assert.equal(failed?.target, apps.broken.id);
-    assert.equal(failed?.errorCode, 'oidc.backchannel_logout_failed');
+    const failed = sent.filter((e) => e.outcome === 'failure');
+    assert.equal(failed.length, 1, 'one failure, after the last attempt');
+    assert.equal(failed[0]?.target, apps.broken.id);
+    assert.equal(failed[0]?.errorCode, 'oidc.backchannel_logout_failed');
+    assert.equal(failed[0]?.details.attempts, 3);
+    const paths = receiver?.received.slice(from).map((r) => r.path) ?? [];
+    assert.deepEqual([...new Set(paths)].sort(), ['/chat', '/failing', '/wiki'], 'nothing for the application without a URI');
+    assert.equal(paths.filter((path) => path === '/failing').length, 3);
     // The provider session ended too: prompt=none now needs a sign-in.
     const again = oidc.buildAuthorizationUrl(wiki.config, { redirect_uri: CALLBACK, scope: 'openid', prompt: 'none' });
     const quiet = await follow(jar, base(), again.toString());
@@ -319,5 +365,38 @@ describe('OpenID provider: back-channel logout, acr_values, assigned groups (man
     await adminApi(base(), token, 'POST', '/assignments', { principal: { type: 'group', id: 'SRE@portico.test' }, target: { type: 'application', applicationId: apps.scoped.id } });
     const twice = await signInTo('scoped', jar);
     assert.deepEqual(twice.claims.groups, ['Engineering', 'SRE']);
+  });
+  it('a session that simply expires: the sweep sends the logout token (retried once here), the grant ends', async () => {
+    const from = receiver?.received.length ?? 0;
+    const jar = new CookieJar();
+    const flaky = await signInTo('flaky', jar);
+    assert.equal(await app?.sweepExpiredSessions(), 0, 'nothing expired yet');
+    clockAheadMs = 9 * 60 * 60_000; // past the 8-hour session
+    try {
+      assert.ok(((await app?.sweepExpiredSessions()) ?? 0) >= 1);
+      assert.equal(await app?.sweepExpiredSessions(), 0, 'each expiry is handled once');
+    } finally {
+      clockAheadMs = 0;
+    }
+    let tokens: Received[] = [];
+    for (let i = 0; i < 60 && tokens.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      tokens = receiver?.received.slice(from).filter((r) => r.path === '/flaky') ?? [];
+    }
+    assert.equal(tokens.length, 2, 'refused once, accepted at the retry');
+    for (const received of tokens) {
+      const { payload } = await jwtVerify(received.logoutToken, jwks(), { issuer, audience: apps.flaky.id, typ: 'logout+jwt' });
+      assert.equal(payload.sid, flaky.claims.sid);
+      assert.equal(payload.sub, flaky.claims.sub);
+    }
+    assert.notEqual((await jwtVerify(tokens[0]?.logoutToken ?? '', jwks())).payload.jti, (await jwtVerify(tokens[1]?.logoutToken ?? '', jwks())).payload.jti, 'a new token (jti) per attempt');
+    let sent: AuditEvent | undefined;
+    for (let i = 0; i < 40 && sent === undefined; i++) {
+      sent = (await auditEvents('oidc.backchannel_logout.sent')).find((e) => e.target === apps.flaky.id && e.details.reason === 'expired');
+      if (sent === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(sent?.outcome, 'success');
+    assert.equal(sent?.details.attempts, 2);
+    await refreshRefused(flaky.config, flaky.tokens.refresh_token);
   });
 });

@@ -1499,7 +1499,74 @@ export interface components {
         };
         /** @description an OIDC application (id is its client_id); never the secret */
         OidcApplication: {
-            [key: string]: unknown;
+            /** @description the client_id */
+            id: string;
+            name: string;
+            description?: string;
+            /**
+             * @default confidential
+             * @enum {string}
+             */
+            clientType: "confidential" | "public";
+            /** @default [] */
+            redirectUris: string[];
+            /** @default [] */
+            postLogoutRedirectUris: string[];
+            /**
+             * @default [
+             *       "authorization_code",
+             *       "refresh_token"
+             *     ]
+             */
+            grantTypes: ("authorization_code" | "refresh_token" | "client_credentials")[];
+            /** @default PT1H */
+            accessTokenLifetime: string;
+            /** @default PT1H */
+            idTokenLifetime: string;
+            /** @default PT336H */
+            refreshTokenLifetime: string;
+            /** @default [] */
+            claimMappings: {
+                /** @enum {string} */
+                claim: "name" | "given_name" | "family_name" | "middle_name" | "nickname" | "preferred_username" | "email" | "locale" | "zoneinfo" | "phone_number";
+                value: string;
+            }[];
+            /**
+             * @default {
+             *       "enabled": true,
+             *       "assignedOnly": false
+             *     }
+             */
+            groupsClaim: {
+                /** @default true */
+                enabled: boolean;
+                prefix?: string;
+                /** @default false */
+                assignedOnly: boolean;
+            };
+            /**
+             * @default client_secret_basic
+             * @enum {string}
+             */
+            tokenEndpointAuthMethod: "client_secret_basic" | "client_secret_post";
+            /**
+             * @default ES256
+             * @enum {string}
+             */
+            idTokenSigningAlg: "ES256" | "RS256";
+            /**
+             * @default pairwise
+             * @enum {string}
+             */
+            subjectType: "pairwise" | "public";
+            initiateLoginUri?: string;
+            backchannelLogoutUri?: string;
+            /** @default false */
+            disabled: boolean;
+            /** @default {} */
+            tags: {
+                [key: string]: string;
+            };
         };
         PermissionSet: {
             name: string & (unknown & unknown);
@@ -4652,7 +4719,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    description?: string;
+                    description?: string | null;
                     /** @default [] */
                     redirectUris?: string[];
                     /** @default [] */
@@ -4704,8 +4771,8 @@ export interface operations {
                      * @enum {string}
                      */
                     subjectType?: "pairwise" | "public";
-                    initiateLoginUri?: string;
-                    backchannelLogoutUri?: string;
+                    initiateLoginUri?: string | null;
+                    backchannelLogoutUri?: string | null;
                     /** @default false */
                     disabled?: boolean;
                     /** @default {} */

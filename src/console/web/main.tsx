@@ -21,6 +21,7 @@ import { DirectoryPage } from './pages/directory.tsx';
 import { DirectoryUsersPage } from './pages/directory-users.tsx';
 import { IdentityProviderPage } from './pages/identity-provider.tsx';
 import { MappingsPage } from './pages/mappings.tsx';
+import { OidcApplicationsPage } from './pages/oidc-applications.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
 import { AppCredentialsPage } from './pages/app-credentials.tsx';
@@ -41,6 +42,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   accounts: { title: 'Accounts', page: AccountsPage },
   'permission-sets': { title: 'Permission sets', page: PermissionSetsPage },
   applications: { title: 'Applications', page: ApplicationsPage },
+  'oidc-applications': { title: 'OIDC applications', page: OidcApplicationsPage },
   'identity-provider': { title: 'Identity provider', page: IdentityProviderPage },
   aws: { title: 'AWS provisioning', page: AwsPage },
   assignments: { title: 'Assignments', page: AssignmentsPage },
@@ -59,6 +61,7 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['accounts', 'Accounts'],
   ['permission-sets', 'Permission sets'],
   ['applications', 'Applications'],
+  ['oidc-applications', 'OIDC applications'],
   ['identity-provider', 'Identity provider'],
   ['aws', 'AWS provisioning'],
   ['assignments', 'Assignments'],

@@ -23,6 +23,11 @@ export interface OidcPayloadStore {
   destroy(model: string, id: string): Promise<void>;
   /** Removes every payload (of any model) belonging to a grant: a whole token family. */
   revokeByGrantId(grantId: string): Promise<number>;
+  /**
+   * Deletes and returns up to `limit` payloads of a model that expired before `before`, oldest
+   * first; each row is returned to one caller only, whichever instance asks.
+   */
+  takeExpired(model: string, before: Date, limit: number): Promise<Array<{ id: string; payload: Record<string, unknown> }>>;
   /** Deletes payloads that expired before `before`; returns how many. */
   purgeExpired(before: Date): Promise<number>;
 }

@@ -47,8 +47,15 @@ export const PASSWORD_ONLY: SessionAuthentication = { amr: ['pwd'], acr: 'urn:po
 /** The acr of a session with a second factor; `acr_values` (or an essential acr claim) asking for it sends a password-only session through the MFA step. */
 export const MFA_ACR = 'urn:portico:acr:mfa';
 
-/** Why a portal session ended: a sign-out keeps offline grants (as RP-initiated logout does); the others end them all. */
-export type PortalSessionEnding = 'signed_out' | 'revoked' | 'user_gone' | 'user_disabled';
+/** Why a portal session ended: a sign-out or a plain expiry keeps offline grants (as RP-initiated logout does); the others end them all. */
+export type PortalSessionEnding = 'signed_out' | 'expired' | 'revoked' | 'user_gone' | 'user_disabled';
+
+/** Waits before the 2nd, 3rd… attempt of a logout token the application did not accept. */
+export const LOGOUT_RETRY_DELAYS_MS: readonly number[] = [2_000, 10_000, 30_000];
+/** Logout tokens waiting for a retry at most; beyond, a failure is final (and audited). */
+const MAX_PENDING_LOGOUT_RETRIES = 1000;
+/** Expired portal sessions handled per sweep. */
+const EXPIRY_SWEEP_BATCH = 200;
 
 /** Which provider sessions were started from a portal session (model name in the payload store; id = portal session id). */
 const PORTAL_LINK_MODEL = 'PorticoPortalSession';
@@ -84,6 +91,9 @@ export interface OidcProviderOptions {
   stepUp?: (session: Session, applicationId: string) => Promise<'mfa' | 'phishing-resistant' | null>;
   /** Pages in Portico's look (errors, logout confirmation). */
   pages: OidcPages;
+  /** Retries of a logout token that was not accepted (default LOGOUT_RETRY_DELAYS_MS). */
+  logoutRetryDelaysMs?: readonly number[];
+  clock?: () => Date;
   log?: { warn(details: Record<string, unknown>, message: string): void; error(details: Record<string, unknown>, message: string): void };
 }
 
@@ -401,32 +411,64 @@ export function createOidcProvider(options: OidcProviderOptions) {
    */
   async function endedPortalSessions(portalSessionIds: readonly string[], reason: PortalSessionEnding): Promise<void> {
     const now = new Date();
-    const provider = (await current()).provider;
     for (const portalSessionId of portalSessionIds) {
       const link = await store.find(PORTAL_LINK_MODEL, portalSessionId, now);
       if (link === undefined) continue;
       await store.destroy(PORTAL_LINK_MODEL, portalSessionId);
-      for (const uid of Array.isArray(link.payload.uids) ? (link.payload.uids as string[]) : []) {
-        const session = await provider.Session.findByUid(uid);
-        if (session?.accountId === undefined) continue;
-        const accountId = session.accountId;
-        await Promise.all(
-          Object.entries(session.authorizations ?? {}).map(async ([clientId, authorization]) => {
-            const client = await provider.Client.find(clientId);
-            if (client?.backchannelLogoutUri !== undefined) {
-              try {
-                await client.backchannelLogout(accountId, authorization.sid);
-                auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: clientId, outcome: 'success', details: { userGuid: accountId, reason } });
-              } catch (error) {
-                auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: clientId, outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed', details: { userGuid: accountId, reason, error: error instanceof Error ? error.message.slice(0, 200) : null } });
-              }
-            }
-            if (authorization.grantId !== undefined && (reason !== 'signed_out' || authorization.persistsLogout !== true)) await store.revokeByGrantId(authorization.grantId);
-          }),
-        );
-        await session.destroy();
-      }
+      await endProviderSessions(link.payload, reason);
     }
+  }
+
+  async function endProviderSessions(link: Record<string, unknown>, reason: PortalSessionEnding): Promise<void> {
+    const provider = (await current()).provider;
+    for (const uid of Array.isArray(link.uids) ? (link.uids as string[]) : []) {
+      const session = await provider.Session.findByUid(uid);
+      if (session?.accountId === undefined) continue;
+      const accountId = session.accountId;
+      await Promise.all(
+        Object.entries(session.authorizations ?? {}).map(async ([clientId, authorization]) => {
+          const client = await provider.Client.find(clientId);
+          // Not awaited: the sign-out (or the sweep) does not wait for applications, nor for retries.
+          if (client?.backchannelLogoutUri !== undefined) deliverLogout(client, accountId, authorization.sid, reason, 1);
+          const keepsOffline = reason === 'signed_out' || reason === 'expired';
+          if (authorization.grantId !== undefined && (!keepsOffline || authorization.persistsLogout !== true)) await store.revokeByGrantId(authorization.grantId);
+        }),
+      );
+      await session.destroy();
+    }
+  }
+
+  // ---- logout tokens: retried a few times with growing waits, never holding up a request ----
+  const retryDelays = options.logoutRetryDelaysMs ?? LOGOUT_RETRY_DELAYS_MS;
+  const retryTimers = new Set<NodeJS.Timeout>();
+  function logoutFailed(client: OidcClient, accountId: string, sid: string | undefined, reason: PortalSessionEnding | 'rp_logout', attempt: number, error: unknown): void {
+    const delay = retryDelays[attempt - 1];
+    if (delay !== undefined && retryTimers.size < MAX_PENDING_LOGOUT_RETRIES) {
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer);
+        deliverLogout(client, accountId, sid, reason, attempt + 1);
+      }, delay);
+      timer.unref();
+      retryTimers.add(timer);
+      return;
+    }
+    auditAsync({
+      actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed',
+      details: { userGuid: accountId, reason, attempts: attempt, error: error instanceof Error ? error.message.slice(0, 200) : null },
+    });
+  }
+  function deliverLogout(client: OidcClient, accountId: string, sid: string | undefined, reason: PortalSessionEnding | 'rp_logout', attempt: number): void {
+    client.backchannelLogout(accountId, sid).then(
+      () => auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'success', details: { userGuid: accountId, reason, attempts: attempt } }),
+      (error: unknown) => logoutFailed(client, accountId, sid, reason, attempt, error),
+    );
+  }
+
+  /** Portal sessions that simply expired: their applications get logout tokens as after a sign-out. */
+  async function sweepExpired(): Promise<number> {
+    const expired = await store.takeExpired(PORTAL_LINK_MODEL, (options.clock ?? (() => new Date()))(), EXPIRY_SWEEP_BATCH);
+    for (const link of expired) await endProviderSessions(link.payload, 'expired');
+    return expired.length;
   }
   const reusing = new WeakSet<object>();
 
@@ -457,11 +499,10 @@ export function createOidcProvider(options: OidcProviderOptions) {
     });
     // RP-initiated logout's own logout tokens.
     provider.on('backchannel.success', (_ctx: OidcContext, client: OidcClient, accountId: string) => {
-      auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'success', details: { userGuid: accountId, reason: 'rp_logout' } });
+      auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'success', details: { userGuid: accountId, reason: 'rp_logout', attempts: 1 } });
     });
-    provider.on('backchannel.error', (_ctx: OidcContext, error: Error, client: OidcClient, accountId: string) => {
-      auditAsync({ actor: 'system', action: 'oidc.backchannel_logout.sent', target: client.clientId, outcome: 'failure', errorCode: 'oidc.backchannel_logout_failed', details: { userGuid: accountId, reason: 'rp_logout', error: error.message.slice(0, 200) } });
-    });
+    // The library's own attempt failed: ours are the retries.
+    provider.on('backchannel.error', (_ctx: OidcContext, error: Error, client: OidcClient, accountId: string, sid: string | undefined) => logoutFailed(client, accountId, sid, 'rp_logout', 1, error));
     provider.on('end_session.success', (ctx: OidcContext) => {
       const everywhere = ctx.oidc.params?.logout !== undefined && ctx.oidc.params.logout !== '';
       if (everywhere) loggedOut.add(ctx);
@@ -519,6 +560,16 @@ export function createOidcProvider(options: OidcProviderOptions) {
     /** Tell the provider that portal sessions ended (sign-out, revocation, directory re-check); errors are logged, never thrown. */
     endedPortalSessions: (portalSessionIds: readonly string[], reason: PortalSessionEnding): Promise<void> =>
       portalSessionIds.length === 0 ? Promise.resolve() : endedPortalSessions(portalSessionIds, reason).catch((error: unknown) => options.log?.error({ err: error }, 'ending OpenID sessions after the portal session failed')),
+    /**
+     * Ends what hung on portal sessions that expired (at most a batch per call; the caller calls
+     * again while it returns a full batch). Returns how many portal sessions it handled.
+     */
+    sweepExpired,
+    /** Drops the logout tokens waiting for a retry (the process stops). */
+    stop(): void {
+      for (const timer of retryTimers) clearTimeout(timer);
+      retryTimers.clear();
+    },
     /** At the interaction, from the session's cached access (its groups read at sign-in or since). */
     auditRefusal: (actor: string, app: StoredOidcApplication, code: ErrorCode, reason: string) =>
       audit.record({ actor, action: 'oidc.authorization.refused', target: app.id, outcome: 'failure', errorCode: code, details: { reason, route: 'interaction' } }),

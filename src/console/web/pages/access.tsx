@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ApiResult, Schemas } from '../api.ts';
 import { api, errorText, InputError } from '../api.ts';
 import type { Catalog } from '../catalog.ts';
-import { accountLabel, loadCatalog } from '../catalog.ts';
+import { accountLabel, applicationLabel, loadCatalog } from '../catalog.ts';
 import type { PageProps } from '../page.ts';
 import { FormCard, Hidden, LoadState, Mono, remember, Table, useLoad, useUid, valueOf, Field, Alert } from '../ui.tsx';
 
@@ -187,7 +187,7 @@ function WhoCard({ catalog, initial }: { catalog: Catalog; initial: string }) {
           </optgroup>
           <optgroup label="Applications">
             {catalog.applications.map((a) => (
-              <option value={`application:${a.id}`}>{a.name}</option>
+              <option value={`application:${a.id}`}>{applicationLabel(a)}</option>
             ))}
           </optgroup>
         </select>

@@ -3,7 +3,7 @@ import { useRef, useState } from 'preact/hooks';
 import type { Schemas } from '../api.ts';
 import { api, errorText, InputError } from '../api.ts';
 import type { Catalog } from '../catalog.ts';
-import { accountLabel, loadCatalog } from '../catalog.ts';
+import { accountLabel, applicationLabel, loadCatalog } from '../catalog.ts';
 import type { PickerHandle } from '../picker.tsx';
 import { PrincipalPicker } from '../picker.tsx';
 import { Alert, confirmAction, DeleteButton, Field, flash, FormCard, LoadState, Table, Time, useLoad, useUid, valueOf } from '../ui.tsx';
@@ -100,7 +100,7 @@ function Assignments({ catalog }: { catalog: Catalog }) {
           </div>
           <Field name="accountId" label="Account" hidden={kind !== 'account'} options={catalog.accounts.length ? catalog.accounts.map((a) => ({ value: a.id, label: accountLabel(a) })) : none('accounts')} />
           <Field name="permissionSetId" label="Permission set" hidden={kind !== 'account'} options={catalog.permissionSets.length ? catalog.permissionSets.map((p) => ({ value: p.id, label: p.name })) : none('permission sets')} />
-          <Field name="applicationId" label="Application" hidden={kind === 'account'} options={catalog.applications.length ? catalog.applications.map((a) => ({ value: a.id, label: a.name })) : none('applications')} />
+          <Field name="applicationId" label="Application" hidden={kind === 'account'} options={catalog.applications.length ? catalog.applications.map((a) => ({ value: a.id, label: applicationLabel(a) })) : none('applications')} />
         </fieldset>
         <PrincipalPicker handle={picker} />
         {catalog.accounts.length === 0 || catalog.permissionSets.length === 0 ? (
