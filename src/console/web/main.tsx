@@ -21,6 +21,8 @@ import { DirectoryPage } from './pages/directory.tsx';
 import { DirectoryUsersPage } from './pages/directory-users.tsx';
 import { IdentityProviderPage } from './pages/identity-provider.tsx';
 import { MappingsPage } from './pages/mappings.tsx';
+import { MfaPage } from './pages/mfa.tsx';
+import { MfaDevicesPage } from './pages/mfa-devices.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
 import { AppCredentialsPage } from './pages/app-credentials.tsx';
@@ -47,6 +49,8 @@ const ROUTES: Readonly<Record<string, Route>> = {
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
   throttle: { title: 'Throttled sign-ins', page: ThrottlePage },
+  mfa: { title: 'MFA policy', page: MfaPage },
+  'mfa-devices': { title: 'MFA devices', page: MfaDevicesPage },
   'app-credentials': { title: 'IdentityStore API keys', page: AppCredentialsPage },
 };
 
@@ -65,6 +69,8 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['access', 'Access'],
   ['audit', 'Audit log'],
   ['throttle', 'Throttled sign-ins'],
+  ['mfa', 'MFA policy'],
+  ['mfa-devices', 'MFA devices'],
   ['app-credentials', 'IdentityStore API keys'],
 ];
 
