@@ -50,7 +50,8 @@ export interface MfaStore {
   findByCredentialId(credentialId: string): Promise<MfaDevice | undefined>;
   /**
    * Adds a device unless the user already has `maxDevices` (unconfirmed ones older than
-   * `staleBefore` are dropped first); false when the limit is reached.
+   * `staleBefore` are dropped first); false when the limit is reached. Atomic: parallel
+   * registrations of one person, on any instance, never pass the limit.
    */
   addDevice(device: NewMfaDevice, at: Date, limits: { maxDevices: number; staleBefore: Date }): Promise<MfaDevice | false>;
   /** Marks a device usable, optionally renaming it (the name is chosen on the enrolment form). */
