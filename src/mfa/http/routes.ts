@@ -46,7 +46,22 @@ export interface MfaRoutesDeps {
   cookieSecurity?: 'auto' | 'always';
   /** As for the sign-in routes: finishes a waiting SAML request at once. */
   afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<FastifyReply | null>;
+  /** http.publicUrl: when set, the WebAuthn RP ID and origin come from it, not from the request. */
+  publicUrl?: string | undefined;
   clock?: () => Date;
+}
+
+/**
+ * The WebAuthn relying party: from http.publicUrl when configured — the address people use, which
+ * a proxy's or a client's Host header must not choose (a passkey is bound to its RP ID for good) —
+ * otherwise the host the browser asked for.
+ */
+export function relyingParty(publicUrl: string | undefined, request: { hostname: string; protocol: string; host: string }): RelyingParty {
+  if (publicUrl !== undefined) {
+    const url = new URL(publicUrl);
+    return { rpId: url.hostname, origin: url.origin };
+  }
+  return { rpId: request.hostname, origin: `${request.protocol}://${request.host}` };
 }
 
 /** The browser side of WebAuthn: @simplewebauthn/browser's own bundle, and our button's script. */
@@ -287,7 +302,7 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     return reply.header('cache-control', 'max-age=300').type('text/javascript; charset=utf-8').send(body);
   });
 
-  const rp = (request: FastifyRequest): RelyingParty => ({ rpId: request.hostname, origin: `${request.protocol}://${request.host}` });
+  const rp = (request: FastifyRequest): RelyingParty => relyingParty(deps.publicUrl, request);
   const json = (request: FastifyRequest): Record<string, unknown> => {
     if (mediaType(request) !== 'application/json') throw new AppError('auth.invalid_request', 'send this request with Content-Type: application/json', { status: 415 });
     return typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
