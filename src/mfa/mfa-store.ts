@@ -66,6 +66,8 @@ export interface MfaStore {
   /** A WebAuthn assertion's new signature counter and the device's last use. */
   recordWebAuthnUse(id: string, counter: number, backedUp: boolean, at: Date): Promise<void>;
   markUsed(id: string, at: Date): Promise<void>;
+  /** Renames a confirmed device of this user; false when there is none. */
+  renameDevice(userGuid: string, id: string, name: string): Promise<boolean>;
   removeDevice(userGuid: string, id: string): Promise<boolean>;
   /** Removes every device and recovery code of the user; returns how many devices. */
   removeAll(userGuid: string): Promise<number>;

@@ -115,6 +115,12 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
         await db.updateTable('mfa_devices').set({ last_used_at: at.toISOString() }).where('id', '=', id).execute();
       }),
 
+    renameDevice: (userGuid, id, name) =>
+      translateStorageErrors('renaming an MFA device', async () => {
+        const result = await db.updateTable('mfa_devices').set({ name }).where('id', '=', id).where('user_guid', '=', userGuid.toLowerCase()).where('confirmed_at', 'is not', null).executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      }),
+
     removeDevice: (userGuid, id) =>
       translateStorageErrors('removing an MFA device', async () => {
         const result = await db.deleteFrom('mfa_devices').where('id', '=', id).where('user_guid', '=', userGuid.toLowerCase()).executeTakeFirst();

@@ -100,6 +100,19 @@ export function mfaStoreContract(factory: () => Promise<MfaStoreHarness>): void 
         }
       }));
 
+    void it('renames a confirmed device of its owner only', () =>
+      withStore(async ({ store }) => {
+        const device = await store.addDevice({ userGuid: GUID, type: 'totp', name: 'App', totpSecret: 'JBSWY3DPEHPK3PXP', confirmed: true }, T0, limits);
+        const pending = await store.addDevice({ userGuid: GUID, type: 'totp', name: 'Pending', totpSecret: 'JBSWY3DPEHPK3PXP', confirmed: false }, T0, limits);
+        assert.ok(device && pending);
+        assert.equal(await store.renameDevice(GUID.toUpperCase(), device.id, 'Work phone'), true);
+        assert.equal((await store.getDevice(device.id))?.name, 'Work phone');
+        assert.equal(await store.renameDevice('00000000-0000-0000-0000-000000000000', device.id, 'Stolen'), false);
+        assert.equal(await store.renameDevice(GUID, pending.id, 'Early'), false, 'an unfinished enrolment is not renamed');
+        assert.equal(await store.renameDevice(GUID, 'no-such-device', 'X'), false);
+        assert.equal((await store.getDevice(device.id))?.name, 'Work phone');
+      }));
+
     void it('uses a recovery code once, replaces the set, and resets everything', () =>
       withStore(async ({ store }) => {
         await store.replaceRecoveryCodes(GUID, ['h1', 'h2'], T0);

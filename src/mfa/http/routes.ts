@@ -285,6 +285,20 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     return devicesPage(reply, found.session, 'The device was removed.');
   });
 
+  scope.post(`${DEVICES_PATH}/rename`, async (request, reply) => {
+    const fields = form(request);
+    const found = await freshSession(request, reply);
+    if (!('session' in found)) return found;
+    if (!verifySessionCsrfToken(found.session, 'mfa-devices', fields.csrf)) return devicesPage(reply, found.session, 'This form expired. Nothing was changed.');
+    try {
+      const device = await mfa.renameDevice(found.session.userGuid, fields.deviceId ?? '', fields.name ?? '', found.session.userGuid);
+      return devicesPage(reply, found.session, `The device is now called “${device.name}”.`);
+    } catch (error) {
+      if (isAppError(error, 'mfa.invalid_name')) return devicesPage(reply, found.session, 'Give the device a name. Nothing was changed.');
+      throw error;
+    }
+  });
+
   scope.post(`${DEVICES_PATH}/recovery-codes`, async (request, reply) => {
     const fields = form(request);
     const found = await freshSession(request, reply);
