@@ -20,9 +20,17 @@
  *    /saml/continue → 303 /mfa, GET /mfa, POST /mfa → the POST page). Every Response is checked
  *    for the class it states. Wall time and Portico CPU per sign-in, medians over passes.
  *
+ * 3. **WebAuthn assertion verification**: `POST /mfa/webauthn/authenticate` with a right assertion
+ *    for a signed-in person — throttle check, the signed ticket, the credential lookup, the ES256
+ *    signature and counter checks (@simplewebauthn/server), the counter update, the audit record and
+ *    the new session. The authenticator is test/support/soft-authenticator.ts (a P-256 key in
+ *    node:crypto); each worker has its own key (its counter grows in order). Per round, every
+ *    worker fetches its /mfa page and the options and signs (not measured), then all post at once
+ *    (measured as in 1). Each person gets three keys: worker w is person w % 3 with key ⌊w / 3⌋.
+ *
  * The codes are computed (oathtool) before each timed request or sign-in, outside its timing.
  *
- * Run: node --import tsx bench/mfa.bench.ts [--rounds 150] [--passes 5] [--sign-ins 30]
+ * Run: node --import tsx bench/mfa.bench.ts [--rounds 150] [--passes 5] [--sign-ins 30] [--sections totp,saml,webauthn]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,10 +38,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { SoftAuthenticator, type CreationOptions, type RequestOptions } from '../test/support/soft-authenticator.ts';
 import { benchOptions } from './bench-kit.ts';
 import { busyShare, cpuSeconds, freePort, machineJiffies, median, percentile, porticoCli, startPortico, type PorticoProcess } from './portico-process.ts';
 
-const { num } = benchOptions();
+const { num, option } = benchOptions();
+const sections = new Set((option('sections') ?? 'totp,saml,webauthn').split(','));
 const rounds = num('rounds', 150);
 const passes = num('passes', 5);
 const signInsPerPass = num('sign-ins', 30);
@@ -74,6 +84,11 @@ class Browser {
   }
   async post(path: string, fields: Record<string, string>): Promise<Fetched> {
     const response = await fetch(`${this.base}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: this.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    this.take(response);
+    return { status: response.status, location: response.headers.get('location'), text: await response.text() };
+  }
+  async postJson(path: string, body: unknown): Promise<Fetched> {
+    const response = await fetch(`${this.base}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: this.header(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
     this.take(response);
     return { status: response.status, location: response.headers.get('location'), text: await response.text() };
   }
@@ -161,6 +176,60 @@ async function verificationPass(portico: PorticoProcess, workers: Array<{ browse
   return { count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuMsPerVerification: cpuMs / latencies.length, busy: busyShare(machineBefore, machineJiffies()), failures };
 }
 
+// ---------------------------------------------------------------- 3. WebAuthn assertion verification
+
+const passkeyCsrf = (html: string): string => {
+  const value = /id="passkey"[^>]*data-csrf="([^"]+)"/.exec(html)?.[1];
+  if (value === undefined) throw new Error(`no passkey button in ${html.slice(0, 300)}`);
+  return value;
+};
+
+/** Registers a software security key for the signed-in person (a fresh second factor allows it). */
+async function registerKey(browser: Browser, origin: string): Promise<SoftAuthenticator> {
+  const key = new SoftAuthenticator();
+  const csrf = passkeyCsrf((await browser.browse('/mfa/enrol?returnTo=%2Fportal')).text);
+  const started = await browser.postJson('/mfa/webauthn/register/options', { csrf });
+  if (started.status !== 200) throw new Error(`registration options refused: ${started.status} ${started.text.slice(0, 200)}`);
+  const { options, ticket } = JSON.parse(started.text) as { options: CreationOptions; ticket: string };
+  const done = await browser.postJson('/mfa/webauthn/register', { csrf, ticket, name: `bench key ${randomBytes(3).toString('hex')}`, returnTo: '/portal', response: key.register(options, origin) });
+  if (done.status !== 200) throw new Error(`registration refused: ${done.status} ${done.text.slice(0, 200)}`);
+  return key;
+}
+
+async function assertionPass(portico: PorticoProcess, workers: Array<{ browser: Browser; key: SoftAuthenticator }>, roundsInPass: number): Promise<VerifyPass> {
+  const origin = new URL(portico.url).origin;
+  const latencies: number[] = [];
+  let cpuMs = 0;
+  let failures = 0;
+  const machineBefore = machineJiffies();
+  for (let round = 0; round < roundsInPass; round++) {
+    const prepared = await Promise.all(
+      workers.map(async ({ browser, key }) => {
+        const csrf = passkeyCsrf((await browser.get('/mfa?returnTo=%2Fportal')).text);
+        const options = await browser.postJson('/mfa/webauthn/authenticate/options', { csrf });
+        const { options: request, ticket } = JSON.parse(options.text) as { options: RequestOptions; ticket: string };
+        return { csrf, ticket, response: key.assert(request, origin) };
+      }),
+    );
+    const cpuBefore = cpuSeconds([portico.pid]);
+    await Promise.all(
+      workers.map(async ({ browser }, i) => {
+        const body = prepared[i];
+        const started = performance.now();
+        const done = await browser.postJson('/mfa/webauthn/authenticate', { ...body, returnTo: '/portal' });
+        latencies.push(performance.now() - started);
+        if (done.status !== 200) {
+          failures++;
+          if (failures <= 3) console.error(`assertion refused: ${done.status} ${done.text.slice(0, 200)}`);
+        }
+      }),
+    );
+    cpuMs += (cpuSeconds([portico.pid]) - cpuBefore) * 1000;
+  }
+  latencies.sort((a, b) => a - b);
+  return { count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuMsPerVerification: cpuMs / latencies.length, busy: busyShare(machineBefore, machineJiffies()), failures };
+}
+
 // ---------------------------------------------------------------- 2. SAML sign-in with and without TOTP
 
 const authnRequest = (base: string, withMfa: boolean): string => {
@@ -226,7 +295,9 @@ try {
   for (const person of PEOPLE) await admin('POST', '/assignments', { principal: { type: 'user', id: person }, target: { type: 'application', applicationId } });
 
   // Three authenticator apps each, registered one after the other in one session (fresh MFA allows the next).
+  // Then three software security keys each, in the same session.
   const secrets = new Map<string, string[]>();
+  const keys = new Map<string, SoftAuthenticator[]>();
   for (const person of PEOPLE) {
     const browser = await signIn(running.url, person);
     const own: string[] = [];
@@ -235,10 +306,41 @@ try {
       await nextStep(running);
     }
     secrets.set(person, own);
+    const ownKeys: SoftAuthenticator[] = [];
+    if (sections.has('webauthn')) for (let d = 0; d < DEVICES_PER_PERSON; d++) ownKeys.push(await registerKey(browser, new URL(running.url).origin));
+    keys.set(person, ownKeys);
   }
 
-  console.log('\n## 1. TOTP verification (POST /mfa with a right code), per concurrency; medians over passes');
-  for (const concurrency of [1, 8]) {
+  const report = (label: string, concurrency: number, results: VerifyPass[]) => {
+    const m = (pick: (r: VerifyPass) => number) => median(results.map(pick));
+    console.log(
+      `c=${concurrency}: ${results.reduce((s, r) => s + r.count, 0)} ${label} in ${passes} passes (${results.reduce((s, r) => s + r.failures, 0)} refused); ` +
+        `latency p50 ${m((r) => r.p50).toFixed(1)} ms, p99 ${m((r) => r.p99).toFixed(1)} ms; Portico CPU ${m((r) => r.cpuMsPerVerification).toFixed(2)} ms per verification ` +
+        `(per pass: ${results.map((r) => r.cpuMsPerVerification.toFixed(2)).join(', ')}); machine busy ${results.map((r) => `${(r.busy * 100).toFixed(0)}%`).join(', ')}`,
+    );
+  };
+
+  if (sections.has('webauthn')) {
+    console.log('\n## 3. WebAuthn assertion verification (POST /mfa/webauthn/authenticate, software P-256 key), per concurrency; medians over passes');
+    for (const concurrency of [1, 8]) {
+      const results: VerifyPass[] = [];
+      for (let p = 0; p < passes; p++) {
+        const workers = await Promise.all(
+          Array.from({ length: concurrency }, async (_, w) => {
+            const person = PEOPLE[w % PEOPLE.length] ?? '';
+            const key = keys.get(person)?.[Math.floor(w / PEOPLE.length)];
+            if (key === undefined) throw new Error(`no key for worker ${w}`);
+            return { browser: await signIn(running.url, person), key };
+          }),
+        );
+        results.push(await assertionPass(running, workers, Math.ceil(rounds / concurrency)));
+      }
+      report('assertions', concurrency, results);
+    }
+  }
+
+  if (sections.has('totp')) console.log('\n## 1. TOTP verification (POST /mfa with a right code), per concurrency; medians over passes');
+  for (const concurrency of sections.has('totp') ? [1, 8] : []) {
     const results: VerifyPass[] = [];
     for (let p = 0; p < passes; p++) {
       // Fresh sessions each pass: worker w is person w % 3 with device ⌊w / 3⌋.
@@ -250,30 +352,27 @@ try {
       );
       results.push(await verificationPass(running, workers, Math.ceil(rounds / concurrency)));
     }
-    const m = (pick: (r: VerifyPass) => number) => median(results.map(pick));
-    console.log(
-      `c=${concurrency}: ${results.reduce((s, r) => s + r.count, 0)} verifications in ${passes} passes (${results.reduce((s, r) => s + r.failures, 0)} refused); ` +
-        `latency p50 ${m((r) => r.p50).toFixed(1)} ms, p99 ${m((r) => r.p99).toFixed(1)} ms; Portico CPU ${m((r) => r.cpuMsPerVerification).toFixed(2)} ms per verification ` +
-        `(per pass: ${results.map((r) => r.cpuMsPerVerification.toFixed(2)).join(', ')}); machine busy ${results.map((r) => `${(r.busy * 100).toFixed(0)}%`).join(', ')}`,
-    );
+    report('verifications', concurrency, results);
   }
 
-  console.log(`\n## 2. SAML SP-initiated sign-in, c=1, with TOTP vs without, ${passes} alternating passes of ${signInsPerPass}`);
-  const secret = secrets.get(PEOPLE[0] ?? '')?.[0] ?? '';
-  // One of each untimed first (JIT records, caches).
-  await samlSignIn(running.url, false, '');
-  await nextStep(running);
-  await samlSignIn(running.url, true, code(secret));
-  const sides = { without: [] as Array<{ wallMs: number; cpuMs: number }>, with: [] as Array<{ wallMs: number; cpuMs: number }> };
-  for (let p = 0; p < passes; p++) {
-    const order: Array<'without' | 'with'> = p % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
-    for (const side of order) sides[side].push(await signInPass(running, side === 'with', secret));
+  if (sections.has('saml')) {
+    console.log(`\n## 2. SAML SP-initiated sign-in, c=1, with TOTP vs without, ${passes} alternating passes of ${signInsPerPass}`);
+    const secret = secrets.get(PEOPLE[0] ?? '')?.[0] ?? '';
+    // One of each untimed first (JIT records, caches).
+    await samlSignIn(running.url, false, '');
+    await nextStep(running);
+    await samlSignIn(running.url, true, code(secret));
+    const sides = { without: [] as Array<{ wallMs: number; cpuMs: number }>, with: [] as Array<{ wallMs: number; cpuMs: number }> };
+    for (let p = 0; p < passes; p++) {
+      const order: Array<'without' | 'with'> = p % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+      for (const side of order) sides[side].push(await signInPass(running, side === 'with', secret));
+    }
+    const wall = (side: 'without' | 'with') => median(sides[side].map((r) => r.wallMs));
+    const cpu = (side: 'without' | 'with') => median(sides[side].map((r) => r.cpuMs));
+    console.log(`without TOTP: ${wall('without').toFixed(1)} ms wall, Portico CPU ${cpu('without').toFixed(1)} ms per sign-in (passes: ${sides.without.map((r) => r.wallMs.toFixed(0)).join(', ')} ms)`);
+    console.log(`with TOTP:    ${wall('with').toFixed(1)} ms wall, Portico CPU ${cpu('with').toFixed(1)} ms per sign-in (passes: ${sides.with.map((r) => r.wallMs.toFixed(0)).join(', ')} ms)`);
+    console.log(`added by the second factor: ${(wall('with') - wall('without')).toFixed(1)} ms wall, ${(cpu('with') - cpu('without')).toFixed(1)} ms Portico CPU`);
   }
-  const wall = (side: 'without' | 'with') => median(sides[side].map((r) => r.wallMs));
-  const cpu = (side: 'without' | 'with') => median(sides[side].map((r) => r.cpuMs));
-  console.log(`without TOTP: ${wall('without').toFixed(1)} ms wall, Portico CPU ${cpu('without').toFixed(1)} ms per sign-in (passes: ${sides.without.map((r) => r.wallMs.toFixed(0)).join(', ')} ms)`);
-  console.log(`with TOTP:    ${wall('with').toFixed(1)} ms wall, Portico CPU ${cpu('with').toFixed(1)} ms per sign-in (passes: ${sides.with.map((r) => r.wallMs.toFixed(0)).join(', ')} ms)`);
-  console.log(`added by the second factor: ${(wall('with') - wall('without')).toFixed(1)} ms wall, ${(cpu('with') - cpu('without')).toFixed(1)} ms Portico CPU`);
 } finally {
   await portico?.stop();
   rmSync(dataDir, { recursive: true, force: true });

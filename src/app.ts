@@ -614,7 +614,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     rpName: 'Portico',
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) !== null || portal.afterSignIn(returnTo, session, reply), ...(options.clock ? { clock: options.clock } : {}) });
+  await registerMfaRoutes(http, { mfa, webauthn, sessions, cookieSecurity: cookieSecurity(config), publicUrl: config.http.publicUrl, afterSignIn: async (returnTo, session, reply) => continueOidcSignIn(returnTo, reply) !== null || portal.afterSignIn(returnTo, session, reply), ...(options.clock ? { clock: options.clock } : {}) });
   const address = await listenOrExplain(http, config.http.host, config.http.port, 'HTTP', 'http.host, http.port');
   let metricsUrl: string | null = null;
   if (metrics !== null && config.metrics.listen !== undefined) {

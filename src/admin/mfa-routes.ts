@@ -1,6 +1,6 @@
 /**
  * The admin API of MFA (/admin/api/mfa…, /admin/api/users/{id}/mfa-devices…): the policy, and a
- * person's devices for the help desk (list, remove one, reset all — the lost-phone flow). Every
+ * person's devices for the help desk (list, rename, remove one, reset all — the lost-phone flow). Every
  * change is audited by the MFA service; no secret is ever returned.
  */
 import { z } from 'zod';
@@ -39,6 +39,7 @@ export function mfaAdminRoutes(deps: MfaAdminDeps): ApiRoute[] {
     setPolicy: (input: unknown, actor: string) => deps.mfa().setPolicy(input, actor),
     factorsOf: (guid: string) => deps.mfa().factorsOf(guid),
     removeDevice: (guid: string, id: string, actor: string) => deps.mfa().removeDevice(guid, id, actor),
+    renameDevice: (guid: string, id: string, name: string, actor: string) => deps.mfa().renameDevice(guid, id, name, actor),
     resetDevices: (guid: string, actor: string) => deps.mfa().resetDevices(guid, actor),
   };
   return [
@@ -75,6 +76,14 @@ export function mfaAdminRoutes(deps: MfaAdminDeps): ApiRoute[] {
         await mfa.removeDevice(user.guid, params.deviceId, admin.actor);
         return null;
       },
+    }),
+    route({
+      method: 'PATCH', path: '/users/{id}/mfa-devices/{deviceId}', operationId: 'renameUserMfaDevice', tag: TAG,
+      summary: 'Rename one MFA device of a user',
+      params: z.strictObject({ id: z.string().min(1).max(1024), deviceId: z.string().min(1).max(64) }),
+      body: z.strictObject({ name: z.string({ error: 'name: 1 to 64 characters' }).min(1, 'name: 1 to 64 characters').max(64, 'name: 1 to 64 characters').describe('the new name (control characters are removed)') }),
+      response: deviceView,
+      handler: async ({ params, body, admin }) => mfa.renameDevice((await deps.userGuid(params.id)).guid, params.deviceId, body.name, admin.actor),
     }),
     route({
       method: 'POST', path: '/users/{id}/mfa-devices/reset', operationId: 'resetUserMfaDevices', tag: TAG,

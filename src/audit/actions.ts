@@ -72,6 +72,7 @@ export const AUDIT_ACTIONS = [
   'mfa.policy.updated',
   'mfa.device.registered',
   'mfa.device.removed',
+  'mfa.device.renamed',
   'mfa.device.verified',
   'mfa.devices.reset',
   'mfa.recovery_codes.generated',

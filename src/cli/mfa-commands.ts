@@ -1,5 +1,5 @@
 /**
- * `portico mfa policy|devices|remove-device|reset`: multi-factor authentication through a
+ * `portico mfa policy|devices|rename-device|remove-device|reset`: multi-factor authentication through a
  * running Portico's admin API (every change audited there, like the console's).
  */
 import type { Command } from 'commander';
@@ -108,6 +108,21 @@ Examples:
       if (json) return printJson(result);
       process.stdout.write(`${result.userName} (${result.userGuid}): ${result.devices.length} device${result.devices.length === 1 ? '' : 's'}, ${result.recoveryCodes} unused recovery code${result.recoveryCodes === 1 ? '' : 's'}\n`);
       if (result.devices.length > 0) printTable(result.devices.map((d) => ({ id: d.id, type: d.type, name: d.name, registered: d.createdAt, 'last used': d.lastUsedAt ?? '-' })));
+    });
+  });
+
+  addAdminOptions(
+    mfa
+      .command('rename-device')
+      .argument('<user>', 'the user (as for `portico mfa devices`)')
+      .argument('<device-id>', 'the ID `portico mfa devices` lists')
+      .argument('<name>', 'the new name (1 to 64 characters)')
+      .description('rename one MFA device of a user (audited as mfa.device.renamed)'),
+  ).action(async (user: string, deviceId: string, name: string, _options: unknown, command: Command) => {
+    await withAdminApi(command, loadConfig, async (api, json) => {
+      const device = await api.call<Devices['devices'][number]>('PATCH', `/users/${encodeURIComponent(user)}/mfa-devices/${encodeURIComponent(deviceId)}`, { name });
+      if (json) return printJson(device);
+      process.stdout.write(`MFA device ${device.id} is now called "${device.name}".\n`);
     });
   });
 

@@ -39,6 +39,7 @@ function memoryStore(): MfaStore {
     async claimTotpStep(id, step, at) { const d = devices.get(id); if (!d || (d.lastStep !== null && d.lastStep >= step)) return false; d.lastStep = step; d.lastUsedAt = at; return true; },
     async recordWebAuthnUse() {},
     async markUsed() {},
+    async renameDevice(guid, id, name) { const d = devices.get(id); if (!d || d.userGuid !== guid.toLowerCase() || !d.confirmed) return false; d.name = name; return true; },
     removeDevice: async (guid, id) => devices.get(id)?.userGuid === guid.toLowerCase() && devices.delete(id),
     async removeAll(guid) { let n = 0; for (const [id, d] of devices) if (d.userGuid === guid.toLowerCase()) { devices.delete(id); n++; } for (const k of codes.keys()) if (k.startsWith(`${guid.toLowerCase()}|`)) codes.delete(k); return n; },
     async replaceRecoveryCodes(guid, hashes) { for (const k of codes.keys()) if (k.startsWith(`${guid.toLowerCase()}|`)) codes.delete(k); for (const h of hashes) codes.set(key(guid, h), { used: false }); },
@@ -178,5 +179,22 @@ describe('the MFA service', () => {
     assert.deepEqual(await env.mfa.factorsOf(GUID), { devices: [], totp: false, webauthn: false, radius: false, recoveryCodes: 0 });
     assert.ok(env.events.some((e) => e.action === 'mfa.devices.reset' && e.actor === 'helpdesk'));
     await assert.rejects(env.mfa.removeDevice(GUID, 'nope', 'helpdesk'), (error) => isAppError(error, 'mfa.device_not_found'));
+  });
+
+  it('renames a device of the person only, with the name cleaned, audited before and after', async () => {
+    const env = setup();
+    await enrolled(env);
+    const [device] = await env.mfa.listDevices(GUID);
+    assert.ok(device);
+    const renamed = await env.mfa.renameDevice(GUID.toUpperCase(), device.id, '  Old\u0007 phone  ', 'helpdesk');
+    assert.equal(renamed.name, 'Old phone');
+    assert.equal((await env.mfa.listDevices(GUID))[0]?.name, 'Old phone');
+    const event = env.events.find((e) => e.action === 'mfa.device.renamed' && e.outcome === 'success');
+    assert.deepEqual(event?.details, { deviceId: device.id, before: 'My phone', after: 'Old phone' });
+    assert.equal(event?.actor, 'helpdesk');
+    await assert.rejects(env.mfa.renameDevice(GUID, device.id, ' \t ', 'helpdesk'), (error) => isAppError(error, 'mfa.invalid_name'));
+    await assert.rejects(env.mfa.renameDevice('99999999-2222-3333-4444-555555555555', device.id, 'Mine now', 'mallory'), (error) => isAppError(error, 'mfa.device_not_found'));
+    assert.equal((await env.mfa.listDevices(GUID))[0]?.name, 'Old phone');
+    assert.equal(env.events.filter((e) => e.action === 'mfa.device.renamed' && e.outcome === 'failure').length, 2);
   });
 });

@@ -293,6 +293,22 @@ export function createMfaService(deps: MfaServiceDeps) {
       return (await store.listDevices(userGuid)).filter((d) => d.confirmed).map(deviceView);
     },
 
+    /** Renames a device (self-service or the help desk); the name is cleaned as at registration. */
+    async renameDevice(userGuid: string, deviceId: string, name: string, actor: string): Promise<DeviceView> {
+      const cleaned = cleanName(name, '');
+      if (cleaned === '') {
+        await audit.record({ actor, action: 'mfa.device.renamed', target: userGuid, outcome: 'failure', errorCode: 'mfa.invalid_name', details: { deviceId } });
+        throw new AppError('mfa.invalid_name', `name: 1 to ${MAX_NAME} characters`, { status: 400 });
+      }
+      const before = await store.getDevice(deviceId);
+      const renamed = before !== undefined && before.userGuid === userGuid.toLowerCase() && (await store.renameDevice(userGuid, deviceId, cleaned));
+      await audit.record({ actor, action: 'mfa.device.renamed', target: userGuid, outcome: renamed ? 'success' : 'failure', ...(renamed ? {} : { errorCode: 'mfa.device_not_found' }), details: { deviceId, ...(renamed ? { before: before.name, after: cleaned } : {}) } });
+      if (!renamed) throw new AppError('mfa.device_not_found', `the user has no MFA device ${deviceId}`, { status: 404 });
+      const device = await store.getDevice(deviceId);
+      if (device === undefined) throw new AppError('mfa.device_not_found', `the user has no MFA device ${deviceId}`, { status: 404 });
+      return deviceView(device);
+    },
+
     async removeDevice(userGuid: string, deviceId: string, actor: string): Promise<void> {
       const removed = await store.removeDevice(userGuid, deviceId);
       await audit.record({ actor, action: 'mfa.device.removed', target: userGuid, outcome: removed ? 'success' : 'failure', ...(removed ? {} : { errorCode: 'mfa.device_not_found' }), details: { deviceId } });

@@ -50,7 +50,8 @@ export interface MfaStore {
   findByCredentialId(credentialId: string): Promise<MfaDevice | undefined>;
   /**
    * Adds a device unless the user already has `maxDevices` (unconfirmed ones older than
-   * `staleBefore` are dropped first); false when the limit is reached.
+   * `staleBefore` are dropped first); false when the limit is reached. Atomic: parallel
+   * registrations of one person, on any instance, never pass the limit.
    */
   addDevice(device: NewMfaDevice, at: Date, limits: { maxDevices: number; staleBefore: Date }): Promise<MfaDevice | false>;
   /** Marks a device usable, optionally renaming it (the name is chosen on the enrolment form). */
@@ -65,6 +66,8 @@ export interface MfaStore {
   /** A WebAuthn assertion's new signature counter and the device's last use. */
   recordWebAuthnUse(id: string, counter: number, backedUp: boolean, at: Date): Promise<void>;
   markUsed(id: string, at: Date): Promise<void>;
+  /** Renames a confirmed device of this user; false when there is none. */
+  renameDevice(userGuid: string, id: string, name: string): Promise<boolean>;
   removeDevice(userGuid: string, id: string): Promise<boolean>;
   /** Removes every device and recovery code of the user; returns how many devices. */
   removeAll(userGuid: string): Promise<number>;

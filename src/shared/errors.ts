@@ -119,6 +119,7 @@ export type ErrorCode =
   | 'mfa.throttled'
   | 'mfa.device_limit'
   | 'mfa.device_not_found'
+  | 'mfa.invalid_name'
   | 'mfa.factor_not_allowed'
   | 'mfa.policy_invalid'
   | 'mfa.enrolment_required'

@@ -3,7 +3,7 @@
  * sealed secret copied onto another device's row fails to open). Recovery codes arrive hashed.
  */
 import { randomUUID } from 'node:crypto';
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { sql, SqliteAdapter, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { DeviceType, MfaDevice, MfaStore, WebAuthnCredential } from '#src/mfa/mfa-store.ts';
 import type { SecretBox } from '#src/secrets/index.ts';
 import { AppError } from '#src/shared/errors.ts';
@@ -15,6 +15,7 @@ type Row = Selectable<MfaDevicesTable>;
 const sealContext = (id: string): string => `mfa_devices:${id}`;
 
 export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaStore {
+  const isSqlite = db.getExecutor().adapter instanceof SqliteAdapter;
   const select = () =>
     db.selectFrom('mfa_devices').select(['id', 'user_guid', 'type', 'name', 'secret_sealed', 'totp_last_step', 'credential_id', 'credential_json', 'confirmed_at', 'created_at', 'last_used_at']);
 
@@ -37,11 +38,6 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
     addDevice: (device, at, { maxDevices, staleBefore }) =>
       translateStorageErrors('registering an MFA device', async () => {
         const userGuid = device.userGuid.toLowerCase();
-        // An enrolment started and never confirmed does not hold a place for ever.
-        await db.deleteFrom('mfa_devices').where('user_guid', '=', userGuid).where('confirmed_at', 'is', null).where('created_at', '<', staleBefore.toISOString()).execute();
-        // Count then insert: parallel registrations of one person could pass the limit by one; harmless.
-        const { count } = await db.selectFrom('mfa_devices').select((eb) => eb.fn.countAll<number | string>().as('count')).where('user_guid', '=', userGuid).executeTakeFirstOrThrow();
-        if (Number(count) >= maxDevices) return false;
         const id = randomUUID();
         const row: Insertable<MfaDevicesTable> & Row = {
           id,
@@ -56,8 +52,31 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
           created_at: at.toISOString(),
           last_used_at: null,
         };
-        await db.insertInto('mfa_devices').values(row).execute();
-        return toDevice(row);
+        const add = async (executor: Kysely<Database>): Promise<boolean> => {
+          // An enrolment started and never confirmed does not hold a place for ever.
+          await executor.deleteFrom('mfa_devices').where('user_guid', '=', userGuid).where('confirmed_at', 'is', null).where('created_at', '<', staleBefore.toISOString()).execute();
+          // One statement: insert only while the person has fewer than maxDevices.
+          const result = await sql`insert into mfa_devices (id, user_guid, type, name, secret_sealed, totp_last_step, credential_id, credential_json, confirmed_at, created_at, last_used_at)
+            select ${row.id}, ${row.user_guid}, ${row.type}, ${row.name}, ${row.secret_sealed}, null, ${row.credential_id}, ${row.credential_json}, ${row.confirmed_at}, ${row.created_at}, null
+            where (select count(*) from mfa_devices where user_guid = ${userGuid}) < ${maxDevices}`.execute(executor);
+          return (result.numAffectedRows ?? 0n) > 0n;
+        };
+        // SQLite runs a statement under the database's write lock: the conditional insert is atomic
+        // by itself (and a transaction held across awaits would block the other connections of
+        // this process, better-sqlite3 being synchronous). PostgreSQL reads the count from the
+        // statement's snapshot: there the person's lock row (migration 0016), upserted first in the
+        // transaction, makes a second registration wait for this one and count what it added.
+        const added = isSqlite
+          ? await add(db)
+          : await db.transaction().execute(async (tx) => {
+              await tx
+                .insertInto('mfa_user_locks')
+                .values({ user_guid: userGuid, locked_at: at.toISOString() })
+                .onConflict((oc) => oc.column('user_guid').doUpdateSet({ locked_at: at.toISOString() }))
+                .execute();
+              return add(tx);
+            });
+        return added ? toDevice(row) : false;
       }),
 
     confirmDevice: (id, at, name) =>
@@ -96,6 +115,12 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
         await db.updateTable('mfa_devices').set({ last_used_at: at.toISOString() }).where('id', '=', id).execute();
       }),
 
+    renameDevice: (userGuid, id, name) =>
+      translateStorageErrors('renaming an MFA device', async () => {
+        const result = await db.updateTable('mfa_devices').set({ name }).where('id', '=', id).where('user_guid', '=', userGuid.toLowerCase()).where('confirmed_at', 'is not', null).executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      }),
+
     removeDevice: (userGuid, id) =>
       translateStorageErrors('removing an MFA device', async () => {
         const result = await db.deleteFrom('mfa_devices').where('id', '=', id).where('user_guid', '=', userGuid.toLowerCase()).executeTakeFirst();
@@ -106,6 +131,7 @@ export function createKyselyMfaStore(db: Kysely<Database>, box: SecretBox): MfaS
       translateStorageErrors('resetting MFA devices', async () => {
         const guid = userGuid.toLowerCase();
         await db.deleteFrom('mfa_recovery_codes').where('user_guid', '=', guid).execute();
+        await db.deleteFrom('mfa_user_locks').where('user_guid', '=', guid).execute();
         const result = await db.deleteFrom('mfa_devices').where('user_guid', '=', guid).executeTakeFirst();
         return Number(result.numDeletedRows);
       }),

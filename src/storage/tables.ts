@@ -34,6 +34,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   mfa_devices: MfaDevicesTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_user_locks: MfaUserLocksTable;
   aws_provisioning: AwsProvisioningTable;
   aws_accounts: AwsAccountsTable;
 }
@@ -318,6 +319,12 @@ export interface MfaDevicesTable {
   confirmed_at: string | null;
   created_at: string;
   last_used_at: string | null;
+}
+
+/** A person's lock row, upserted at the start of adding a device (migration 0016). */
+export interface MfaUserLocksTable {
+  user_guid: string;
+  locked_at: string;
 }
 
 export interface MfaRecoveryCodesTable {

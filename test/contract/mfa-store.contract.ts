@@ -55,6 +55,27 @@ export function mfaStoreContract(factory: () => Promise<MfaStoreHarness>): void 
         assert.equal((await store.listDevices(GUID)).length, 8);
       }));
 
+    void it('keeps the limit when registrations of one person race on two instances', () =>
+      withStore(async ({ store, other }) => {
+        const second = await other();
+        try {
+          // Two rounds: from none, and from seven (one place left).
+          const race = (n: number, tag: string) =>
+            Promise.all(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? store : second.store).addDevice({ userGuid: GUID, type: 'webauthn', name: `${tag}${i}`, confirmed: true, credential: { id: `${tag}-cred-${i}`, publicKey: 'AA', counter: 0, transports: [], backupEligible: false, backedUp: false, userVerified: true } }, T0, limits)));
+          const first = await race(12, 'a');
+          assert.equal(first.filter(Boolean).length, 8, 'eight of twelve parallel registrations succeed');
+          assert.equal((await store.listDevices(GUID)).length, 8);
+          const [one] = await store.listDevices(GUID);
+          assert.ok(one);
+          assert.equal(await store.removeDevice(GUID, one.id), true);
+          const again = await race(10, 'b');
+          assert.equal(again.filter(Boolean).length, 1, 'one place left: one of ten wins');
+          assert.equal((await second.store.listDevices(GUID)).length, 8);
+        } finally {
+          await second.dispose();
+        }
+      }));
+
     void it('claims each TOTP step once, and never an older step after a newer one', () =>
       withStore(async ({ store }) => {
         const device = await store.addDevice({ userGuid: GUID, type: 'totp', name: 'App', totpSecret: 'JBSWY3DPEHPK3PXP', confirmed: true }, T0, limits);
@@ -77,6 +98,19 @@ export function mfaStoreContract(factory: () => Promise<MfaStoreHarness>): void 
         } finally {
           await second.dispose();
         }
+      }));
+
+    void it('renames a confirmed device of its owner only', () =>
+      withStore(async ({ store }) => {
+        const device = await store.addDevice({ userGuid: GUID, type: 'totp', name: 'App', totpSecret: 'JBSWY3DPEHPK3PXP', confirmed: true }, T0, limits);
+        const pending = await store.addDevice({ userGuid: GUID, type: 'totp', name: 'Pending', totpSecret: 'JBSWY3DPEHPK3PXP', confirmed: false }, T0, limits);
+        assert.ok(device && pending);
+        assert.equal(await store.renameDevice(GUID.toUpperCase(), device.id, 'Work phone'), true);
+        assert.equal((await store.getDevice(device.id))?.name, 'Work phone');
+        assert.equal(await store.renameDevice('00000000-0000-0000-0000-000000000000', device.id, 'Stolen'), false);
+        assert.equal(await store.renameDevice(GUID, pending.id, 'Early'), false, 'an unfinished enrolment is not renamed');
+        assert.equal(await store.renameDevice(GUID, 'no-such-device', 'X'), false);
+        assert.equal((await store.getDevice(device.id))?.name, 'Work phone');
       }));
 
     void it('uses a recovery code once, replaces the set, and resets everything', () =>

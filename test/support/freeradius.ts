@@ -33,6 +33,8 @@ export interface FreeRadiusOptions {
   listeners?: number;
   /** Debug output (-X: single-threaded) or quiet multi-threaded (-f) for measurements. */
   debug?: boolean;
+  /** More users and their codes (PAP), e.g. an AD user's UPN as Portico sends it. */
+  users?: Record<string, string>;
 }
 
 /** Free UDP ports on loopback (bound, read, released; FreeRADIUS binds them a moment later). */
@@ -170,7 +172,11 @@ export async function startFreeRadius(options: FreeRadiusOptions): Promise<FreeR
   const dir = await mkdtemp(join(tmpdir(), 'portico-freeradius-'));
   await mkdir(join(dir, 'run'));
   await mkdir(join(dir, 'log'));
-  await writeFile(join(dir, 'users'), USERS);
+  const more = Object.entries(options.users ?? {}).map(([name, code]) => {
+    if (!/^[\w.@-]+$/.test(name) || !/^\w+$/.test(code)) throw new Error('use test users of letters, digits and . @ - _, codes of letters and digits');
+    return `"${name}" Cleartext-Password := "${code}"\n`;
+  });
+  await writeFile(join(dir, 'users'), USERS + more.join(''));
   // A port taken between our probe and FreeRADIUS's bind makes it exit: try again with new ports.
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(options.listeners ?? 1);

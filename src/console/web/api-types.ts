@@ -1263,7 +1263,8 @@ export interface paths {
         delete: operations["removeUserMfaDevice"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename one MFA device of a user */
+        patch: operations["renameUserMfaDevice"];
         trace?: never;
     };
     "/admin/api/users/{id}/mfa-devices/reset": {
@@ -5563,6 +5564,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    renameUserMfaDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deviceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the new name (control characters are removed) */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaDevice"];
+                };
             };
             /** @description An error with a stable code */
             default: {

@@ -22,6 +22,8 @@ import { DirectoryUsersPage } from './pages/directory-users.tsx';
 import { IdentityProviderPage } from './pages/identity-provider.tsx';
 import { MappingsPage } from './pages/mappings.tsx';
 import { OidcApplicationsPage } from './pages/oidc-applications.tsx';
+import { MfaPage } from './pages/mfa.tsx';
+import { MfaDevicesPage } from './pages/mfa-devices.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
 import { AppCredentialsPage } from './pages/app-credentials.tsx';
@@ -49,6 +51,8 @@ const ROUTES: Readonly<Record<string, Route>> = {
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
   throttle: { title: 'Throttled sign-ins', page: ThrottlePage },
+  mfa: { title: 'MFA policy', page: MfaPage },
+  'mfa-devices': { title: 'MFA devices', page: MfaDevicesPage },
   'app-credentials': { title: 'IdentityStore API keys', page: AppCredentialsPage },
 };
 
@@ -68,6 +72,8 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['access', 'Access'],
   ['audit', 'Audit log'],
   ['throttle', 'Throttled sign-ins'],
+  ['mfa', 'MFA policy'],
+  ['mfa-devices', 'MFA devices'],
   ['app-credentials', 'IdentityStore API keys'],
 ];
 

@@ -176,6 +176,7 @@ export function renderDevicesPage(model: DevicesPageModel): string {
   const rows = model.devices
     .map(
       (d) => `<li><strong>${escapeHtml(d.name)}</strong> (${d.type === 'totp' ? 'authenticator app' : 'passkey or security key'})<br><span class="hint">registered ${escapeHtml(day(d.createdAt))}, last used ${escapeHtml(day(d.lastUsedAt))}</span>
+<form method="post" action="/mfa/devices/rename">${hidden({ csrf: model.csrf, deviceId: d.id })}<label for="name-${escapeHtml(d.id)}">New name for ${escapeHtml(d.name)}</label><input id="name-${escapeHtml(d.id)}" name="name" type="text" maxlength="64" required autocomplete="off" value="${escapeHtml(d.name)}"><button type="submit" aria-label="Rename ${escapeHtml(d.name)}">Rename</button></form>
 <form method="post" action="/mfa/devices/remove">${hidden({ csrf: model.csrf, deviceId: d.id })}<button type="submit" aria-label="Remove ${escapeHtml(d.name)}">Remove</button></form></li>`,
     )
     .join('\n');

@@ -46,7 +46,22 @@ export interface MfaRoutesDeps {
   cookieSecurity?: 'auto' | 'always';
   /** As for the sign-in routes: finishes a waiting SAML request at once. */
   afterSignIn?: (returnTo: string, session: Session, reply: FastifyReply) => Promise<boolean>;
+  /** http.publicUrl: when set, the WebAuthn RP ID and origin come from it, not from the request. */
+  publicUrl?: string | undefined;
   clock?: () => Date;
+}
+
+/**
+ * The WebAuthn relying party: from http.publicUrl when configured — the address people use, which
+ * a proxy's or a client's Host header must not choose (a passkey is bound to its RP ID for good) —
+ * otherwise the host the browser asked for.
+ */
+export function relyingParty(publicUrl: string | undefined, request: { hostname: string; protocol: string; host: string }): RelyingParty {
+  if (publicUrl !== undefined) {
+    const url = new URL(publicUrl);
+    return { rpId: url.hostname, origin: url.origin };
+  }
+  return { rpId: request.hostname, origin: `${request.protocol}://${request.host}` };
 }
 
 /** The browser side of WebAuthn: @simplewebauthn/browser's own bundle, and our button's script. */
@@ -271,6 +286,20 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     return devicesPage(reply, found.session, 'The device was removed.');
   });
 
+  scope.post(`${DEVICES_PATH}/rename`, async (request, reply) => {
+    const fields = form(request);
+    const found = await freshSession(request, reply);
+    if (!('session' in found)) return found;
+    if (!verifySessionCsrfToken(found.session, 'mfa-devices', fields.csrf)) return devicesPage(reply, found.session, 'This form expired. Nothing was changed.');
+    try {
+      const device = await mfa.renameDevice(found.session.userGuid, fields.deviceId ?? '', fields.name ?? '', found.session.userGuid);
+      return devicesPage(reply, found.session, `The device is now called “${device.name}”.`);
+    } catch (error) {
+      if (isAppError(error, 'mfa.invalid_name')) return devicesPage(reply, found.session, 'Give the device a name. Nothing was changed.');
+      throw error;
+    }
+  });
+
   scope.post(`${DEVICES_PATH}/recovery-codes`, async (request, reply) => {
     const fields = form(request);
     const found = await freshSession(request, reply);
@@ -288,7 +317,7 @@ function mfaRoutes(scope: FastifyInstance, deps: MfaRoutesDeps, assets: Map<stri
     return reply.header('cache-control', 'max-age=300').type('text/javascript; charset=utf-8').send(body);
   });
 
-  const rp = (request: FastifyRequest): RelyingParty => ({ rpId: request.hostname, origin: `${request.protocol}://${request.host}` });
+  const rp = (request: FastifyRequest): RelyingParty => relyingParty(deps.publicUrl, request);
   const json = (request: FastifyRequest): Record<string, unknown> => {
     if (mediaType(request) !== 'application/json') throw new AppError('auth.invalid_request', 'send this request with Content-Type: application/json', { status: 415 });
     return typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};

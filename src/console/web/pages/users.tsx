@@ -134,6 +134,9 @@ function UserPage({ id, setHeading }: { id: string; setHeading: PageProps['setHe
           <p>
             <a href={`#/access?${new URLSearchParams({ user: user.userName })}`}>{`What can ${user.userName} reach?`}</a>
           </p>
+          <p>
+            <a href={`#/mfa-devices/${encodeURIComponent(user.userId)}`}>{`MFA devices of ${user.userName}`}</a>
+          </p>
         </section>
         <Table
           caption={`Mapped attributes (${attributes.length})`}
