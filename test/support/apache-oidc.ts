@@ -38,6 +38,10 @@ env | grep '^OIDC_CLAIM_' | sort
 `;
 
 export async function startApacheRp(options: { port: number; metadataUrl: string; clientId: string; clientSecret: string; scope?: string }): Promise<ApacheRp> {
+  // Portico loads the OpenID library at its first /oidc request, which takes seconds on a loaded
+  // machine; mod_auth_openidc gives discovery 5 s. Ask once first, as an administrator would.
+  const discovery = await fetch(options.metadataUrl, { signal: AbortSignal.timeout(60_000) });
+  if (!discovery.ok) throw new Error(`the provider's discovery answered ${discovery.status}`);
   const dir = mkdtempSync(join(tmpdir(), 'portico-apache-'));
   // Apache drops to nobody (it runs as root here): its files must be readable by anyone.
   chmodSync(dir, 0o755);
