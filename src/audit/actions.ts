@@ -31,6 +31,7 @@ export const MANAGED_DIRECTORY_ACTIONS = [
   'group.member_removed',
   'ou.created',
   'ou.deleted',
+  'object.restored',
   'ldif.imported',
   'ldif.exported',
 ] as const;
