@@ -207,8 +207,17 @@ export interface DirectoryConnector {
    * highestCommittedUSN) the users and groups changed or deleted since, all read from one DC.
    */
   readChanges(sinceUsn: string | null): Promise<DirectoryChanges>;
+  /** An organizational unit by DN or objectGUID; null when there is none. */
+  findOrganizationalUnit(name: string): Promise<DirectoryOrganizationalUnit | null>;
+  /** objectGUIDs of the users anywhere below the OU (subtree). */
+  organizationalUnitUserGuids(ou: DirectoryOrganizationalUnit): Promise<string[]>;
   status(): ControllerStatus[];
   close(): Promise<void>;
+}
+
+export interface DirectoryOrganizationalUnit {
+  guid: string;
+  dn: string;
 }
 
 /** What changed on one domain controller since a USN of its own (uSNChanged polling). */

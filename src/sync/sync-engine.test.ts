@@ -52,11 +52,28 @@ void describe('resolveScope', () => {
       group: async (guid) => [a, b, c].find((g) => g.guid === guid) ?? null,
       childGroups: async (g) => children.get(g.guid) ?? [],
       userGuids: async (g) => users.get(g.guid) ?? [],
+      ou: async () => null,
+      ouUserGuids: async () => [],
     });
     assert.deepEqual([...scope.groups.keys()].sort(), [a.guid, b.guid, c.guid].sort());
     assert.deepEqual([...scope.users].sort(), ['u1', 'u2', 'u3', 'u9']);
     assert.deepEqual(scope.groups.get(c.guid)?.groups, [a.guid]);
     assert.deepEqual(scope.missing, []);
+  });
+
+  void it('adds the users below a scope OU (no groups) and reports an OU the directory no longer has', async () => {
+    const staff = { guid: 'OU-STAFF', dn: 'OU=Staff,DC=corp' };
+    const entry = (kind: 'ou', guid: string) => ({ kind, guid, label: guid, addedBy: 't', addedAt: T0 });
+    const scope = await resolveScope([entry('ou', 'ou-staff'), entry('ou', 'ou-gone')], {
+      group: async () => null,
+      childGroups: async () => [],
+      userGuids: async () => [],
+      ou: async (guid) => (guid === 'ou-staff' ? staff : null),
+      ouUserGuids: async (ou) => (ou === staff ? ['U7', 'u8'] : []),
+    });
+    assert.deepEqual([...scope.users].sort(), ['u7', 'u8']);
+    assert.equal(scope.groups.size, 0);
+    assert.deepEqual(scope.missing.map((m) => m.guid), ['ou-gone']);
   });
 });
 

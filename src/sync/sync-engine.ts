@@ -231,6 +231,11 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       },
       childGroups: (group) => directory.childGroupsOf(group),
       userGuids: (group) => directory.groupUserGuids(group),
+      ou: async (guid) => {
+        const ou = await directory.findOrganizationalUnit(guid);
+        return ou && ou.guid.toLowerCase() === guid.toLowerCase() ? ou : null;
+      },
+      ouUserGuids: (ou) => directory.organizationalUnitUserGuids(ou),
     });
     return resolved;
   }
@@ -249,7 +254,13 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 
   async function reconcile(context: RunContext): Promise<void> {
     const scope = await resolve(context.directory);
-    for (const entry of scope.missing) context.counts.errors.push({ object: entry.label, code: 'sync.scope_group_missing', reason: `the scope group ${entry.label} (${entry.guid}) is not in the directory` });
+    for (const entry of scope.missing) {
+      context.counts.errors.push(
+        entry.kind === 'ou'
+          ? { object: entry.label, code: 'sync.scope_ou_missing', reason: `the scope OU ${entry.label} (${entry.guid}) is not in the directory` }
+          : { object: entry.label, code: 'sync.scope_group_missing', reason: `the scope group ${entry.label} (${entry.guid}) is not in the directory` },
+      );
+    }
     await writeGroups(scope, context);
     for (const guid of scope.users) await syncUser(guid, context);
     // Users synced before and out of scope now: deleted in AD, or only left the scope.
@@ -353,6 +364,11 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 
   async function findScopeObject(kind: ScopeKind, name: string): Promise<{ guid: string; label: string }> {
     const directory = connector();
+    if (kind === 'ou') {
+      const ou = await directory.findOrganizationalUnit(name.trim());
+      if (!ou) throw new AppError('sync.scope_not_found', `no organizational unit "${name.slice(0, 200)}" in the directory (give its DN or objectGUID)`, { status: 404 });
+      return { guid: ou.guid.toLowerCase(), label: ou.dn };
+    }
     if (kind === 'group') {
       const group = await directory.findGroup(name.trim());
       if (!group) throw new AppError('sync.scope_not_found', `no group "${name.slice(0, 200)}" in the directory`, { status: 404 });

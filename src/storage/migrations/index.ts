@@ -18,6 +18,7 @@ import { mfa } from './0010-mfa.ts';
 import { sync } from './0011-sync.ts';
 import { oidc } from './0012-oidc.ts';
 import { awsSsoAuthorizationCodes } from './0013-aws-sso-authorization-codes.ts';
+import { syncScopeOus } from './0019-sync-scope-ous.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -32,4 +33,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0011_sync': sync,
   '0012_oidc': oidc,
   '0013_aws_sso_authorization_codes': awsSsoAuthorizationCodes,
+  '0019_sync_scope_ous': syncScopeOus,
 };
