@@ -115,6 +115,7 @@ export const AUDIT_ACTIONS = [
   'session.revoked',
   'sync.scope.added',
   'sync.scope.removed',
+  'sync.scope.cleared',
   'sync.run.completed',
 ] as const;
 

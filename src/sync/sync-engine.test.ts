@@ -110,7 +110,11 @@ function memoryStores() {
   const syncState: SyncStateStore = {
     scope: async () => [...scope],
     addScope: async (e) => (scope.push(e), true),
-    removeScope: async () => true,
+    removeScope: async (kind, guid) => {
+      const i = scope.findIndex((e) => e.kind === kind && e.guid === guid);
+      if (i >= 0) scope.splice(i, 1);
+      return i >= 0;
+    },
     watermark: async () => watermark,
     saveWatermark: async (w) => void (watermark = w),
     clearWatermarks: async () => void (watermark = null),
@@ -171,5 +175,31 @@ void describe('sync engine with a DC failover (fakes)', () => {
     const fourth = await engine.runOnce();
     assert.equal(fourth.mode, 'incremental');
     assert.equal(state.reads.at(-1), '5000', 'from then on, dc2 continues from its own USN');
+  });
+
+  void it('clearScope (the identity source changed) empties the scope and forgets the watermark, so the next run starts over', async () => {
+    const { directory, user } = fakeDirectory();
+    const stores = memoryStores();
+    const engine = createSyncEngine({
+      directory: () => directory,
+      state: stores.syncState,
+      groups: stores.groups,
+      userStates: stores.userStates,
+      mappings: async () => defaultMappings,
+      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      revokeSessions: async () => 0,
+      audit: stores.audit,
+      clock: () => T0,
+    });
+    await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
+    await engine.init();
+    await engine.runOnce();
+    assert.ok(stores.getWatermark());
+    assert.equal(engine.hasScope(), true);
+    assert.equal(await engine.clearScope('admin:test'), 1);
+    assert.deepEqual(await stores.syncState.scope(), []);
+    assert.equal(stores.getWatermark(), null);
+    assert.equal(engine.hasScope(), false);
+    assert.equal((await engine.status()).lastRun, null);
   });
 });

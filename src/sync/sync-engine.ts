@@ -78,6 +78,12 @@ export interface SyncEngine {
   runOnce(options?: { full?: boolean }): Promise<SyncRun>;
   addToScope(kind: ScopeKind, name: string, actor: string): Promise<ScopeEntry>;
   removeFromScope(kind: ScopeKind, key: string, actor: string): Promise<ScopeEntry>;
+  /**
+   * Empties the scope, forgets the watermarks and removes the synced groups (the identity source
+   * changed to another directory: GUIDs and USNs of the old one mean nothing there). Returns how
+   * many scope entries there were.
+   */
+  clearScope(actor: string): Promise<number>;
   status(): Promise<SyncStatus>;
   /** Reads how big the scope is (once at start); hasScope() answers from it. */
   init(): Promise<void>;
@@ -420,6 +426,29 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       return entry;
     },
 
+    clearScope: (actor) =>
+      serialised(async () => {
+        const entries = await deps.state.scope();
+        for (const entry of entries) await deps.state.removeScope(entry.kind, entry.guid);
+        await deps.state.clearWatermarks();
+        let groupsRemoved = 0;
+        for (const id of await deps.groups.ids()) if (await deps.groups.remove(id)) groupsRemoved += 1;
+        resolved = null;
+        failed.clear();
+        scopeSize = 0;
+        scopeChanged = true;
+        lastRun = null;
+        lastFullRun = null;
+        lastError = null;
+        await deps.audit.record({
+          actor,
+          action: 'sync.scope.cleared',
+          target: null,
+          outcome: 'success',
+          details: { reason: 'identity_source_changed', entries: entries.map((e) => ({ kind: e.kind, guid: e.guid, label: e.label })), groupsRemoved },
+        });
+        return entries.length;
+      }),
     async status() {
       return { scope: await deps.state.scope(), running, lastRun, lastFullRun, lastError };
     },
