@@ -130,4 +130,36 @@ void describe('AD sync against the managed directory', () => {
     assert.equal(back?.name.givenName, 'Mira');
     assert.deepEqual((await createKyselyIdentityGroupStore(db).groupsOfUser(account.guid)).map((g) => g.displayName), [group.qualifiedName], 'back in the synced group');
   });
+
+  it('syncs the users below an OU in the scope; a user moved out of the OU leaves the scope (record kept, as is)', async () => {
+    const ou = await admin.createOu('sync-managed-ou');
+    const inside = await admin.createUser('sync-managed-ou-u', { givenName: 'Otto', sn: 'Unit', displayName: 'Otto Unit' }, ou.dn);
+    const entry = await engine.addToScope('ou', ou.dn, 'test');
+    assert.equal(entry.kind, 'ou');
+    assert.equal(entry.label.toLowerCase(), ou.dn.toLowerCase());
+    await assert.rejects(engine.addToScope('ou', `OU=no-such-ou,${fixture.runtime.baseDn}`, 'test'), { code: 'sync.scope_not_found' });
+    await assert.rejects(engine.addToScope('ou', inside.dn, 'test'), { code: 'sync.scope_not_found' }, 'a user is not an OU');
+
+    const full = await engine.runOnce();
+    assert.equal(full.mode, 'full');
+    assert.equal(full.reason, 'scope_changed');
+    assert.deepEqual(full.errors, []);
+    const account = await connector.findUser(inside.upn);
+    assert.ok(account);
+    const synced = await users().findByGuid(account.guid);
+    assert.equal(synced?.name.givenName, 'Otto', 'the OU’s user is in the store');
+    assert.equal((await users().directoryState(account.guid))?.state, 'active');
+    const inScope = full.usersInScope;
+
+    await admin.move(inside.dn, `CN=Users,${fixture.runtime.baseDn}`);
+    const moved = await engine.runOnce();
+    assert.equal(moved.mode, 'incremental');
+    assert.deepEqual(moved.errors, []);
+    assert.equal(moved.usersInScope, inScope - 1, 'moved out of the OU: out of scope');
+    assert.equal(moved.usersDeleted, 0);
+    assert.equal((await users().findByGuid(account.guid))?.userId, synced?.userId, 'the record stays (refreshed by sign-ins, as any user outside the scope)');
+    assert.equal((await users().directoryState(account.guid))?.state, 'active', 'not marked deleted: still in AD');
+
+    await engine.removeFromScope('ou', ou.dn, 'test');
+  });
 });
