@@ -528,6 +528,7 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     connections: createKyselyDirectoryConnectionStore(db, box),
     users,
     revokeAllSessions: () => createKyselySessionStore(db).revokeAll(new Date()),
+    clearSyncScope: (actor) => sync.clearScope(actor),
     mappings,
     audit,
     connector: () => connector,

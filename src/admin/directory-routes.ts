@@ -97,6 +97,17 @@ const changed = z.object({ dn: z.string() });
 type Membership = { group: string; member: string };
 const membership = z.object({ group: z.string().describe('DN of the group'), member: z.string().describe('DN of the member') });
 
+const deletedObject = z
+  .object({
+    guid: z.string().describe('objectGUID (kept by the tombstone, and by the object once restored)'),
+    name: z.string().describe('the name it had (its RDN value)'),
+    kind: z.enum(['user', 'group', 'ou', 'other']),
+    lastKnownParent: z.string().nullable(),
+    deletedAt: z.string().nullable(),
+    dn: z.string().describe('its DN under CN=Deleted Objects'),
+  })
+  .meta({ id: 'ManagedDeletedObject' });
+
 const REFUSED = 'the identity source is a connected AD, and Portico never writes to a connected AD: manage its users and groups in Active Directory';
 
 export function managedDirectoryRoutes(deps: ManagedDirectoryRoutesDeps): ApiRoute[] {
@@ -263,6 +274,34 @@ export function managedDirectoryRoutes(deps: ManagedDirectoryRoutesDeps): ApiRou
         await change(admin, request, { action: 'ou.deleted', target: params.dn, dnOf: same }, (target) => administration.deleteOu(target, params.dn));
         return null;
       },
+    }),
+
+    // ---- deleted objects (tombstones, kept for the tombstone lifetime) ----
+    route({
+      method: 'GET', path: `${BASE}/deleted`, operationId: 'listManagedDeleted', tag: TAG,
+      summary: 'The deleted objects still kept as tombstones (restorable until the tombstone lifetime, 180 days by default, has passed)',
+      response: z.object({ deleted: z.array(deletedObject) }),
+      handler: async ({ request }) => {
+        const managed = deps.managed();
+        if (managed === null) throw new AppError('directory.refused', REFUSED, { status: 409 });
+        const session = { id: `admin-api-${randomUUID()}`, boundDn: managed.administrator.dn, secure: true, remoteAddress: request.ip };
+        try {
+          return { deleted: await administration.listDeleted({ backend: managed.engine, session, baseDn: managed.baseDn, domain: managed.domain }) };
+        } finally {
+          managed.engine.closeSession?.(session.id);
+        }
+      },
+    }),
+    route({
+      method: 'POST', path: `${BASE}/deleted/{name}/restore`, operationId: 'restoreManagedDeleted', tag: TAG,
+      summary: 'Restore a deleted object (AD’s undelete): same objectGUID and objectSid, attributes, password and memberships back; under its last parent unless `ou` names another',
+      params: z.strictObject({ name: principalName('name').describe('objectGUID of the deleted object, or the name it had (its CN)') }),
+      body: z.strictObject({ ou: dn('ou').optional().describe('where to restore it; its last known parent by default') }),
+      response: z.object({ dn: z.string(), guid: z.string() }),
+      handler: ({ params, body, admin, request }) =>
+        change(admin, request, { action: 'object.restored', target: params.name, details: { ou: body.ou ?? null }, dnOf: (r: { dn: string; guid: string }) => r.dn, detailsOf: (r: { dn: string; guid: string }) => ({ guid: r.guid }) }, (target) =>
+          administration.restoreDeleted(target, params.name, body.ou),
+        ),
     }),
   ];
 }

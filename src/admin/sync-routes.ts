@@ -1,6 +1,6 @@
 /**
  * The admin API of the AD sync (/admin/api/sync…): the scope (groups, with everything nested in
- * them, and single users), the status of the last runs with their errors, and "sync now".
+ * them, single users, and OUs with the users of their whole subtree), the status of the last runs with their errors, and "sync now".
  * What `portico sync …` calls. Scope changes are audited as `sync.scope.added|removed`.
  */
 import { z } from 'zod';
@@ -11,9 +11,9 @@ const TAG = 'sync';
 
 const scopeEntry = z
   .object({
-    kind: z.enum(['group', 'user']),
-    guid: z.string().describe('objectGUID of the AD group or user'),
-    label: z.string().describe('name@domain of the group, or the UPN of the user, when added'),
+    kind: z.enum(['group', 'user', 'ou']),
+    guid: z.string().describe('objectGUID of the AD group, user or organizational unit'),
+    label: z.string().describe('name@domain of the group, the UPN of the user, or the DN of the OU, when added'),
     addedBy: z.string(),
     addedAt: z.string(),
   })
@@ -63,7 +63,7 @@ function runView(run: SyncRun): z.infer<typeof syncRun> {
   };
 }
 
-const scopeView = (e: { kind: 'group' | 'user'; guid: string; label: string; addedBy: string; addedAt: Date }): z.infer<typeof scopeEntry> => ({
+const scopeView = (e: { kind: 'group' | 'user' | 'ou'; guid: string; label: string; addedBy: string; addedAt: Date }): z.infer<typeof scopeEntry> => ({
   kind: e.kind,
   guid: e.guid,
   label: e.label,
@@ -72,8 +72,13 @@ const scopeView = (e: { kind: 'group' | 'user'; guid: string; label: string; add
 });
 
 const nameBody = z.strictObject({
-  kind: z.enum(['group', 'user'], { error: "kind: 'group' or 'user'" }),
-  name: z.string({ error: 'name: required, a string' }).trim().min(1, 'name: required').max(1024, 'name: at most 1024 characters').describe('group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\\name or objectGUID'),
+  kind: z.enum(['group', 'user', 'ou'], { error: "kind: 'group', 'user' or 'ou'" }),
+  name: z
+    .string({ error: 'name: required, a string' })
+    .trim()
+    .min(1, 'name: required')
+    .max(1024, 'name: at most 1024 characters')
+    .describe('group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\\name or objectGUID; ou: its DN or objectGUID'),
 });
 
 export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
@@ -99,13 +104,13 @@ export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
       },
     }),
     route({
-      method: 'POST', path: '/sync/scope', operationId: 'addSyncScope', tag: TAG, status: 201, summary: 'Add an AD group (its members and nested groups, transitively) or a single user to the sync scope',
+      method: 'POST', path: '/sync/scope', operationId: 'addSyncScope', tag: TAG, status: 201, summary: 'Add an AD group (its members and nested groups, transitively), a single user, or an OU (the users of its whole subtree) to the sync scope',
       body: nameBody,
       response: scopeEntry,
       handler: async ({ body, admin }) => scopeView(await deps.sync().addToScope(body.kind, body.name, admin.actor)),
     }),
     route({
-      method: 'POST', path: '/sync/scope/remove', operationId: 'removeSyncScope', tag: TAG, summary: 'Remove a group or user from the sync scope (by the objectGUID or label listed); the records synced stay',
+      method: 'POST', path: '/sync/scope/remove', operationId: 'removeSyncScope', tag: TAG, summary: 'Remove a group, user or OU from the sync scope (by the objectGUID or label listed); the records synced stay',
       body: nameBody,
       response: scopeEntry,
       handler: async ({ body, admin }) => scopeView(await deps.sync().removeFromScope(body.kind, body.name, admin.actor)),

@@ -31,6 +31,7 @@ export const MANAGED_DIRECTORY_ACTIONS = [
   'group.member_removed',
   'ou.created',
   'ou.deleted',
+  'object.restored',
   'ldif.imported',
   'ldif.exported',
 ] as const;
@@ -115,6 +116,7 @@ export const AUDIT_ACTIONS = [
   'session.revoked',
   'sync.scope.added',
   'sync.scope.removed',
+  'sync.scope.cleared',
   'sync.run.completed',
 ] as const;
 

@@ -1,6 +1,6 @@
 /**
- * `portico directory user|group|ou …`: administer the managed directory — create, update and
- * delete users, groups and OUs, set passwords, enable, disable, unlock, manage members. Each
+ * `portico directory user|group|ou|deleted …`: administer the managed directory — create, update and
+ * delete users, groups and OUs, list and restore deleted objects, set passwords, enable, disable, unlock, manage members. Each
  * command calls the admin API's managed-directory routes (admin/directory-routes.ts), which run
  * the operation on the engine as the Administrator, so the directory's own rules (password
  * policy, uniqueness, referential integrity) apply exactly as over LDAP, and audit it. Passwords
@@ -168,6 +168,29 @@ export function registerDirectoryAdminCommands(directory: Command, loadConfig: L
     await run(command, async (api) => {
       await api.call('DELETE', `${BASE}/ous/${q(dn)}`);
       return { line: `deleted ${dn}`, answer: { deleted: dn } };
+    });
+  });
+
+  const deleted = directory
+    .command('deleted')
+    .description('deleted objects (tombstones): kept for directory.managed.tombstoneLifetimeDays (180 by default), then purged; restorable until then');
+  admin(deleted.command('list').description('the deleted objects still kept, with their objectGUID and last known parent')).action(async (_options: unknown, command: Command) => {
+    await run(command, async (api) => {
+      const { deleted: objects } = await api.call<{ deleted: Array<{ guid: string; name: string; kind: string; lastKnownParent: string | null; deletedAt: string | null }> }>('GET', `${BASE}/deleted`);
+      const lines = objects.map((o) => `${o.guid}  ${o.kind}  ${o.name}  (was under ${o.lastKnownParent ?? '?'}, deleted ${o.deletedAt ?? '?'})`);
+      return { line: lines.length > 0 ? lines.join('\n') : 'no deleted objects are kept', answer: { deleted: objects } };
+    });
+  });
+  admin(
+    deleted
+      .command('restore')
+      .argument('<object>', 'objectGUID of the deleted object, or the name (CN) it had')
+      .option('--ou <dn>', 'where to restore it (default: its last known parent)')
+      .description("restore a deleted object (AD's undelete): same objectGUID and objectSid, its attributes, password and memberships back"),
+  ).action(async (name: string, options: { ou?: string }, command: Command) => {
+    await run(command, async (api) => {
+      const restored = await api.call<{ dn: string; guid: string }>('POST', `${BASE}/deleted/${q(name)}/restore`, options.ou !== undefined ? { ou: options.ou } : {});
+      return { line: `restored ${restored.dn} (${restored.guid})`, answer: restored };
     });
   });
 }

@@ -7,7 +7,7 @@ import { addAdminOptions, adminExitCodeHelp, usageError, withAdminApi, type Load
 import { printJson, printTable } from './output.ts';
 
 interface ScopeEntry {
-  kind: 'group' | 'user';
+  kind: 'group' | 'user' | 'ou';
   guid: string;
   label: string;
   addedBy: string;
@@ -42,12 +42,15 @@ interface SyncStatus {
 
 const ABOUT = `
 Portico synchronises the users and groups of the sync scope into its identity store within
-seconds of a change in AD: groups (their members and nested groups, transitively) and single
-users. It polls the connected domain controller (every sync.pollSeconds, default 5) through
-DirSync when the service account has "Replicating Directory Changes", through uSNChanged
-otherwise, and runs a full reconciliation on first run, after a scope change, when another
-domain controller answers (USNs and DirSync cookies are per DC), when the DC refuses the stored
-cookie, and every sync.fullEveryMinutes (default 360). Users keep
+seconds of a change in AD: groups (their members and nested groups, transitively), single users,
+and organizational units (the users anywhere below them; an OU brings no groups). A user who
+leaves the scope (removed from the groups, moved out of the OU) keeps their record as it is,
+refreshed at sign-in (JIT) like any user outside the scope. It polls the connected domain
+controller (every sync.pollSeconds, default 5) through DirSync when the service account has
+"Replicating Directory Changes", through uSNChanged otherwise, and runs a full reconciliation on
+first run, after a scope change, when another domain controller answers (USNs and DirSync
+cookies are per DC), when the DC refuses the stored cookie, and every sync.fullEveryMinutes
+(default 360). Users keep
 the same UserId whether sync or sign-in saw them first; a user deleted in AD keeps their record,
 marked deleted in the directory, and loses their sessions at once. Portico never writes to AD.
 `;
@@ -60,8 +63,8 @@ function runLine(run: SyncRun): string {
   );
 }
 
-function kindOf(value: string): 'group' | 'user' {
-  if (value !== 'group' && value !== 'user') throw usageError(`kind must be group or user, not "${value}"`);
+function kindOf(value: string): 'group' | 'user' | 'ou' {
+  if (value !== 'group' && value !== 'user' && value !== 'ou') throw usageError(`kind must be group, user or ou, not "${value}"`);
   return value;
 }
 
@@ -84,13 +87,14 @@ export function registerSyncCommands(program: Command, loadConfig: LoadConfig): 
   addAdminOptions(
     sync
       .command('add')
-      .argument('<kind>', 'group or user')
-      .argument('<name>', 'group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\\name or objectGUID')
-      .description('add an AD group (with its nested groups, transitively) or a single user to the sync scope'),
+      .argument('<kind>', 'group, user or ou')
+      .argument('<name>', 'group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\\name or objectGUID; ou: its DN or objectGUID')
+      .description('add an AD group (with its nested groups, transitively), a single user, or an OU (the users of its whole subtree) to the sync scope'),
     `
 Examples:
   portico sync add group Engineering@corp.example.test
   portico sync add user alice@corp.example.test
+  portico sync add ou "OU=Staff,DC=corp,DC=example,DC=test"
 `,
   ).action(async (kind: string, name: string, _options: unknown, command: Command) => {
     await withAdminApi(command, loadConfig, async (api, json) => {
@@ -103,9 +107,9 @@ Examples:
   addAdminOptions(
     sync
       .command('remove')
-      .argument('<kind>', 'group or user')
+      .argument('<kind>', 'group, user or ou')
       .argument('<name>', 'the label or objectGUID listed by `portico sync status`')
-      .description('remove a group or user from the sync scope (records already synced stay; groups out of scope leave the store)'),
+      .description('remove a group, user or OU from the sync scope (records already synced stay; groups out of scope leave the store)'),
   ).action(async (kind: string, name: string, _options: unknown, command: Command) => {
     await withAdminApi(command, loadConfig, async (api, json) => {
       const entry = await api.call<ScopeEntry>('POST', '/sync/scope/remove', { kind: kindOf(kind), name });

@@ -37,6 +37,7 @@ import type {
   DirectoryCheck,
   DirectoryConnector,
   DirectoryGroup,
+  DirectoryOrganizationalUnit,
   DirectoryPrincipal,
   DirectoryUser,
   DomainInfo,
@@ -844,6 +845,29 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return entries[0] ? toGroup(entries[0], info) : null;
   }
 
+  /** An organizational unit by DN or objectGUID (the sync scope keeps its GUID: renames and moves keep it). */
+  async function findOrganizationalUnit(name: string): Promise<DirectoryOrganizationalUnit | null> {
+    const info = await discover();
+    const key = name.trim();
+    const toOu = (entry: Entry | null | undefined): DirectoryOrganizationalUnit | null => {
+      const guid = entry ? binary(entry, 'objectGUID') : null;
+      return entry && guid && strings(entry, 'objectClass').some((c) => c.toLowerCase() === 'organizationalunit') ? { guid: guidToString(guid), dn: entry.dn } : null;
+    };
+    if (isGuid(key)) {
+      const entries = await pool.withService((c) => searchAll(c, info.baseDn, filter`(&(objectClass=organizationalUnit)(objectGUID=${guidToBytes(key)}))`, ['objectGUID', 'objectClass']));
+      return toOu(entries[0]);
+    }
+    if (tryNormalizeDn(key) === null) return null;
+    return toOu(await pool.withService((c) => searchBase(c, key, ['objectGUID', 'objectClass'])));
+  }
+
+  /** objectGUIDs of the users anywhere below an organizational unit (subtree). */
+  async function organizationalUnitUserGuids(ou: DirectoryOrganizationalUnit): Promise<string[]> {
+    const entries = await pool.withService((c) => searchAll(c, ou.dn, userFilter, ['objectGUID']));
+    const guids = entries.map((entry) => binary(entry, 'objectGUID')).filter((guid): guid is Buffer => guid !== null);
+    return [...new Set(guids.map(guidToString))];
+  }
+
   async function groupMembers(group: DirectoryGroup): Promise<string[]> {
     return pool.withService((connection) => readRanged(connection, group.dn, 'member'));
   }
@@ -1147,6 +1171,8 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     directGroupsOf,
     parentGroupsOf,
     childGroupsOf,
+    findOrganizationalUnit,
+    organizationalUnitUserGuids,
     readChanges,
     status: () => pool.status(),
     close: () => pool.close(),

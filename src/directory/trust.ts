@@ -278,6 +278,9 @@ export function createTrustingDirectory(
     },
     // The sync tracks the managed directory's own changes; trusted forests are read at sign-in.
     readChanges: (sinceUsn, options) => local.readChanges(sinceUsn, options),
+    // The sync scope's OUs are the local directory's.
+    findOrganizationalUnit: (name) => local.findOrganizationalUnit(name),
+    organizationalUnitUserGuids: (ou) => local.organizationalUnitUserGuids(ou),
     status: () => [...local.status(), ...forests.flatMap((f) => f.connector.status())],
     async close() {
       await Promise.all([local.close(), ...forests.map((f) => f.connector.close())]);

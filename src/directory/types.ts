@@ -209,6 +209,10 @@ export interface DirectoryConnector {
    * Changes, through uSNChanged otherwise.
    */
   readChanges(sinceUsn: string | null, options?: ChangeReadOptions): Promise<DirectoryChanges>;
+  /** An organizational unit by DN or objectGUID; null when there is none. */
+  findOrganizationalUnit(name: string): Promise<DirectoryOrganizationalUnit | null>;
+  /** objectGUIDs of the users anywhere below the OU (subtree). */
+  organizationalUnitUserGuids(ou: DirectoryOrganizationalUnit): Promise<string[]>;
   status(): ControllerStatus[];
   close(): Promise<void>;
 }
@@ -220,6 +224,11 @@ export interface ChangeReadOptions {
    * the USN).
    */
   cookie?: { value: string; controllerId: string } | null;
+}
+
+export interface DirectoryOrganizationalUnit {
+  guid: string;
+  dn: string;
 }
 
 /** What changed on one domain controller since a USN (or a DirSync cookie) of its own. */

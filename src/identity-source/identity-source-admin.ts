@@ -32,6 +32,8 @@ export interface IdentitySourceAdminDeps {
   connections: DirectoryConnectionStore;
   users: IdentityUserWriter;
   revokeAllSessions: () => Promise<number>;
+  /** Empties the AD sync's scope when the source changes to another directory. */
+  clearSyncScope?: (actor: string) => Promise<number>;
   mappings: MappingSettings;
   audit: AuditLog;
   /** The source this server runs on (null while it is refused or unreachable). */
@@ -108,6 +110,7 @@ export function createIdentitySourceAdmin(deps: IdentitySourceAdminDeps): Identi
           connections: deps.connections,
           users: deps.users,
           revokeAllSessions: deps.revokeAllSessions,
+          ...(deps.clearSyncScope ? { clearSyncScope: deps.clearSyncScope } : {}),
           audit: deps.audit,
           validate: async (connection) => {
             const { connector, check } = await connectDirectory(connection, { warn }).catch(candidateError);

@@ -3,6 +3,9 @@
  * domain from the configuration file, or one connected at run time (`portico identity-source
  * connect`, stored encrypted). Changing it deletes the provisioned users, so it is refused while
  * any exist unless the administrator confirms — as Identity Center does — and it is audited.
+ * It also clears the AD sync's scope, watermarks and synced groups: they name objects (by
+ * objectGUID) and positions of the old directory. Updating the connection of the same domain
+ * (other DCs, another service account) keeps them: the objects are the same.
  */
 import type { AuditLog } from '#src/audit/index.ts';
 import type { DirectoryConnectionStore } from '#src/directory/connection-store.ts';
@@ -36,6 +39,8 @@ export interface IdentitySourceChangeDependencies {
   audit: AuditLog;
   /** Connects to the domain and runs the directory validation; throws directory.refused and the like. */
   validate: (options: DirectoryConnectionOptions) => Promise<DirectoryCheck>;
+  /** Empties the AD sync's scope (with its watermarks and synced groups); returns how many entries it had. */
+  clearSyncScope?: (actor: string) => Promise<number>;
 }
 
 export interface IdentitySourceChange {
@@ -51,6 +56,8 @@ export interface IdentitySourceChangeResult {
   /** False when the source stays the same domain (its connection settings were updated). */
   changed: boolean;
   deletedUsers: number;
+  /** Sync scope entries removed with the old directory (0 when the source stays the same). */
+  clearedSyncScope: number;
 }
 
 export async function changeIdentitySource(
@@ -69,6 +76,7 @@ export async function changeIdentitySource(
     (from.kind === 'managed' && change.to.kind === 'managed') ||
     (from.kind === 'connector' && change.to.kind === 'connector' && from.options.domain.toLowerCase() === change.to.options.domain.toLowerCase());
   let deletedUsers = 0;
+  let clearedSyncScope = 0;
   if (!sameSource) {
     const users = await deps.users.count();
     if (users > 0 && !change.confirmDeletion) {
@@ -81,6 +89,7 @@ export async function changeIdentitySource(
     }
     await deps.revokeAllSessions();
     deletedUsers = await deps.users.removeAll();
+    clearedSyncScope = (await deps.clearSyncScope?.(change.actor)) ?? 0;
   }
   if (change.to.kind === 'connector') await deps.connections.save({ name: IDENTITY_SOURCE_CONNECTION, options: change.to.options });
   else await deps.connections.remove(IDENTITY_SOURCE_CONNECTION);
@@ -89,9 +98,9 @@ export async function changeIdentitySource(
     action: sameSource ? 'identity_source.updated' : 'identity_source.changed',
     target,
     outcome: 'success',
-    details: { from: describeChoice(from), to: target, deletedUsers, verdict: check?.verdict.reason ?? null },
+    details: { from: describeChoice(from), to: target, deletedUsers, clearedSyncScope, verdict: check?.verdict.reason ?? null },
   });
-  return { from, check, changed: !sameSource, deletedUsers };
+  return { from, check, changed: !sameSource, deletedUsers, clearedSyncScope };
 }
 
 async function validateOrAudit(deps: IdentitySourceChangeDependencies, change: IdentitySourceChange, options: DirectoryConnectionOptions): Promise<DirectoryCheck> {

@@ -263,7 +263,7 @@ export interface ChangeCountersTable {
 }
 
 export interface SyncScopeTable {
-  kind: 'group' | 'user';
+  kind: 'group' | 'user' | 'ou';
   guid: string;
   label: string;
   added_by: string;

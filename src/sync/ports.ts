@@ -2,13 +2,14 @@
  * What the AD sync needs stored beyond users and groups: the administrator's scope and where
  * change tracking stands (a USN is only meaningful together with the DC that issued it).
  */
-export type ScopeKind = 'group' | 'user';
+/** A group (its members, nested groups transitively), a single user, or an OU (its users, whole subtree). */
+export type ScopeKind = 'group' | 'user' | 'ou';
 
 export interface ScopeEntry {
   kind: ScopeKind;
   /** objectGUID, lower-cased. */
   guid: string;
-  /** `name@domain` (group) or the UPN (user) when it was added, for display. */
+  /** `name@domain` (group), the UPN (user) or the DN (OU) when it was added, for display. */
   label: string;
   addedBy: string;
   addedAt: Date;

@@ -1,9 +1,10 @@
 /**
  * The sync scope resolved against the directory: the administrator's groups with every group
  * nested in them, transitively (a visited set makes cycles harmless), their direct user members,
- * and the single users.
+ * the users anywhere below the OUs, and the single users. An OU brings users only: its groups
+ * are not synced unless a scope group holds them.
  */
-import type { DirectoryGroup } from '#src/directory/types.ts';
+import type { DirectoryGroup, DirectoryOrganizationalUnit } from '#src/directory/types.ts';
 import type { ScopeEntry } from './ports.ts';
 
 export interface ScopeReads {
@@ -12,6 +13,10 @@ export interface ScopeReads {
   childGroups(group: DirectoryGroup): Promise<DirectoryGroup[]>;
   /** objectGUIDs of the users directly in the group. */
   userGuids(group: DirectoryGroup): Promise<string[]>;
+  /** An OU by objectGUID; null when AD has none. */
+  ou(guid: string): Promise<DirectoryOrganizationalUnit | null>;
+  /** objectGUIDs of the users below the OU, whole subtree. */
+  ouUserGuids(ou: DirectoryOrganizationalUnit): Promise<string[]>;
 }
 
 export interface ScopedGroup {
@@ -25,7 +30,7 @@ export interface ResolvedScope {
   groups: Map<string, ScopedGroup>;
   /** Every user in scope (lower-cased objectGUIDs): group members, transitively, and single users. */
   users: Set<string>;
-  /** Scope groups AD no longer has. */
+  /** Scope groups and OUs AD no longer has. */
   missing: ScopeEntry[];
 }
 
@@ -37,6 +42,12 @@ export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeR
   for (const entry of entries) {
     if (entry.kind === 'user') {
       users.add(entry.guid.toLowerCase());
+      continue;
+    }
+    if (entry.kind === 'ou') {
+      const ou = await reads.ou(entry.guid);
+      if (ou === null) missing.push(entry);
+      else for (const guid of await reads.ouUserGuids(ou)) users.add(guid.toLowerCase());
       continue;
     }
     const group = await reads.group(entry.guid);

@@ -53,11 +53,28 @@ void describe('resolveScope', () => {
       group: async (guid) => [a, b, c].find((g) => g.guid === guid) ?? null,
       childGroups: async (g) => children.get(g.guid) ?? [],
       userGuids: async (g) => users.get(g.guid) ?? [],
+      ou: async () => null,
+      ouUserGuids: async () => [],
     });
     assert.deepEqual([...scope.groups.keys()].sort(), [a.guid, b.guid, c.guid].sort());
     assert.deepEqual([...scope.users].sort(), ['u1', 'u2', 'u3', 'u9']);
     assert.deepEqual(scope.groups.get(c.guid)?.groups, [a.guid]);
     assert.deepEqual(scope.missing, []);
+  });
+
+  void it('adds the users below a scope OU (no groups) and reports an OU the directory no longer has', async () => {
+    const staff = { guid: 'OU-STAFF', dn: 'OU=Staff,DC=corp' };
+    const entry = (kind: 'ou', guid: string) => ({ kind, guid, label: guid, addedBy: 't', addedAt: T0 });
+    const scope = await resolveScope([entry('ou', 'ou-staff'), entry('ou', 'ou-gone')], {
+      group: async () => null,
+      childGroups: async () => [],
+      userGuids: async () => [],
+      ou: async (guid) => (guid === 'ou-staff' ? staff : null),
+      ouUserGuids: async (ou) => (ou === staff ? ['U7', 'u8'] : []),
+    });
+    assert.deepEqual([...scope.users].sort(), ['u7', 'u8']);
+    assert.equal(scope.groups.size, 0);
+    assert.deepEqual(scope.missing.map((m) => m.guid), ['ou-gone']);
   });
 });
 
@@ -108,7 +125,11 @@ function memoryStores() {
   const syncState: SyncStateStore = {
     scope: async () => [...scope],
     addScope: async (e) => (scope.push(e), true),
-    removeScope: async () => true,
+    removeScope: async (kind, guid) => {
+      const i = scope.findIndex((e) => e.kind === kind && e.guid === guid);
+      if (i >= 0) scope.splice(i, 1);
+      return i >= 0;
+    },
     watermark: async () => watermark,
     saveWatermark: async (w) => void (watermark = w),
     clearWatermarks: async () => void (watermark = null),
@@ -169,6 +190,32 @@ void describe('sync engine with a DC failover (fakes)', () => {
     const fourth = await engine.runOnce();
     assert.equal(fourth.mode, 'incremental');
     assert.equal(state.reads.at(-1), '5000', 'from then on, dc2 continues from its own USN');
+  });
+
+  void it('clearScope (the identity source changed) empties the scope and forgets the watermark, so the next run starts over', async () => {
+    const { directory, user } = fakeDirectory();
+    const stores = memoryStores();
+    const engine = createSyncEngine({
+      directory: () => directory,
+      state: stores.syncState,
+      groups: stores.groups,
+      userStates: stores.userStates,
+      mappings: async () => defaultMappings,
+      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      revokeSessions: async () => 0,
+      audit: stores.audit,
+      clock: () => T0,
+    });
+    await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
+    await engine.init();
+    await engine.runOnce();
+    assert.ok(stores.getWatermark());
+    assert.equal(engine.hasScope(), true);
+    assert.equal(await engine.clearScope('admin:test'), 1);
+    assert.deepEqual(await stores.syncState.scope(), []);
+    assert.equal(stores.getWatermark(), null);
+    assert.equal(engine.hasScope(), false);
+    assert.equal((await engine.status()).lastRun, null);
   });
 });
 

@@ -82,6 +82,12 @@ export interface SyncEngine {
   runOnce(options?: { full?: boolean }): Promise<SyncRun>;
   addToScope(kind: ScopeKind, name: string, actor: string): Promise<ScopeEntry>;
   removeFromScope(kind: ScopeKind, key: string, actor: string): Promise<ScopeEntry>;
+  /**
+   * Empties the scope, forgets the watermarks and removes the synced groups (the identity source
+   * changed to another directory: GUIDs and USNs of the old one mean nothing there). Returns how
+   * many scope entries there were.
+   */
+  clearScope(actor: string): Promise<number>;
   status(): Promise<SyncStatus>;
   /** Reads how big the scope is (once at start); hasScope() answers from it. */
   init(): Promise<void>;
@@ -238,6 +244,11 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       },
       childGroups: (group) => directory.childGroupsOf(group),
       userGuids: (group) => directory.groupUserGuids(group),
+      ou: async (guid) => {
+        const ou = await directory.findOrganizationalUnit(guid);
+        return ou && ou.guid.toLowerCase() === guid.toLowerCase() ? ou : null;
+      },
+      ouUserGuids: (ou) => directory.organizationalUnitUserGuids(ou),
     });
     return resolved;
   }
@@ -256,7 +267,13 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 
   async function reconcile(context: RunContext): Promise<void> {
     const scope = await resolve(context.directory);
-    for (const entry of scope.missing) context.counts.errors.push({ object: entry.label, code: 'sync.scope_group_missing', reason: `the scope group ${entry.label} (${entry.guid}) is not in the directory` });
+    for (const entry of scope.missing) {
+      context.counts.errors.push(
+        entry.kind === 'ou'
+          ? { object: entry.label, code: 'sync.scope_ou_missing', reason: `the scope OU ${entry.label} (${entry.guid}) is not in the directory` }
+          : { object: entry.label, code: 'sync.scope_group_missing', reason: `the scope group ${entry.label} (${entry.guid}) is not in the directory` },
+      );
+    }
     await writeGroups(scope, context);
     for (const guid of scope.users) await syncUser(guid, context);
     // Users synced before and out of scope now: deleted in AD, or only left the scope.
@@ -360,6 +377,11 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 
   async function findScopeObject(kind: ScopeKind, name: string): Promise<{ guid: string; label: string }> {
     const directory = connector();
+    if (kind === 'ou') {
+      const ou = await directory.findOrganizationalUnit(name.trim());
+      if (!ou) throw new AppError('sync.scope_not_found', `no organizational unit "${name.slice(0, 200)}" in the directory (give its DN or objectGUID)`, { status: 404 });
+      return { guid: ou.guid.toLowerCase(), label: ou.dn };
+    }
     if (kind === 'group') {
       const group = await directory.findGroup(name.trim());
       if (!group) throw new AppError('sync.scope_not_found', `no group "${name.slice(0, 200)}" in the directory`, { status: 404 });
@@ -411,6 +433,29 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
       return entry;
     },
 
+    clearScope: (actor) =>
+      serialised(async () => {
+        const entries = await deps.state.scope();
+        for (const entry of entries) await deps.state.removeScope(entry.kind, entry.guid);
+        await deps.state.clearWatermarks();
+        let groupsRemoved = 0;
+        for (const id of await deps.groups.ids()) if (await deps.groups.remove(id)) groupsRemoved += 1;
+        resolved = null;
+        failed.clear();
+        scopeSize = 0;
+        scopeChanged = true;
+        lastRun = null;
+        lastFullRun = null;
+        lastError = null;
+        await deps.audit.record({
+          actor,
+          action: 'sync.scope.cleared',
+          target: null,
+          outcome: 'success',
+          details: { reason: 'identity_source_changed', entries: entries.map((e) => ({ kind: e.kind, guid: e.guid, label: e.label })), groupsRemoved },
+        });
+        return entries.length;
+      }),
     async status() {
       return { scope: await deps.state.scope(), running, lastRun, lastFullRun, lastError };
     },

@@ -213,10 +213,30 @@ void describe('the managed directory admin API', () => {
     assert.ok(team, 'the group is still there');
   });
 
-  it('deletes the user, the group and the OU', async () => {
+  it('deletes the user, restores it from its tombstone (same objectGUID and password), then deletes the user, the group and the OU', async () => {
+    const guid = (await target.app.directory?.findUser('quinn'))?.guid;
+    assert.ok(guid);
     assert.equal((await api('DELETE', `${API}/users/quinn`)).status, 204);
     assert.equal((await signIn(target, 'quinn@portico.test', SECOND)).body.error.code, 'auth.invalid_credentials');
     assert.equal((await api<Failure>('DELETE', `${API}/users/quinn`)).status, 404);
+
+    const listed = await api<{ deleted: Array<{ guid: string; name: string; kind: string; lastKnownParent: string | null; deletedAt: string | null }> }>('GET', `${API}/deleted`);
+    assert.equal(listed.status, 200, listed.text);
+    const tombstone = listed.body.deleted.find((d) => d.guid === guid.toLowerCase());
+    assert.deepEqual(tombstone && { name: tombstone.name, kind: tombstone.kind, parent: tombstone.lastKnownParent }, { name: 'Quinn Quartz', kind: 'user', parent: 'OU=Contractors,DC=portico,DC=test' });
+    assert.match(tombstone?.deletedAt ?? '', /^\d{4}-\d{2}-\d{2}T/);
+    const missing = await api<Failure>('POST', `${API}/deleted/${enc('Nobody Here')}/restore`, {});
+    assert.equal(missing.status, 404, missing.text);
+    const restored = await api<{ dn: string; guid: string }>('POST', `${API}/deleted/${enc('Quinn Quartz')}/restore`, {});
+    assert.equal(restored.status, 200, restored.text);
+    assert.deepEqual(restored.body, { dn: userDn, guid: guid.toLowerCase() });
+    const back = await signIn(target, 'quinn@portico.test', SECOND);
+    // SECOND was set with mustChange: the password is right (not invalid_credentials) and pwdLastSet=0 came back too.
+    assert.equal(back.body.error.code, 'auth.password_must_change', `the password came back with the user: ${back.text}`);
+    assert.equal((await target.app.directory?.findUser('quinn'))?.guid.toLowerCase(), guid.toLowerCase(), 'the same objectGUID');
+    assert.equal((await api<Failure>('POST', `${API}/deleted/${enc(guid)}/restore`, {})).status, 404, 'restored: no tombstone left');
+
+    assert.equal((await api('DELETE', `${API}/users/quinn`)).status, 204);
     assert.equal((await api('DELETE', `${API}/groups/Quartz-Team`)).status, 204);
     assert.equal((await api('DELETE', `${API}/ous/${enc('OU=Contractors,DC=portico,DC=test')}`)).status, 204);
     assert.equal(await target.app.directory?.findUser('quinn'), null);
@@ -248,7 +268,7 @@ void describe('the managed directory admin API', () => {
         details: { sam: 'quinn', ou: 'OU=Contractors,DC=portico,DC=test', attributes: ['givenName', 'surname', 'initials', 'mail', 'title', 'department'], enabled: true, mustChange: false },
       },
     );
-    for (const action of ['user.disabled', 'user.enabled', 'user.unlocked', 'user.password_set', 'user.updated', 'user.deleted', 'group.created', 'group.member_added', 'group.member_removed', 'group.deleted', 'ou.created', 'ou.deleted']) {
+    for (const action of ['user.disabled', 'user.enabled', 'user.unlocked', 'user.password_set', 'user.updated', 'user.deleted', 'group.created', 'group.member_added', 'group.member_removed', 'group.deleted', 'ou.created', 'ou.deleted', 'object.restored']) {
       const event = find(action);
       assert.ok(event, `${action} is audited`);
       assert.equal(event.actor, 'bootstrap-token');
@@ -302,6 +322,8 @@ void describe('the managed directory admin API with a connected AD', () => {
       ['DELETE', `${API}/ous/${enc(`OU=Groups,OU=Corp,${dc.baseDn}`)}`],
       ['POST', `${API}/import`, { ldif: `dn: CN=${sam},CN=Users,${dc.baseDn}\nobjectClass: user\nsAMAccountName: ${sam}\n` }],
       ['GET', `${API}/export`],
+      ['GET', `${API}/deleted`],
+      ['POST', `${API}/deleted/alice/restore`, {}],
     ];
     const document = (await (await fetch(`${target.app.url}/admin/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const declared = Object.entries(document.paths).flatMap(([path, methods]) => (path.startsWith(API) ? Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`) : []));
@@ -324,7 +346,7 @@ void describe('the managed directory admin API with a connected AD', () => {
 
     const audit = await api<{ events: Array<{ action: string; outcome: string; errorCode: string | null }> }>('GET', '/admin/api/audit?limit=1000');
     const refused = audit.body.events.filter((e) => e.action.startsWith('directory.managed.'));
-    assert.equal(refused.length, routes.length, 'each refusal is audited');
+    assert.equal(refused.length, routes.length - 1, 'each refusal is audited (listing deleted objects is a read, not audited)');
     assert.ok(refused.every((e) => e.outcome === 'failure' && e.errorCode === 'directory.refused'));
     assert.ok(!audit.text.includes(INITIAL) && !audit.text.includes(SECOND));
   });

@@ -48,7 +48,7 @@ import { oidcPayloadStoreContract } from './oidc-payload-store.contract.ts';
 import { mfaStoreContract } from './mfa-store.contract.ts';
 
 /** Every migration, in the order they run: a new one is added here too. */
-const ALL_MIGRATIONS = ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0009_aws_provisioning', '0010_mfa', '0011_sync', '0012_oidc', '0013_aws_sso_authorization_codes', '0016_mfa_user_locks'];
+const ALL_MIGRATIONS = ['0001_initial', '0002_managed_directory', '0003_identity', '0004_access', '0005_sign_in_throttle', '0006_shared_state', '0008_aws_sso', '0009_aws_provisioning', '0010_mfa', '0011_sync', '0012_oidc', '0013_aws_sso_authorization_codes', '0016_mfa_user_locks', '0019_sync_scope_ous'];
 const TABLES: ReadonlyArray<keyof Database> = ['directory_connections', 'audit_events', 'dir_entries', 'dir_links', 'dir_credentials', 'dir_counters', 'identity_users', 'settings', 'sessions', 'application_credentials', 'access_records', 'access_assignments', 'access_provisioned', 'sign_in_failures', 'aws_sso_clients', 'aws_sso_device_codes', 'aws_sso_grants', 'saml_replay', 'saml_pending', 'change_counters', 'sync_scope', 'sync_watermarks', 'identity_groups', 'identity_group_members', 'oidc_payloads', 'mfa_devices', 'mfa_recovery_codes', 'aws_provisioning', 'aws_accounts', 'aws_sso_authorization_codes', 'mfa_user_locks'];
 
 export function runStorageSuites(target: DatabaseTarget): void {

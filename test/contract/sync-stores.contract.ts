@@ -71,6 +71,11 @@ export function syncStoresContract(factory: () => Promise<SyncStoresHarness>): v
         await state.saveWatermark({ source: 'corp', controllerId: 'dc1', usn: '100', cookie: null, fullSyncAt: T0, updatedAt: T0 });
         await state.saveWatermark({ source: 'corp', controllerId: 'dc2', usn: '18446744073709551615', cookie: null, fullSyncAt: T1, updatedAt: T1 });
         assert.deepEqual(await state.watermark('corp'), { source: 'corp', controllerId: 'dc2', usn: '18446744073709551615', cookie: null, fullSyncAt: T1, updatedAt: T1 });
+        // An OU (migration 0019), beside a group with the same GUID text: the key is (kind, guid).
+        const ou = { kind: 'ou' as const, guid: 'aaaa', label: 'OU=Staff,DC=corp', addedBy: 'admin', addedAt: T0 };
+        assert.equal(await state.addScope(ou), true);
+        assert.deepEqual((await state.scope()).map((e) => e.kind), ['group', 'ou']);
+        assert.equal(await state.removeScope('ou', 'aaaa'), true);
         assert.equal(await state.removeScope('group', 'aaaa'), true);
         assert.deepEqual(await state.scope(), []);
         await state.clearWatermarks();

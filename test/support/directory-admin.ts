@@ -23,7 +23,12 @@ export interface TestUser {
 }
 
 export interface DirectoryAdmin {
-  createUser(sam: string, attributes?: Record<string, string>): Promise<TestUser>;
+  /** A user in CN=Users, or in `parent` (an OU's DN); deleted at close. */
+  createUser(sam: string, attributes?: Record<string, string>, parent?: string): Promise<TestUser>;
+  /** An OU under the domain root (deleted at close, after what was created in it). */
+  createOu(name: string): Promise<{ dn: string }>;
+  /** Moves an entry under another parent (modify DN); returns its new DN. */
+  move(dn: string, parent: string): Promise<string>;
   /** A group in CN=Users (deleted at close); `groupType` as AD's signed integer (-2147483640: universal security). */
   createGroup(sam: string, groupType: number): Promise<{ dn: string; qualifiedName: string }>;
   replace(dn: string, attribute: string, value: string): Promise<void>;
@@ -47,9 +52,9 @@ export async function directoryAdmin(target: DirectoryAdminTarget): Promise<Dire
   const created: string[] = [];
 
   return {
-    async createUser(sam, attributes = {}) {
+    async createUser(sam, attributes = {}, parent = `CN=Users,${target.baseDn}`) {
       const upn = `${sam}@${target.domain}`;
-      const dn = `CN=${sam},CN=Users,${target.baseDn}`;
+      const dn = `CN=${sam},${parent}`;
       await client.add(dn, {
         objectClass: ['top', 'person', 'organizationalPerson', 'user'],
         sAMAccountName: sam,
@@ -83,6 +88,18 @@ export async function directoryAdmin(target: DirectoryAdminTarget): Promise<Dire
       const first = Array.isArray(value) ? value[0] : value;
       return first === undefined ? null : Buffer.isBuffer(first) ? first.toString('utf8') : first;
     },
+    async createOu(name) {
+      const dn = `OU=${name},${target.baseDn}`;
+      await client.add(dn, { objectClass: ['top', 'organizationalUnit'] });
+      created.push(dn);
+      return { dn };
+    },
+    async move(dn, parent) {
+      const moved = `${dn.slice(0, dn.indexOf(','))},${parent}`;
+      await client.modifyDN(dn, moved);
+      created.splice(created.indexOf(dn), 1, moved);
+      return moved;
+    },
     async delete(dn) {
       await client.del(dn);
       created.splice(created.indexOf(dn), 1);
@@ -101,7 +118,8 @@ export async function directoryAdmin(target: DirectoryAdminTarget): Promise<Dire
       }
     },
     async close() {
-      for (const dn of created.splice(0)) await client.del(dn).catch(() => undefined);
+      // Newest first: what was created in an OU goes before the OU.
+      for (const dn of created.splice(0).reverse()) await client.del(dn).catch(() => undefined);
       await client.unbind();
     },
   };

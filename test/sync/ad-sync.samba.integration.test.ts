@@ -193,4 +193,31 @@ void describe('AD sync against the Samba DC', () => {
       return events.body.events.find((e) => e.target === secondGuid && e.details.after === 'deleted');
     });
   });
+  it('syncs the users below an OU added through the admin API; a user moved out of the OU leaves the scope (record kept, as is)', async () => {
+    const ou = await admin.createOu(`sync-ou-${suffix}`);
+    const inside = await admin.createUser(`sync-o-${suffix}`, { givenName: 'Olga', sn: 'Unit', displayName: 'Olga Unit' }, ou.dn);
+    const added = await api<{ kind: string; label: string; guid: string }>('POST', '/sync/scope', { kind: 'ou', name: ou.dn });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(added.body.kind, 'ou');
+    assert.equal(added.body.label.toLowerCase(), ou.dn.toLowerCase());
+    const notAnOu = await api<{ error: { code: string } }>('POST', '/sync/scope', { kind: 'ou', name: group.dn });
+    assert.equal(notAnOu.status, 404);
+    assert.equal(notAnOu.body.error.code, 'sync.scope_not_found');
+
+    const guid = await guidOf(inside.upn);
+    const synced = await eventually('the OU’s user in the store', () => target.app.users.findByGuid(guid));
+    lags.ouUserAdded = synced.ms;
+    assert.equal(synced.value.name.givenName, 'Olga');
+    const inScope = async () => (await api<{ lastRun: { usersInScope: number } | null }>('GET', '/sync')).body.lastRun?.usersInScope ?? -1;
+    const before = await inScope();
+    assert.ok(before >= 1);
+
+    await admin.move(inside.dn, `CN=Users,${dc.baseDn}`);
+    const out = await eventually('the moved user out of scope', async () => (await inScope()) === before - 1);
+    lags.ouUserMovedOut = out.ms;
+    assert.equal((await target.app.users.findByGuid(guid))?.userId, synced.value.userId, 'the record stays');
+    assert.equal((await stateOf(guid))?.state, 'active', 'still in AD: not marked deleted');
+    const removed = await api('POST', '/sync/scope/remove', { kind: 'ou', name: ou.dn });
+    assert.equal(removed.status, 200);
+  });
 });

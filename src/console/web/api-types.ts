@@ -629,6 +629,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/directory/managed/deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deleted objects still kept as tombstones (restorable until the tombstone lifetime, 180 days by default, has passed) */
+        get: operations["listManagedDeleted"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/directory/managed/deleted/{name}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore a deleted object (AD’s undelete): same objectGUID and objectSid, attributes, password and memberships back; under its last parent unless `ou` names another */
+        post: operations["restoreManagedDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/directory/managed/import": {
         parameters: {
             query?: never;
@@ -1172,7 +1206,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add an AD group (its members and nested groups, transitively) or a single user to the sync scope */
+        /** Add an AD group (its members and nested groups, transitively), a single user, or an OU (the users of its whole subtree) to the sync scope */
         post: operations["addSyncScope"];
         delete?: never;
         options?: never;
@@ -1189,7 +1223,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Remove a group or user from the sync scope (by the objectGUID or label listed); the records synced stay */
+        /** Remove a group, user or OU from the sync scope (by the objectGUID or label listed); the records synced stay */
         post: operations["removeSyncScope"];
         delete?: never;
         options?: never;
@@ -1439,6 +1473,18 @@ export interface components {
             /** @description from the user's own group up to the assigned group */
             path: string[];
         };
+        ManagedDeletedObject: {
+            /** @description objectGUID (kept by the tombstone, and by the object once restored) */
+            guid: string;
+            /** @description the name it had (its RDN value) */
+            name: string;
+            /** @enum {string} */
+            kind: "user" | "group" | "ou" | "other";
+            lastKnownParent: string | null;
+            deletedAt: string | null;
+            /** @description its DN under CN=Deleted Objects */
+            dn: string;
+        };
         MappingCheckReport: {
             isDefault: boolean;
             limit: number;
@@ -1633,10 +1679,10 @@ export interface components {
         };
         SyncScopeEntry: {
             /** @enum {string} */
-            kind: "group" | "user";
-            /** @description objectGUID of the AD group or user */
+            kind: "group" | "user" | "ou";
+            /** @description objectGUID of the AD group, user or organizational unit */
             guid: string;
-            /** @description name@domain of the group, or the UPN of the user, when added */
+            /** @description name@domain of the group, the UPN of the user, or the DN of the OU, when added */
             label: string;
             addedBy: string;
             addedAt: string;
@@ -3612,6 +3658,78 @@ export interface operations {
             };
         };
     };
+    listManagedDeleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deleted: components["schemas"]["ManagedDeletedObject"][];
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    restoreManagedDeleted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description where to restore it; its last known parent by default */
+                    ou?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dn: string;
+                        guid: string;
+                    };
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     importManagedLdif: {
         parameters: {
             query?: never;
@@ -5325,8 +5443,8 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    kind: "group" | "user";
-                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID */
+                    kind: "group" | "user" | "ou";
+                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID; ou: its DN or objectGUID */
                     name: string;
                 };
             };
@@ -5363,8 +5481,8 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    kind: "group" | "user";
-                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID */
+                    kind: "group" | "user" | "ou";
+                    /** @description group: name@domain, sAMAccountName or objectGUID; user: UPN, DOMAIN\name or objectGUID; ou: its DN or objectGUID */
                     name: string;
                 };
             };

@@ -259,3 +259,114 @@ export async function deleteOu(target: AdministrationTarget, dn: string): Promis
   check(`deleting ${found}`, await target.backend.delete(target.session, found));
   return found;
 }
+
+/** A tombstone as `listDeleted` shows it. */
+export interface DeletedObject {
+  guid: string;
+  /** The name it had (its RDN value before the delete). */
+  name: string;
+  kind: 'user' | 'group' | 'ou' | 'other';
+  /** Where it was: the parent it comes back under unless the restore names another. */
+  lastKnownParent: string | null;
+  deletedAt: string | null;
+  /** Its DN under CN=Deleted Objects. */
+  dn: string;
+}
+
+/** LDAP_SERVER_SHOW_DELETED_OID: the Administrator's searches then list tombstones. */
+const showDeleted = { oid: '1.2.840.113556.1.4.417', critical: true };
+
+function toGuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  const le = (s: string): string => (s.match(/../g) ?? []).reverse().join('');
+  return `${le(hex.slice(0, 8))}-${le(hex.slice(8, 12))}-${le(hex.slice(12, 16))}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function guidFilterValue(guid: string): Buffer {
+  const hex = guid.replaceAll('-', '').toLowerCase();
+  const le = (s: string): string => (s.match(/../g) ?? []).reverse().join('');
+  return Buffer.from(le(hex.slice(0, 8)) + le(hex.slice(8, 12)) + le(hex.slice(12, 16)) + hex.slice(16), 'hex');
+}
+
+/** generalizedTime (20260102030405.0Z) → ISO 8601. */
+function isoOf(time: string | undefined): string | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})/.exec(time ?? '');
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : null;
+}
+
+async function searchDeleted(target: AdministrationTarget, filter: Filter): Promise<DeletedObject[]> {
+  const found: DeletedObject[] = [];
+  const isDeleted: Filter = equals('isDeleted', 'TRUE');
+  const { result } = await target.backend.search(
+    target.session,
+    {
+      baseObject: target.baseDn,
+      scope: 'sub',
+      derefAliases: 0,
+      sizeLimit: 0,
+      timeLimit: 30,
+      typesOnly: false,
+      // CN=Deleted Objects is itself deleted but has no lastKnownParent.
+      filter: { type: 'and', filters: [isDeleted, { type: 'present', attribute: 'lastKnownParent' }, filter] },
+      attributes: ['name', 'objectGUID', 'objectClass', 'lastKnownParent', 'whenChanged'],
+    },
+    [showDeleted],
+    {
+      entry: (entry) => {
+        const value = (type: string): Buffer | undefined => entry.attributes.find((a) => a.type.toLowerCase() === type.toLowerCase())?.values[0];
+        const classes = entry.attributes.find((a) => a.type.toLowerCase() === 'objectclass')?.values.map((v) => v.toString('utf8').toLowerCase()) ?? [];
+        const guid = value('objectGUID');
+        if (!guid) return Promise.resolve();
+        found.push({
+          guid: toGuid(guid),
+          name: (value('name')?.toString('utf8') ?? '').split('\nDEL:')[0] ?? '',
+          kind: classes.includes('user') ? 'user' : classes.includes('group') ? 'group' : classes.includes('organizationalunit') ? 'ou' : 'other',
+          lastKnownParent: value('lastKnownParent')?.toString('utf8') ?? null,
+          deletedAt: isoOf(value('whenChanged')?.toString('utf8')),
+          dn: entry.objectName,
+        });
+        return Promise.resolve();
+      },
+      signal: new AbortController().signal,
+    },
+  );
+  if (result.resultCode !== ResultCode.success && result.resultCode !== ResultCode.sizeLimitExceeded) check('listing deleted objects', result);
+  return found;
+}
+
+/** The tombstones still kept (deleted within the directory's tombstone lifetime), newest last. */
+export function listDeleted(target: AdministrationTarget): Promise<DeletedObject[]> {
+  return searchDeleted(target, { type: 'present', attribute: 'objectClass' });
+}
+
+/**
+ * Restores a deleted object (AD's undelete: a modify removing isDeleted and setting
+ * distinguishedName), named by its objectGUID or the name it had: it comes back with the same
+ * objectGUID and objectSid, its attributes, password and memberships, under its last parent or `ou`.
+ */
+export async function restoreDeleted(target: AdministrationTarget, name: string, ou?: string): Promise<{ dn: string; guid: string }> {
+  const byGuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(name.trim());
+  const filter: Filter = byGuid
+    ? { type: 'equality', attribute: 'objectGUID', value: guidFilterValue(name.trim()) }
+    : { type: 'substrings', attribute: 'name', initial: Buffer.from(`${name}\nDEL:`, 'utf8'), any: [] };
+  const found = await searchDeleted(target, filter);
+  if (found.length !== 1) {
+    throw new AppError(
+      found.length === 0 ? 'directory.user_not_found' : 'directory.ambiguous_user',
+      found.length === 0 ? `no deleted object "${name}" (purged after the tombstone lifetime, or never deleted)` : `"${name}" names ${found.length} deleted objects: restore by objectGUID (${found.map((f) => f.guid).join(', ')})`,
+      { status: 404 },
+    );
+  }
+  const tombstone = found[0] as DeletedObject;
+  const parent = ou ?? tombstone.lastKnownParent;
+  if (!parent) throw new AppError('directory.invalid_input', 'the deleted object has no last known parent: give the OU to restore it into', { status: 400 });
+  const dn = `${tombstone.kind === 'ou' ? 'OU' : 'CN'}=${escapeDnValue(tombstone.name)},${parent}`;
+  check(
+    `restoring ${dn}`,
+    await target.backend.modify(target.session, tombstone.dn, [
+      { operation: 'delete', type: 'isDeleted', values: [] },
+      { operation: 'replace', type: 'distinguishedName', values: [Buffer.from(dn, 'utf8')] },
+    ]),
+  );
+  return { dn, guid: tombstone.guid };
+}

@@ -16,7 +16,7 @@ import { createPasswordHasher } from './engine/password.ts';
 import type { DirectoryAuditEvent, DirectoryEngine, DirectoryEngineOptions } from './engine/engine.ts';
 import type { DirectoryStore } from './engine/store.ts';
 import type { ManagedDirectoryOptions } from './options.ts';
-import { ensureServiceAccount } from './service-account.ts';
+import { ensureServiceAccount, SERVICE_ACCOUNT_NAME } from './service-account.ts';
 import type { ServiceAccount } from './service-account.ts';
 import { createLdapServer } from './server/index.ts';
 import type { LdapServer } from './server/index.ts';
@@ -124,6 +124,9 @@ export async function openManagedEngine(input: ManagedDirectoryInput): Promise<O
     hostName: `dc1.${options.domain}`,
     requireSecureTransport: !options.allowPlainLdap,
     lockOutAdministrator: options.lockOutAdministrator,
+    // The AD sync binds as the service account and reads deletions with Show Deleted.
+    deletedObjectReaders: [SERVICE_ACCOUNT_NAME],
+    tombstoneLifetimeDays: options.tombstoneLifetimeDays,
     passwordHasher: createPasswordHasher({
       argon2: { memoryKiB: options.passwordHashing.memoryKiB, timeCost: options.passwordHashing.timeCost, parallelism: options.passwordHashing.parallelism },
       ...(options.passwordHashing.maxConcurrentVerifications ? { maxConcurrent: options.passwordHashing.maxConcurrentVerifications } : {}),
@@ -181,6 +184,18 @@ export async function startManagedDirectory(input: ManagedDirectoryInput): Promi
     allowPlainLdap: options.allowPlainLdap,
     logger,
   });
+  // Expired tombstones go at start and then hourly (the retention is counted in days).
+  const purge = (): void => {
+    engine.purgeTombstones().then(
+      (purged) => {
+        if (purged > 0) logger.info({ purged }, 'purged expired tombstones of the managed directory');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'purging expired tombstones failed; the next purge tries again'),
+    );
+  };
+  purge();
+  const purgeTimer = setInterval(purge, 3600_000);
+  purgeTimer.unref();
   const urlHost = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
   const ldapsPort = server.ldapsAddress()?.port;
   const certificate = new X509Certificate(tls.cert);
@@ -198,6 +213,9 @@ export async function startManagedDirectory(input: ManagedDirectoryInput): Promi
     serviceAccount: { dn: serviceAccount.dn, upn: serviceAccount.upn },
     serviceAccountPassword: () => Promise.resolve(serviceAccount.password),
     provisioned: created,
-    close: () => server.close(),
+    close: () => {
+      clearInterval(purgeTimer);
+      return server.close();
+    },
   };
 }

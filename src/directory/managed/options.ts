@@ -68,6 +68,12 @@ export const managedDirectoryOptionsSchema = z
         maxConcurrentVerifications: z.number().int().min(1).max(256).optional(),
       })
       .prefault({}),
+    /**
+     * Days a deleted object is kept as a tombstone (visible with the Show Deleted control to
+     * administrators and Portico's service account, restorable) before it is purged: AD's
+     * tombstoneLifetime, 180 by default.
+     */
+    tombstoneLifetimeDays: z.number().int().min(1).max(3650).default(180),
     /** Self-managed forests this directory trusts (their users sign in against their own DCs). */
     trusts: z.array(trustedForestSchema).default([]),
   })

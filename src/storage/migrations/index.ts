@@ -19,6 +19,7 @@ import { sync } from './0011-sync.ts';
 import { oidc } from './0012-oidc.ts';
 import { awsSsoAuthorizationCodes } from './0013-aws-sso-authorization-codes.ts';
 import { mfaUserLocks } from './0016-mfa-user-locks.ts';
+import { syncScopeOus } from './0019-sync-scope-ous.ts';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
@@ -34,4 +35,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0012_oidc': oidc,
   '0013_aws_sso_authorization_codes': awsSsoAuthorizationCodes,
   '0016_mfa_user_locks': mfaUserLocks,
+  '0019_sync_scope_ous': syncScopeOus,
 };

@@ -1,6 +1,6 @@
 /**
  * Provisioning: the domain a new managed directory starts with, as AD creates it (the domain
- * object carrying the password policy, CN=Users and CN=Builtin, Domain Admins, Domain Users,
+ * object carrying the password policy, CN=Users, CN=Builtin and CN=Deleted Objects, Domain Admins, Domain Users,
  * BUILTIN\Administrators and Users, the Administrator, the configuration and schema partitions),
  * written in one transaction so a crash leaves no half domain.
  */
@@ -69,6 +69,8 @@ export async function bootstrap(ctx: EngineContext, { administratorPassword }: B
     await put(baseDn, 'domainDNS', { ...policyAttributes(configuredPolicy), ...critical }, domainSid);
     await put(usersDn, 'container', { description: ['Default container for upgraded user accounts'], ...critical });
     await put(builtinDn, 'builtinDomain', critical, 'S-1-5-32');
+    // As AD: the container of tombstones (tombstones.ts), itself deleted so that only Show Deleted shows it.
+    await put(`CN=Deleted Objects,${baseDn}`, 'container', { isDeleted: ['TRUE'], showInAdvancedViewOnly: ['TRUE'], ...critical });
     const domainAdmins = await put(`CN=Domain Admins,${usersDn}`, 'group', group('Domain Admins', globalSecurity, 'Designated administrators of the domain'), `${domainSid}-${wellKnownRids.domainAdmins}`);
     const domainUsers = await put(`CN=Domain Users,${usersDn}`, 'group', group('Domain Users', globalSecurity, 'All domain users'), `${domainSid}-${wellKnownRids.domainUsers}`);
     const administrators = await put(`CN=Administrators,${builtinDn}`, 'group', group('Administrators', builtinLocal, 'Administrators have complete and unrestricted access to the domain'), 'S-1-5-32-544');

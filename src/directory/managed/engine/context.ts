@@ -10,6 +10,9 @@ import { defaultPolicy, policyFromAttributes, type DirectoryPolicy } from './pol
 import type { ObjectClassDef } from './schema.ts';
 import type { DirectoryReads, DirectoryStore, DirectoryWrites, StoredEntry } from './store.ts';
 import type { DirectoryAuditEvent, DirectoryEngineOptions, EngineLimits } from './types.ts';
+
+/** AD's default tombstoneLifetime in days (tombstones.ts). */
+export const defaultTombstoneLifetimeDays = 180;
 import { createVerifiedPasswordCache, type VerifiedPasswordCache } from './verified-passwords.ts';
 
 /** A paged search between two pages, found again by its cookie. */
@@ -49,6 +52,10 @@ export interface EngineContext {
   readonly requireSecure: boolean;
   readonly lockOutAdministrator: boolean;
   readonly audit: ((event: DirectoryAuditEvent) => Promise<void>) | undefined;
+  /** sAMAccountNames (lower-cased) of non-administrators whose Show Deleted searches list tombstones. */
+  readonly deletedObjectReaders: ReadonlySet<string>;
+  /** How long a tombstone is kept before it is purged. */
+  readonly tombstoneLifetimeMs: number;
   /** Open paged searches by cookie (hex). */
   readonly paged: Map<string, PagedState>;
   /**
@@ -109,6 +116,8 @@ export function createEngineContext(options: DirectoryEngineOptions): EngineCont
     requireSecure: options.requireSecureTransport ?? true,
     lockOutAdministrator: options.lockOutAdministrator ?? false,
     audit: options.audit,
+    deletedObjectReaders: new Set((options.deletedObjectReaders ?? []).map((name) => name.toLowerCase())),
+    tombstoneLifetimeMs: (options.tombstoneLifetimeDays ?? defaultTombstoneLifetimeDays) * 86_400_000,
     paged: new Map(),
     serialisedWrite: (work) =>
       store.transaction(async (tx) => {
@@ -141,9 +150,12 @@ export function namingContextOf(ctx: EngineContext, ndn: string): string | null 
   return best;
 }
 
-export async function entryByDn(ctx: EngineContext, dn: string, reads: DirectoryReads = ctx.store): Promise<StoredEntry | undefined> {
+/** The entry a DN names; a tombstone only with `includeDeleted` (for anything else it does not exist). */
+export async function entryByDn(ctx: EngineContext, dn: string, reads: DirectoryReads = ctx.store, includeDeleted = false): Promise<StoredEntry | undefined> {
   const ndn = tryNormalizeDn(dn);
-  return ndn === null ? undefined : reads.getByNdn(ndn);
+  const entry = ndn === null ? undefined : await reads.getByNdn(ndn);
+  // Inline isTombstone (tombstones.ts imports this module).
+  return entry && !includeDeleted && entry.attributes.isDeleted?.[0]?.toString() === 'TRUE' ? undefined : entry;
 }
 
 /** The closest existing ancestor, for matchedDN on noSuchObject. */

@@ -20,6 +20,7 @@ import { modify } from './operations/modify.ts';
 import { passwordModify } from './operations/password.ts';
 import { closeSearchSession, search } from './operations/search.ts';
 import { allAttributeTypes } from './schema.ts';
+import { purgeTombstones } from './tombstones.ts';
 import type { DirectoryEngine, DirectoryEngineOptions } from './types.ts';
 
 export type { BootstrapOptions, DirectoryAuditEvent, DirectoryEngine, DirectoryEngineOptions, DomainOptions, EngineLimits } from './types.ts';
@@ -38,6 +39,7 @@ export function createDirectoryEngine(options: DirectoryEngineOptions): Director
     passwordModify: (session, request) => passwordModify(ctx, session, request),
     bootstrap: (bootstrapOptions) => bootstrap(ctx, bootstrapOptions),
     closeSession: (sessionId) => closeSearchSession(ctx, sessionId),
+    purgeTombstones: () => purgeTombstones(ctx),
   };
 }
 

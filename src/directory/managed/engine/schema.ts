@@ -60,6 +60,9 @@ const definitions: Array<[string, Syntax, 'single' | 'multi', Ownership?]> = [
   ['isCriticalSystemObject', 'bool', 'single', 'system'],
   ['systemFlags', 'int', 'single', 'system'],
   ['showInAdvancedViewOnly', 'bool', 'single'],
+  // Tombstones (tombstones.ts): isDeleted is written only by a restore's delete of it.
+  ['isDeleted', 'bool', 'single', 'special'],
+  ['lastKnownParent', 'dn', 'single', 'system'],
   ['sAMAccountName', 'string', 'single', 'special'],
   ['sAMAccountType', 'int', 'single', 'system'],
   ['userPrincipalName', 'string', 'single', 'special'],

@@ -49,6 +49,13 @@ export interface DirectoryEngineOptions {
    */
   lockOutAdministrator?: boolean;
   limits?: Partial<EngineLimits>;
+  /**
+   * sAMAccountNames of accounts besides administrators for which the Show Deleted control lists
+   * tombstones (Portico passes its service account: the AD sync reads deletions as it).
+   */
+  deletedObjectReaders?: string[];
+  /** Days a tombstone is kept before `purgeTombstones` removes it (AD's default tombstoneLifetime, 180). */
+  tombstoneLifetimeDays?: number;
 }
 
 /** What the engine reports to the audit log; never a password or a hash. */
@@ -79,5 +86,7 @@ export interface DirectoryEngine extends DirectoryBackend {
   bootstrap(options: BootstrapOptions): Promise<{ created: boolean; domainSid: string }>;
   /** Forgets what the engine keeps per session (paged searches); call when a connection closes. */
   closeSession(sessionId: string): void;
+  /** Removes the tombstones older than the retention period; returns how many. */
+  purgeTombstones(): Promise<number>;
   readonly baseDn: string;
 }

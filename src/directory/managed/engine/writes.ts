@@ -13,7 +13,7 @@ import { indexKey, type AttributeMap, type AttributeValue, type DirectoryReads, 
 import { controlCharacters, first, toBuffer } from './values.ts';
 
 const samForbidden = /["/\\[\]:;|=,+*?<>@]/;
-export const systemAttributesOnWrite = new Set(['objectguid', 'objectsid', 'usncreated', 'usnchanged', 'whencreated', 'whenchanged', 'distinguishedname', 'memberof', 'samaccounttype', 'objectcategory', 'badpwdcount', 'badpasswordtime', 'name', 'instancetype']);
+export const systemAttributesOnWrite = new Set(['objectguid', 'objectsid', 'usncreated', 'usnchanged', 'whencreated', 'whenchanged', 'distinguishedname', 'memberof', 'samaccounttype', 'objectcategory', 'badpwdcount', 'badpasswordtime', 'name', 'instancetype', 'isdeleted']);
 
 function validateSam(value: string, user: boolean): void {
   if (value.length === 0 || samForbidden.test(value) || controlCharacters.test(value) || value.endsWith('.') || (user && value.length > 20) || value.length > 256) {

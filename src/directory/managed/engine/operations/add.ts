@@ -9,6 +9,7 @@ import { ResultCode, type AddRequest, type LdapResult, type Session } from '../.
 import { categoryDn, currentPolicy, matchedDnOf, namingContextOf, type EngineContext } from '../context.ts';
 import { formatDn, normalizeRdns, parentNdn, parseDn } from '../dn.ts';
 import { requireAdmin } from '../membership.ts';
+import { isTombstone } from '../tombstones.ts';
 import { LdapFailure, passwordRestriction, toResult, willNotPerform } from '../results.ts';
 import { attributeType, groupTypeBits, isValidGroupType, samAccountType, samAccountTypeForGroup, structuralClass, uacFlags, wellKnownRids, type AttributeType } from '../schema.ts';
 import type { AttributeMap, AttributeValue, Credentials, StoredEntry } from '../store.ts';
@@ -74,7 +75,7 @@ export async function add(ctx: EngineContext, session: Session, request: AddRequ
     const result = await ctx.serialisedWrite(async (tx, usn) => {
       if (await tx.getByNdn(ndn)) throw new LdapFailure(ResultCode.entryAlreadyExists, '00000524: UpdErr: DSID-031A11E2, problem 6005 (ENTRY_EXISTS), data 0');
       const parentEntry = await tx.getByNdn(parent);
-      if (!parentEntry) throw new LdapFailure(ResultCode.noSuchObject, '0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0', (await matchedDnOf(ctx, ndn, tx)) ?? '');
+      if (!parentEntry || isTombstone(parentEntry)) throw new LdapFailure(ResultCode.noSuchObject, '0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0', (await matchedDnOf(ctx, ndn, tx)) ?? '');
       const parentClasses = classesOf(parentEntry);
       if (parentClasses.includes('user') || parentClasses.includes('group')) {
         throw new LdapFailure(ResultCode.namingViolation, '00002099: NameErr: users and groups cannot hold entries');

@@ -9,6 +9,7 @@ import { requireAdmin } from '../membership.ts';
 import { LdapFailure, toResult, willNotPerform } from '../results.ts';
 import { attributeType, structuralClass, type AttributeType } from '../schema.ts';
 import type { StoredEntry } from '../store.ts';
+import { isTombstone } from '../tombstones.ts';
 import { classesOf, generalizedTime } from '../values.ts';
 
 export async function modifyDn(ctx: EngineContext, session: Session, request: ModifyDnRequest): Promise<LdapResult> {
@@ -20,7 +21,7 @@ export async function modifyDn(ctx: EngineContext, session: Session, request: Mo
     const newRdn = newRdns[0] as Rdn;
     return await ctx.serialisedWrite(async (tx, usn) => {
       const entry = await tx.getByNdn(ndn);
-      if (!entry) throw new LdapFailure(ResultCode.noSuchObject, '0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0', (await matchedDnOf(ctx, ndn, tx)) ?? '');
+      if (!entry || isTombstone(entry)) throw new LdapFailure(ResultCode.noSuchObject, '0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0', (await matchedDnOf(ctx, ndn, tx)) ?? '');
       if (ctx.namingContexts.includes(entry.ndn) || entry.parentNdn === null) throw new LdapFailure(ResultCode.unwillingToPerform, willNotPerform('naming-context roots cannot move'));
       const def = structuralClass(classesOf(entry));
       const ava = newRdn[0] as { type: string; value: string };
@@ -32,7 +33,7 @@ export async function modifyDn(ctx: EngineContext, session: Session, request: Mo
       } else {
         parentEntry = await tx.getByNdn(entry.parentNdn);
       }
-      if (!parentEntry) throw new LdapFailure(ResultCode.noSuchObject, 'the parent does not exist');
+      if (!parentEntry || isTombstone(parentEntry)) throw new LdapFailure(ResultCode.noSuchObject, 'the parent does not exist');
       if (isWithin(parentEntry.ndn, entry.ndn)) throw new LdapFailure(ResultCode.unwillingToPerform, willNotPerform('an entry cannot move below itself'));
       if (namingContextOf(ctx, parentEntry.ndn) !== namingContextOf(ctx, entry.ndn)) throw new LdapFailure(ResultCode.unwillingToPerform, willNotPerform('entries cannot move across partitions'));
       const parentClasses = classesOf(parentEntry);

@@ -1,17 +1,19 @@
 /**
  * The modify operation: administrators change any writable attribute (with the rules of
  * pwdLastSet, lockoutTime, userAccountControl, groupType, primaryGroupID and member), and a user
- * may change their own password by the delete-old/add-new pair AD defines.
+ * may change their own password by the delete-old/add-new pair AD defines. On a tombstone, only
+ * AD's undelete is accepted (administrators): delete isDeleted, replace distinguishedName.
  */
 import { ResultCode, type LdapResult, type Modification, type Session } from '../../backend.ts';
 import { currentPolicy, entryByDn, matchedDnOf, type EngineContext } from '../context.ts';
 import { tryNormalizeDn } from '../dn.ts';
-import { isAdministrator, requireBound } from '../membership.ts';
+import { isAdministrator, requireAdmin, requireBound } from '../membership.ts';
 import { insufficientText, LdapFailure, toResult, willNotPerform } from '../results.ts';
 import { attributeType, isValidGroupType, samAccountTypeForGroup, structuralClass, uacFlags, type AttributeType } from '../schema.ts';
-import { indexKey, type AttributeMap, type AttributeValue, type Credentials } from '../store.ts';
+import { indexKey, type AttributeMap, type AttributeValue, type Credentials, type StoredEntry } from '../store.ts';
 import { classesOf, filetime, first, generalizedTime, isGroup, isUser } from '../values.ts';
 import { checkUnique, decodeValues, guidsOfDns, sameValue, systemAttributesOnWrite } from '../writes.ts';
+import { isTombstone, reanimate } from '../tombstones.ts';
 import { changePassword, checkNewPassword, newCredentials, passwordValue, requireSecurePasswordWrite } from './password.ts';
 
 function isPasswordChangePair(changes: Modification[]): boolean {
@@ -21,10 +23,28 @@ function isPasswordChangePair(changes: Modification[]): boolean {
   return pwd(a) && pwd(b) && a.operation === 'delete' && b.operation === 'add' && a.values.length === 1 && b.values.length === 1;
 }
 
+/** AD's undelete: [delete isDeleted, replace distinguishedName: <where it comes back>], in either order. */
+async function undelete(ctx: EngineContext, session: Session, target: StoredEntry, changes: Modification[]): Promise<LdapResult> {
+  await requireAdmin(ctx, session);
+  const named = (name: string): Modification | undefined => changes.find((c) => c.type.split(';')[0]?.toLowerCase() === name);
+  const isDeleted = named('isdeleted');
+  const newDn = named('distinguishedname');
+  if (changes.length !== 2 || isDeleted?.operation !== 'delete' || newDn?.operation !== 'replace' || newDn.values.length !== 1) {
+    throw new LdapFailure(ResultCode.unwillingToPerform, willNotPerform('a deleted object only accepts a restore: delete isDeleted and replace distinguishedName'));
+  }
+  return ctx.serialisedWrite(async (tx, usn) => {
+    const [entry] = await tx.getByGuids([target.guid]);
+    if (!entry || !isTombstone(entry)) throw new LdapFailure(ResultCode.noSuchObject, 'the deleted object is gone (restored or purged)');
+    await reanimate(ctx, tx, entry, (newDn.values[0] as Buffer).toString('utf8'), usn);
+    return { resultCode: ResultCode.success } satisfies LdapResult;
+  });
+}
+
 export async function modify(ctx: EngineContext, session: Session, dn: string, changes: Modification[]): Promise<LdapResult> {
   try {
     requireBound(session);
-    const target = await entryByDn(ctx, dn);
+    const target = await entryByDn(ctx, dn, ctx.store, true);
+    if (target && isTombstone(target)) return await undelete(ctx, session, target, changes);
     if (!target) {
       const ndn = tryNormalizeDn(dn);
       if (ndn === null) throw new LdapFailure(ResultCode.invalidDNSyntax, 'invalid DN');

@@ -13,6 +13,7 @@ import { resolverFor } from '../membership.ts';
 import { LdapFailure, notBoundText, toResult, willNotPerform } from '../results.ts';
 import { searchRootDse } from '../root-dse.ts';
 import type { StoredEntry } from '../store.ts';
+import { isTombstone, mayListDeleted, showDeletedOid } from '../tombstones.ts';
 import { attributesOf, linksOf, parseSelection, viewOf } from '../views.ts';
 
 const rootDseNdn = '';
@@ -116,6 +117,7 @@ export async function search(ctx: EngineContext, session: Session, request: Sear
   const { store, clock, limits, paged } = ctx;
   try {
     let pagedRequest: { size: number; cookie: Buffer } | null = null;
+    let showDeletedAsked = false;
     for (const control of controls) {
       if (control.oid === oids.pagedResults) {
         try {
@@ -123,6 +125,8 @@ export async function search(ctx: EngineContext, session: Session, request: Sear
         } catch {
           throw new LdapFailure(ResultCode.protocolError, 'the paged-results control value is not valid');
         }
+      } else if (control.oid === showDeletedOid) {
+        showDeletedAsked = true;
       } else if (control.critical) {
         throw new LdapFailure(ResultCode.unavailableCriticalExtension, `the critical control ${control.oid} is not supported`);
       }
@@ -141,7 +145,10 @@ export async function search(ctx: EngineContext, session: Session, request: Sear
     }
     if (session.boundDn === null) throw new LdapFailure(ResultCode.operationsError, notBoundText);
 
-    const base = await store.getByNdn(baseNdnOfSearch);
+    // Show Deleted lists tombstones to the accounts allowed to see them; to the others it is ignored.
+    const showDeleted = showDeletedAsked && (await mayListDeleted(ctx, session));
+    const found = await store.getByNdn(baseNdnOfSearch);
+    const base = found && (showDeleted || !isTombstone(found)) ? found : undefined;
     if (!base) {
       throw new LdapFailure(
         ResultCode.noSuchObject,
@@ -198,6 +205,7 @@ export async function search(ctx: EngineContext, session: Session, request: Sear
         if (request.scope === 'one' && !isChildOf(entry.ndn, base.ndn)) continue;
         if (request.scope === 'sub' && !isWithin(entry.ndn, base.ndn)) continue;
         if (request.scope !== 'base' && namingContextOf(ctx, entry.ndn) !== baseNc) continue;
+        if (!showDeleted && isTombstone(entry)) continue;
         const links = compiled.readsLinks ? await linksOf(ctx, entry) : undefined;
         if (compiled.test(viewOf(ctx, entry, { policy, now: clock(), ...(links ? { links } : {}) })) !== true) continue;
         if (returned >= sizeLimit || (pageSize !== null && onPage >= pageSize)) {
