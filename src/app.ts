@@ -494,7 +494,11 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     groups: identityGroups,
     userStates: users,
     mappings: async () => (await mappings.current()).table,
-    transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) =>
+      db.transaction().execute((trx) => {
+        const store = createKyselyIdentityUserStore(trx);
+        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
+      }),
     revokeSessions: (guid, actor) => sessions.revokeUser(guid, actor),
     audit,
     fullEveryMs: config.sync.fullEveryMinutes * 60_000,

@@ -115,6 +115,7 @@ export const AUDIT_ACTIONS = [
   'sync.scope.added',
   'sync.scope.removed',
   'sync.run.completed',
+  'sync.batch.completed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -29,7 +29,11 @@ export interface ResolvedScope {
   missing: ScopeEntry[];
 }
 
-export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeReads): Promise<ResolvedScope> {
+/**
+ * `concurrency` bounds how many groups are read at once (each read holds a service connection):
+ * the groups of one nesting level are read in waves of that size.
+ */
+export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeReads, concurrency = 1): Promise<ResolvedScope> {
   const groups = new Map<string, ScopedGroup>();
   const users = new Set<string>();
   const missing: ScopeEntry[] = [];
@@ -43,15 +47,24 @@ export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeR
     if (group === null) missing.push(entry);
     else queue.push(group);
   }
-  while (queue.length > 0) {
-    const group = queue.shift() as DirectoryGroup;
-    const id = group.guid.toLowerCase();
-    if (groups.has(id)) continue; // seen already: a cycle or a group nested twice
+  const started = new Set<string>();
+  async function visit(group: DirectoryGroup): Promise<void> {
     const [children, members] = await Promise.all([reads.childGroups(group), reads.userGuids(group)]);
     const memberIds = members.map((g) => g.toLowerCase());
-    groups.set(id, { group, users: memberIds, groups: children.map((c) => c.guid.toLowerCase()) });
+    groups.set(group.guid.toLowerCase(), { group, users: memberIds, groups: children.map((c) => c.guid.toLowerCase()) });
     for (const guid of memberIds) users.add(guid);
-    for (const child of children) if (!groups.has(child.guid.toLowerCase())) queue.push(child);
+    for (const child of children) if (!started.has(child.guid.toLowerCase())) queue.push(child);
+  }
+  while (queue.length > 0) {
+    const wave: DirectoryGroup[] = [];
+    while (queue.length > 0 && wave.length < Math.max(1, concurrency)) {
+      const group = queue.shift() as DirectoryGroup;
+      const id = group.guid.toLowerCase();
+      if (started.has(id)) continue; // seen already: a cycle or a group nested twice
+      started.add(id);
+      wave.push(group);
+    }
+    await Promise.all(wave.map(visit));
   }
   return { groups, users, missing };
 }

@@ -81,6 +81,10 @@ function fakeDirectory() {
       state.userReads += 1;
       return user;
     },
+    findUsersByGuids: async (guids: readonly string[]) => {
+      state.userReads += 1;
+      return guids.includes(user.guid) ? [user] : [];
+    },
   } as unknown as DirectoryConnector;
   return { directory, state, user };
 }
@@ -125,7 +129,7 @@ void describe('sync engine with a DC failover (fakes)', () => {
       groups: stores.groups,
       userStates: stores.userStates,
       mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
       revokeSessions: async () => 0,
       audit: stores.audit,
       clock: () => T0,
