@@ -146,6 +146,8 @@ export interface SyncEngine {
   addToScope(kind: ScopeKind, name: string, actor: string): Promise<ScopeEntry>;
   removeFromScope(kind: ScopeKind, key: string, actor: string): Promise<ScopeEntry>;
   status(): Promise<SyncStatus>;
+  /** Seconds since the AD state the store reflects was read (the last run's start); null before the first run. */
+  lagSeconds(): number | null;
   /** Reads how big the scope is (once at start); hasScope() answers from it. */
   init(): Promise<void>;
   /** Whether the administrator chose a scope: the identity store then serves synchronised groups. */
@@ -702,6 +704,8 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 
     hasScope: () => scopeSize > 0,
 
+    lagSeconds: () => (lastRun === null ? null : Math.max(0, (clock().getTime() - lastRun.startedAt.getTime()) / 1000)),
+
     start(intervalMs) {
       stopped = false;
       if (timer === null) schedule(intervalMs);
@@ -717,6 +721,6 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
 }
 
 /** A run error as the audit log and the admin API show it. */
-export function errorView(error: SyncError): { object: string; objectType: string; objectName: string | null; code: string; reason: string; at: string } {
+export function errorView(error: SyncError): { object: string; objectType: SyncError['objectType']; objectName: string | null; code: string; reason: string; at: string } {
   return { object: error.object, objectType: error.objectType, objectName: error.objectName, code: error.code, reason: error.reason, at: error.at.toISOString() };
 }
