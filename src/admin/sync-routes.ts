@@ -143,7 +143,7 @@ export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
         lastRun: syncRun.nullable(),
         lastFullRun: syncRun.nullable(),
         lastError: z.object({ at: z.string(), code: z.string(), reason: z.string() }).nullable(),
-      }),
+      }).meta({ id: 'SyncStatus' }),
       handler: async () => {
         const status = await deps.sync().status();
         return {

@@ -389,12 +389,17 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
     }
   }
 
-  async function reconcile(context: RunContext): Promise<void> {
-    const scope = await resolve(context.directory);
+  /** Scope groups AD no longer has are errors of their entry until they come back or leave the scope. */
+  async function noteMissing(scope: ResolvedScope, context: RunContext): Promise<void> {
     for (const entry of scope.missing) {
       fail(context, { object: entry.guid, objectType: 'scope', objectName: entry.label, code: 'sync.scope_group_missing', reason: `the scope group ${entry.label} (${entry.guid}) is not in the directory`, at: clock() });
     }
     for (const entry of await deps.state.scope()) if (!scope.missing.some((m) => m.guid === entry.guid)) outstanding.delete(entry.guid);
+  }
+
+  async function reconcile(context: RunContext): Promise<void> {
+    const scope = await resolve(context.directory);
+    await noteMissing(scope, context);
     await writeGroups(scope, context);
     await syncUsers([...scope.users], context);
     // Users synced before and out of scope now: deleted in AD, or only left the scope.
@@ -419,6 +424,7 @@ export function createSyncEngine(deps: SyncDeps): SyncEngine {
     if (scope === null || groupChanged || advanced) {
       const before = scope?.users ?? new Set(await deps.userStates.syncedGuids());
       scope = await resolve(context.directory);
+      await noteMissing(scope, context);
       await writeGroups(scope, context);
       for (const guid of scope.users) if (!before.has(guid)) toSync.add(guid);
       const check = [...before].filter((guid) => !scope?.users.has(guid));

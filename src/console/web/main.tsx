@@ -22,6 +22,7 @@ import { DirectoryUsersPage } from './pages/directory-users.tsx';
 import { IdentityProviderPage } from './pages/identity-provider.tsx';
 import { MappingsPage } from './pages/mappings.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
+import { SyncPage } from './pages/sync.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
 import { AppCredentialsPage } from './pages/app-credentials.tsx';
 import { UsersPage } from './pages/users.tsx';
@@ -46,6 +47,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   assignments: { title: 'Assignments', page: AssignmentsPage },
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
+  sync: { title: 'AD sync', page: SyncPage },
   throttle: { title: 'Throttled sign-ins', page: ThrottlePage },
   'app-credentials': { title: 'IdentityStore API keys', page: AppCredentialsPage },
 };
@@ -64,6 +66,7 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['assignments', 'Assignments'],
   ['access', 'Access'],
   ['audit', 'Audit log'],
+  ['sync', 'AD sync'],
   ['throttle', 'Throttled sign-ins'],
   ['app-credentials', 'IdentityStore API keys'],
 ];
