@@ -92,7 +92,7 @@ import { checkHttpTls, explainListenError, listenOrExplain, openedResources, sta
 import { createLogger } from '#src/operations/logging.ts';
 import { createPrometheusMetrics } from '#src/operations/metrics.ts';
 import type { PorticoMetrics } from '#src/operations/metrics-port.ts';
-import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, timed } from '#src/operations/instrumentation.ts';
+import { instrumentedAuditLog, instrumentedConnector, instrumentedSignIn, syncMetrics, timed } from '#src/operations/instrumentation.ts';
 import { registerMetricsRoute, registerProbes, startMetricsListener, useRequestIds } from '#src/operations/http-face.ts';
 import { porticoVersion } from '#src/operations/version.ts';
 import { createBackup, restoreBackup, type BackupManifest } from '#src/operations/backup.ts';
@@ -504,13 +504,20 @@ async function startOpening(config: Config, options: StartOptions, logger: Logge
     groups: identityGroups,
     userStates: users,
     mappings: async () => (await mappings.current()).table,
-    transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) =>
+      db.transaction().execute((trx) => {
+        const store = createKyselyIdentityUserStore(trx);
+        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
+      }),
     revokeSessions: (guid, actor) => sessions.revokeUser(guid, actor),
     audit,
     fullEveryMs: config.sync.fullEveryMinutes * 60_000,
+    tuning: { batchSize: config.sync.batchSize, concurrency: config.sync.concurrency, pauseMs: config.sync.pauseMs },
+    ...(metrics !== null ? syncMetrics(metrics) : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   await sync.init();
+  metrics?.observeSyncLag(() => sync.lagSeconds());
   opened.add('AD sync', () => sync.stop());
   await registerIdentityStoreApi(http, {
     users,

@@ -4,7 +4,7 @@
  * What `portico sync …` calls. Scope changes are audited as `sync.scope.added|removed`.
  */
 import { z } from 'zod';
-import type { SyncEngine, SyncRun } from '#src/sync/sync-engine.ts';
+import { errorView, type ScopeEntryStatus, type SyncEngine, type SyncProgress, type SyncRun } from '#src/sync/sync-engine.ts';
 import { route, type ApiRoute } from './api-route.ts';
 
 const TAG = 'sync';
@@ -18,6 +18,17 @@ const scopeEntry = z
     addedAt: z.string(),
   })
   .meta({ id: 'SyncScopeEntry' });
+
+const syncError = z
+  .object({
+    object: z.string().describe('objectGUID of the AD object (the scope entry for a missing group)'),
+    objectType: z.enum(['user', 'group', 'scope']),
+    objectName: z.string().nullable().describe('its DN or name@domain when known'),
+    code: z.string().describe('stable error code'),
+    reason: z.string(),
+    at: z.string(),
+  })
+  .meta({ id: 'SyncError' });
 
 const syncRun = z
   .object({
@@ -37,9 +48,54 @@ const syncRun = z
     groupsWritten: z.number().int(),
     groupsRemoved: z.number().int(),
     groupsInScope: z.number().int(),
-    errors: z.array(z.object({ object: z.string(), code: z.string(), reason: z.string() })),
+    errors: z.array(syncError),
   })
   .meta({ id: 'SyncRun' });
+
+const entryStatus = z
+  .object({
+    kind: z.enum(['group', 'user', 'ou']),
+    guid: z.string(),
+    label: z.string(),
+    addedBy: z.string(),
+    addedAt: z.string(),
+    state: z.enum(['pending', 'synced', 'errors', 'missing']).describe('pending: no run has covered it since Portico started; missing: the group or OU is gone from AD'),
+    users: z.number().int().describe('users it brings into scope (transitively) at the last resolution'),
+    groups: z.number().int().describe('groups it brings into scope (itself and every nested group)'),
+    lastRunAt: z.string().nullable().describe('when the last run that covered it finished'),
+    syncedAsOf: z.string().nullable().describe('when that run started: the store reflects AD as of then'),
+    lagSeconds: z.number().nullable().describe('seconds since syncedAsOf'),
+    errors: z.array(syncError).describe('objects of this entry whose last sync failed (at most 100)'),
+  })
+  .meta({ id: 'SyncScopeEntryStatus' });
+
+const progressView = z
+  .object({
+    phase: z.enum(['resolving', 'groups', 'users', 'reconciling']),
+    mode: z.enum(['full', 'incremental']),
+    startedAt: z.string(),
+    usersDone: z.number().int(),
+    usersTotal: z.number().int(),
+    groupsDone: z.number().int(),
+    groupsTotal: z.number().int(),
+    batches: z.number().int(),
+  })
+  .meta({ id: 'SyncProgress' });
+
+function entryView(entry: ScopeEntryStatus, now: Date): z.infer<typeof entryStatus> {
+  return {
+    ...scopeView(entry),
+    state: entry.state,
+    users: entry.users,
+    groups: entry.groups,
+    lastRunAt: entry.lastRunAt?.toISOString() ?? null,
+    syncedAsOf: entry.syncedAsOf?.toISOString() ?? null,
+    lagSeconds: entry.syncedAsOf ? Math.max(0, (now.getTime() - entry.syncedAsOf.getTime()) / 1000) : null,
+    errors: entry.errors.map(errorView),
+  };
+}
+
+const progressOf = (p: SyncProgress): z.infer<typeof progressView> => ({ ...p, startedAt: p.startedAt.toISOString() });
 
 function runView(run: SyncRun): z.infer<typeof syncRun> {
   return {
@@ -59,7 +115,7 @@ function runView(run: SyncRun): z.infer<typeof syncRun> {
     groupsWritten: run.groupsWritten,
     groupsRemoved: run.groupsRemoved,
     groupsInScope: run.groupsInScope,
-    errors: run.errors,
+    errors: run.errors.map(errorView),
   };
 }
 
@@ -87,16 +143,22 @@ export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
       method: 'GET', path: '/sync', operationId: 'getSyncStatus', tag: TAG, summary: 'The sync scope and the last runs (mode, DC and USN, counts, errors with the AD object and reason)',
       response: z.object({
         scope: z.array(scopeEntry),
+        entries: z.array(entryStatus).describe('each scope entry with what it covers, when it was last synced, and its objects in error'),
         running: z.boolean(),
+        progress: progressView.nullable().describe('the run under way, if any'),
+        outstandingErrors: z.number().int().describe('objects whose last sync failed'),
         lastRun: syncRun.nullable(),
         lastFullRun: syncRun.nullable(),
         lastError: z.object({ at: z.string(), code: z.string(), reason: z.string() }).nullable(),
-      }),
+      }).meta({ id: 'SyncStatus' }),
       handler: async () => {
         const status = await deps.sync().status();
         return {
           scope: status.scope.map(scopeView),
+          entries: status.entries.map((e) => entryView(e, new Date())),
           running: status.running,
+          progress: status.progress && progressOf(status.progress),
+          outstandingErrors: status.outstandingErrors,
           lastRun: status.lastRun && runView(status.lastRun),
           lastFullRun: status.lastFullRun && runView(status.lastFullRun),
           lastError: status.lastError && { at: status.lastError.at.toISOString(), code: status.lastError.code, reason: status.lastError.reason },
@@ -114,6 +176,12 @@ export function syncAdminRoutes(deps: { sync: () => SyncEngine }): ApiRoute[] {
       body: nameBody,
       response: scopeEntry,
       handler: async ({ body, admin }) => scopeView(await deps.sync().removeFromScope(body.kind, body.name, admin.actor)),
+    }),
+    route({
+      method: 'POST', path: '/sync/start', operationId: 'startSync', tag: TAG, summary: 'Sync now without waiting (the console\'s button): follow the run with GET /sync; started is false when a run is already queued',
+      body: z.strictObject({ full: z.boolean().optional() }),
+      response: z.object({ started: z.boolean() }),
+      handler: ({ body }) => Promise.resolve({ started: deps.sync().requestRun({ full: body.full === true }) }),
     }),
     route({
       method: 'POST', path: '/sync/run', operationId: 'runSync', tag: TAG, summary: 'Sync now and wait for the run; full: a full reconciliation instead of the changes since the last run',

@@ -118,6 +118,7 @@ export const AUDIT_ACTIONS = [
   'sync.scope.removed',
   'sync.scope.cleared',
   'sync.run.completed',
+  'sync.batch.completed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -29,12 +29,43 @@ interface SyncRun {
   groupsWritten: number;
   groupsRemoved: number;
   groupsInScope: number;
-  errors: Array<{ object: string; code: string; reason: string }>;
+  errors: SyncError[];
+}
+
+interface SyncError {
+  object: string;
+  objectType: string;
+  objectName: string | null;
+  code: string;
+  reason: string;
+  at: string;
+}
+
+interface EntryStatus extends ScopeEntry {
+  state: string;
+  users: number;
+  groups: number;
+  syncedAsOf: string | null;
+  lagSeconds: number | null;
+  errors: SyncError[];
+}
+
+interface Progress {
+  phase: string;
+  mode: string;
+  usersDone: number;
+  usersTotal: number;
+  groupsDone: number;
+  groupsTotal: number;
+  batches: number;
 }
 
 interface SyncStatus {
   scope: ScopeEntry[];
+  entries: EntryStatus[];
   running: boolean;
+  progress: Progress | null;
+  outstandingErrors: number;
   lastRun: SyncRun | null;
   lastFullRun: SyncRun | null;
   lastError: { at: string; code: string; reason: string } | null;
@@ -53,6 +84,9 @@ cookies are per DC), when the DC refuses the stored cookie, and every sync.fullE
 (default 360). Users keep
 the same UserId whether sync or sign-in saw them first; a user deleted in AD keeps their record,
 marked deleted in the directory, and loses their sessions at once. Portico never writes to AD.
+Users are read and written in batches (sync.batchSize, default 500 a transaction), at most
+sync.concurrency (default 2) at once, pausing sync.pauseMs (default 10) between batches, so that a
+first sync of a large domain leaves connections and database turns to sign-ins.
 `;
 
 function runLine(run: SyncRun): string {
@@ -71,15 +105,32 @@ function kindOf(value: string): 'group' | 'user' | 'ou' {
 export function registerSyncCommands(program: Command, loadConfig: LoadConfig): void {
   const sync = program.command('sync').description('AD sync into the identity store: scope, status, sync now').addHelpText('after', `${ABOUT}${adminExitCodeHelp}`);
 
-  addAdminOptions(sync.command('status').description('the sync scope, the last run and the last full run, with errors (AD object and reason)')).action(async (_options: unknown, command: Command) => {
+  addAdminOptions(sync.command('status').description('each scope entry (state, users and groups covered, synced as of, lag, errors), the run under way with its progress, the last runs, and the objects in error (AD object and reason)')).action(async (_options: unknown, command: Command) => {
     await withAdminApi(command, loadConfig, async (api, json) => {
       const status = await api.call<SyncStatus>('GET', '/sync');
       if (json) return printJson(status);
-      if (status.scope.length === 0) process.stdout.write('The sync scope is empty: users arrive at sign-in only (JIT), groups are read from AD.\n');
-      else printTable(status.scope.map((e) => ({ kind: e.kind, label: e.label, guid: e.guid, 'added by': e.addedBy, 'added at': e.addedAt })));
+      if (status.entries.length === 0) process.stdout.write('The sync scope is empty: users arrive at sign-in only (JIT), groups are read from AD.\n');
+      else
+        printTable(
+          status.entries.map((e) => ({
+            kind: e.kind,
+            label: e.label,
+            state: e.state,
+            users: String(e.users),
+            groups: String(e.groups),
+            'synced as of': e.syncedAsOf ?? '-',
+            lag: e.lagSeconds === null ? '-' : `${Math.round(e.lagSeconds)} s`,
+            errors: String(e.errors.length),
+            guid: e.guid,
+          })),
+        );
+      const p = status.progress;
+      if (p) process.stdout.write(`Running: ${p.mode} run, ${p.phase}: users ${p.usersDone}/${p.usersTotal}, groups ${p.groupsDone}/${p.groupsTotal}, ${p.batches} batches\n`);
       if (status.lastRun) process.stdout.write(`Last run: ${runLine(status.lastRun)}\n`);
       if (status.lastFullRun && status.lastFullRun !== status.lastRun) process.stdout.write(`Last full run: ${runLine(status.lastFullRun)}\n`);
-      for (const error of status.lastRun?.errors ?? []) process.stdout.write(`  error ${error.code} on ${error.object}: ${error.reason}\n`);
+      const errors = status.entries.flatMap((e) => e.errors.map((error) => ({ ...error, entry: e.label })));
+      if (errors.length > 0) process.stdout.write(`Objects in error (${status.outstandingErrors}):\n`);
+      for (const error of errors) process.stdout.write(`  ${error.at} ${error.objectType} ${error.objectName ?? error.object} (${error.entry}): ${error.code}: ${error.reason}\n`);
       if (status.lastError) process.stdout.write(`Last failure: ${status.lastError.at} ${status.lastError.code}: ${status.lastError.reason}\n`);
     });
   });

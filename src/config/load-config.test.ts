@@ -65,7 +65,7 @@ void describe('loadConfig: defaults', () => {
       signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } }, failureFloor: { enabled: true, initialMs: 100, maxMs: 1000 } },
       admin: { groups: [] },
       access: { groupMembership: 'transitive', cacheMinutes: 5 },
-      sync: { pollSeconds: 5, fullEveryMinutes: 360 },
+      sync: { pollSeconds: 5, fullEveryMinutes: 360, batchSize: 500, concurrency: 2, pauseMs: 10 },
       federation: { saml: {}, aws: { samlProviderName: 'Portico', roleName: '{permissionSet}', accessControlAttributes: {} } },
       mfa: {},
       awsSso: {

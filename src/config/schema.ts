@@ -192,6 +192,12 @@ export const configInputSchema = z.object({
       pollSeconds: z.number().min(0.2).max(3600).default(5),
       /** A full reconciliation at least this often, the safety net behind change tracking. */
       fullEveryMinutes: z.number().int().min(1).max(10080).default(360),
+      /** Users read per batch (objectGUIDs in a few paged searches) and written per transaction. */
+      batchSize: z.number().int().min(1).max(5000).default(500),
+      /** Batches in flight at once: each holds one service connection of the directory pool while it reads. */
+      concurrency: z.number().int().min(1).max(16).default(2),
+      /** Pause between two batches of one worker, so that sign-ins get the database and the DC in between. */
+      pauseMs: z.number().int().min(0).max(10_000).default(10),
     })
     .prefault({}),
   /** Portico as a SAML identity provider, for applications and cloud accounts. */
@@ -276,7 +282,7 @@ export interface Config {
   };
   admin: { groups: string[] };
   access: { groupMembership: 'transitive' | 'direct'; cacheMinutes: number };
-  sync: { pollSeconds: number; fullEveryMinutes: number };
+  sync: { pollSeconds: number; fullEveryMinutes: number; batchSize: number; concurrency: number; pauseMs: number };
   federation: {
     saml: { entityId?: string | undefined };
     aws: { samlProviderName: string; roleName: string; accessControlAttributes: Record<string, string> };

@@ -512,6 +512,28 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     return findOneUser({ kind: 'guid', guid: guid.toLowerCase() }, info, options);
   }
 
+  /**
+   * Many users by objectGUID (the AD sync's batched read): OR-filters of `batchSize` GUIDs, each a
+   * paged search, all on one service connection, so that a batch holds one connection of the
+   * lane however large it is. GUIDs that name no user are simply absent from the result.
+   */
+  async function findUsersByGuids(guids: readonly string[], options: UserReadOptions = {}): Promise<DirectoryUser[]> {
+    const wanted = [...new Set(guids.filter(isGuid).map((g) => g.toLowerCase()))];
+    if (wanted.length === 0) return [];
+    const info = await discover();
+    const read = attributesToRead(options);
+    return pool.withService(async (connection) => {
+      const users: DirectoryUser[] = [];
+      for (let i = 0; i < wanted.length; i += batchSize) {
+        const clauses = wanted.slice(i, i + batchSize).map((guid) => filter`(objectGUID=${guidToBytes(guid)})`).join('');
+        for await (const page of searchPaged(connection, info.baseDn, `(&${userFilter}(|${clauses}))`, [...read])) {
+          for (const entry of page) users.push(toUser(entry, info, read));
+        }
+      }
+      return users;
+    });
+  }
+
   /** The objectGUID of the connector's own service account (read once, by its configured name). */
   function serviceAccountGuid(info: DomainInfo): Promise<string | null> {
     serviceGuid ??= (async () => {
@@ -1159,6 +1181,7 @@ export function createAdConnector(options: DirectoryConnectionOptions, deps: Con
     check,
     findUser,
     findUserByGuid,
+    findUsersByGuids,
     resolveAccount,
     authenticate,
     groupsOf,

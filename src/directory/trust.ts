@@ -178,6 +178,17 @@ export function createTrustingDirectory(
     findUserByGuid(guid, options) {
       return acrossForests((c) => c.findUserByGuid(guid, options));
     },
+    async findUsersByGuids(guids, options) {
+      // A GUID names no forest: the local directory first, then each forest for those still missing.
+      const found = await local.findUsersByGuids(guids, options);
+      for (const forest of forests) {
+        const seen = new Set(found.map((u) => u.guid.toLowerCase()));
+        const missing = guids.filter((g) => !seen.has(g.toLowerCase()));
+        if (missing.length === 0) break;
+        found.push(...(await viaForest(forest, (c) => c.findUsersByGuids(missing, options))));
+      }
+      return found;
+    },
     async resolveAccount(name) {
       // Each forest resolves (and caches) its own users' spellings, and knows its own service account.
       const forest = await forestOf(name);

@@ -173,6 +173,8 @@ export interface DirectoryConnector {
   check(): Promise<DirectoryCheck>;
   findUser(name: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
   findUserByGuid(guid: string, options?: UserReadOptions): Promise<DirectoryUser | null>;
+  /** Many users by objectGUID in a few paged searches on one connection; GUIDs naming no user are absent. */
+  findUsersByGuids(guids: readonly string[], options?: UserReadOptions): Promise<DirectoryUser[]>;
   /**
    * The account any spelling designates, from a bounded expiring cache or one indexed search;
    * null when it designates none. Ambiguity is resolved as AD binds: an explicit UPN wins over an

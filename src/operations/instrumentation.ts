@@ -6,6 +6,7 @@
 import type { AuditEvent, AuditEventInput, AuditLog } from '#src/audit/index.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
 import type { SignInService } from '#src/auth/sign-in.ts';
+import type { SyncBatch, SyncRun } from '#src/sync/sync-engine.ts';
 import type { MeasuredStep, PorticoMetrics } from './metrics-port.ts';
 import { currentRequestId } from './request-context.ts';
 
@@ -93,6 +94,24 @@ export function instrumentedSignIn(service: SignInService, metrics: PorticoMetri
       } finally {
         metrics.signInDuration(outcome, seconds(startedAt));
       }
+    },
+  };
+}
+
+/** The AD sync's runs and batches, counted as they finish. */
+export function syncMetrics(metrics: PorticoMetrics): { onRun: (run: SyncRun) => void; onBatch: (batch: SyncBatch) => void } {
+  return {
+    onBatch(batch) {
+      metrics.syncObjects('user', 'created', batch.created);
+      metrics.syncObjects('user', 'updated', batch.updated);
+      metrics.syncErrors(batch.errors);
+    },
+    onRun(run) {
+      // Users created and updated are counted per batch; deletions and groups per run.
+      metrics.syncObjects('user', 'deleted', run.usersDeleted);
+      metrics.syncObjects('group', 'updated', run.groupsWritten);
+      metrics.syncObjects('group', 'removed', run.groupsRemoved);
+      metrics.syncRun(run.mode, run.errors.length > 0 ? 'failure' : 'success', (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000);
     },
   };
 }

@@ -31,6 +31,12 @@ export interface PorticoMetrics {
   oidcRefusal(client: string, code: string): void;
   oidcBackchannelLogout(client: string, outcome: 'success' | 'failure'): void;
   identityStoreCall(operation: string, status: number): void;
+  /** AD sync: runs by mode and outcome, objects written by kind and change, object errors. */
+  syncRun(mode: 'full' | 'incremental', outcome: 'success' | 'failure', seconds: number): void;
+  syncObjects(kind: 'user' | 'group', change: 'created' | 'updated' | 'deleted' | 'removed', count: number): void;
+  syncErrors(count: number): void;
+  /** Read when scraped: seconds since the state the store reflects was read from AD (null before the first run). */
+  observeSyncLag(read: () => number | null): void;
   httpRequest(route: string, method: string, status: number, seconds: number): void;
   /** Read when scraped: the connector's controllers, the database pool. */
   observeControllers(read: () => ControllerGauge[]): void;

@@ -42,6 +42,26 @@ export function createPrometheusMetrics(labels: { version: string }): PorticoMet
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const syncRuns = new client.Histogram({
+    name: 'portico_sync_run_duration_seconds',
+    help: 'AD sync runs by mode (full reconciliation or incremental) and outcome (failure: the run failed or some objects did)',
+    labelNames: ['mode', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [registry],
+  });
+  const syncObjects = new client.Counter({ name: 'portico_sync_objects_total', help: 'Objects the AD sync wrote to the identity store, by kind (user, group) and change', labelNames: ['kind', 'change'], registers: [registry] });
+  const syncErrors = new client.Counter({ name: 'portico_sync_errors_total', help: 'AD objects the sync could not write (each failure of each object)', registers: [registry] });
+  let syncLag: () => number | null = () => null;
+  new client.Gauge({
+    name: 'portico_sync_lag_seconds',
+    help: 'Seconds since the AD state the identity store reflects was read (the start of the last successful sync run); absent before the first',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const lag = syncLag();
+      if (lag !== null) this.set(lag);
+    },
+  });
   let controllers: () => ControllerGauge[] = () => [];
   new client.Gauge({
     name: 'portico_directory_controller_up',
@@ -94,6 +114,16 @@ export function createPrometheusMetrics(labels: { version: string }): PorticoMet
       if (!operations.has(operation) && operations.size >= MAX_OPERATIONS) operation = 'other';
       operations.add(operation);
       identityStore.inc({ operation, status: String(status) });
+    },
+    syncRun: (mode, outcome, seconds) => syncRuns.observe({ mode, outcome }, seconds),
+    syncObjects: (kind, change, count) => {
+      if (count > 0) syncObjects.inc({ kind, change }, count);
+    },
+    syncErrors: (count) => {
+      if (count > 0) syncErrors.inc(count);
+    },
+    observeSyncLag(read) {
+      syncLag = read;
     },
     httpRequest: (route, method, status, seconds) => httpRequests.observe({ route, method, status: String(status) }, seconds),
     observeControllers(read) {

@@ -32,12 +32,19 @@ export interface ResolvedScope {
   users: Set<string>;
   /** Scope groups and OUs AD no longer has. */
   missing: ScopeEntry[];
+  /** The users below each scope OU, by the OU's lower-cased objectGUID. */
+  ouUsers: Map<string, Set<string>>;
 }
 
-export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeReads): Promise<ResolvedScope> {
+/**
+ * `concurrency` bounds how many groups are read at once (each read holds a service connection):
+ * the groups of one nesting level are read in waves of that size.
+ */
+export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeReads, concurrency = 1): Promise<ResolvedScope> {
   const groups = new Map<string, ScopedGroup>();
   const users = new Set<string>();
   const missing: ScopeEntry[] = [];
+  const ouUsers = new Map<string, Set<string>>();
   const queue: DirectoryGroup[] = [];
   for (const entry of entries) {
     if (entry.kind === 'user') {
@@ -47,22 +54,35 @@ export async function resolveScope(entries: readonly ScopeEntry[], reads: ScopeR
     if (entry.kind === 'ou') {
       const ou = await reads.ou(entry.guid);
       if (ou === null) missing.push(entry);
-      else for (const guid of await reads.ouUserGuids(ou)) users.add(guid.toLowerCase());
+      else {
+        const below = new Set((await reads.ouUserGuids(ou)).map((guid) => guid.toLowerCase()));
+        ouUsers.set(entry.guid.toLowerCase(), below);
+        for (const guid of below) users.add(guid);
+      }
       continue;
     }
     const group = await reads.group(entry.guid);
     if (group === null) missing.push(entry);
     else queue.push(group);
   }
-  while (queue.length > 0) {
-    const group = queue.shift() as DirectoryGroup;
-    const id = group.guid.toLowerCase();
-    if (groups.has(id)) continue; // seen already: a cycle or a group nested twice
+  const started = new Set<string>();
+  async function visit(group: DirectoryGroup): Promise<void> {
     const [children, members] = await Promise.all([reads.childGroups(group), reads.userGuids(group)]);
     const memberIds = members.map((g) => g.toLowerCase());
-    groups.set(id, { group, users: memberIds, groups: children.map((c) => c.guid.toLowerCase()) });
+    groups.set(group.guid.toLowerCase(), { group, users: memberIds, groups: children.map((c) => c.guid.toLowerCase()) });
     for (const guid of memberIds) users.add(guid);
-    for (const child of children) if (!groups.has(child.guid.toLowerCase())) queue.push(child);
+    for (const child of children) if (!started.has(child.guid.toLowerCase())) queue.push(child);
   }
-  return { groups, users, missing };
+  while (queue.length > 0) {
+    const wave: DirectoryGroup[] = [];
+    while (queue.length > 0 && wave.length < Math.max(1, concurrency)) {
+      const group = queue.shift() as DirectoryGroup;
+      const id = group.guid.toLowerCase();
+      if (started.has(id)) continue; // seen already: a cycle or a group nested twice
+      started.add(id);
+      wave.push(group);
+    }
+    await Promise.all(wave.map(visit));
+  }
+  return { groups, users, missing, ouUsers };
 }

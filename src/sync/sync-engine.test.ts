@@ -113,6 +113,10 @@ function fakeDirectory() {
       state.userReads += 1;
       return user;
     },
+    findUsersByGuids: async (guids: readonly string[]) => {
+      state.userReads += 1;
+      return guids.includes(user.guid) ? [user] : [];
+    },
   } as unknown as DirectoryConnector;
   return { directory, state, user };
 }
@@ -148,7 +152,7 @@ function memoryStores() {
     },
   } as unknown as IdentityUserWriter;
   const audit: AuditLog = { record: async () => undefined } as unknown as AuditLog;
-  return { syncState, groups, userStates, users, audit, states, getWatermark: () => watermark };
+  return { syncState, groups, userStates, users, audit, states, records, getWatermark: () => watermark };
 }
 
 void describe('sync engine with a DC failover (fakes)', () => {
@@ -161,7 +165,7 @@ void describe('sync engine with a DC failover (fakes)', () => {
       groups: stores.groups,
       userStates: stores.userStates,
       mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
       revokeSessions: async () => 0,
       audit: stores.audit,
       clock: () => T0,
@@ -201,7 +205,7 @@ void describe('sync engine with a DC failover (fakes)', () => {
       groups: stores.groups,
       userStates: stores.userStates,
       mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
       revokeSessions: async () => 0,
       audit: stores.audit,
       clock: () => T0,
@@ -230,7 +234,7 @@ void describe('sync engine with DirSync (fakes)', () => {
       groups: stores.groups,
       userStates: stores.userStates,
       mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, audit: stores.audit }),
+      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
       revokeSessions: async () => 0,
       audit: stores.audit,
       clock: () => T0,
@@ -261,5 +265,89 @@ void describe('sync engine with DirSync (fakes)', () => {
     const fifth = await engine.runOnce();
     assert.equal(fifth.mode, 'incremental');
     assert.deepEqual(state.cookiesSent.at(-1), { value: 'dc2-cookie-4', controllerId: 'dc2' });
+  });
+});
+
+void describe('sync engine batches (fakes)', () => {
+  void it('reads and writes users in batches of batchSize, at most `concurrency` at once, one transaction each; a bad record costs only itself', async () => {
+    const { user } = fakeDirectory();
+    const guidOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const users = Array.from({ length: 1200 }, (_, i) => ({ ...user, guid: guidOf(i), samAccountName: `u${i}`, userPrincipalName: `u${i}@corp.example.test`, mail: `u${i}@corp.example.test`, attributes: { ...user.attributes, userPrincipalName: [`u${i}@corp.example.test`] } }));
+    const scopeGroup = group('S');
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const reads: number[] = [];
+    const directory = {
+      discover: async () => ({ domain: 'corp.example.test' }),
+      readChanges: async (): Promise<DirectoryChanges> => ({ controller: { url: 'ldaps://dc1', id: 'dc1' }, highestCommittedUsn: '100', users: [], groups: [], deleted: [], tracker: 'usn', cookie: null, cookieRejected: false }),
+      findGroup: async () => scopeGroup,
+      childGroupsOf: async () => [],
+      groupUserGuids: async () => users.map((u) => u.guid),
+      findUserByGuid: async () => null,
+      findUsersByGuids: async (guids: readonly string[]) => {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        reads.push(guids.length);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight -= 1;
+        return users.filter((u) => guids.includes(u.guid));
+      },
+    } as unknown as DirectoryConnector;
+    const stores = memoryStores();
+    const bad = `u700@corp.example.test`;
+    const failingUsers = {
+      upsert: async (u: ProvisionedUser, at: Date): Promise<UpsertResult> => {
+        if (u.userName === bad) throw new Error('a unique constraint');
+        return (stores.users as unknown as { upsert: (u: ProvisionedUser, at: Date) => Promise<UpsertResult> }).upsert(u, at);
+      },
+    } as unknown as IdentityUserWriter;
+    let transactions = 0;
+    const batches: number[] = [];
+    const audited: string[] = [];
+    const audit = { record: async (e: { action: string }) => void audited.push(e.action) } as unknown as AuditLog;
+    const engine = createSyncEngine({
+      directory: () => directory,
+      state: stores.syncState,
+      groups: stores.groups,
+      userStates: stores.userStates,
+      mappings: async () => defaultMappings,
+      transaction: async (work) => {
+        transactions += 1;
+        // Rolled back on failure, as the database does.
+        const records = new Map(stores.records);
+        const states = new Map(stores.states);
+        try {
+          return await work({ users: failingUsers, states: stores.userStates, audit });
+        } catch (error) {
+          for (const [map, saved] of [[stores.records, records], [stores.states, states]] as const) {
+            map.clear();
+            for (const [k, v] of saved) (map as Map<string, unknown>).set(k, v);
+          }
+          throw error;
+        }
+      },
+      revokeSessions: async () => 0,
+      audit,
+      clock: () => T0,
+      tuning: { batchSize: 500, concurrency: 2, pauseMs: 1 },
+      onBatch: (b) => batches.push(b.users),
+    });
+    await stores.syncState.addScope({ kind: 'group', guid: scopeGroup.guid, label: 'S@corp', addedBy: 't', addedAt: T0 });
+    const run = await engine.runOnce();
+    assert.deepEqual(reads, [500, 500, 200], 'three reads of at most 500 objectGUIDs');
+    assert.equal(maxInFlight, 2, 'never more than two batches in flight');
+    assert.deepEqual(batches.sort(), [200, 500, 500]);
+    // Batches 1 and 3 in one transaction each; batch 2 (with the bad record) once, then one per user.
+    assert.equal(transactions, 1 + 1 + 500 + 1);
+    assert.equal(run.usersCreated, 1199);
+    assert.equal(run.errors.length, 1);
+    assert.equal(run.errors[0]?.objectType, 'user');
+    assert.equal(run.errors[0]?.object, guidOf(700));
+    assert.equal(audited.filter((a) => a === 'sync.batch.completed').length, 3, 'one audit event per batch');
+    const status = await engine.status();
+    assert.equal(status.entries[0]?.state, 'errors');
+    assert.equal(status.entries[0]?.users, 1200);
+    assert.equal(status.entries[0]?.errors[0]?.object, guidOf(700));
+    assert.equal(status.outstandingErrors, 1);
   });
 });

@@ -100,7 +100,11 @@ void describe('AD sync across a domain controller failover (two real Samba DCs)'
           groups: createKyselyIdentityGroupStore(db),
           userStates: users,
           mappings: () => Promise.resolve(defaultMappings),
-          transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+          transaction: (work) =>
+      db.transaction().execute((trx) => {
+        const store = createKyselyIdentityUserStore(trx);
+        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
+      }),
           revokeSessions: () => Promise.resolve(0),
           audit: createKyselyAuditLog(db),
           onRun: (r) => runs.push(r),

@@ -69,7 +69,11 @@ async function harness(account: { username: string; password: string }): Promise
     groups: createKyselyIdentityGroupStore(db),
     userStates: users,
     mappings: () => Promise.resolve(defaultMappings),
-    transaction: (work) => db.transaction().execute((trx) => work({ users: createKyselyIdentityUserStore(trx), audit: createKyselyAuditLog(trx) })),
+    transaction: (work) =>
+      db.transaction().execute((trx) => {
+        const store = createKyselyIdentityUserStore(trx);
+        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
+      }),
     revokeSessions: (guid) => {
       revoked.push(guid);
       return Promise.resolve(0);

@@ -1231,6 +1231,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/sync/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sync now without waiting (the console's button): follow the run with GET /sync; started is false when a run is already queued */
+        post: operations["startSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/sync/run": {
         parameters: {
             query?: never;
@@ -1645,6 +1662,30 @@ export interface components {
             };
             id: string;
         };
+        SyncError: {
+            /** @description objectGUID of the AD object (the scope entry for a missing group) */
+            object: string;
+            /** @enum {string} */
+            objectType: "user" | "group" | "scope";
+            /** @description its DN or name@domain when known */
+            objectName: string | null;
+            /** @description stable error code */
+            code: string;
+            reason: string;
+            at: string;
+        };
+        SyncProgress: {
+            /** @enum {string} */
+            phase: "resolving" | "groups" | "users" | "reconciling";
+            /** @enum {string} */
+            mode: "full" | "incremental";
+            startedAt: string;
+            usersDone: number;
+            usersTotal: number;
+            groupsDone: number;
+            groupsTotal: number;
+            batches: number;
+        };
         SyncRun: {
             /** @enum {string} */
             mode: "full" | "incremental";
@@ -1671,11 +1712,7 @@ export interface components {
             groupsWritten: number;
             groupsRemoved: number;
             groupsInScope: number;
-            errors: {
-                object: string;
-                code: string;
-                reason: string;
-            }[];
+            errors: components["schemas"]["SyncError"][];
         };
         SyncScopeEntry: {
             /** @enum {string} */
@@ -1686,6 +1723,48 @@ export interface components {
             label: string;
             addedBy: string;
             addedAt: string;
+        };
+        SyncScopeEntryStatus: {
+            /** @enum {string} */
+            kind: "group" | "user" | "ou";
+            guid: string;
+            label: string;
+            addedBy: string;
+            addedAt: string;
+            /**
+             * @description pending: no run has covered it since Portico started; missing: the group or OU is gone from AD
+             * @enum {string}
+             */
+            state: "pending" | "synced" | "errors" | "missing";
+            /** @description users it brings into scope (transitively) at the last resolution */
+            users: number;
+            /** @description groups it brings into scope (itself and every nested group) */
+            groups: number;
+            /** @description when the last run that covered it finished */
+            lastRunAt: string | null;
+            /** @description when that run started: the store reflects AD as of then */
+            syncedAsOf: string | null;
+            /** @description seconds since syncedAsOf */
+            lagSeconds: number | null;
+            /** @description objects of this entry whose last sync failed (at most 100) */
+            errors: components["schemas"]["SyncError"][];
+        };
+        SyncStatus: {
+            scope: components["schemas"]["SyncScopeEntry"][];
+            /** @description each scope entry with what it covers, when it was last synced, and its objects in error */
+            entries: components["schemas"]["SyncScopeEntryStatus"][];
+            running: boolean;
+            /** @description the run under way, if any */
+            progress: components["schemas"]["SyncProgress"] | null;
+            /** @description objects whose last sync failed */
+            outstandingErrors: number;
+            lastRun: components["schemas"]["SyncRun"] | null;
+            lastFullRun: components["schemas"]["SyncRun"] | null;
+            lastError: {
+                at: string;
+                code: string;
+                reason: string;
+            } | null;
         };
         ThrottleEntry: {
             /**
@@ -5408,17 +5487,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        scope: components["schemas"]["SyncScopeEntry"][];
-                        running: boolean;
-                        lastRun: components["schemas"]["SyncRun"] | null;
-                        lastFullRun: components["schemas"]["SyncRun"] | null;
-                        lastError: {
-                            at: string;
-                            code: string;
-                            reason: string;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["SyncStatus"];
                 };
             };
             /** @description An error with a stable code */
@@ -5495,6 +5564,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SyncScopeEntry"];
+                };
+            };
+            /** @description An error with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    full?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        started: boolean;
+                    };
                 };
             };
             /** @description An error with a stable code */

@@ -25,6 +25,7 @@ import { OidcApplicationsPage } from './pages/oidc-applications.tsx';
 import { MfaPage } from './pages/mfa.tsx';
 import { MfaDevicesPage } from './pages/mfa-devices.tsx';
 import { PermissionSetsPage } from './pages/permission-sets.tsx';
+import { SyncPage } from './pages/sync.tsx';
 import { ThrottlePage } from './pages/throttle.tsx';
 import { AppCredentialsPage } from './pages/app-credentials.tsx';
 import { UsersPage } from './pages/users.tsx';
@@ -50,6 +51,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   assignments: { title: 'Assignments', page: AssignmentsPage },
   access: { title: 'Access', page: AccessPage },
   audit: { title: 'Audit log', page: AuditPage },
+  sync: { title: 'AD sync', page: SyncPage },
   throttle: { title: 'Throttled sign-ins', page: ThrottlePage },
   mfa: { title: 'MFA policy', page: MfaPage },
   'mfa-devices': { title: 'MFA devices', page: MfaDevicesPage },
@@ -71,6 +73,7 @@ const MENU: ReadonlyArray<[string, string]> = [
   ['assignments', 'Assignments'],
   ['access', 'Access'],
   ['audit', 'Audit log'],
+  ['sync', 'AD sync'],
   ['throttle', 'Throttled sign-ins'],
   ['mfa', 'MFA policy'],
   ['mfa-devices', 'MFA devices'],
