@@ -15,16 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdConnector } from '#src/directory/connector.ts';
-import { defaultMappings } from '#src/identity-store/mappings.ts';
 import {
   createDatabase,
-  createKyselyAuditLog,
-  createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
   createKyselySyncStateStore,
   migrateToLatest,
 } from '#src/storage/index.ts';
-import { createSyncEngine, type SyncRun } from '#src/sync/sync-engine.ts';
+import { syncEngineOn } from '../support/sync-engine.ts';
+import type { SyncRun } from '#src/sync/sync-engine.ts';
 import { directoryAdmin, type DirectoryAdmin, type TestUser } from '../support/directory-admin.ts';
 import { grantReplicatingDirectoryChanges, revokeReplicatingDirectoryChanges } from '../support/replication-right.ts';
 import { sambaOptions, sambaRuntime } from '../support/samba.ts';
@@ -94,21 +92,7 @@ void describe('AD sync across a domain controller failover (two real Samba DCs)'
         await migrateToLatest(db);
         const state = createKyselySyncStateStore(db);
         const users = createKyselyIdentityUserStore(db);
-        const engine = createSyncEngine({
-          directory: () => connector,
-          state,
-          groups: createKyselyIdentityGroupStore(db),
-          userStates: users,
-          mappings: () => Promise.resolve(defaultMappings),
-          transaction: (work) =>
-      db.transaction().execute((trx) => {
-        const store = createKyselyIdentityUserStore(trx);
-        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
-      }),
-          revokeSessions: () => Promise.resolve(0),
-          audit: createKyselyAuditLog(db),
-          onRun: (r) => runs.push(r),
-        });
+        const engine = syncEngineOn(db, connector, { onRun: (r) => runs.push(r) });
         const isDc1 = (r: SyncRun) => r.controller.id !== second.controllerId;
         /** Runs until `done` holds; returns the runs it took. */
         const runUntil = async (what: string, done: () => Promise<boolean>, timeoutMs = 45_000): Promise<SyncRun[]> => {

@@ -14,17 +14,15 @@ import { after, before, describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
 import { createAdConnector } from '#src/directory/connector.ts';
 import type { DirectoryConnector, LdapOperationEvent } from '#src/directory/types.ts';
-import { defaultMappings } from '#src/identity-store/mappings.ts';
 import {
   createDatabase,
-  createKyselyAuditLog,
-  createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
   createKyselySyncStateStore,
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
-import { createSyncEngine, type SyncEngine } from '#src/sync/sync-engine.ts';
+import { syncEngineOn } from '../support/sync-engine.ts';
+import type { SyncEngine } from '#src/sync/sync-engine.ts';
 import type { SyncStateStore } from '#src/sync/ports.ts';
 import { directoryAdmin, type DirectoryAdmin, type TestUser } from '../support/directory-admin.ts';
 import { grantReplicatingDirectoryChanges, revokeReplicatingDirectoryChanges } from '../support/replication-right.ts';
@@ -63,23 +61,7 @@ async function harness(account: { username: string; password: string }): Promise
   const state = createKyselySyncStateStore(db);
   const users = createKyselyIdentityUserStore(db);
   const revoked: string[] = [];
-  const engine = createSyncEngine({
-    directory: () => connector,
-    state,
-    groups: createKyselyIdentityGroupStore(db),
-    userStates: users,
-    mappings: () => Promise.resolve(defaultMappings),
-    transaction: (work) =>
-      db.transaction().execute((trx) => {
-        const store = createKyselyIdentityUserStore(trx);
-        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
-      }),
-    revokeSessions: (guid) => {
-      revoked.push(guid);
-      return Promise.resolve(0);
-    },
-    audit: createKyselyAuditLog(db),
-  });
+  const engine = syncEngineOn(db, connector, { revoked });
   return {
     connector,
     engine,

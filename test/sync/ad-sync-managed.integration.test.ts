@@ -14,17 +14,15 @@ import type { Kysely } from 'kysely';
 import { createAdConnector } from '#src/directory/connector.ts';
 import { listDeleted, restoreDeleted } from '#src/directory/managed/administration.ts';
 import type { DirectoryConnector } from '#src/directory/types.ts';
-import { defaultMappings } from '#src/identity-store/mappings.ts';
 import {
   createDatabase,
-  createKyselyAuditLog,
   createKyselyIdentityGroupStore,
   createKyselyIdentityUserStore,
-  createKyselySyncStateStore,
   migrateToLatest,
   type Database,
 } from '#src/storage/index.ts';
-import { createSyncEngine, type SyncEngine } from '#src/sync/sync-engine.ts';
+import { syncEngineOn } from '../support/sync-engine.ts';
+import type { SyncEngine } from '#src/sync/sync-engine.ts';
 import { directoryAdmin, type DirectoryAdmin } from '../support/directory-admin.ts';
 import { startManagedFixture, type ManagedFixture } from '../support/managed.ts';
 import { sambaOptions } from '../support/samba.ts';
@@ -50,23 +48,7 @@ void describe('AD sync against the managed directory', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'portico-sync-managed-'));
     db = createDatabase({ driver: 'sqlite', sqlite: { file: join(dataDir, 'portico.db') } });
     await migrateToLatest(db);
-    engine = createSyncEngine({
-      directory: () => connector,
-      state: createKyselySyncStateStore(db),
-      groups: createKyselyIdentityGroupStore(db),
-      userStates: users(),
-      mappings: () => Promise.resolve(defaultMappings),
-      transaction: (work) =>
-      db.transaction().execute((trx) => {
-        const store = createKyselyIdentityUserStore(trx);
-        return work({ users: store, states: store, audit: createKyselyAuditLog(trx) });
-      }),
-      revokeSessions: (guid) => {
-        revoked.push(guid);
-        return Promise.resolve(0);
-      },
-      audit: createKyselyAuditLog(db),
-    });
+    engine = syncEngineOn(db, connector, { revoked });
   });
 
   after(async () => {
