@@ -60,6 +60,7 @@ void describe('loadConfig: defaults', () => {
         demoForest: true,
         passwordHashing: { memoryKiB: 19456, timeCost: 2, parallelism: 1 },
         trusts: [],
+        tombstoneLifetimeDays: 180,
       },
       sessions: { duration: 'PT8H', recheckMinutes: 5 },
       signIn: { throttle: { perUsername: { windowMinutes: 30 }, perAddress: { maxFailures: 20, windowMinutes: 15 } }, failureFloor: { enabled: true, initialMs: 100, maxMs: 1000 } },
