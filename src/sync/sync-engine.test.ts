@@ -13,7 +13,7 @@ import type { IdentityUserWriter, ProvisionedUser, UpsertResult } from '#src/ide
 import type { AuditLog } from '#src/audit/index.ts';
 import type { ScopeEntry, SyncStateStore, Watermark } from './ports.ts';
 import { resolveScope } from './scope.ts';
-import { createSyncEngine } from './sync-engine.ts';
+import { createSyncEngine, type SyncEngine } from './sync-engine.ts';
 import { decideRun } from './watermark.ts';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -155,21 +155,26 @@ function memoryStores() {
   return { syncState, groups, userStates, users, audit, states, records, getWatermark: () => watermark };
 }
 
+/** The engine on the in-memory stores, everything in one "transaction", at T0. */
+function engineOn(directory: DirectoryConnector, stores: ReturnType<typeof memoryStores>): SyncEngine {
+  return createSyncEngine({
+    directory: () => directory,
+    state: stores.syncState,
+    groups: stores.groups,
+    userStates: stores.userStates,
+    mappings: async () => defaultMappings,
+    transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
+    revokeSessions: async () => 0,
+    audit: stores.audit,
+    clock: () => T0,
+  });
+}
+
 void describe('sync engine with a DC failover (fakes)', () => {
   void it('does not carry one DC’s USN to another: the switch runs a full reconciliation and records the new DC’s watermark', async () => {
     const { directory, state, user } = fakeDirectory();
     const stores = memoryStores();
-    const engine = createSyncEngine({
-      directory: () => directory,
-      state: stores.syncState,
-      groups: stores.groups,
-      userStates: stores.userStates,
-      mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
-      revokeSessions: async () => 0,
-      audit: stores.audit,
-      clock: () => T0,
-    });
+    const engine = engineOn(directory, stores);
     await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
 
     const first = await engine.runOnce();
@@ -199,17 +204,7 @@ void describe('sync engine with a DC failover (fakes)', () => {
   void it('clearScope (the identity source changed) empties the scope and forgets the watermark, so the next run starts over', async () => {
     const { directory, user } = fakeDirectory();
     const stores = memoryStores();
-    const engine = createSyncEngine({
-      directory: () => directory,
-      state: stores.syncState,
-      groups: stores.groups,
-      userStates: stores.userStates,
-      mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
-      revokeSessions: async () => 0,
-      audit: stores.audit,
-      clock: () => T0,
-    });
+    const engine = engineOn(directory, stores);
     await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
     await engine.init();
     await engine.runOnce();
@@ -228,17 +223,7 @@ void describe('sync engine with DirSync (fakes)', () => {
     const { directory, state, user } = fakeDirectory();
     state.dirSync = { issued: 0, rejectNext: false };
     const stores = memoryStores();
-    const engine = createSyncEngine({
-      directory: () => directory,
-      state: stores.syncState,
-      groups: stores.groups,
-      userStates: stores.userStates,
-      mappings: async () => defaultMappings,
-      transaction: (work) => work({ users: stores.users, states: stores.userStates, audit: stores.audit }),
-      revokeSessions: async () => 0,
-      audit: stores.audit,
-      clock: () => T0,
-    });
+    const engine = engineOn(directory, stores);
     await stores.syncState.addScope({ kind: 'user', guid: user.guid, label: 'ada', addedBy: 't', addedAt: T0 });
 
     const first = await engine.runOnce();
